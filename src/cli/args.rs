@@ -1,0 +1,87 @@
+//! Command-line arguments (INTERFACE.md "Commands").
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Projections of GDP, population and urbanization for the Southwest Fujian Coordinated
+/// Development Zone (闽西南协同发展区), with Monte Carlo uncertainty bands.
+#[derive(Parser, Debug)]
+#[command(name = "minxinan", version, about, long_about = None)]
+pub struct Cli {
+    /// A region manifest (region.toml) replacing the embedded default region.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub region: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario: simulate the draws and write summary.csv, targets.csv, manifest.json.
+    Run(RunArgs),
+    /// Check scenario files without running them.
+    Validate(ValidateArgs),
+    /// Show the region, its projects, parks and targets, or the parameter table.
+    Info(InfoArgs),
+}
+
+/// `run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Number of draws (default: the scenario's, else 10000).
+    #[arg(long)]
+    pub draws: Option<u64>,
+    /// Seed (default: the scenario's, else 20181231).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output folder (default: out/<scenario name>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// One draw with every parameter at its central value and no shocks.
+    #[arg(long)]
+    pub deterministic: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write every draw to draws.csv (optionally only the listed indicators).
+    #[arg(long, value_name = "IND,IND...", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub save_draws: Option<String>,
+    /// Run only draws A..B (half-open), each identical to the same draw of a full run.
+    #[arg(long, value_name = "A..B")]
+    pub draw_range: Option<String>,
+    /// Skip the HTML report and charts.
+    #[arg(long)]
+    pub no_report: bool,
+    /// Write CSV files with a UTF-8 byte-order mark (for Excel).
+    #[arg(long)]
+    pub excel: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `validate`.
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// Scenario files.
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+    /// Print each scenario with every default filled in.
+    #[arg(long)]
+    pub resolved: bool,
+}
+
+/// `info`.
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Print the parameter table (name, symbol, unit, default, domain, basis).
+    #[arg(long)]
+    pub parameters: bool,
+    /// Write the embedded default region's files to DIR (a template for another region).
+    #[arg(long, value_name = "DIR")]
+    pub export_region: Option<PathBuf>,
+}

@@ -1,0 +1,369 @@
+//! The commands: run, validate, info.
+
+use super::BadInput;
+use super::args::{Cli, Command, InfoArgs, RunArgs, ValidateArgs};
+use super::fsout::{Staging, write_atomic};
+use anyhow::{Context, Result, bail};
+use minxinan::indicators::Indicator;
+use minxinan::region::{Files, Region, embedded};
+use minxinan::{Model, RunConfig, Scenario, output, runner, stats};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime};
+
+/// Run a parsed command line.
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let region = load_region(cli.region.as_deref())?;
+    match cli.command {
+        Command::Run(a) => run(&region, a),
+        Command::Validate(a) => validate(&region, a),
+        Command::Info(a) => info(&region, a),
+    }
+}
+
+/// Files of a region folder on disk.
+struct Dir(PathBuf);
+
+impl Files for Dir {
+    fn read(&self, rel: &str) -> Result<String, String> {
+        std::fs::read_to_string(self.0.join(rel)).map_err(|e| e.to_string())
+    }
+    fn display(&self, rel: &str) -> String {
+        self.0.join(rel).display().to_string()
+    }
+}
+
+fn load_region(path: Option<&Path>) -> Result<Region> {
+    match path {
+        None => Ok(Region::load(embedded::MANIFEST, &embedded::Embedded)?),
+        Some(p) => {
+            let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok(Region::load(&name, &Dir(dir))?)
+        }
+    }
+}
+
+fn read_scenario(region: &Region, path: &Path) -> Result<Scenario> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        BadInput(format!(
+            "{}: cannot read the scenario file: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(Scenario::parse(&path.display().to_string(), &text, region)?)
+}
+
+fn parse_range(s: &str) -> Result<std::ops::Range<u64>, BadInput> {
+    let bad = || {
+        BadInput(format!(
+            "--draw-range: found `{s}`; expected A..B with whole numbers A < B (for example 100..200)"
+        ))
+    };
+    let (a, b) = s.split_once("..").ok_or_else(bad)?;
+    let (a, b): (u64, u64) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a >= b || b - a > minxinan::scenario::MAX_DRAWS {
+        return Err(bad());
+    }
+    Ok(a..b)
+}
+
+fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let scenario = read_scenario(region, &a.scenario)?;
+    let draws = a.draws.unwrap_or(scenario.draws);
+    if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
+        bail!(BadInput(format!(
+            "--draws: found {draws}; expected 1..={}",
+            minxinan::scenario::MAX_DRAWS
+        )));
+    }
+    let range = match &a.draw_range {
+        Some(s) => parse_range(s)?,
+        None => 0..draws,
+    };
+    if a.threads == Some(0) {
+        bail!(BadInput("--threads: found 0; expected at least 1".into()));
+    }
+    let only: Option<Vec<Indicator>> = match a.save_draws.as_deref() {
+        None | Some("") => None,
+        Some(list) => Some(
+            list.split(',')
+                .map(|name| {
+                    Indicator::from_name(name.trim()).ok_or_else(|| {
+                        let hint = minxinan::locate::suggest(name.trim(), &Indicator::names())
+                            .unwrap_or_default();
+                        BadInput(format!("--save-draws: unknown indicator `{name}` {hint}"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    let seed = a.seed.unwrap_or(scenario.seed);
+    let model = Model::new(region, &scenario)?;
+    let cfg = RunConfig {
+        draws: range,
+        seed,
+        deterministic: a.deterministic,
+    };
+    let n = if cfg.deterministic {
+        1
+    } else {
+        cfg.draws.end - cfg.draws.start
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let threads = pool.current_num_threads();
+    let bar = if !a.quiet && std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(n);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:40}] {pos}/{len} draws, {eta} left",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b.set_message(scenario.name.clone());
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let ens = pool
+        .install(|| runner::run(&model, &cfg, &|k| bar.inc(k)))
+        .map_err(minxinan::Error::from)?;
+    bar.finish_and_clear();
+    let summary = pool.install(|| stats::summarise(&ens));
+
+    let out_dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+    let staging = Staging::new(&out_dir)?;
+    staging.write(
+        "summary.csv",
+        &output::summary_csv(&scenario.name, region, &ens, &summary),
+        a.excel,
+    )?;
+    staging.write("entities.csv", &output::entities_csv(region), a.excel)?;
+    staging.write(
+        "targets.csv",
+        &output::targets_csv(&scenario, region, &ens, &summary),
+        a.excel,
+    )?;
+    if a.save_draws.is_some() {
+        let path = staging.path("draws.csv");
+        let f = std::fs::File::create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut w = std::io::BufWriter::new(f);
+        if a.excel {
+            w.write_all(output::BOM.as_bytes())?;
+        }
+        output::write_draws_csv(&mut w, region, &ens, only.as_deref())?;
+        w.flush()?;
+    }
+    let commit = env!("MINXINAN_GIT_COMMIT");
+    let info = output::RunInfo {
+        scenario_path: &a.scenario.display().to_string(),
+        threads,
+        started_at: &rfc3339(started),
+        elapsed_seconds: clock.elapsed().as_secs_f64(),
+        deterministic: cfg.deterministic,
+        git_commit: (!commit.is_empty()).then_some(commit),
+        seed,
+    };
+    staging.write(
+        "manifest.json",
+        &output::manifest_json(&scenario, region, &ens, &info),
+        false,
+    )?;
+    staging.commit()?;
+    if !a.quiet {
+        eprintln!(
+            "{}: {} draws in {:.2} s → {}",
+            scenario.name,
+            ens.n_draws(),
+            clock.elapsed().as_secs_f64(),
+            out_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(region: &Region, a: ValidateArgs) -> Result<ExitCode> {
+    let mut failed = 0;
+    let mut stdout = std::io::stdout().lock();
+    for path in &a.scenarios {
+        match read_scenario(region, path)
+            .and_then(|s| Model::new(region, &s).map(|_| s).map_err(Into::into))
+        {
+            Ok(s) => {
+                if a.resolved {
+                    writeln!(stdout, "# {}\n{}", path.display(), s.to_toml(region))?;
+                } else {
+                    writeln!(
+                        stdout,
+                        "{}: ok ({}, horizon {}, {} draws, seed {})",
+                        path.display(),
+                        s.name,
+                        s.horizon,
+                        s.draws,
+                        s.seed
+                    )?;
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        bail!(BadInput(format!(
+            "{failed} of {} scenario files are invalid",
+            a.scenarios.len()
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn info(region: &Region, a: InfoArgs) -> Result<ExitCode> {
+    if let Some(dir) = &a.export_region {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (name, text) in embedded::FILES {
+            write_atomic(&dir.join(name), text.as_bytes())?;
+        }
+        eprintln!(
+            "wrote the embedded region ({} files) to {}",
+            embedded::FILES.len(),
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut o = std::io::stdout().lock();
+    if a.parameters {
+        writeln!(
+            o,
+            "{:<32} {:<8} {:<44} {:<30} {:<14} basis",
+            "name", "symbol", "default", "unit", "domain"
+        )?;
+        for p in minxinan::params::PARAMS {
+            let def = p.default.to_uncertain().to_toml();
+            writeln!(
+                o,
+                "{:<32} {:<8} {:<44} {:<30} {:<14} {}",
+                p.name,
+                p.symbol,
+                def,
+                p.unit,
+                p.domain.to_string(),
+                p.basis
+            )?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        o,
+        "region {} (base year {}), sha256 {}",
+        region.name, region.base_year, region.sha256
+    )?;
+    writeln!(o, "\ncities:")?;
+    for c in &region.cities {
+        writeln!(
+            o,
+            "  {:<10} {} {:<10} population {:>6} (10k), GDP {:>9} (100M CNY), urbanization {:>5.1} %, {}",
+            c.id,
+            c.name_zh,
+            c.name_en,
+            c.population,
+            c.gdp,
+            c.urbanization * 100.0,
+            if c.coastal { "coastal" } else { "mountain" }
+        )?;
+    }
+    writeln!(o, "\nexternal nodes (market access only):")?;
+    for nd in &region.nodes {
+        writeln!(
+            o,
+            "  {:<10} {} {} (mass {})",
+            nd.id, nd.name_zh, nd.name_en, nd.mass
+        )?;
+    }
+    writeln!(o, "\nprojects (on unless a scenario disables them):")?;
+    for p in &region.projects {
+        let delay = p
+            .delay
+            .as_ref()
+            .unwrap_or(&region.delay_by_stage[p.stage as usize]);
+        writeln!(
+            o,
+            "  {:<24} {:<10} {:<12} planned {} delay {}  {}",
+            p.id,
+            p.kind,
+            p.stage.name(),
+            p.open_year,
+            delay,
+            p.name
+        )?;
+    }
+    writeln!(o, "\nparks (off unless a scenario enables them):")?;
+    for p in &region.parks {
+        writeln!(
+            o,
+            "  {:<20} host {:<10} partner {:<10} from {} value added {}  {}",
+            p.id,
+            region.cities[p.host].id,
+            region.cities[p.partner].id,
+            p.start,
+            p.value_added,
+            p.name
+        )?;
+    }
+    writeln!(o, "\nplan targets:")?;
+    for t in &region.targets {
+        writeln!(
+            o,
+            "  {:<26} {} {} {} {} {}",
+            t.name,
+            region.entity_id(t.entity),
+            t.year,
+            t.indicator.name(),
+            t.comparison.name(),
+            t.threshold
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// RFC 3339 UTC time of a system time (seconds precision).
+fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}

@@ -1,0 +1,169 @@
+//! The outcomes reported per entity (each city and `region`) and year (MODEL.md §9), their units,
+//! and the layout of one draw's outcome vector.
+
+/// An outcome indicator, in MODEL.md §9 order (the order of rows in `summary.csv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(usize)]
+#[allow(missing_docs)]
+pub enum Indicator {
+    Population,
+    UrbanPopulation,
+    UrbanizationRate,
+    WorkingAgeShare,
+    OldAgeDependency,
+    Employment,
+    GdpReal,
+    GdpNominal,
+    GdpPerCapita,
+    GdpSharePrimary,
+    GdpShareSecondary,
+    GdpShareTertiary,
+    GdpAssessment,
+    Births,
+    Deaths,
+    NetMigration,
+    ParkTaxToPartner,
+    GdpGrowth,
+    PopulationGrowth,
+}
+
+/// Every indicator, in output order.
+pub const INDICATORS: [Indicator; 19] = {
+    use Indicator::*;
+    [
+        Population,
+        UrbanPopulation,
+        UrbanizationRate,
+        WorkingAgeShare,
+        OldAgeDependency,
+        Employment,
+        GdpReal,
+        GdpNominal,
+        GdpPerCapita,
+        GdpSharePrimary,
+        GdpShareSecondary,
+        GdpShareTertiary,
+        GdpAssessment,
+        Births,
+        Deaths,
+        NetMigration,
+        ParkTaxToPartner,
+        GdpGrowth,
+        PopulationGrowth,
+    ]
+};
+
+/// How many indicators there are.
+pub const N_INDICATORS: usize = INDICATORS.len();
+
+impl Indicator {
+    /// The name used in files.
+    pub fn name(self) -> &'static str {
+        use Indicator::*;
+        match self {
+            Population => "population",
+            UrbanPopulation => "urban_population",
+            UrbanizationRate => "urbanization_rate",
+            WorkingAgeShare => "working_age_share",
+            OldAgeDependency => "old_age_dependency",
+            Employment => "employment",
+            GdpReal => "gdp_real",
+            GdpNominal => "gdp_nominal",
+            GdpPerCapita => "gdp_per_capita",
+            GdpSharePrimary => "gdp_share_primary",
+            GdpShareSecondary => "gdp_share_secondary",
+            GdpShareTertiary => "gdp_share_tertiary",
+            GdpAssessment => "gdp_assessment",
+            Births => "births",
+            Deaths => "deaths",
+            NetMigration => "net_migration",
+            ParkTaxToPartner => "park_tax_to_partner",
+            GdpGrowth => "gdp_growth",
+            PopulationGrowth => "population_growth",
+        }
+    }
+
+    /// The unit, exactly as INTERFACE.md spells it.
+    pub fn unit(self) -> &'static str {
+        use Indicator::*;
+        match self {
+            Population | UrbanPopulation | Employment => "10k persons",
+            Births | Deaths | NetMigration => "10k persons per year",
+            UrbanizationRate | WorkingAgeShare | OldAgeDependency | GdpSharePrimary
+            | GdpShareSecondary | GdpShareTertiary => "%",
+            GdpGrowth | PopulationGrowth => "% per year",
+            GdpReal | GdpAssessment | ParkTaxToPartner => "100M CNY (2018 prices)",
+            GdpNominal => "100M CNY (current prices)",
+            GdpPerCapita => "CNY per person (2018 prices)",
+        }
+    }
+
+    /// Flows and growth rates exist from the year after the base year only.
+    pub fn is_flow(self) -> bool {
+        (self as usize) >= Indicator::Births as usize
+    }
+
+    /// The indicator of a file name.
+    pub fn from_name(name: &str) -> Option<Indicator> {
+        INDICATORS.iter().copied().find(|i| i.name() == name)
+    }
+
+    /// Every indicator name.
+    pub fn names() -> Vec<&'static str> {
+        INDICATORS.iter().map(|i| i.name()).collect()
+    }
+}
+
+/// Where each (entity, year, indicator) value sits in one draw's outcome vector:
+/// `((entity · years) + year − base) · N_INDICATORS + indicator`, with the cities in region order
+/// and then the region. Flows of the base year are present but unused (NaN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Number of cities.
+    pub cities: usize,
+    /// Base year.
+    pub base_year: i32,
+    /// Horizon (last year).
+    pub horizon: i32,
+}
+
+impl Layout {
+    /// Entities: cities and the region.
+    pub fn entities(&self) -> usize {
+        self.cities + 1
+    }
+
+    /// Years base..=horizon.
+    pub fn years(&self) -> usize {
+        (self.horizon - self.base_year + 1) as usize
+    }
+
+    /// Values per draw.
+    pub fn len(&self) -> usize {
+        self.entities() * self.years() * N_INDICATORS
+    }
+
+    /// Whether the layout holds no values (never, for a valid run).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The position of one value.
+    #[inline]
+    pub fn index(&self, entity: usize, year: i32, ind: Indicator) -> usize {
+        (entity * self.years() + (year - self.base_year) as usize) * N_INDICATORS + ind as usize
+    }
+
+    /// Every reported (entity, year, indicator) in output order with its position.
+    pub fn reported(&self) -> impl Iterator<Item = (usize, i32, Indicator, usize)> + '_ {
+        (0..self.entities()).flat_map(move |e| {
+            (self.base_year..=self.horizon).flat_map(move |y| {
+                INDICATORS
+                    .iter()
+                    .copied()
+                    .filter(move |i| y > self.base_year || !i.is_flow())
+                    .map(move |i| (e, y, i, self.index(e, y, i)))
+            })
+        })
+    }
+}

@@ -1,0 +1,321 @@
+//! Where a key path stands in a TOML source, and collection of validation errors.
+//!
+//! Validation works on typed values and names problems by key path (`parameters.tfr_long_run`,
+//! `targets[1].year`); [`Source`] turns a key path into a line and column by walking the spanned
+//! document that `toml` parses, and turns the byte offset of a parse error back into a key path.
+
+use crate::error::{InputError, InputErrors};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// A TOML input: its name for messages, its text and its spanned document.
+pub struct Source<'a> {
+    name: String,
+    text: &'a str,
+    doc: Option<Spanned<DeTable<'a>>>,
+}
+
+impl<'a> Source<'a> {
+    /// Parse `text` for locating keys (a text that does not parse locates nothing).
+    pub fn new(name: impl Into<String>, text: &'a str) -> Self {
+        let doc = DeTable::parse(text).ok();
+        Source {
+            name: name.into(),
+            text,
+            doc,
+        }
+    }
+
+    /// The name used in messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..floor_char_boundary(self.text, offset)];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+
+    /// The byte span of the deepest existing part of a key path.
+    pub fn span_of(&self, path: &str) -> Option<std::ops::Range<usize>> {
+        let doc = self.doc.as_ref()?;
+        let mut table: &DeTable<'_> = doc.get_ref();
+        let mut best = None;
+        let mut segments = split_path(path).into_iter().peekable();
+        while let Some((name, index)) = segments.next() {
+            let Some((key, value)) = table.get_key_value(name) else {
+                break;
+            };
+            best = Some(key.span());
+            let mut value: &Spanned<DeValue<'_>> = value;
+            if let Some(i) = index {
+                let Some(item) = value.get_ref().as_array().and_then(|a| a.get(i)) else {
+                    break;
+                };
+                best = Some(item.span());
+                value = item;
+            }
+            match value.get_ref() {
+                DeValue::Table(t) => table = t,
+                _ => {
+                    if segments.peek().is_some() {
+                        best = Some(value.span());
+                    }
+                    break;
+                }
+            }
+        }
+        best
+    }
+
+    /// The key path of the innermost key whose key or value contains a byte offset.
+    pub fn path_at(&self, offset: usize) -> String {
+        let Some(doc) = self.doc.as_ref() else {
+            return String::new();
+        };
+        let mut path = String::new();
+        let mut table: &DeTable<'_> = doc.get_ref();
+        'outer: loop {
+            for (key, value) in table.iter() {
+                let inside = |s: std::ops::Range<usize>| {
+                    s.start <= offset && offset < s.end.max(s.start + 1)
+                };
+                if !(inside(key.span()) || inside(value.span()) || contains_deep(value, offset)) {
+                    continue;
+                }
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key.get_ref());
+                match value.get_ref() {
+                    DeValue::Table(t) => {
+                        table = t;
+                        continue 'outer;
+                    }
+                    DeValue::Array(a) => {
+                        for (i, item) in a.iter().enumerate() {
+                            if inside(item.span()) || contains_deep(item, offset) {
+                                path.push_str(&format!("[{i}]"));
+                                if let DeValue::Table(t) = item.get_ref() {
+                                    table = t;
+                                    continue 'outer;
+                                }
+                            }
+                        }
+                        break 'outer;
+                    }
+                    _ => break 'outer,
+                }
+            }
+            break;
+        }
+        path
+    }
+
+    /// An error at a key path, located in this source.
+    pub fn error(
+        &self,
+        path: &str,
+        message: impl Into<String>,
+        suggestion: Option<String>,
+    ) -> InputError {
+        let (line, column) = match self.span_of(path) {
+            Some(s) => {
+                let (l, c) = self.line_col(s.start);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        InputError {
+            file: self.name.clone(),
+            line,
+            column,
+            key: path.to_string(),
+            message: message.into(),
+            suggestion,
+        }
+    }
+
+    /// Turn a `toml` deserialization error into an input error with line, column, key path and,
+    /// for an unknown key, the closest known one.
+    pub fn from_toml_error(&self, err: &toml::de::Error) -> InputError {
+        let message = err.message().trim().to_string();
+        let (line, column, key) = match err.span() {
+            Some(s) => {
+                let (l, c) = self.line_col(s.start);
+                (Some(l), Some(c), self.path_at(s.start))
+            }
+            None => (None, None, String::new()),
+        };
+        let suggestion = unknown_field_suggestion(&message);
+        InputError {
+            file: self.name.clone(),
+            line,
+            column,
+            key,
+            message,
+            suggestion,
+        }
+    }
+}
+
+fn contains_deep(value: &Spanned<DeValue<'_>>, offset: usize) -> bool {
+    match value.get_ref() {
+        DeValue::Table(t) => t.iter().any(|(k, v)| {
+            let s = k.span();
+            (s.start <= offset && offset < s.end)
+                || {
+                    let s = v.span();
+                    s.start <= offset && offset < s.end
+                }
+                || contains_deep(v, offset)
+        }),
+        DeValue::Array(a) => a.iter().any(|v| {
+            let s = v.span();
+            (s.start <= offset && offset < s.end) || contains_deep(v, offset)
+        }),
+        _ => false,
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Split `a.b[2].c` into `[("a", None), ("b", Some(2)), ("c", None)]`.
+fn split_path(path: &str) -> Vec<(&str, Option<usize>)> {
+    path.split('.')
+        .filter(|s| !s.is_empty())
+        .map(|seg| match seg.find('[') {
+            Some(open) => {
+                let idx = seg[open + 1..].trim_end_matches(']').parse().ok();
+                (&seg[..open], idx)
+            }
+            None => (seg, None),
+        })
+        .collect()
+}
+
+/// `toml`/serde say "unknown field `x`, expected one of `a`, `b`": suggest the closest.
+fn unknown_field_suggestion(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (found, rest) = rest.split_once('`')?;
+    let candidates: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    suggest(found, &candidates)
+}
+
+/// The closest candidate to a misspelt name, phrased as a suggestion.
+pub fn suggest(found: &str, candidates: &[&str]) -> Option<String> {
+    let best = candidates
+        .iter()
+        .map(|c| (strsim::normalized_damerau_levenshtein(found, c), *c))
+        .filter(|(score, _)| *score >= 0.6)
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    Some(format!("did you mean `{}`?", best.1))
+}
+
+/// Validation errors of one source, collected so that all are reported at once.
+pub struct Issues<'s, 'a> {
+    src: &'s Source<'a>,
+    list: Vec<InputError>,
+}
+
+impl<'s, 'a> Issues<'s, 'a> {
+    /// An empty collection for a source.
+    pub fn new(src: &'s Source<'a>) -> Self {
+        Issues {
+            src,
+            list: Vec::new(),
+        }
+    }
+
+    /// Record a problem at a key path.
+    pub fn push(&mut self, path: &str, message: impl Into<String>) {
+        let e = self.src.error(path, message, None);
+        self.list.push(e);
+    }
+
+    /// Record an unknown name, suggesting the closest of the known ones.
+    pub fn unknown(&mut self, path: &str, what: &str, found: &str, known: &[&str]) {
+        let suggestion = suggest(found, known).or_else(|| {
+            let mut shown: Vec<&str> = known.iter().copied().take(12).collect();
+            if known.len() > 12 {
+                shown.push("…");
+            }
+            Some(format!("known: {}", shown.join(", ")))
+        });
+        let e = self
+            .src
+            .error(path, format!("unknown {what} `{found}`"), suggestion);
+        self.list.push(e);
+    }
+
+    /// How many problems were recorded.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Finish: `Ok(value)` when nothing was recorded, else every error sorted by position.
+    pub fn finish<T>(self, value: T) -> Result<T, InputErrors> {
+        if self.list.is_empty() {
+            Ok(value)
+        } else {
+            let mut list = self.list;
+            list.sort_by_key(|e| (e.line.unwrap_or(usize::MAX), e.column.unwrap_or(0)));
+            Err(InputErrors(list))
+        }
+    }
+
+    /// The source these issues belong to.
+    pub fn source(&self) -> &Source<'a> {
+        self.src
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "[scenario]\nname = \"x\"\n\n[parameters]\ntfr_long_run = { dist = \"normal\", mean = 1.0, sd = -1 }\n\n[[targets]]\nname = \"a\"\n\n[[targets]]\nname = \"b\"\nyear = 1900\n";
+
+    #[test]
+    fn locates_nested_keys_and_array_items() {
+        let s = Source::new("s.toml", DOC);
+        let at = |p: &str| s.line_col(s.span_of(p).unwrap().start);
+        assert_eq!(at("scenario.name"), (2, 1));
+        assert_eq!(at("parameters.tfr_long_run.sd").0, 5);
+        assert_eq!(at("targets[1].year"), (12, 1));
+        // a missing key falls back to its deepest existing parent
+        assert_eq!(at("targets[1].indicator").0, 10);
+    }
+
+    #[test]
+    fn maps_offsets_back_to_paths() {
+        let s = Source::new("s.toml", DOC);
+        let off = DOC.find("1900").unwrap();
+        assert_eq!(s.path_at(off), "targets[1].year");
+        let off = DOC.find("sd = -1").unwrap();
+        assert_eq!(s.path_at(off), "parameters.tfr_long_run.sd");
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(
+            suggest("tfr_long_rn", &["tfr_long_run", "depreciation"]).as_deref(),
+            Some("did you mean `tfr_long_run`?")
+        );
+        assert_eq!(suggest("zzzz", &["tfr_long_run"]), None);
+    }
+}

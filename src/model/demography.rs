@@ -1,0 +1,301 @@
+//! Demography (MODEL.md §1): Gompertz–Makeham mortality solved to the base life expectancy,
+//! fertility schedule, cohort-component projection with single-year ages and two sexes, and the
+//! spreading of migrants by the migrant profile with the 90% outflow cap.
+
+use crate::region::{AGES, MAX_AGE};
+
+/// Makeham term A.
+pub const MAKEHAM_A: f64 = 0.0002;
+/// Gompertz slope c.
+pub const GOMPERTZ_C: f64 = 0.09;
+/// Infant death probability q0.
+pub const Q0: f64 = 0.004;
+/// Largest share of a cell that one year's outflow may remove.
+pub const OUTFLOW_CAP: f64 = 0.9;
+/// Age-specific fertility shares of the 5-year groups 15–19 … 45–49.
+pub const FERTILITY_SHARES: [f64; 7] = [0.03, 0.20, 0.37, 0.26, 0.11, 0.025, 0.005];
+
+/// Mortality rates m(x) for a Gompertz level B: m(0) = −ln(1 − q0), m(x) = A + B·e^(c·x).
+pub fn mortality(b: f64) -> [f64; AGES] {
+    let mut m = [0.0; AGES];
+    m[0] = -(1.0 - Q0).ln();
+    for (x, v) in m.iter_mut().enumerate().skip(1) {
+        *v = MAKEHAM_A + b * (GOMPERTZ_C * x as f64).exp();
+    }
+    m
+}
+
+/// Life expectancy at birth of a mortality schedule:
+/// e0 = Σ_{x=0..=99} (l(x) + l(x+1))/2 + l(100)/m(100), l(0) = 1, l(x+1) = l(x)·e^(−m(x)).
+pub fn life_expectancy(m: &[f64; AGES]) -> f64 {
+    let mut l = 1.0;
+    let mut e0 = 0.0;
+    for mx in m.iter().take(MAX_AGE) {
+        let next = l * (-mx).exp();
+        e0 += 0.5 * (l + next);
+        l = next;
+    }
+    e0 + l / m[MAX_AGE]
+}
+
+/// The Gompertz level B whose life table has life expectancy `e0` (bisection to 1e-9 years).
+/// `None` when no B ≥ 0 reaches it.
+pub fn solve_gompertz(e0: f64) -> Option<f64> {
+    let (mut lo, mut hi) = (0.0f64, 1e-6f64);
+    if life_expectancy(&mortality(lo)) < e0 {
+        return None;
+    }
+    while life_expectancy(&mortality(hi)) > e0 {
+        hi *= 2.0;
+        if hi > 10.0 {
+            return None;
+        }
+    }
+    for _ in 0..400 {
+        let mid = 0.5 * (lo + hi);
+        let e = life_expectancy(&mortality(mid));
+        if (e - e0).abs() <= 1e-10 {
+            return Some(mid);
+        }
+        if e > e0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(0.5 * (lo + hi))
+}
+
+/// φ(x): each 5-year fertility share spread evenly over its ages 15..=49.
+pub fn fertility_schedule() -> [f64; AGES] {
+    let mut phi = [0.0; AGES];
+    for (g, share) in FERTILITY_SHARES.iter().enumerate() {
+        for x in 15 + 5 * g..20 + 5 * g {
+            phi[x] = share / 5.0;
+        }
+    }
+    phi
+}
+
+/// Births, deaths and the population after one year of survival and ageing.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Natural {
+    /// Births in the year (both sexes).
+    pub births: f64,
+    /// Deaths in the year (of the start-of-year population and of the year's births).
+    pub deaths: f64,
+    /// Population at the end of the year before migration.
+    pub population: f64,
+}
+
+/// One year of cohort-component projection, in place: births from the start-of-year women,
+/// survival and ageing, infants. `surv[g][x]` = s_g(x, t); `male_birth_share` = SRB/(1+SRB).
+pub fn project_year(
+    pop: &mut [[f64; AGES]; 2],
+    surv: &[[f64; AGES]; 2],
+    tfr: f64,
+    phi: &[f64; AGES],
+    male_birth_share: f64,
+) -> Natural {
+    let tfr = tfr.max(0.0);
+    let mut births = 0.0;
+    for x in 15..50 {
+        births += phi[x] * pop[0][x];
+    }
+    births *= tfr;
+    let mut deaths = 0.0;
+    let mut population = 0.0;
+    for g in 0..2 {
+        let (p, s) = (&mut pop[g], &surv[g]);
+        for x in 0..AGES {
+            deaths += p[x] * (1.0 - s[x]);
+        }
+        let top = p[MAX_AGE - 1] * s[MAX_AGE - 1] + p[MAX_AGE] * s[MAX_AGE];
+        for x in (1..MAX_AGE).rev() {
+            p[x] = p[x - 1] * s[x - 1];
+        }
+        p[MAX_AGE] = top;
+        let b = births
+            * if g == 1 {
+                male_birth_share
+            } else {
+                1.0 - male_birth_share
+            };
+        p[0] = b * s[0];
+        deaths += b * (1.0 - s[0]);
+        population += p.iter().sum::<f64>();
+    }
+    Natural {
+        births,
+        deaths,
+        population,
+    }
+}
+
+/// What spreading net migrants did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Spread {
+    /// The realised net migrants (what was actually added or removed).
+    pub realised: f64,
+    /// Whether the 90% cap bound in some cell.
+    pub capped: bool,
+    /// Outflow that could not be removed (dropped).
+    pub dropped: f64,
+}
+
+/// Add `n` net migrants spread by the profile `mu` (summing to 1). An outflow removes n·μ, but no
+/// cell loses more than 90% of itself: the shortfall of capped cells is spread over the uncapped
+/// cells with μ > 0 in proportion to μ, repeatedly; what is left when every such cell is capped is
+/// dropped. `removal` and `capped` are scratch space.
+pub fn spread_migrants(
+    pop: &mut [[f64; AGES]; 2],
+    mu: &[[f64; AGES]; 2],
+    n: f64,
+    removal: &mut [[f64; AGES]; 2],
+    capped: &mut [[bool; AGES]; 2],
+) -> Spread {
+    if n >= 0.0 {
+        let mut added = 0.0;
+        for g in 0..2 {
+            for x in 0..AGES {
+                let a = n * mu[g][x];
+                pop[g][x] += a;
+                added += a;
+            }
+        }
+        return Spread {
+            realised: added,
+            capped: false,
+            dropped: 0.0,
+        };
+    }
+    let out = -n;
+    for g in 0..2 {
+        for x in 0..AGES {
+            removal[g][x] = out * mu[g][x];
+            capped[g][x] = false;
+        }
+    }
+    let mut any_cap = false;
+    let mut dropped = 0.0;
+    // Each round caps at least one more cell or ends, so 2·AGES + 1 rounds suffice.
+    for _ in 0..=2 * AGES {
+        let mut shortfall = 0.0;
+        for g in 0..2 {
+            for x in 0..AGES {
+                let limit = OUTFLOW_CAP * pop[g][x];
+                if !capped[g][x] && removal[g][x] > limit {
+                    shortfall += removal[g][x] - limit;
+                    removal[g][x] = limit;
+                    capped[g][x] = true;
+                    any_cap = true;
+                }
+            }
+        }
+        if shortfall <= 0.0 {
+            break;
+        }
+        let mut free = 0.0;
+        for g in 0..2 {
+            for x in 0..AGES {
+                if !capped[g][x] && mu[g][x] > 0.0 {
+                    free += mu[g][x];
+                }
+            }
+        }
+        if free <= 0.0 {
+            dropped = shortfall;
+            break;
+        }
+        for g in 0..2 {
+            for x in 0..AGES {
+                if !capped[g][x] && mu[g][x] > 0.0 {
+                    removal[g][x] += shortfall * mu[g][x] / free;
+                }
+            }
+        }
+    }
+    let mut removed = 0.0;
+    for g in 0..2 {
+        for x in 0..AGES {
+            pop[g][x] -= removal[g][x];
+            removed += removal[g][x];
+        }
+    }
+    Spread {
+        realised: -removed,
+        capped: any_cap,
+        dropped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gompertz_level_reproduces_life_expectancy() {
+        for e0 in [30.0, 60.0, 75.2, 80.6, 95.0] {
+            let b = solve_gompertz(e0).unwrap();
+            assert!((life_expectancy(&mortality(b)) - e0).abs() <= 1e-9, "{e0}");
+        }
+    }
+
+    #[test]
+    fn life_table_of_constant_hazard_is_known() {
+        // With m(x) = m for every age, l(x) = e^(−mx): a closed form for the trapezoid sum.
+        let m = 0.05;
+        let table = [m; AGES];
+        let q = (-m as f64).exp();
+        let trapezoid: f64 = (0..100).map(|x| 0.5 * (q.powi(x) + q.powi(x + 1))).sum();
+        let expected = trapezoid + q.powi(100) / m;
+        assert!((life_expectancy(&table) - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn fertility_schedule_sums_to_one() {
+        let phi = fertility_schedule();
+        assert!((phi.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+        assert_eq!(phi[14], 0.0);
+        assert_eq!(phi[50], 0.0);
+        assert_eq!(phi[27], 0.37 / 5.0);
+    }
+
+    #[test]
+    fn a_year_balances_births_deaths_and_ageing() {
+        let mut pop = [[1.0; AGES]; 2];
+        let start: f64 = pop.iter().flatten().sum();
+        let m = mortality(solve_gompertz(78.0).unwrap());
+        let surv = [m.map(|v| (-v).exp()), m.map(|v| (-v).exp())];
+        let n = project_year(&mut pop, &surv, 1.6, &fertility_schedule(), 1.12 / 2.12);
+        let end: f64 = pop.iter().flatten().sum();
+        assert!((end - (start + n.births - n.deaths)).abs() < 1e-12 * start);
+        assert!((n.births - 1.6 * 35.0 / 35.0 * 1.0).abs() < 1e-12);
+        assert!(pop[1][0] / pop[0][0] - 1.12 < 1e-12);
+    }
+
+    #[test]
+    fn outflow_cap_spreads_the_shortfall_and_drops_the_rest() {
+        let mut mu = [[0.0; AGES]; 2];
+        mu[0][20] = 0.5;
+        mu[0][21] = 0.5;
+        let mut pop = [[0.0; AGES]; 2];
+        pop[0][20] = 1.0;
+        pop[0][21] = 10.0;
+        let (mut r, mut c) = ([[0.0; AGES]; 2], [[false; AGES]; 2]);
+        // 4 out: age 20 would lose 2 of 1: capped at 0.9, the 1.1 shortfall moves to age 21.
+        let s = spread_migrants(&mut pop, &mu, -4.0, &mut r, &mut c);
+        assert!(s.capped);
+        assert!((s.realised + 4.0).abs() < 1e-12);
+        assert!((pop[0][20] - 0.1).abs() < 1e-12);
+        assert!((pop[0][21] - 6.9).abs() < 1e-12);
+        // More than both cells can give: 90% of each leaves, the rest is dropped.
+        let mut pop2 = [[0.0; AGES]; 2];
+        pop2[0][20] = 1.0;
+        pop2[0][21] = 1.0;
+        let s = spread_migrants(&mut pop2, &mu, -5.0, &mut r, &mut c);
+        assert!((s.realised + 1.8).abs() < 1e-12);
+        assert!((s.dropped - 3.2).abs() < 1e-12);
+        assert!(pop2[0].iter().all(|v| *v >= 0.0));
+    }
+}

@@ -1,0 +1,802 @@
+//! One draw: sample its inputs, run the calibration pass, then step year by year from the base
+//! year to the horizon, writing every outcome into the draw's slice (MODEL.md §0 order).
+//!
+//! The [`Workspace`] holds every buffer a draw needs; it is built once per thread and reused, so
+//! the per-year step allocates nothing.
+
+use super::demography::{self, Natural};
+use super::*;
+use crate::error::ModelError;
+use crate::indicators::{INDICATORS, Indicator};
+use crate::params::P;
+use crate::rng::Stream;
+use rand::RngExt;
+use rand::distr::Distribution;
+use rand_distr::StandardNormal;
+
+/// Kinds of clamps and caps counted per run (reported in `manifest.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Diag {
+    /// A project's opening year fell on or before the base year and was moved to b+1.
+    OpeningMovedToFirstYear,
+    /// The 90% outflow cap bound in a city-year.
+    MigrationCapBinding,
+    /// An outflow could not be removed in full and the rest was dropped.
+    MigrationRemainderDropped,
+    /// Capital hit its floor (1% of base) in a city-sector-year.
+    CapitalFloor,
+    /// Urban population was clamped to [0, u_max·P].
+    UrbanizationClamped,
+    /// v = u/u_max was clamped to [1e-6, 1 − 1e-6] before a logit.
+    LogitClamped,
+}
+
+/// Every diagnostic kind, in report order.
+pub const DIAGS: [(Diag, &str); 6] = [
+    (Diag::OpeningMovedToFirstYear, "opening_moved_to_first_year"),
+    (Diag::MigrationCapBinding, "migration_outflow_cap_binding"),
+    (
+        Diag::MigrationRemainderDropped,
+        "migration_remainder_dropped",
+    ),
+    (Diag::CapitalFloor, "capital_floor_binding"),
+    (Diag::UrbanizationClamped, "urban_population_clamped"),
+    (Diag::LogitClamped, "urbanization_logit_clamped"),
+];
+
+/// Counts of clamps and caps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Diagnostics(pub [u64; 6]);
+
+impl Diagnostics {
+    fn bump(&mut self, d: Diag) {
+        self.0[d as usize] += 1;
+    }
+    /// Add another run's counts.
+    pub fn merge(&mut self, other: &Diagnostics) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
+    }
+}
+
+/// How a draw is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Parameters and shocks drawn from their streams.
+    Stochastic,
+    /// Every parameter at its central value, no shocks (`--deterministic`).
+    Deterministic,
+}
+
+/// State of one city at the end of a year, with the year's flows.
+#[derive(Debug, Clone, Copy)]
+struct CityState {
+    pop: [[f64; AGES]; 2],
+    p: f64,
+    p_prev: f64,
+    urban: f64,
+    y: f64,
+    y_prev: f64,
+    ys: [f64; 3],
+    k: [f64; 3],
+    ln_a: [f64; 3],
+    e: [f64; 3],
+    emp: f64,
+    working: f64,
+    old: f64,
+    zeta: f64,
+    /// Δg_i of this year (used by next year's urbanization).
+    dg: f64,
+    births: f64,
+    deaths: f64,
+    net_mig: f64,
+}
+
+/// Buffers for one draw, reused across draws of a thread.
+pub struct Workspace {
+    p: [f64; crate::params::N_PARAMS],
+    offset: Vec<f64>,
+    open: Vec<i32>,
+    tfp_size: Vec<f64>,
+    gain: Vec<f64>,
+    travel: Vec<f64>,
+    lnma: Vec<f64>,
+    dlnma: Vec<f64>,
+    surv: Vec<[[f64; AGES]; 2]>,
+    removal: [[f64; AGES]; 2],
+    capped: [[bool; AGES]; 2],
+    cities: Vec<CityState>,
+    base: Vec<CityState>,
+    z: Vec<f64>,
+    eps: Vec<f64>,
+    eta: Vec<f64>,
+    eps_u: Vec<f64>,
+    gamma0: Vec<f64>,
+    m0: Vec<f64>,
+    r0: Vec<f64>,
+    price: f64,
+    disaster: f64,
+    recovery: f64,
+    eps_pi: f64,
+    diag: Diagnostics,
+}
+
+impl Workspace {
+    /// Buffers sized for a model.
+    pub fn new(model: &Model) -> Workspace {
+        let n = model.n;
+        let years = (model.horizon - model.base_year) as usize;
+        let blank = CityState {
+            pop: [[0.0; AGES]; 2],
+            p: 0.0,
+            p_prev: 0.0,
+            urban: 0.0,
+            y: 0.0,
+            y_prev: 0.0,
+            ys: [0.0; 3],
+            k: [0.0; 3],
+            ln_a: [0.0; 3],
+            e: [0.0; 3],
+            emp: 0.0,
+            working: 0.0,
+            old: 0.0,
+            zeta: 0.0,
+            dg: 0.0,
+            births: 0.0,
+            deaths: 0.0,
+            net_mig: 0.0,
+        };
+        Workspace {
+            p: [0.0; crate::params::N_PARAMS],
+            offset: vec![0.0; n],
+            open: vec![i32::MAX; model.projects.len()],
+            tfp_size: vec![0.0; model.projects.iter().map(|p| p.tfp.len()).sum()],
+            gain: vec![0.0; 3 * n],
+            travel: model.travel_times.clone(),
+            lnma: vec![0.0; n],
+            dlnma: vec![0.0; years.max(1) * n],
+            surv: vec![[[0.0; AGES]; 2]; model.mortality.len()],
+            removal: [[0.0; AGES]; 2],
+            capped: [[false; AGES]; 2],
+            cities: vec![blank; n],
+            base: vec![blank; n],
+            z: vec![0.0; n],
+            eps: vec![0.0; n],
+            eta: vec![0.0; n],
+            eps_u: vec![0.0; n],
+            gamma0: vec![0.0; n],
+            m0: vec![0.0; n],
+            r0: vec![0.0; n],
+            price: 1.0,
+            disaster: 0.0,
+            recovery: 0.0,
+            eps_pi: 0.0,
+            diag: Diagnostics::default(),
+        }
+    }
+
+    /// The calibration constants of the last draw: (γ_i0, m_i0, r_i0) per city.
+    pub fn calibration(&self) -> (&[f64], &[f64], &[f64]) {
+        (&self.gamma0, &self.m0, &self.r0)
+    }
+}
+
+fn sample(
+    u: &Uncertain,
+    seed: u64,
+    purpose: u64,
+    draw: u64,
+    name: &str,
+    mode: Mode,
+) -> Result<f64, ModelError> {
+    match mode {
+        Mode::Deterministic => Ok(u.central()),
+        Mode::Stochastic if u.is_fixed() => Ok(u.central()),
+        Mode::Stochastic => {
+            let mut r = crate::rng::stream(seed, purpose, draw);
+            u.sample(&mut r).ok_or_else(|| {
+                let (lo, hi) = u.truncate().unwrap_or((f64::NAN, f64::NAN));
+                ModelError::Truncation {
+                    draw,
+                    purpose: name.to_string(),
+                    lo,
+                    hi,
+                }
+            })
+        }
+    }
+}
+
+fn normal(r: &mut Stream) -> f64 {
+    StandardNormal.sample(r)
+}
+
+fn logit(v: f64) -> f64 {
+    (v / (1.0 - v)).ln()
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// The generators of a draw's shocks.
+struct ShockStreams {
+    tfp: Stream,
+    disaster: Stream,
+    migration: Stream,
+    urbanization: Stream,
+    inflation: Stream,
+}
+
+/// Simulate draw `draw` of a run with `seed`, writing its outcomes (laid out by `model.layout`)
+/// into `out`. Returns the draw's diagnostics.
+pub fn simulate(
+    model: &Model,
+    seed: u64,
+    draw: u64,
+    mode: Mode,
+    ws: &mut Workspace,
+    out: &mut [f64],
+) -> Result<Diagnostics, ModelError> {
+    debug_assert_eq!(out.len(), model.layout.len());
+    ws.diag = Diagnostics::default();
+    sample_inputs(model, seed, draw, mode, ws)?;
+    market_access(model, ws);
+    // Calibration pass: year b+1 with zero shocks, levers off, infrastructure frozen.
+    reset(model, ws);
+    ws.z.fill(0.0);
+    ws.eta.fill(0.0);
+    ws.eps_u.fill(0.0);
+    ws.disaster = 0.0;
+    ws.eps_pi = 0.0;
+    let saved = ws.diag;
+    step(model, ws, model.base_year + 1, true);
+    ws.diag = saved;
+    // The draw itself.
+    reset(model, ws);
+    write_year(model, ws, model.base_year, draw, out)?;
+    let mut streams = (mode == Mode::Stochastic).then(|| ShockStreams {
+        tfp: crate::rng::stream(seed, purposes::TFP, draw),
+        disaster: crate::rng::stream(seed, purposes::DISASTER, draw),
+        migration: crate::rng::stream(seed, purposes::MIGRATION, draw),
+        urbanization: crate::rng::stream(seed, purposes::URBANIZATION, draw),
+        inflation: crate::rng::stream(seed, purposes::INFLATION, draw),
+    });
+    for t in model.base_year + 1..=model.horizon {
+        if let Some(s) = streams.as_mut() {
+            draw_shocks(model, ws, s);
+        }
+        step(model, ws, t, false);
+        write_year(model, ws, t, draw, out)?;
+    }
+    Ok(ws.diag)
+}
+
+fn sample_inputs(
+    model: &Model,
+    seed: u64,
+    draw: u64,
+    mode: Mode,
+    ws: &mut Workspace,
+) -> Result<(), ModelError> {
+    for (k, u) in model.params.iter().enumerate() {
+        ws.p[k] = sample(
+            u,
+            seed,
+            model.param_purposes[k],
+            draw,
+            crate::params::PARAMS[k].name,
+            mode,
+        )?;
+    }
+    let sd0 = ws.p[P::MigrationOffsetSd as usize];
+    match mode {
+        Mode::Deterministic => ws.offset.fill(0.0),
+        Mode::Stochastic => {
+            let mut r = crate::rng::stream(seed, purposes::MIGRATION_OFFSET, draw);
+            for o in ws.offset.iter_mut() {
+                *o = sd0 * normal(&mut r);
+            }
+        }
+    }
+    let (b, h) = (model.base_year, model.horizon);
+    let mut j = 0;
+    for (k, p) in model.projects.iter().enumerate() {
+        let delay =
+            sample(&p.delay, seed, p.delay_purpose, draw, "project delay", mode)?.round() as i32;
+        let mut o = p.open_year.saturating_add(delay);
+        if o <= b {
+            o = b + 1;
+            ws.diag.bump(Diag::OpeningMovedToFirstYear);
+        }
+        ws.open[k] = if o > h { i32::MAX } else { o };
+        for (_, _, size, _, purpose) in &p.tfp {
+            ws.tfp_size[j] = sample(size, seed, *purpose, draw, "project tfp size", mode)?;
+            j += 1;
+        }
+    }
+    Ok(())
+}
+
+/// ln MA_i(T) for every city, from the current travel times.
+fn ln_market_access(model: &Model, travel: &[f64], theta: f64, out: &mut [f64]) {
+    let nn = model.n_nodes;
+    let own = (OWN_TIME_MINUTES / 60.0).powf(-theta);
+    for (i, o) in out.iter_mut().enumerate() {
+        let mut ma = model.masses[i] * own;
+        for k in 0..nn {
+            let t = travel[i * nn + k];
+            if k != i && t.is_finite() {
+                ma += model.masses[k] * (t / 60.0).powf(-theta);
+            }
+        }
+        *o = ma.ln();
+    }
+}
+
+/// Δ_T ln MA_i(t) for every year of the draw, from its projects' opening years.
+fn market_access(model: &Model, ws: &mut Workspace) {
+    let (n, nn) = (model.n, model.n_nodes);
+    let theta = ws.p[P::MarketAccessDecay as usize];
+    ws.travel.copy_from_slice(&model.travel_times);
+    ln_market_access(model, &ws.travel, theta, &mut ws.lnma);
+    ws.dlnma.fill(0.0);
+    for t in model.base_year + 1..=model.horizon {
+        let mut changed = false;
+        for (k, p) in model.projects.iter().enumerate() {
+            if ws.open[k] != t {
+                continue;
+            }
+            for &(a, c, minutes) in &p.pairs {
+                if minutes < ws.travel[a * nn + c] {
+                    ws.travel[a * nn + c] = minutes;
+                    ws.travel[c * nn + a] = minutes;
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            let row = (t - model.base_year - 1) as usize * n;
+            for i in 0..n {
+                ws.dlnma[row + i] = -ws.lnma[i];
+            }
+            ln_market_access(model, &ws.travel, theta, &mut ws.lnma);
+            for i in 0..n {
+                ws.dlnma[row + i] += ws.lnma[i];
+            }
+        }
+    }
+}
+
+/// The state at the end of the base year.
+fn reset(model: &Model, ws: &mut Workspace) {
+    let alpha = ws.p[P::CapitalShare as usize];
+    for (c, cb) in ws.cities.iter_mut().zip(&model.cities) {
+        let mut working = 0.0;
+        let mut old = 0.0;
+        for g in 0..2 {
+            for x in 15..=64 {
+                working += cb.pop[g][x];
+            }
+            for x in 65..AGES {
+                old += cb.pop[g][x];
+            }
+        }
+        let ln_a: [f64; 3] = std::array::from_fn(|s| {
+            if cb.output[s] > 0.0 {
+                cb.output[s].ln()
+                    - alpha * cb.capital[s].ln()
+                    - (1.0 - alpha) * (cb.emp_shares[s] * cb.employment).ln()
+            } else {
+                0.0
+            }
+        });
+        *c = CityState {
+            pop: cb.pop,
+            p: cb.population,
+            p_prev: cb.population,
+            urban: cb.urban,
+            y: cb.gdp,
+            y_prev: cb.gdp,
+            ys: cb.output,
+            k: cb.capital,
+            ln_a,
+            e: cb.emp_shares,
+            emp: cb.employment,
+            working,
+            old,
+            zeta: 0.0,
+            dg: 0.0,
+            births: f64::NAN,
+            deaths: f64::NAN,
+            net_mig: f64::NAN,
+        };
+    }
+    ws.base.copy_from_slice(&ws.cities);
+    ws.price = 1.0;
+    ws.recovery = 0.0;
+}
+
+fn draw_shocks(model: &Model, ws: &mut Workspace, s: &mut ShockStreams) {
+    let n = model.n;
+    let p = &ws.p;
+    let sz = p[P::TfpShockSd as usize];
+    match &model.cholesky {
+        None => {
+            let rho = p[P::TfpShockCorrelation as usize];
+            let c = normal(&mut s.tfp);
+            let (a, bb) = (rho.sqrt(), (1.0 - rho).sqrt());
+            for z in ws.z.iter_mut() {
+                *z = sz * (a * c + bb * normal(&mut s.tfp));
+            }
+        }
+        Some(l) => {
+            for e in ws.eps.iter_mut() {
+                *e = normal(&mut s.tfp);
+            }
+            for i in 0..n {
+                let mut acc = 0.0;
+                for j in 0..=i {
+                    acc += l[i * n + j] * ws.eps[j];
+                }
+                ws.z[i] = sz * acc;
+            }
+        }
+    }
+    let occur: f64 = s.disaster.random();
+    let size: f64 = s.disaster.random();
+    let d = DISASTER_SIZE.0 + (DISASTER_SIZE.1 - DISASTER_SIZE.0) * size;
+    ws.disaster = ws.recovery;
+    ws.recovery = 0.0;
+    if occur < p[P::DisasterProbability as usize] {
+        ws.disaster -= d;
+        ws.recovery = 0.5 * d;
+    }
+    for e in ws.eta.iter_mut() {
+        *e = normal(&mut s.migration);
+    }
+    for e in ws.eps_u.iter_mut() {
+        *e = normal(&mut s.urbanization);
+    }
+    ws.eps_pi = normal(&mut s.inflation);
+}
+
+/// One year t for every city (MODEL.md §0 order). In the calibration pass (`calib`), shocks and
+/// infrastructure are off and γ_i0, m_i0, r_i0 are solved in closed form where each is first used.
+fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
+    let p = ws.p;
+    let b = model.base_year;
+    let k = (t - b) as f64;
+    let n = model.n;
+    // Survival of year t for each mortality schedule.
+    let improve = (1.0 - p[P::MortalityImprovement as usize]).powi(t - b);
+    for (s, m) in ws.surv.iter_mut().zip(&model.mortality) {
+        for g in 0..2 {
+            for x in 0..AGES {
+                s[g][x] = (-m[g][x] * improve).exp();
+            }
+        }
+    }
+    // Regional aggregates of year t−1.
+    let (mut y_sum, mut e_sum, mut p_sum, mut dma_mean) = (0.0, 0.0, 0.0, 0.0);
+    let row = (t - b - 1) as usize * n;
+    for (i, c) in ws.cities.iter().enumerate() {
+        y_sum += c.y;
+        e_sum += c.emp;
+        p_sum += c.p;
+        dma_mean += c.p * ws.dlnma[row + i];
+    }
+    let w_bar = y_sum / e_sum;
+    dma_mean /= p_sum;
+
+    let tfr_lr = p[P::TfrLongRun as usize];
+    let tfr_decay = (-k / p[P::TfrConvergenceYears as usize]).exp();
+    let t_m = p[P::MigrationDecayYears as usize];
+    let mig_decay = (-k / t_m).exp();
+    let beta_w = p[P::MigrationWageResponse as usize];
+    let sigma_m = p[P::MigrationShockSd as usize];
+    let u_max = p[P::UrbanizationCeiling as usize];
+    let pi_n = p[P::MigrantUrbanShare as usize];
+    let r_norm = p[P::UrbanizationNormSpeed as usize];
+    let r_weight = (1.0 - (k - 1.0) / URBANIZATION_CONVERGENCE_YEARS).max(0.0);
+    let beta_y = p[P::UrbanizationGrowthResponse as usize];
+    let (rho_u, sigma_u) = (
+        p[P::UrbanizationShockPersistence as usize],
+        p[P::UrbanizationShockSd as usize],
+    );
+    let d1 = p[P::PrimaryEmploymentDecline as usize];
+    let d23 = p[P::SecondaryToTertiaryShift as usize];
+    let s_lr = p[P::InvestmentRateLongRun as usize];
+    let inv_decay = (-k / INVESTMENT_CONVERGENCE_YEARS).exp();
+    let delta = p[P::Depreciation as usize];
+    let alpha = p[P::CapitalShare as usize];
+    let gamma_lr = p[P::TfpGrowthLongRun as usize];
+    let tfp_decay = (-(k - 1.0) / p[P::TfpConvergenceYears as usize]).exp();
+    let eps_ma = p[P::MarketAccessElasticity as usize];
+    // Direct project effects of year t on ln A (none in the calibration pass).
+    ws.gain.fill(0.0);
+    if !calib {
+        let mut j = 0;
+        for (kp, proj) in model.projects.iter().enumerate() {
+            let open = ws.open[kp];
+            for &(city, sector, _, ramp, _) in &proj.tfp {
+                if open != i32::MAX && t >= open && t < open + ramp as i32 {
+                    ws.gain[3 * city + sector] += ws.tfp_size[j] / ramp as f64;
+                }
+                j += 1;
+            }
+        }
+    }
+
+    for i in 0..n {
+        let cb = &model.cities[i];
+        let c = &mut ws.cities[i];
+        let (p_prev, y_prev, u_prev_rate) = (c.p, c.y, c.urban / c.p);
+        let w_rel = (c.y / c.emp / w_bar).ln();
+        // 2 demography
+        let tfr = tfr_lr + (cb.tfr - tfr_lr) * tfr_decay;
+        let nat: Natural = demography::project_year(
+            &mut c.pop,
+            &ws.surv[cb.mortality],
+            tfr,
+            &model.phi,
+            cb.male_birth_share,
+        );
+        // 3 migration
+        if calib {
+            ws.m0[i] = ((1.0 + cb.n_ref) * cb.population - nat.population)
+                / (cb.population * (-1.0 / t_m).exp());
+        }
+        let offset = if calib { 0.0 } else { ws.offset[i] };
+        let rate = (ws.m0[i] + offset) * mig_decay + beta_w * (w_rel - cb.rel_wage);
+        let intended = p_prev * rate + sigma_m * p_prev * ws.eta[i];
+        let spread = demography::spread_migrants(
+            &mut c.pop,
+            &cb.migrants,
+            intended,
+            &mut ws.removal,
+            &mut ws.capped,
+        );
+        if spread.capped {
+            ws.diag.bump(Diag::MigrationCapBinding);
+        }
+        if spread.dropped > 0.0 {
+            ws.diag.bump(Diag::MigrationRemainderDropped);
+        }
+        let net = spread.realised;
+        let pop = nat.population + net;
+        // 4 urbanization
+        let mut v_prev = c.urban / (u_max * p_prev);
+        if !(LOGIT_EPS..=1.0 - LOGIT_EPS).contains(&v_prev) {
+            v_prev = v_prev.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
+            ws.diag.bump(Diag::LogitClamped);
+        }
+        let migrant_urban = if net >= 0.0 {
+            pi_n * net
+        } else {
+            u_prev_rate * net
+        };
+        if calib {
+            let mut v_star = ((cb.urban / cb.population + cb.du_ref) * pop - migrant_urban)
+                / (u_max * nat.population);
+            if !(LOGIT_EPS..=1.0 - LOGIT_EPS).contains(&v_star) {
+                v_star = v_star.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
+                ws.diag.bump(Diag::LogitClamped);
+            }
+            ws.r0[i] = logit(v_star) - logit(v_prev);
+        }
+        let speed = r_norm + (ws.r0[i] - r_norm) * r_weight;
+        c.zeta = rho_u * c.zeta + sigma_u * ws.eps_u[i];
+        let x = logit(v_prev) + speed + beta_y * c.dg + c.zeta;
+        let mut urban = u_max * sigmoid(x) * nat.population + migrant_urban;
+        let cap = u_max * pop;
+        if !(0.0..=cap).contains(&urban) {
+            urban = urban.clamp(0.0, cap);
+            ws.diag.bump(Diag::UrbanizationClamped);
+        }
+        // 5 labour
+        let (mut working, mut old) = (0.0, 0.0);
+        for g in 0..2 {
+            for x in 15..=64 {
+                working += c.pop[g][x];
+            }
+            for x in 65..AGES {
+                old += c.pop[g][x];
+            }
+        }
+        let emp = cb.participation * working;
+        let freed = c.e[0] * d1;
+        c.e[0] -= freed;
+        c.e[1] += PRIMARY_TO_SECONDARY * freed;
+        c.e[2] += (1.0 - PRIMARY_TO_SECONDARY) * freed;
+        let moved = d23 * c.e[1];
+        c.e[1] -= moved;
+        c.e[2] += moved;
+        let labour: [f64; 3] = std::array::from_fn(|s| c.e[s] * emp);
+        // 6 capital
+        let s_rate = s_lr + (cb.investment_rate - s_lr) * inv_decay;
+        let invest = s_rate * y_prev;
+        for s in 0..3 {
+            c.k[s] = (1.0 - delta) * c.k[s] + cb.omega[s] * invest;
+            let floor = CAPITAL_FLOOR * cb.capital[s];
+            if c.k[s] < floor {
+                c.k[s] = floor;
+                ws.diag.bump(Diag::CapitalFloor);
+            }
+        }
+        // 8 TFP
+        if calib {
+            let mut denom = 0.0;
+            for s in 0..3 {
+                if cb.output[s] > 0.0 {
+                    denom += (c.ln_a[s] + SECTOR_DRIFT[s]).exp()
+                        * c.k[s].powf(alpha)
+                        * labour[s].powf(1.0 - alpha);
+                }
+            }
+            ws.gamma0[i] = ((1.0 + cb.g_ref) * cb.gdp / denom).ln();
+        }
+        let gamma = gamma_lr + (ws.gamma0[i] - gamma_lr) * tfp_decay;
+        let dma = if calib {
+            0.0
+        } else {
+            match model.market_access {
+                MarketAccess::Absolute => ws.dlnma[row + i],
+                MarketAccess::Relative => ws.dlnma[row + i] - dma_mean,
+            }
+        };
+        let common = gamma + eps_ma * dma + ws.z[i] + ws.disaster;
+        for s in 0..3 {
+            c.ln_a[s] += common + SECTOR_DRIFT[s] + ws.gain[3 * i + s];
+        }
+        // 9 output
+        let mut y = 0.0;
+        for s in 0..3 {
+            c.ys[s] = if cb.output[s] > 0.0 {
+                c.ln_a[s].exp() * c.k[s].powf(alpha) * labour[s].powf(1.0 - alpha)
+            } else {
+                0.0
+            };
+            y += c.ys[s];
+        }
+        c.p_prev = p_prev;
+        c.y_prev = y_prev;
+        c.p = pop;
+        c.urban = urban;
+        c.y = y;
+        c.emp = emp;
+        c.working = working;
+        c.old = old;
+        c.births = nat.births;
+        c.deaths = nat.deaths;
+        c.net_mig = net;
+    }
+    // Prices and Δg_i(t) for next year's urbanization.
+    let infl = p[P::InflationMean as usize] + p[P::InflationSd as usize] * ws.eps_pi;
+    ws.price *= (1.0 + infl).max(0.5);
+    let (mut y1, mut p1, mut y0, mut p0) = (0.0, 0.0, 0.0, 0.0);
+    for c in ws.cities.iter() {
+        y1 += c.y;
+        p1 += c.p;
+        y0 += c.y_prev;
+        p0 += c.p_prev;
+    }
+    let g_region = (y1 / p1) / (y0 / p0) - 1.0;
+    for (c, cb) in ws.cities.iter_mut().zip(&model.cities) {
+        let g = (c.y / c.p) / (c.y_prev / c.p_prev) - 1.0;
+        c.dg = (g - g_region) - (cb.gy_ref - model.gy_ref_region);
+    }
+}
+
+/// Write year t's outcomes of every city and the region into the draw's slice.
+fn write_year(
+    model: &Model,
+    ws: &Workspace,
+    t: i32,
+    draw: u64,
+    out: &mut [f64],
+) -> Result<(), ModelError> {
+    let layout = model.layout;
+    let base = t == model.base_year;
+    let mut tot = [0.0f64; 15];
+    for (i, c) in ws.cities.iter().enumerate() {
+        let v = [
+            c.p, c.urban, c.working, c.old, c.emp, c.y, c.ys[0], c.ys[1], c.ys[2], c.births,
+            c.deaths, c.net_mig, c.p_prev, c.y_prev, 0.0,
+        ];
+        for (a, x) in tot.iter_mut().zip(v) {
+            *a += x;
+        }
+        write_entity(layout, i, t, base, &v, ws.price, out);
+        check(layout, i, t, draw, &model.city_ids[i], out)?;
+    }
+    write_entity(layout, model.n, t, base, &tot, ws.price, out);
+    check(layout, model.n, t, draw, "region", out)
+}
+
+/// Values: P, U, W, 65+, E, Y, Y1, Y2, Y3, births, deaths, net migration, P(t−1), Y(t−1), park tax.
+fn write_entity(
+    layout: Layout,
+    e: usize,
+    t: i32,
+    base: bool,
+    v: &[f64; 15],
+    price: f64,
+    out: &mut [f64],
+) {
+    use Indicator::*;
+    let [
+        p,
+        u,
+        w,
+        old,
+        emp,
+        y,
+        y1,
+        y2,
+        y3,
+        births,
+        deaths,
+        net,
+        p_prev,
+        y_prev,
+        tax,
+    ] = *v;
+    let p_mid = if base { p } else { 0.5 * (p + p_prev) };
+    let at = layout.index(e, t, Population);
+    let slot = &mut out[at..at + crate::indicators::N_INDICATORS];
+    slot[Population as usize] = p;
+    slot[UrbanPopulation as usize] = u;
+    slot[UrbanizationRate as usize] = 100.0 * u / p;
+    slot[WorkingAgeShare as usize] = 100.0 * w / p;
+    slot[OldAgeDependency as usize] = 100.0 * old / w;
+    slot[Employment as usize] = emp;
+    slot[GdpReal as usize] = y;
+    slot[GdpNominal as usize] = y * price;
+    slot[GdpPerCapita as usize] = 1e4 * y / p_mid;
+    slot[GdpSharePrimary as usize] = 100.0 * y1 / y;
+    slot[GdpShareSecondary as usize] = 100.0 * y2 / y;
+    slot[GdpShareTertiary as usize] = 100.0 * y3 / y;
+    slot[GdpAssessment as usize] = y;
+    if base {
+        for ind in INDICATORS.iter().filter(|i| i.is_flow()) {
+            slot[*ind as usize] = f64::NAN;
+        }
+    } else {
+        slot[Births as usize] = births;
+        slot[Deaths as usize] = deaths;
+        slot[NetMigration as usize] = net;
+        slot[ParkTaxToPartner as usize] = tax;
+        slot[GdpGrowth as usize] = 100.0 * (y / y_prev - 1.0);
+        slot[PopulationGrowth as usize] = 100.0 * (p / p_prev - 1.0);
+    }
+}
+
+fn check(
+    layout: Layout,
+    e: usize,
+    t: i32,
+    draw: u64,
+    city: &str,
+    out: &[f64],
+) -> Result<(), ModelError> {
+    let at = layout.index(e, t, Indicator::Population);
+    for ind in INDICATORS {
+        if t == layout.base_year && ind.is_flow() {
+            continue;
+        }
+        let v = out[at + ind as usize];
+        if !v.is_finite() {
+            return Err(ModelError::NonFinite {
+                draw,
+                year: t,
+                city: city.to_string(),
+                quantity: ind.name(),
+                value: v,
+            });
+        }
+    }
+    Ok(())
+}

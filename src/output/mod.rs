@@ -1,0 +1,216 @@
+//! Serialisation of a run's results to bytes: `summary.csv`, `entities.csv`, `targets.csv`,
+//! `draws.csv` and `manifest.json` (INTERFACE.md "Outputs"). Nothing here touches files; the
+//! command line writes what these functions return.
+//!
+//! Numbers are written in Rust's shortest round-trip form, so a file reproduces the exact
+//! doubles and the same run gives byte-identical files.
+
+use crate::indicators::{INDICATORS, Indicator};
+use crate::model::sim::DIAGS;
+use crate::region::Region;
+use crate::stats::{PROB_NAMES, SeriesStats};
+use crate::{Ensemble, Scenario};
+use std::io::{self, Write};
+
+/// The UTF-8 byte-order mark `--excel` puts first.
+pub const BOM: &str = "\u{feff}";
+
+fn num(x: f64) -> String {
+    if x == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{x}")
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `summary.csv`: one row per entity × year × indicator, sorted by entity, year, indicator.
+pub fn summary_csv(
+    scenario: &str,
+    region: &Region,
+    ens: &Ensemble,
+    stats: &[SeriesStats],
+) -> String {
+    let mut s = String::with_capacity(stats.len() * 160);
+    s.push_str("scenario,entity,year,indicator,unit,mean,sd,");
+    s.push_str(&PROB_NAMES.join(","));
+    s.push('\n');
+    for (e, year, ind, j) in ens.layout.reported() {
+        let st = &stats[j];
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{}",
+            csv_field(scenario),
+            region.entity_id(e),
+            year,
+            ind.name(),
+            csv_field(ind.unit()),
+            num(st.mean),
+            num(st.sd)
+        ));
+        for q in st.q {
+            s.push(',');
+            s.push_str(&num(q));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// `entities.csv`: ids with Chinese and English names.
+pub fn entities_csv(region: &Region) -> String {
+    let mut s = String::from("entity,name_zh,name_en\n");
+    for c in &region.cities {
+        s.push_str(&format!(
+            "{},{},{}\n",
+            c.id,
+            csv_field(&c.name_zh),
+            csv_field(&c.name_en)
+        ));
+    }
+    s.push_str(&format!(
+        "region,{},{}\n",
+        csv_field(&region.name),
+        csv_field(&region.name)
+    ));
+    s
+}
+
+/// `targets.csv`: the probability of each plan target and the indicator's median.
+pub fn targets_csv(
+    scenario: &Scenario,
+    region: &Region,
+    ens: &Ensemble,
+    stats: &[SeriesStats],
+) -> String {
+    let mut s = String::from(
+        "scenario,target,entity,year,indicator,comparison,threshold,probability,p50\n",
+    );
+    for t in &scenario.targets {
+        let j = ens.layout.index(t.entity, t.year, t.indicator);
+        let p = crate::stats::target_probability(ens, t);
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{}\n",
+            csv_field(&scenario.name),
+            csv_field(&t.name),
+            region.entity_id(t.entity),
+            t.year,
+            t.indicator.name(),
+            t.comparison.name(),
+            num(t.threshold),
+            num(p),
+            num(stats[j].q[4])
+        ));
+    }
+    s
+}
+
+/// Stream `draws.csv` (`draw,entity,year,indicator,value`) for the chosen indicators.
+pub fn write_draws_csv<W: Write>(
+    w: &mut W,
+    region: &Region,
+    ens: &Ensemble,
+    only: Option<&[Indicator]>,
+) -> io::Result<()> {
+    writeln!(w, "draw,entity,year,indicator,value")?;
+    let keep = |i: Indicator| only.is_none_or(|l| l.contains(&i));
+    let cols: Vec<_> = ens
+        .layout
+        .reported()
+        .filter(|(_, _, i, _)| keep(*i))
+        .collect();
+    for k in 0..ens.n_draws() {
+        let row = ens.row(k);
+        let d = ens.draws.start + k as u64;
+        for (e, year, ind, j) in &cols {
+            writeln!(
+                w,
+                "{d},{},{year},{},{}",
+                region.entity_id(*e),
+                ind.name(),
+                num(row[*j])
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// What `manifest.json` records of a run besides the results.
+pub struct RunInfo<'a> {
+    /// Path of the scenario file as given.
+    pub scenario_path: &'a str,
+    /// Threads used.
+    pub threads: usize,
+    /// Start time (RFC 3339, UTC).
+    pub started_at: &'a str,
+    /// Wall time in seconds.
+    pub elapsed_seconds: f64,
+    /// Whether the run was deterministic.
+    pub deterministic: bool,
+    /// Git commit of the engine, if known.
+    pub git_commit: Option<&'a str>,
+    /// Seed used.
+    pub seed: u64,
+}
+
+/// `manifest.json`.
+pub fn manifest_json(
+    scenario: &Scenario,
+    region: &Region,
+    ens: &Ensemble,
+    info: &RunInfo<'_>,
+) -> String {
+    use serde_json::{Map, Value, json};
+    let mut params = Map::new();
+    for ((spec, u), set) in crate::params::PARAMS
+        .iter()
+        .zip(&scenario.parameters)
+        .zip(&scenario.parameter_set)
+    {
+        params.insert(
+            spec.name.to_string(),
+            json!({
+                "value": u.to_toml(),
+                "central": u.central(),
+                "unit": spec.unit,
+                "source": if *set { "scenario" } else { "default" },
+            }),
+        );
+    }
+    let mut diags = Map::new();
+    for (d, name) in DIAGS {
+        diags.insert(name.to_string(), Value::from(ens.diagnostics.0[d as usize]));
+    }
+    let v = json!({
+        "engine": { "name": "minxinan", "version": env!("CARGO_PKG_VERSION"), "git_commit": info.git_commit },
+        "scenario": {
+            "name": scenario.name,
+            "description": scenario.description,
+            "path": info.scenario_path,
+            "sha256": scenario.sha256(region),
+            "horizon": scenario.horizon,
+            "market_access": scenario.market_access.name(),
+        },
+        "region": { "name": region.name, "base_year": region.base_year, "sha256": region.sha256 },
+        "seed": info.seed,
+        "draws": ens.n_draws(),
+        "draw_range": [ens.draws.start, ens.draws.end],
+        "deterministic": info.deterministic,
+        "threads": info.threads,
+        "started_at": info.started_at,
+        "elapsed_seconds": info.elapsed_seconds,
+        "quantiles": "Hyndman–Fan type 7; sd with n − 1",
+        "indicators": INDICATORS.iter().map(|i| json!({"name": i.name(), "unit": i.unit()})).collect::<Vec<_>>(),
+        "parameters": params,
+        "diagnostics": diags,
+    });
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,207 @@
+//! The model's scalar parameters (MODEL.md §8): names as scenario files spell them, symbols,
+//! units, defaults (number or distribution), domains and the basis of each default.
+//!
+//! A scenario's `[parameters]` table overrides any of them by name; every value, fixed or drawn,
+//! must lie in the parameter's domain (a distribution whose support leaves the domain needs a
+//! `truncate`).
+
+use crate::uncertain::Uncertain;
+
+/// One end of a domain.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// The value itself is allowed.
+    Closed(f64),
+    /// Only values beyond it are allowed.
+    Open(f64),
+    /// No bound.
+    None,
+}
+
+/// The values a parameter may take.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Domain {
+    /// Lower end.
+    pub lo: Bound,
+    /// Upper end.
+    pub hi: Bound,
+}
+
+impl Domain {
+    const fn new(lo: Bound, hi: Bound) -> Self {
+        Domain { lo, hi }
+    }
+
+    /// Whether a value lies in the domain.
+    pub fn contains(&self, x: f64) -> bool {
+        let lo_ok = match self.lo {
+            Bound::Closed(a) => x >= a,
+            Bound::Open(a) => x > a,
+            Bound::None => true,
+        };
+        let hi_ok = match self.hi {
+            Bound::Closed(b) => x <= b,
+            Bound::Open(b) => x < b,
+            Bound::None => true,
+        };
+        lo_ok && hi_ok && x.is_finite()
+    }
+
+    /// Whether every value between `lo` and `hi` (ends included where reachable) lies inside.
+    pub fn contains_support(&self, s: crate::uncertain::Support) -> bool {
+        let lo_ok = match self.lo {
+            Bound::Closed(a) => s.lo >= a,
+            Bound::Open(a) => s.lo > a || (s.lo == a && !s.lo_closed),
+            Bound::None => true,
+        };
+        let hi_ok = match self.hi {
+            Bound::Closed(b) => s.hi <= b,
+            Bound::Open(b) => s.hi < b || (s.hi == b && !s.hi_closed),
+            Bound::None => true,
+        };
+        lo_ok && hi_ok
+    }
+}
+
+impl std::fmt::Display for Domain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.lo, self.hi) {
+            (Bound::Closed(a), Bound::None) => write!(f, "≥ {a}"),
+            (Bound::Open(a), Bound::None) => write!(f, "> {a}"),
+            (lo, hi) => {
+                let (l, a) = match lo {
+                    Bound::Closed(a) => ('[', a.to_string()),
+                    Bound::Open(a) => ('(', a.to_string()),
+                    Bound::None => ('(', "−∞".into()),
+                };
+                let (r, b) = match hi {
+                    Bound::Closed(b) => (']', b.to_string()),
+                    Bound::Open(b) => (')', b.to_string()),
+                    Bound::None => (')', "∞".into()),
+                };
+                write!(f, "{l}{a}, {b}{r}")
+            }
+        }
+    }
+}
+
+/// A default value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Default {
+    /// A fixed number.
+    Fixed(f64),
+    /// Uniform(min, max).
+    Uniform(f64, f64),
+    /// Triangular(min, mode, max).
+    Triangular(f64, f64, f64),
+}
+
+impl Default {
+    /// As an uncertain value.
+    pub fn to_uncertain(self) -> Uncertain {
+        match self {
+            Default::Fixed(x) => Uncertain::fixed(x),
+            Default::Uniform(a, b) => Uncertain::uniform(a, b),
+            Default::Triangular(a, m, b) => Uncertain::triangular(a, m, b),
+        }
+    }
+}
+
+/// What the model knows of one parameter.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    /// Scenario-file name.
+    pub name: &'static str,
+    /// Symbol in MODEL.md.
+    pub symbol: &'static str,
+    /// Unit.
+    pub unit: &'static str,
+    /// Default.
+    pub default: Default,
+    /// Allowed values.
+    pub domain: Domain,
+    /// Why this default.
+    pub basis: &'static str,
+}
+
+use Bound::{Closed as C, None as N, Open as O};
+
+macro_rules! params {
+    ($( $variant:ident = $name:literal, $sym:literal, $unit:literal, $def:expr, ($lo:expr, $hi:expr), $basis:literal; )*) => {
+        /// Index of a parameter in [`PARAMS`] and in a draw's parameter vector.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(usize)]
+        #[allow(missing_docs)]
+        pub enum P { $( $variant, )* }
+
+        /// Every parameter, in MODEL.md §8 order.
+        pub const PARAMS: &[ParamSpec] = &[
+            $( ParamSpec { name: $name, symbol: $sym, unit: $unit, default: $def, domain: Domain::new($lo, $hi), basis: $basis }, )*
+        ];
+    };
+}
+
+params! {
+    MortalityImprovement = "mortality_improvement", "ι", "fraction per year", Default::Triangular(0.005, 0.015, 0.025), (C(0.0), O(1.0)), "assumption: recent Chinese mortality decline of 1–2% a year";
+    TfrLongRun = "tfr_long_run", "TFR_∞", "births per woman", Default::Triangular(0.8, 1.1, 1.5), (C(0.0), N), "assumption: national TFR fell to about 1.0–1.3 after 2018";
+    TfrConvergenceYears = "tfr_convergence_years", "T_f", "years", Default::Uniform(3.0, 10.0), (C(0.5), N), "assumption";
+    PrimaryEmploymentDecline = "primary_employment_decline", "d₁", "fraction per year", Default::Uniform(0.03, 0.07), (C(0.0), O(1.0)), "assumption: Fujian's primary employment share fell 3–7% a year in 2010–2018";
+    SecondaryToTertiaryShift = "secondary_to_tertiary_shift", "d₂₃", "fraction per year", Default::Uniform(0.005, 0.015), (C(0.0), O(1.0)), "assumption";
+    InvestmentRateLongRun = "investment_rate_long_run", "s_∞", "fraction of GDP", Default::Uniform(0.30, 0.40), (C(0.0), O(1.0)), "assumption: investment ratios of mature East Asian economies";
+    TfpGrowthLongRun = "tfp_growth_long_run", "γ_LR", "log points per year", Default::Triangular(0.005, 0.012, 0.020), (C(-0.05), C(0.1)), "assumption: long-run TFP growth of middle/high-income economies";
+    TfpConvergenceYears = "tfp_convergence_years", "T_c", "years", Default::Uniform(4.0, 10.0), (C(0.5), N), "assumption";
+    MarketAccessElasticity = "market_access_elasticity", "ε_MA", "elasticity", Default::Triangular(0.02, 0.06, 0.12), (C(0.0), C(1.0)), "assumption: range of estimates of high-speed-rail market-access effects in China";
+    MigrationDecayYears = "migration_decay_years", "T_m", "years", Default::Uniform(10.0, 30.0), (C(0.5), N), "assumption";
+    MigrationWageResponse = "migration_wage_response", "β_w", "fraction of population per log wage gap", Default::Uniform(0.01, 0.04), (C(0.0), C(2.0)), "assumption";
+    UrbanizationGrowthResponse = "urbanization_growth_response", "β_y", "logit points per unit of relative growth", Default::Uniform(0.5, 2.0), (C(0.0), C(10.0)), "assumption";
+    UrbanizationNormSpeed = "urbanization_norm_speed", "r_norm", "logit points per year", Default::Fixed(0.0275), (C(0.0), C(0.2)), "UN urban–rural growth-difference method, world norm";
+    InflationMean = "inflation_mean", "π̄", "fraction per year", Default::Uniform(0.005, 0.03), (O(-0.5), O(0.5)), "assumption: GDP deflator range of 2012–2019";
+    CapitalShare = "capital_share", "α", "fraction", Default::Fixed(0.5), (O(0.0), O(1.0)), "assumption: common value for Chinese growth accounting";
+    Depreciation = "depreciation", "δ", "fraction per year", Default::Fixed(0.096), (O(0.0), O(1.0)), "the standard Chinese provincial depreciation rate (Zhang Jun et al. 2004)";
+    TfpShockSd = "tfp_shock_sd", "σ_z", "log points", Default::Fixed(0.015), (C(0.0), N), "assumption";
+    TfpShockCorrelation = "tfp_shock_correlation", "ρ", "correlation", Default::Fixed(0.6), (C(0.0), C(1.0)), "assumption";
+    DisasterProbability = "disaster_probability", "p_D", "probability per year", Default::Fixed(0.05), (C(0.0), C(1.0)), "two region-wide downturns (1989–90, 2008–09) in 1978–2018";
+    MigrationShockSd = "migration_shock_sd", "σ_m", "fraction of population", Default::Fixed(0.002), (C(0.0), N), "assumption";
+    MigrationOffsetSd = "migration_offset_sd", "σ_m0", "fraction of population per year", Default::Fixed(0.004), (C(0.0), N), "first-published and census-revised series differ by about this much";
+    UrbanizationShockSd = "urbanization_shock_sd", "σ_u", "logit points", Default::Fixed(0.02), (C(0.0), N), "assumption";
+    UrbanizationShockPersistence = "urbanization_shock_persistence", "ρ_u", "AR(1) coefficient", Default::Fixed(0.7), (C(0.0), O(1.0)), "assumption";
+    InflationSd = "inflation_sd", "σ_π", "fraction per year", Default::Fixed(0.01), (C(0.0), N), "assumption";
+    MarketAccessDecay = "market_access_decay", "θ", "exponent of travel time in hours", Default::Fixed(1.0), (O(0.0), N), "Harris market potential";
+    UrbanizationCeiling = "urbanization_ceiling", "u_max", "fraction", Default::Fixed(0.98), (O(0.0), C(1.0)), "assumption";
+    MigrantUrbanShare = "migrant_urban_share", "π_N", "fraction", Default::Fixed(0.85), (C(0.0), C(1.0)), "assumption: inflows are mostly urban";
+}
+
+/// How many parameters there are.
+pub const N_PARAMS: usize = PARAMS.len();
+
+/// The index of a parameter by its scenario-file name.
+pub fn index_of(name: &str) -> Option<usize> {
+    PARAMS.iter().position(|p| p.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_lie_in_their_domains() {
+        for p in PARAMS {
+            let u = p.default.to_uncertain();
+            assert!(p.domain.contains_support(u.support()), "{}", p.name);
+            assert!(p.domain.contains(u.central()), "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn enum_order_matches_the_table() {
+        assert_eq!(
+            PARAMS[P::MortalityImprovement as usize].name,
+            "mortality_improvement"
+        );
+        assert_eq!(
+            PARAMS[P::MigrantUrbanShare as usize].name,
+            "migrant_urban_share"
+        );
+        assert_eq!(N_PARAMS, 27);
+    }
+}

@@ -1,0 +1,1207 @@
+//! Parsing and validation of a region's files.
+
+use super::*;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    region: RawHeader,
+    constants: RawConstants,
+    files: RawFiles,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeader {
+    name: String,
+    base_year: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConstants {
+    tfr_base: f64,
+    sex_ratio_at_birth: f64,
+    e0_male: f64,
+    e0_female: f64,
+    investment_rate_base: f64,
+    participation: f64,
+    migrant_male_share: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFiles {
+    cities: String,
+    age_profile: String,
+    migrant_profile: String,
+    external_nodes: String,
+    travel_times: String,
+    projects: String,
+    parks: String,
+    targets: String,
+    shock_correlation: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProjects {
+    delay_by_stage: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    projects: Vec<RawProject>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProject {
+    id: String,
+    name: String,
+    kind: String,
+    stage: String,
+    open_year: i64,
+    delay: Option<toml::Value>,
+    enabled: Option<bool>,
+    #[serde(default)]
+    pairs: Vec<RawPair>,
+    #[serde(default)]
+    tfp: Vec<RawTfp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPair {
+    from: String,
+    to: String,
+    minutes: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTfp {
+    city: String,
+    sector: String,
+    size: toml::Value,
+    ramp_years: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParks {
+    park_defaults: RawParkFields,
+    #[serde(default)]
+    parks: Vec<RawPark>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawParkFields {
+    sector: Option<String>,
+    start: Option<i64>,
+    ramp_years: Option<i64>,
+    value_added: Option<toml::Value>,
+    capital_per_value_added: Option<toml::Value>,
+    capital_per_worker: Option<toml::Value>,
+    partner_funded_share: Option<toml::Value>,
+    tax_rate: Option<toml::Value>,
+    tax_share_to_partner: Option<toml::Value>,
+    statistics: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPark {
+    id: String,
+    name: Option<String>,
+    host: String,
+    partner: String,
+    sector: Option<String>,
+    start: Option<i64>,
+    ramp_years: Option<i64>,
+    value_added: Option<toml::Value>,
+    capital_per_value_added: Option<toml::Value>,
+    capital_per_worker: Option<toml::Value>,
+    partner_funded_share: Option<toml::Value>,
+    tax_rate: Option<toml::Value>,
+    tax_share_to_partner: Option<toml::Value>,
+    statistics: Option<String>,
+}
+
+fn parse_toml<T: for<'de> Deserialize<'de>>(
+    src: &Source<'_>,
+    text: &str,
+) -> Result<T, InputErrors> {
+    toml::from_str(text).map_err(|e| InputErrors(vec![src.from_toml_error(&e)]))
+}
+
+fn read(files: &dyn Files, rel: &str, from: &str) -> Result<String, InputErrors> {
+    files.read(rel).map_err(|e| {
+        InputErrors(vec![InputError {
+            file: files.display(rel),
+            line: None,
+            column: None,
+            key: String::new(),
+            message: format!("cannot read the file (named in {from}): {e}"),
+            suggestion: None,
+        }])
+    })
+}
+
+fn csv(
+    files: &dyn Files,
+    rel: &str,
+    from: &str,
+    hasher: &mut Sha256,
+) -> Result<CsvTable, InputErrors> {
+    let text = read(files, rel, from)?;
+    hash_file(hasher, rel, &text);
+    CsvTable::parse(&files.display(rel), &text).map_err(InputErrors::from)
+}
+
+fn hash_file(h: &mut Sha256, name: &str, text: &str) {
+    h.update((name.len() as u64).to_le_bytes());
+    h.update(name.as_bytes());
+    h.update((text.len() as u64).to_le_bytes());
+    h.update(text.as_bytes());
+}
+
+/// A TOML or CSV boolean.
+fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && s != "region"
+}
+
+pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErrors> {
+    let mtext = read(files, manifest, "the command line")?;
+    let mname = files.display(manifest);
+    let msrc = Source::new(mname.clone(), &mtext);
+    let raw: RawManifest = parse_toml(&msrc, &mtext)?;
+    let mut hasher = Sha256::new();
+    hash_file(&mut hasher, "region.toml", &mtext);
+    let mut errors: Vec<InputError> = Vec::new();
+
+    // Manifest checks.
+    {
+        let mut issues = Issues::new(&msrc);
+        if !(1900..=2100).contains(&raw.region.base_year) {
+            issues.push(
+                "region.base_year",
+                format!(
+                    "found {}; expected a year in 1900..=2100",
+                    raw.region.base_year
+                ),
+            );
+        }
+        let c = &raw.constants;
+        let checks: [(&str, f64, bool, &str); 7] = [
+            (
+                "tfr_base",
+                c.tfr_base,
+                (0.0..=10.0).contains(&c.tfr_base),
+                "0 ≤ TFR ≤ 10",
+            ),
+            (
+                "sex_ratio_at_birth",
+                c.sex_ratio_at_birth,
+                c.sex_ratio_at_birth > 0.5 && c.sex_ratio_at_birth < 2.0,
+                "0.5 < SRB < 2",
+            ),
+            (
+                "e0_male",
+                c.e0_male,
+                (30.0..=100.0).contains(&c.e0_male),
+                "30 ≤ e0 ≤ 100",
+            ),
+            (
+                "e0_female",
+                c.e0_female,
+                (30.0..=100.0).contains(&c.e0_female),
+                "30 ≤ e0 ≤ 100",
+            ),
+            (
+                "investment_rate_base",
+                c.investment_rate_base,
+                (0.0..1.0).contains(&c.investment_rate_base),
+                "0 ≤ s < 1",
+            ),
+            (
+                "participation",
+                c.participation,
+                c.participation > 0.0 && c.participation <= 1.0,
+                "0 < π ≤ 1",
+            ),
+            (
+                "migrant_male_share",
+                c.migrant_male_share,
+                (0.0..=1.0).contains(&c.migrant_male_share),
+                "0 ≤ share ≤ 1",
+            ),
+        ];
+        for (k, v, ok, expected) in checks {
+            if !ok {
+                issues.push(
+                    &format!("constants.{k}"),
+                    format!("found {v}; expected {expected}"),
+                );
+            }
+        }
+        if let Err(e) = issues.finish(()) {
+            errors.extend(e.0);
+        }
+    }
+    let base_year = raw.region.base_year as i32;
+    let f = &raw.files;
+
+    // Cities.
+    let ct = csv(files, &f.cities, &mname, &mut hasher)?;
+    const CITY_COLS: [&str; 13] = [
+        "id",
+        "name_zh",
+        "name_en",
+        "coastal",
+        "population_2018",
+        "urbanization_2018",
+        "gdp_2018",
+        "real_growth_2018",
+        "share_primary_2018",
+        "share_secondary_2018",
+        "share_tertiary_2018",
+        "pop_growth_2016_2018",
+        "urbanization_change_2016_2018",
+    ];
+    const CITY_OPT: [&str; 11] = [
+        "tfr_base",
+        "sex_ratio_at_birth",
+        "e0_male",
+        "e0_female",
+        "investment_rate_base",
+        "participation",
+        "migrant_male_share",
+        "employment_share_primary",
+        "employment_share_secondary",
+        "employment_share_tertiary",
+        "note",
+    ];
+    let mut cities = Vec::new();
+    if ct.check_columns(&CITY_COLS, &CITY_OPT, &mut errors) {
+        for row in ct.rows() {
+            let e = &mut errors;
+            let id = row.str("id").to_string();
+            if !valid_id(&id) {
+                e.push(row.error("id", format!("found `{id}`; expected a lower-case id of letters, digits, - or _ (not `region`)")));
+            }
+            if cities.iter().any(|c: &City| c.id == id) {
+                e.push(row.error("id", format!("duplicate city id `{id}`")));
+            }
+            let coastal = parse_bool(row.str("coastal")).unwrap_or_else(|| {
+                e.push(row.error(
+                    "coastal",
+                    format!("found `{}`; expected true or false", row.str("coastal")),
+                ));
+                false
+            });
+            let population = row.num_in(
+                "population_2018",
+                |x| x > 0.0,
+                "a population > 0 (10k persons)",
+                e,
+            );
+            let urbanization = row.num_in(
+                "urbanization_2018",
+                |x| (0.0..=100.0).contains(&x),
+                "a percentage in 0..=100",
+                e,
+            ) / 100.0;
+            let gdp = row.num_in("gdp_2018", |x| x > 0.0, "GDP > 0 (100M CNY)", e);
+            let real_growth = row.num_in(
+                "real_growth_2018",
+                |x| x > -50.0 && x < 100.0,
+                "a growth rate in (-50, 100) %",
+                e,
+            ) / 100.0;
+            let mut shares = [0.0; 3];
+            for (s, name) in SECTORS.iter().enumerate() {
+                shares[s] = row.num_in(
+                    &format!("share_{name}_2018"),
+                    |x| (0.0..=100.0).contains(&x),
+                    "a percentage in 0..=100",
+                    e,
+                ) / 100.0;
+            }
+            let sum: f64 = shares.iter().sum();
+            if sum.is_finite() && (sum - 1.0).abs() > 0.005 {
+                e.push(row.error(
+                    "share_tertiary_2018",
+                    format!(
+                        "GDP shares sum to {:.2} %; expected 100 (within 0.5)",
+                        sum * 100.0
+                    ),
+                ));
+            } else if sum > 0.0 {
+                shares.iter_mut().for_each(|x| *x /= sum);
+            }
+            let pop_growth = row.num_in(
+                "pop_growth_2016_2018",
+                |x| x.abs() < 20.0,
+                "a growth rate in (-20, 20) % per year",
+                e,
+            ) / 100.0;
+            let urbanization_change = row.num_in(
+                "urbanization_change_2016_2018",
+                |x| x.abs() < 10.0,
+                "a change in (-10, 10) percentage points per year",
+                e,
+            ) / 100.0;
+            let cc = &raw.constants;
+            let mut opt = |col: &str, default: f64| row.opt_num(col, e).unwrap_or(default);
+            let constants = CityConstants {
+                tfr_base: opt("tfr_base", cc.tfr_base),
+                sex_ratio_at_birth: opt("sex_ratio_at_birth", cc.sex_ratio_at_birth),
+                e0: [opt("e0_female", cc.e0_female), opt("e0_male", cc.e0_male)],
+                investment_rate_base: opt("investment_rate_base", cc.investment_rate_base),
+                participation: opt("participation", cc.participation),
+                migrant_male_share: opt("migrant_male_share", cc.migrant_male_share),
+            };
+            let employment_shares = if ct.has("employment_share_primary")
+                && !row.str("employment_share_primary").is_empty()
+            {
+                let mut es = [0.0; 3];
+                for (s, name) in SECTORS.iter().enumerate() {
+                    es[s] = row.num_in(
+                        &format!("employment_share_{name}"),
+                        |x| (0.0..=100.0).contains(&x),
+                        "a percentage",
+                        e,
+                    ) / 100.0;
+                }
+                let t: f64 = es.iter().sum();
+                if (t - 1.0).abs() > 0.005 {
+                    e.push(row.error(
+                        "employment_share_tertiary",
+                        format!("employment shares sum to {:.2} %; expected 100", t * 100.0),
+                    ));
+                }
+                Some(es.map(|x| x / t))
+            } else {
+                None
+            };
+            let c = &constants;
+            for (col, ok, exp) in [
+                (
+                    "tfr_base",
+                    (0.0..=10.0).contains(&c.tfr_base),
+                    "0 ≤ TFR ≤ 10",
+                ),
+                (
+                    "e0_female",
+                    (30.0..=100.0).contains(&c.e0[0]),
+                    "30 ≤ e0 ≤ 100",
+                ),
+                (
+                    "e0_male",
+                    (30.0..=100.0).contains(&c.e0[1]),
+                    "30 ≤ e0 ≤ 100",
+                ),
+                (
+                    "participation",
+                    c.participation > 0.0 && c.participation <= 1.0,
+                    "0 < π ≤ 1",
+                ),
+                (
+                    "investment_rate_base",
+                    (0.0..1.0).contains(&c.investment_rate_base),
+                    "0 ≤ s < 1",
+                ),
+            ] {
+                if !ok {
+                    e.push(row.error(col, format!("expected {exp}")));
+                }
+            }
+            cities.push(City {
+                id,
+                name_zh: row.str("name_zh").to_string(),
+                name_en: row.str("name_en").to_string(),
+                coastal,
+                population,
+                urbanization,
+                gdp,
+                real_growth,
+                shares,
+                pop_growth,
+                urbanization_change,
+                constants,
+                employment_shares,
+            });
+        }
+        if cities.is_empty() {
+            errors.push(InputError {
+                file: ct.file().to_string(),
+                line: None,
+                column: None,
+                key: String::new(),
+                message: "no cities; expected at least one".into(),
+                suggestion: None,
+            });
+        }
+    }
+    let city_ids: Vec<&str> = cities.iter().map(|c| c.id.as_str()).collect();
+
+    // Age profile (regional, with optional per-city rows).
+    let at = csv(files, &f.age_profile, &mname, &mut hasher)?;
+    let mut age_profiles = Vec::new();
+    if at.check_columns(
+        &["age_group", "share_percent", "male_share"],
+        &["city"],
+        &mut errors,
+    ) {
+        let mut groups: BTreeMap<String, Vec<(usize, f64, f64)>> = BTreeMap::new();
+        for row in at.rows() {
+            let city = row.str("city").to_string();
+            if !city.is_empty() && !city_ids.contains(&city.as_str()) {
+                let mut e = row.error("city", format!("unknown city `{city}`"));
+                e.suggestion = crate::locate::suggest(&city, &city_ids);
+                errors.push(e);
+                continue;
+            }
+            let g = row.str("age_group");
+            let list = groups.entry(city).or_default();
+            if AGE_GROUPS.get(list.len()) != Some(&g) {
+                errors.push(row.error(
+                    "age_group",
+                    format!(
+                        "found `{g}`; expected `{}` (groups 0-4 … 85+ in order)",
+                        AGE_GROUPS.get(list.len()).unwrap_or(&"no more rows")
+                    ),
+                ));
+                continue;
+            }
+            let share = row.num_in("share_percent", |x| x >= 0.0, "a share ≥ 0 %", &mut errors);
+            let male = row.num_in(
+                "male_share",
+                |x| (0.0..=1.0).contains(&x),
+                "a male share in 0..=1",
+                &mut errors,
+            );
+            list.push((row.line, share, male));
+        }
+        let mut built: BTreeMap<String, [[f64; AGES]; 2]> = BTreeMap::new();
+        for (city, list) in &groups {
+            match spread_profile(list.iter().map(|(_, s, m)| (*s, *m))) {
+                Ok(p) if list.len() == AGE_GROUPS.len() => {
+                    built.insert(city.clone(), p);
+                }
+                Ok(_) | Err(_) => errors.push(InputError {
+                    file: at.file().to_string(),
+                    line: list.last().map(|l| l.0),
+                    column: None,
+                    key: "column share_percent".into(),
+                    message: format!(
+                        "the profile{} needs all 18 groups 0-4 … 85+ with shares summing to 100 % (within 0.5)",
+                        if city.is_empty() { String::new() } else { format!(" of {city}") }
+                    ),
+                    suggestion: None,
+                }),
+            }
+        }
+        for c in &cities {
+            match built.get(&c.id).or_else(|| built.get("")) {
+                Some(p) => age_profiles.push(*p),
+                None => errors.push(InputError {
+                    file: at.file().to_string(),
+                    line: None,
+                    column: None,
+                    key: String::new(),
+                    message: format!(
+                        "no age profile for `{}` and no regional profile (rows without a city)",
+                        c.id
+                    ),
+                    suggestion: None,
+                }),
+            }
+        }
+    }
+
+    // Migrant profile.
+    let mt = csv(files, &f.migrant_profile, &mname, &mut hasher)?;
+    let mut migrant_profiles = Vec::new();
+    if mt.check_columns(&["age_group", "share_percent"], &[], &mut errors) {
+        let mut shares = Vec::new();
+        for (k, row) in mt.rows().enumerate() {
+            let g = row.str("age_group");
+            if AGE_GROUPS.get(k) != Some(&g) {
+                errors.push(row.error(
+                    "age_group",
+                    format!(
+                        "found `{g}`; expected `{}`",
+                        AGE_GROUPS.get(k).unwrap_or(&"no more rows")
+                    ),
+                ));
+            }
+            shares.push(row.num_in("share_percent", |x| x >= 0.0, "a share ≥ 0 %", &mut errors));
+        }
+        for c in &cities {
+            let m = c.constants.migrant_male_share;
+            match spread_profile(shares.iter().map(|s| (*s, m))) {
+                Ok(p) if shares.len() == AGE_GROUPS.len() => migrant_profiles.push(p),
+                _ => {
+                    errors.push(InputError {
+                        file: mt.file().to_string(),
+                        line: None,
+                        column: None,
+                        key: "column share_percent".into(),
+                        message: "the migrant profile needs all 18 groups with shares summing to 100 % (within 0.5)".into(),
+                        suggestion: None,
+                    });
+                    break;
+                }
+            }
+        }
+    }
+
+    // External nodes.
+    let nt = csv(files, &f.external_nodes, &mname, &mut hasher)?;
+    let mut nodes: Vec<Node> = Vec::new();
+    if nt.check_columns(
+        &["id", "name_zh", "name_en", "gdp_mass_2018"],
+        &["note"],
+        &mut errors,
+    ) {
+        for row in nt.rows() {
+            let id = row.str("id").to_string();
+            if !valid_id(&id) || city_ids.contains(&id.as_str()) || nodes.iter().any(|n| n.id == id)
+            {
+                errors.push(row.error("id", format!("found `{id}`; expected a new lower-case id, distinct from every city and node")));
+            }
+            let mass = row.num_in(
+                "gdp_mass_2018",
+                |x| x >= 0.0,
+                "a mass ≥ 0 (100M CNY)",
+                &mut errors,
+            );
+            nodes.push(Node {
+                id,
+                name_zh: row.str("name_zh").to_string(),
+                name_en: row.str("name_en").to_string(),
+                mass,
+            });
+        }
+    }
+    let node_ids: Vec<&str> = city_ids
+        .iter()
+        .copied()
+        .chain(nodes.iter().map(|n| n.id.as_str()))
+        .collect();
+    let nn = node_ids.len();
+
+    // Travel times.
+    let tt = csv(files, &f.travel_times, &mname, &mut hasher)?;
+    let mut travel_times = vec![f64::INFINITY; nn * nn];
+    if tt.check_columns(&["from", "to", "minutes"], &["note"], &mut errors) {
+        for row in tt.rows() {
+            let mut idx = |col: &str| {
+                let v = row.str(col);
+                let i = node_ids.iter().position(|n| *n == v);
+                if i.is_none() {
+                    let mut e = row.error(col, format!("unknown node `{v}`"));
+                    e.suggestion = crate::locate::suggest(v, &node_ids);
+                    errors.push(e);
+                }
+                i
+            };
+            let (a, b) = (idx("from"), idx("to"));
+            let m = row.num_in("minutes", |x| x > 0.0, "minutes > 0", &mut errors);
+            if let (Some(a), Some(b)) = (a, b) {
+                if a == b {
+                    errors.push(row.error("to", "a link needs two different nodes".into()));
+                } else if travel_times[a * nn + b].is_finite() {
+                    errors.push(row.error(
+                        "to",
+                        format!("duplicate link {}–{}", node_ids[a], node_ids[b]),
+                    ));
+                } else {
+                    travel_times[a * nn + b] = m;
+                    travel_times[b * nn + a] = m;
+                }
+            }
+        }
+        for (i, c) in city_ids.iter().enumerate() {
+            if (0..nn).all(|k| !travel_times[i * nn + k].is_finite()) {
+                errors.push(tt.error(
+                    1,
+                    "from",
+                    format!(
+                        "city `{c}` has no link; every city needs at least one finite travel time"
+                    ),
+                ));
+            }
+        }
+    }
+
+    // Projects.
+    let ptext = read(files, &f.projects, &mname)?;
+    hash_file(&mut hasher, &f.projects, &ptext);
+    let psrc = Source::new(files.display(&f.projects), &ptext);
+    let mut delay_by_stage = [
+        Uncertain::fixed(0.0),
+        Uncertain::fixed(0.0),
+        Uncertain::fixed(0.0),
+    ];
+    let mut projects = Vec::new();
+    match parse_toml::<RawProjects>(&psrc, &ptext) {
+        Err(e) => errors.extend(e.0),
+        Ok(rp) => {
+            let mut issues = Issues::new(&psrc);
+            for key in rp.delay_by_stage.keys() {
+                if Stage::parse(key).is_none() {
+                    issues.unknown(
+                        &format!("delay_by_stage.{key}"),
+                        "stage",
+                        key,
+                        &Stage::NAMES,
+                    );
+                }
+            }
+            for (s, name) in Stage::NAMES.iter().enumerate() {
+                let p = format!("delay_by_stage.{name}");
+                match rp.delay_by_stage.get(*name) {
+                    None => issues.push(
+                        "delay_by_stage",
+                        format!("missing `{name}`; expected a delay distribution for every stage"),
+                    ),
+                    Some(v) => {
+                        if let Some(u) = parse_delay(v, &p, &mut issues) {
+                            delay_by_stage[s] = u;
+                        }
+                    }
+                }
+            }
+            for (k, p) in rp.projects.iter().enumerate() {
+                let path = format!("projects[{k}]");
+                if !valid_id(&p.id) || rp.projects[..k].iter().any(|q| q.id == p.id) {
+                    issues.push(
+                        &format!("{path}.id"),
+                        format!("found `{}`; expected a unique lower-case id", p.id),
+                    );
+                }
+                if !PROJECT_KINDS.contains(&p.kind.as_str()) {
+                    issues.unknown(
+                        &format!("{path}.kind"),
+                        "project kind",
+                        &p.kind,
+                        &PROJECT_KINDS,
+                    );
+                }
+                let stage = Stage::parse(&p.stage).unwrap_or_else(|| {
+                    issues.unknown(&format!("{path}.stage"), "stage", &p.stage, &Stage::NAMES);
+                    Stage::Construction
+                });
+                if !(base_year as i64 - 50..=2100).contains(&p.open_year) {
+                    issues.push(
+                        &format!("{path}.open_year"),
+                        format!("found {}; expected a year", p.open_year),
+                    );
+                }
+                let delay = p
+                    .delay
+                    .as_ref()
+                    .and_then(|v| parse_delay(v, &format!("{path}.delay"), &mut issues));
+                let mut pairs = Vec::new();
+                for (j, pr) in p.pairs.iter().enumerate() {
+                    let pp = format!("{path}.pairs[{j}]");
+                    let a = node_ids.iter().position(|n| *n == pr.from);
+                    let b = node_ids.iter().position(|n| *n == pr.to);
+                    if a.is_none() {
+                        issues.unknown(&format!("{pp}.from"), "node", &pr.from, &node_ids);
+                    }
+                    if b.is_none() {
+                        issues.unknown(&format!("{pp}.to"), "node", &pr.to, &node_ids);
+                    }
+                    if !(pr.minutes > 0.0 && pr.minutes.is_finite()) {
+                        issues.push(
+                            &format!("{pp}.minutes"),
+                            format!("found {}; expected minutes > 0", pr.minutes),
+                        );
+                    }
+                    if let (Some(a), Some(b)) = (a, b) {
+                        if a == b {
+                            issues.push(&format!("{pp}.to"), "a pair needs two different nodes");
+                        }
+                        pairs.push((a, b, pr.minutes));
+                    }
+                }
+                let mut tfp = Vec::new();
+                for (j, t) in p.tfp.iter().enumerate() {
+                    let tp = format!("{path}.tfp[{j}]");
+                    let city = city_ids.iter().position(|c| *c == t.city);
+                    if city.is_none() {
+                        issues.unknown(&format!("{tp}.city"), "city", &t.city, &city_ids);
+                    }
+                    let sector = SECTORS.iter().position(|s| *s == t.sector);
+                    if sector.is_none() {
+                        issues.unknown(&format!("{tp}.sector"), "sector", &t.sector, &SECTORS);
+                    }
+                    if !(1..=50).contains(&t.ramp_years) {
+                        issues.push(
+                            &format!("{tp}.ramp_years"),
+                            format!("found {}; expected 1..=50", t.ramp_years),
+                        );
+                    }
+                    let size = Uncertain::parse(&t.size, &format!("{tp}.size"), &mut issues);
+                    if let Some(s) = &size {
+                        let sup = s.support();
+                        if !(sup.lo >= -1.0 && sup.hi <= 1.0) {
+                            issues.push(&format!("{tp}.size"), "expected a log change of TFP within [-1, 1] (truncate an unbounded distribution)");
+                        }
+                    }
+                    if let (Some(city), Some(sector), Some(size)) = (city, sector, size) {
+                        tfp.push(ProjectTfp {
+                            city,
+                            sector,
+                            size,
+                            ramp_years: t.ramp_years.clamp(1, 50) as u32,
+                        });
+                    }
+                }
+                if p.pairs.is_empty() && p.tfp.is_empty() {
+                    issues.push(&path, "a project needs `pairs` or `tfp`");
+                }
+                projects.push(Project {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    kind: p.kind.clone(),
+                    stage,
+                    open_year: p.open_year.clamp(-10_000, 10_000) as i32,
+                    delay,
+                    enabled: p.enabled.unwrap_or(true),
+                    pairs,
+                    tfp,
+                });
+            }
+            if let Err(e) = issues.finish(()) {
+                errors.extend(e.0);
+            }
+        }
+    }
+
+    // Parks.
+    let ktext = read(files, &f.parks, &mname)?;
+    hash_file(&mut hasher, &f.parks, &ktext);
+    let ksrc = Source::new(files.display(&f.parks), &ktext);
+    let mut parks = Vec::new();
+    match parse_toml::<RawParks>(&ksrc, &ktext) {
+        Err(e) => errors.extend(e.0),
+        Ok(rk) => {
+            let mut issues = Issues::new(&ksrc);
+            for (k, p) in rk.parks.iter().enumerate() {
+                if let Some(park) = resolve_park(
+                    p,
+                    &rk.park_defaults,
+                    k,
+                    base_year,
+                    &city_ids,
+                    &rk.parks[..k],
+                    &mut issues,
+                ) {
+                    parks.push(park);
+                }
+            }
+            if let Err(e) = issues.finish(()) {
+                errors.extend(e.0);
+            }
+        }
+    }
+
+    // Targets.
+    let gt = csv(files, &f.targets, &mname, &mut hasher)?;
+    let mut targets = Vec::new();
+    if gt.check_columns(
+        &[
+            "name",
+            "entity",
+            "year",
+            "indicator",
+            "comparison",
+            "threshold",
+        ],
+        &["source"],
+        &mut errors,
+    ) {
+        let entity_ids: Vec<&str> = city_ids.iter().copied().chain(["region"]).collect();
+        for row in gt.rows() {
+            let name = row.str("name").to_string();
+            if targets.iter().any(|t: &Target| t.name == name) {
+                errors.push(row.error("name", format!("duplicate target `{name}`")));
+            }
+            let ent = row.str("entity");
+            let entity = entity_ids
+                .iter()
+                .position(|c| *c == ent)
+                .unwrap_or_else(|| {
+                    let mut e = row.error("entity", format!("unknown entity `{ent}`"));
+                    e.suggestion = crate::locate::suggest(ent, &entity_ids);
+                    errors.push(e);
+                    0
+                });
+            let year = row.num_in(
+                "year",
+                |y| y.fract() == 0.0 && y >= base_year as f64 && y <= 2050.0,
+                "a whole year from the base year to 2050",
+                &mut errors,
+            );
+            let ind = row.str("indicator");
+            let indicator = Indicator::from_name(ind).unwrap_or_else(|| {
+                let mut e = row.error("indicator", format!("unknown indicator `{ind}`"));
+                e.suggestion = crate::locate::suggest(ind, &Indicator::names());
+                errors.push(e);
+                Indicator::Population
+            });
+            let comparison = match row.str("comparison") {
+                "at_least" => Comparison::AtLeast,
+                "at_most" => Comparison::AtMost,
+                other => {
+                    errors.push(row.error(
+                        "comparison",
+                        format!("found `{other}`; expected at_least or at_most"),
+                    ));
+                    Comparison::AtLeast
+                }
+            };
+            let threshold = row.num("threshold", &mut errors);
+            targets.push(Target {
+                name,
+                entity,
+                year: if year.is_finite() {
+                    year as i32
+                } else {
+                    base_year
+                },
+                indicator,
+                comparison,
+                threshold,
+            });
+        }
+    }
+
+    // Shock correlation.
+    let mut shock_cholesky = None;
+    if let Some(rel) = &f.shock_correlation {
+        let st = csv(files, rel, &mname, &mut hasher)?;
+        let n = cities.len();
+        let mut cols = vec!["city"];
+        cols.extend(city_ids.iter().copied());
+        if st.check_columns(&cols, &[], &mut errors) {
+            let mut m = nalgebra::DMatrix::<f64>::zeros(n, n);
+            let mut seen = vec![false; n];
+            for row in st.rows() {
+                let c = row.str("city");
+                let Some(i) = city_ids.iter().position(|x| *x == c) else {
+                    errors.push(row.error("city", format!("unknown city `{c}`")));
+                    continue;
+                };
+                seen[i] = true;
+                for (j, cj) in city_ids.iter().enumerate() {
+                    m[(i, j)] = row.num_in(
+                        cj,
+                        |x| (-1.0..=1.0).contains(&x),
+                        "a correlation in [-1, 1]",
+                        &mut errors,
+                    );
+                }
+            }
+            let sym = (0..n).all(|i| (0..n).all(|j| (m[(i, j)] - m[(j, i)]).abs() <= 1e-12));
+            let unit = (0..n).all(|i| m[(i, i)] == 1.0);
+            if !seen.iter().all(|s| *s) || !sym || !unit {
+                errors.push(st.error(
+                    1,
+                    "city",
+                    "expected one row per city, a symmetric matrix with unit diagonal".into(),
+                ));
+            } else {
+                match nalgebra::Cholesky::new(m) {
+                    Some(ch) => shock_cholesky = Some(ch.l()),
+                    None => errors.push(st.error(
+                        1,
+                        "city",
+                        "the correlation matrix is not positive definite".into(),
+                    )),
+                }
+            }
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(InputErrors(errors));
+    }
+    let digest = hasher.finalize();
+    let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Region {
+        name: raw.region.name,
+        base_year,
+        cities,
+        age_profiles,
+        migrant_profiles,
+        nodes,
+        travel_times,
+        delay_by_stage,
+        projects,
+        parks,
+        targets,
+        shock_cholesky,
+        sha256,
+    })
+}
+
+/// Spread 5-year group shares (percent) with male shares over single ages: evenly within a group,
+/// the 85+ share over 85..=100 with weights 0.8^(x−85). Normalised to sum to 1.
+fn spread_profile(groups: impl Iterator<Item = (f64, f64)>) -> Result<[[f64; AGES]; 2], ()> {
+    let mut p = [[0.0; AGES]; 2];
+    let mut total = 0.0;
+    let w85: Vec<f64> = (85..=MAX_AGE).map(|x| 0.8f64.powi(x as i32 - 85)).collect();
+    let w85_sum: f64 = w85.iter().sum();
+    for (g, (share, male)) in groups.enumerate() {
+        if g >= AGE_GROUPS.len() || !share.is_finite() || !male.is_finite() {
+            return Err(());
+        }
+        total += share;
+        let ages: Vec<(usize, f64)> = if g == 17 {
+            (85..=MAX_AGE)
+                .zip(w85.iter().map(|w| w / w85_sum))
+                .collect()
+        } else {
+            (5 * g..5 * g + 5).map(|x| (x, 0.2)).collect()
+        };
+        for (x, w) in ages {
+            p[MALE][x] = share * w * male;
+            p[FEMALE][x] = share * w * (1.0 - male);
+        }
+    }
+    if (total - 100.0).abs() > 0.5 {
+        return Err(());
+    }
+    for s in &mut p {
+        for v in s.iter_mut() {
+            *v /= total;
+        }
+    }
+    Ok(p)
+}
+
+/// A delay distribution: whole years (discrete or poisson, or a whole number), ≥ 0 or not.
+fn parse_delay(v: &toml::Value, path: &str, issues: &mut Issues<'_, '_>) -> Option<Uncertain> {
+    let u = Uncertain::parse(v, path, issues)?;
+    if !u.is_integer_valued() {
+        issues.push(
+            path,
+            "expected whole years: a whole number, or a discrete or poisson distribution",
+        );
+        return None;
+    }
+    let s = u.support();
+    if s.lo < -50.0 || s.hi > 100.0 {
+        issues.push(path, "expected a delay within -50..=100 years");
+        return None;
+    }
+    Some(u)
+}
+
+fn resolve_park(
+    p: &RawPark,
+    d: &RawParkFields,
+    k: usize,
+    base_year: i32,
+    city_ids: &[&str],
+    earlier: &[RawPark],
+    issues: &mut Issues<'_, '_>,
+) -> Option<Park> {
+    let path = format!("parks[{k}]");
+    if !valid_id(&p.id) || earlier.iter().any(|q| q.id == p.id) {
+        issues.push(
+            &format!("{path}.id"),
+            format!("found `{}`; expected a unique lower-case id", p.id),
+        );
+    }
+    let city = |key: &str, v: &str, issues: &mut Issues<'_, '_>| {
+        let i = city_ids.iter().position(|c| *c == v);
+        if i.is_none() {
+            issues.unknown(&format!("{path}.{key}"), "city", v, city_ids);
+        }
+        i
+    };
+    let host = city("host", &p.host, issues);
+    let partner = city("partner", &p.partner, issues);
+    if host.is_some() && host == partner {
+        issues.push(
+            &format!("{path}.partner"),
+            "the partner must differ from the host",
+        );
+    }
+    let sector_name = p
+        .sector
+        .as_ref()
+        .or(d.sector.as_ref())
+        .map_or("secondary", String::as_str);
+    let sector = SECTORS.iter().position(|s| *s == sector_name);
+    if sector.is_none() {
+        issues.unknown(&format!("{path}.sector"), "sector", sector_name, &SECTORS);
+    }
+    let start = p.start.or(d.start).unwrap_or(base_year as i64 + 1);
+    if start <= base_year as i64 || start > 2050 {
+        issues.push(
+            &format!("{path}.start"),
+            format!("found {start}; expected a year in {}..=2050", base_year + 1),
+        );
+    }
+    let ramp = p.ramp_years.or(d.ramp_years).unwrap_or(1);
+    if !(1..=50).contains(&ramp) {
+        issues.push(
+            &format!("{path}.ramp_years"),
+            format!("found {ramp}; expected 1..=50"),
+        );
+    }
+    let stats = p
+        .statistics
+        .as_ref()
+        .or(d.statistics.as_ref())
+        .map_or("dual", String::as_str);
+    let statistics = match stats {
+        "dual" => Statistics::Dual,
+        "split" => Statistics::Split,
+        "host" => Statistics::Host,
+        other => {
+            issues.unknown(
+                &format!("{path}.statistics"),
+                "statistics rule",
+                other,
+                &["dual", "split", "host"],
+            );
+            Statistics::Dual
+        }
+    };
+    let mut num = |key: &str,
+                   own: &Option<toml::Value>,
+                   def: &Option<toml::Value>,
+                   ok: fn(f64) -> bool,
+                   expected: &str| {
+        let v = own.as_ref().or(def.as_ref());
+        let Some(v) = v else {
+            issues.push(
+                &path,
+                format!("missing `{key}` (and no park_defaults.{key})"),
+            );
+            return None;
+        };
+        let kp = if own.is_some() {
+            format!("{path}.{key}")
+        } else {
+            format!("park_defaults.{key}")
+        };
+        let u = Uncertain::parse(v, &kp, issues)?;
+        let s = u.support();
+        if !(ok(s.lo) && ok(s.hi)) {
+            issues.push(&kp, format!("expected {expected}"));
+            return None;
+        }
+        Some(u)
+    };
+    let value_added = num(
+        "value_added",
+        &p.value_added,
+        &d.value_added,
+        |x| x >= 0.0,
+        "value added ≥ 0",
+    );
+    let kva = num(
+        "capital_per_value_added",
+        &p.capital_per_value_added,
+        &d.capital_per_value_added,
+        |x| x > 0.0,
+        "> 0",
+    );
+    let kw = num(
+        "capital_per_worker",
+        &p.capital_per_worker,
+        &d.capital_per_worker,
+        |x| x > 0.0,
+        "> 0",
+    );
+    let phi = num(
+        "partner_funded_share",
+        &p.partner_funded_share,
+        &d.partner_funded_share,
+        |x| (0.0..=1.0).contains(&x),
+        "a share in [0, 1]",
+    );
+    let tax = num(
+        "tax_rate",
+        &p.tax_rate,
+        &d.tax_rate,
+        |x| (0.0..=1.0).contains(&x),
+        "a rate in [0, 1]",
+    );
+    let share = num(
+        "tax_share_to_partner",
+        &p.tax_share_to_partner,
+        &d.tax_share_to_partner,
+        |x| (0.0..=1.0).contains(&x),
+        "a share in [0, 1]",
+    );
+    Some(Park {
+        id: p.id.clone(),
+        name: p.name.clone().unwrap_or_else(|| p.id.clone()),
+        host: host?,
+        partner: partner?,
+        sector: sector?,
+        start: start as i32,
+        ramp_years: ramp.clamp(1, 50) as u32,
+        value_added: value_added?,
+        capital_per_value_added: kva?,
+        capital_per_worker: kw?,
+        partner_funded_share: phi?,
+        tax_rate: tax?,
+        tax_share_to_partner: share?,
+        statistics,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_region_loads_with_the_plan_base() {
+        let r = Region::embedded();
+        assert_eq!(r.cities.len(), 5);
+        let pop: f64 = r.cities.iter().map(|c| c.population).sum();
+        assert_eq!(pop, 2317.0);
+        let gdp: f64 = r.cities.iter().map(|c| c.gdp).sum();
+        assert!((gdp - 21954.04).abs() < 1e-9);
+        assert_eq!(r.projects.len(), 17);
+        assert_eq!(r.parks.len(), 11);
+        assert_eq!(r.targets.len(), 5);
+        for p in &r.age_profiles {
+            let s: f64 = p.iter().flatten().sum();
+            assert!((s - 1.0).abs() < 1e-12);
+            let wa: f64 = (15..=64).map(|x| p[0][x] + p[1][x]).sum();
+            assert!((wa - 0.72).abs() < 1e-12, "working-age share {wa}");
+        }
+    }
+
+    #[test]
+    fn profile_85_plus_uses_geometric_weights() {
+        let r = Region::embedded();
+        let p = &r.age_profiles[0];
+        let ratio = (p[0][86] + p[1][86]) / (p[0][85] + p[1][85]);
+        assert!((ratio - 0.8).abs() < 1e-12);
+        let s85: f64 = (85..=100).map(|x| p[0][x] + p[1][x]).sum();
+        assert!((s85 - 0.007).abs() < 1e-12);
+    }
+}

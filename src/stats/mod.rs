@@ -1,0 +1,88 @@
+//! Summaries of the draws: exact type-7 quantiles, mean, sample sd (n − 1), and plan-target
+//! probabilities. Every statistic is computed from one series in draw order, so the result does
+//! not depend on the thread count.
+
+pub mod quantile;
+
+use crate::Ensemble;
+use crate::region::Target;
+use rayon::prelude::*;
+
+/// The probabilities reported, in column order (`p025 … p975`).
+pub const PROBS: [f64; 9] = [0.025, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.975];
+/// Column names of [`PROBS`].
+pub const PROB_NAMES: [&str; 9] = [
+    "p025", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p975",
+];
+
+/// Statistics of one (entity, year, indicator) series over the draws.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeriesStats {
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (n − 1; 0 when n = 1).
+    pub sd: f64,
+    /// Type-7 quantiles at [`PROBS`].
+    pub q: [f64; 9],
+}
+
+/// Mean and sample sd of a series, shifted by its first value so that a constant series gives
+/// exactly that constant and sd 0.
+pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let x0 = xs[0];
+    let mut s = 0.0;
+    for x in xs {
+        s += x - x0;
+    }
+    let d = s / n as f64;
+    let mean = x0 + d;
+    if n == 1 {
+        return (mean, 0.0);
+    }
+    let mut ss = 0.0;
+    for x in xs {
+        let e = (x - x0) - d;
+        ss += e * e;
+    }
+    (mean, (ss / (n - 1) as f64).sqrt())
+}
+
+/// Statistics of one series (reorders `buf`).
+pub fn series_stats(buf: &mut [f64]) -> SeriesStats {
+    let (mean, sd) = mean_sd(buf);
+    let q = quantile::quantiles_type7(buf, &PROBS);
+    SeriesStats { mean, sd, q }
+}
+
+/// Statistics of every value position of an ensemble (indexed like a draw's row).
+pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
+    let width = ens.layout.len();
+    let n = ens.n_draws();
+    (0..width)
+        .into_par_iter()
+        .map_init(
+            || Vec::with_capacity(n),
+            |buf: &mut Vec<f64>, j| {
+                buf.clear();
+                buf.extend((0..n).map(|k| ens.values[k * width + j]));
+                series_stats(buf)
+            },
+        )
+        .collect()
+}
+
+/// The share of draws in which a target holds.
+pub fn target_probability(ens: &Ensemble, target: &Target) -> f64 {
+    let j = ens
+        .layout
+        .index(target.entity, target.year, target.indicator);
+    let n = ens.n_draws();
+    let hits = (0..n)
+        .filter(|k| target.comparison.holds(ens.row(*k)[j], target.threshold))
+        .count();
+    hits as f64 / n as f64
+}
