@@ -213,10 +213,20 @@ fn unknown_field_suggestion(message: &str) -> Option<String> {
 
 /// The closest candidate to a misspelt name, phrased as a suggestion.
 pub fn suggest(found: &str, candidates: &[&str]) -> Option<String> {
+    // Edit distance catches typos; Jaro–Winkler catches a wrong ending (`studies` for `study`).
+    let score = |c: &str| {
+        let dl = strsim::normalized_damerau_levenshtein(found, c);
+        let jw = strsim::jaro_winkler(found, c);
+        if dl >= 0.6 || jw >= 0.85 {
+            dl.max(jw)
+        } else {
+            0.0
+        }
+    };
     let best = candidates
         .iter()
-        .map(|c| (strsim::normalized_damerau_levenshtein(found, c), *c))
-        .filter(|(score, _)| *score >= 0.6)
+        .map(|c| (score(c), *c))
+        .filter(|(s, _)| *s > 0.0)
         .max_by(|a, b| a.0.total_cmp(&b.0))?;
     Some(format!("did you mean `{}`?", best.1))
 }

@@ -1,6 +1,8 @@
 //! Demography (MODEL.md §1): Gompertz–Makeham mortality solved to the base life expectancy,
 //! fertility schedule, cohort-component projection with single-year ages and two sexes, and the
 //! spreading of migrants by the migrant profile with the 90% outflow cap.
+// Loops over ages, sexes and sectors index several parallel arrays at once.
+#![allow(clippy::needless_range_loop)]
 
 use crate::region::{AGES, MAX_AGE};
 
@@ -244,9 +246,9 @@ mod tests {
     #[test]
     fn life_table_of_constant_hazard_is_known() {
         // With m(x) = m for every age, l(x) = e^(−mx): a closed form for the trapezoid sum.
-        let m = 0.05;
+        let m: f64 = 0.05;
         let table = [m; AGES];
-        let q = (-m as f64).exp();
+        let q = (-m).exp();
         let trapezoid: f64 = (0..100).map(|x| 0.5 * (q.powi(x) + q.powi(x + 1))).sum();
         let expected = trapezoid + q.powi(100) / m;
         assert!((life_expectancy(&table) - expected).abs() < 1e-12);

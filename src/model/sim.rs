@@ -3,6 +3,8 @@
 //!
 //! The [`Workspace`] holds every buffer a draw needs; it is built once per thread and reused, so
 //! the per-year step allocates nothing.
+// Loops over ages, sexes and sectors index several parallel arrays at once.
+#![allow(clippy::needless_range_loop)]
 
 use super::demography::{self, Natural};
 use super::*;
@@ -230,6 +232,49 @@ struct ShockStreams {
     inflation: Stream,
 }
 
+/// The state of every city at the end of a simulated year, as an observer sees it.
+pub struct YearView<'a> {
+    /// The year.
+    pub year: i32,
+    ws: &'a Workspace,
+}
+
+impl YearView<'_> {
+    /// Number of cities.
+    pub fn n(&self) -> usize {
+        self.ws.cities.len()
+    }
+    /// Population by sex and single year of age, `[sex][age]`.
+    pub fn cells(&self, i: usize) -> &[[f64; AGES]; 2] {
+        &self.ws.cities[i].pop
+    }
+    /// End-of-year population P(t).
+    pub fn population(&self, i: usize) -> f64 {
+        self.ws.cities[i].p
+    }
+    /// Population at the end of the previous year P(t−1).
+    pub fn population_prev(&self, i: usize) -> f64 {
+        self.ws.cities[i].p_prev
+    }
+    /// Births, deaths and realised net migrants of the year.
+    pub fn flows(&self, i: usize) -> (f64, f64, f64) {
+        let c = &self.ws.cities[i];
+        (c.births, c.deaths, c.net_mig)
+    }
+    /// Urban population U(t).
+    pub fn urban(&self, i: usize) -> f64 {
+        self.ws.cities[i].urban
+    }
+    /// Sector capital K_s(t).
+    pub fn capital(&self, i: usize) -> [f64; 3] {
+        self.ws.cities[i].k
+    }
+    /// The draw's value of a parameter.
+    pub fn param(&self, p: P) -> f64 {
+        self.ws.p[p as usize]
+    }
+}
+
 /// Simulate draw `draw` of a run with `seed`, writing its outcomes (laid out by `model.layout`)
 /// into `out`. Returns the draw's diagnostics.
 pub fn simulate(
@@ -239,6 +284,19 @@ pub fn simulate(
     mode: Mode,
     ws: &mut Workspace,
     out: &mut [f64],
+) -> Result<Diagnostics, ModelError> {
+    simulate_observed(model, seed, draw, mode, ws, out, |_| {})
+}
+
+/// [`simulate`], calling `observe` with the state at the end of each year b+1..=H.
+pub fn simulate_observed(
+    model: &Model,
+    seed: u64,
+    draw: u64,
+    mode: Mode,
+    ws: &mut Workspace,
+    out: &mut [f64],
+    mut observe: impl FnMut(YearView<'_>),
 ) -> Result<Diagnostics, ModelError> {
     debug_assert_eq!(out.len(), model.layout.len());
     ws.diag = Diagnostics::default();
@@ -270,6 +328,7 @@ pub fn simulate(
         }
         step(model, ws, t, false);
         write_year(model, ws, t, draw, out)?;
+        observe(YearView { year: t, ws });
     }
     Ok(ws.diag)
 }

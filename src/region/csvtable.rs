@@ -1,7 +1,7 @@
 //! A small CSV reader that keeps line numbers, so that every bad cell is named by file, line and
 //! column.
 
-use crate::error::InputError;
+use crate::error::{InputError, InputErrors};
 
 /// A parsed CSV file: header and rows, each row with its 1-based line number.
 pub struct CsvTable {
@@ -12,7 +12,7 @@ pub struct CsvTable {
 
 impl CsvTable {
     /// Parse CSV text (a UTF-8 BOM is ignored).
-    pub fn parse(file: &str, text: &str) -> Result<CsvTable, InputError> {
+    pub fn parse(file: &str, text: &str) -> Result<CsvTable, InputErrors> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
@@ -28,7 +28,7 @@ impl CsvTable {
         };
         let header: Vec<String> = rdr
             .headers()
-            .map_err(|e| err(Some(1), format!("cannot read the header: {e}")))?
+            .map_err(|e| InputErrors::from(err(Some(1), format!("cannot read the header: {e}"))))?
             .iter()
             .map(str::to_string)
             .collect();
@@ -36,7 +36,7 @@ impl CsvTable {
         for rec in rdr.records() {
             let rec = rec.map_err(|e| {
                 let line = e.position().map(|p| p.line() as usize);
-                err(line, format!("malformed CSV: {e}"))
+                InputErrors::from(err(line, format!("malformed CSV: {e}")))
             })?;
             let line = rec.position().map_or(0, |p| p.line() as usize);
             rows.push((line, rec.iter().map(str::to_string).collect()));
@@ -56,11 +56,6 @@ impl CsvTable {
     /// Whether a column exists.
     pub fn has(&self, col: &str) -> bool {
         self.header.iter().any(|h| h == col)
-    }
-
-    /// The header.
-    pub fn header(&self) -> &[String] {
-        &self.header
     }
 
     /// Check that the required columns exist and that no unknown column is present.
@@ -100,16 +95,6 @@ impl CsvTable {
             line: *line,
             cells,
         })
-    }
-
-    /// Number of data rows.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// Whether there are no data rows.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
     }
 
     /// An error at a line and column name.

@@ -154,7 +154,7 @@ fn csv(
 ) -> Result<CsvTable, InputErrors> {
     let text = read(files, rel, from)?;
     hash_file(hasher, rel, &text);
-    CsvTable::parse(&files.display(rel), &text).map_err(InputErrors::from)
+    CsvTable::parse(&files.display(rel), &text)
 }
 
 fn hash_file(h: &mut Sha256, name: &str, text: &str) {
