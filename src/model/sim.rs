@@ -859,3 +859,117 @@ fn check(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Region, Scenario};
+
+    fn corr(a: &[f64], b: &[f64]) -> f64 {
+        let n = a.len() as f64;
+        let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+        let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+        let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+        let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+        cov / (va * vb).sqrt()
+    }
+
+    /// Draw `years` years of TFP shocks and return each city's series.
+    fn shock_series(model: &Model, years: usize) -> Vec<Vec<f64>> {
+        let mut ws = Workspace::new(model);
+        let mut out = vec![0.0; model.layout.len()];
+        simulate(model, 1, 0, Mode::Stochastic, &mut ws, &mut out).unwrap();
+        let mut s = ShockStreams {
+            tfp: crate::rng::stream(1, purposes::TFP, 0),
+            disaster: crate::rng::stream(1, purposes::DISASTER, 0),
+            migration: crate::rng::stream(1, purposes::MIGRATION, 0),
+            urbanization: crate::rng::stream(1, purposes::URBANIZATION, 0),
+            inflation: crate::rng::stream(1, purposes::INFLATION, 0),
+        };
+        let mut series = vec![Vec::with_capacity(years); model.n];
+        for _ in 0..years {
+            draw_shocks(model, &mut ws, &mut s);
+            for (i, z) in ws.z.iter().enumerate() {
+                series[i].push(*z);
+            }
+        }
+        series
+    }
+
+    #[test]
+    fn one_factor_shocks_have_the_stated_correlation_and_sd() {
+        let region = Region::embedded();
+        let sc = Scenario::parse("t.toml", "[scenario]\nname = \"t\"\n", &region).unwrap();
+        let model = Model::new(&region, &sc).unwrap();
+        let z = shock_series(&model, 40_000);
+        let sd = (z[0].iter().map(|x| x * x).sum::<f64>() / z[0].len() as f64).sqrt();
+        assert!((sd - 0.015).abs() < 0.0003, "sd {sd}");
+        for j in 1..5 {
+            let r = corr(&z[0], &z[j]);
+            assert!((r - 0.6).abs() < 0.02, "corr(0,{j}) = {r}");
+        }
+    }
+
+    #[test]
+    fn a_region_correlation_matrix_is_used_through_its_cholesky_factor() {
+        let mut region = Region::embedded();
+        let mut r = nalgebra::DMatrix::<f64>::identity(5, 5);
+        r[(0, 1)] = 0.9;
+        r[(1, 0)] = 0.9;
+        r[(3, 4)] = -0.5;
+        r[(4, 3)] = -0.5;
+        region.shock_cholesky = Some(nalgebra::Cholesky::new(r).unwrap().l());
+        let sc = Scenario::parse("t.toml", "[scenario]\nname = \"t\"\n", &region).unwrap();
+        let model = Model::new(&region, &sc).unwrap();
+        let z = shock_series(&model, 40_000);
+        assert!((corr(&z[0], &z[1]) - 0.9).abs() < 0.02);
+        assert!(corr(&z[0], &z[2]).abs() < 0.02);
+        assert!((corr(&z[3], &z[4]) + 0.5).abs() < 0.02);
+    }
+
+    #[test]
+    fn disasters_lower_every_city_by_the_same_drawn_size() {
+        let region = Region::embedded();
+        let quiet = "[scenario]\nname = \"t\"\n[parameters]\ntfp_shock_sd = 0\nmigration_shock_sd = 0\nmigration_offset_sd = 0\nurbanization_shock_sd = 0\ninflation_sd = 0\n";
+        let base = Model::new(
+            &region,
+            &Scenario::parse(
+                "a.toml",
+                &format!("{quiet}disaster_probability = 0\n"),
+                &region,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let hit = Model::new(
+            &region,
+            &Scenario::parse(
+                "b.toml",
+                &format!("{quiet}disaster_probability = 1\n"),
+                &region,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let l = base.layout;
+        let (mut wa, mut wb) = (Workspace::new(&base), Workspace::new(&hit));
+        let (mut a, mut b) = (vec![0.0; l.len()], vec![0.0; l.len()]);
+        for draw in 0..20 {
+            simulate(&base, 4, draw, Mode::Stochastic, &mut wa, &mut a).unwrap();
+            simulate(&hit, 4, draw, Mode::Stochastic, &mut wb, &mut b).unwrap();
+            // 2019: capital and labour are the same in both, so Y ratio = e^(−D) in every city.
+            let ratios: Vec<f64> = (0..5)
+                .map(|e| {
+                    b[l.index(e, 2019, Indicator::GdpReal)]
+                        / a[l.index(e, 2019, Indicator::GdpReal)]
+                })
+                .collect();
+            let d = -ratios[0].ln();
+            assert!((0.02..=0.06).contains(&d), "draw {draw}: D = {d}");
+            assert!(
+                ratios.iter().all(|r| (r - ratios[0]).abs() < 1e-12),
+                "region-wide: {ratios:?}"
+            );
+        }
+    }
+}

@@ -1204,4 +1204,63 @@ mod tests {
         let s85: f64 = (85..=100).map(|x| p[0][x] + p[1][x]).sum();
         assert!((s85 - 0.007).abs() < 1e-12);
     }
+
+    /// The embedded files with a shock correlation matrix added.
+    struct WithCorrelation(&'static str);
+
+    impl Files for WithCorrelation {
+        fn read(&self, rel: &str) -> Result<String, String> {
+            match rel {
+                "correlation.csv" => Ok(self.0.to_string()),
+                "region.toml" => embedded::Embedded.read(rel).map(|t| {
+                    t.replace(
+                        "targets = \"plan_targets.csv\"",
+                        "targets = \"plan_targets.csv\"\nshock_correlation = \"correlation.csv\"",
+                    )
+                }),
+                _ => embedded::Embedded.read(rel),
+            }
+        }
+        fn display(&self, rel: &str) -> String {
+            rel.to_string()
+        }
+    }
+
+    const HEAD: &str = "city,xiamen,zhangzhou,quanzhou,sanming,longyan\n";
+
+    #[test]
+    fn a_correlation_matrix_is_checked_and_factored() {
+        let good = format!(
+            "{HEAD}xiamen,1,0.5,0.5,0.2,0.2\nzhangzhou,0.5,1,0.5,0.2,0.2\nquanzhou,0.5,0.5,1,0.2,0.2\nsanming,0.2,0.2,0.2,1,0.6\nlongyan,0.2,0.2,0.2,0.6,1\n"
+        );
+        let r = Region::load(
+            "region.toml",
+            &WithCorrelation(Box::leak(good.into_boxed_str())),
+        )
+        .unwrap();
+        let l = r.shock_cholesky.unwrap();
+        let rr = &l * l.transpose();
+        assert!((rr[(3, 4)] - 0.6).abs() < 1e-12 && (rr[(0, 0)] - 1.0).abs() < 1e-12);
+        // Not positive definite (a correlation of 1 with itself elsewhere breaks it).
+        let bad = format!(
+            "{HEAD}xiamen,1,0.99,-0.99,0,0\nzhangzhou,0.99,1,0.99,0,0\nquanzhou,-0.99,0.99,1,0,0\nsanming,0,0,0,1,0\nlongyan,0,0,0,0,1\n"
+        );
+        let e = Region::load(
+            "region.toml",
+            &WithCorrelation(Box::leak(bad.into_boxed_str())),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not positive definite"), "{e}");
+        let asym = format!(
+            "{HEAD}xiamen,1,0.5,0,0,0\nzhangzhou,0.4,1,0,0,0\nquanzhou,0,0,1,0,0\nsanming,0,0,0,1,0\nlongyan,0,0,0,0,1\n"
+        );
+        let e = Region::load(
+            "region.toml",
+            &WithCorrelation(Box::leak(asym.into_boxed_str())),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("symmetric"), "{e}");
+    }
 }
