@@ -232,6 +232,18 @@ struct ShockStreams {
     inflation: Stream,
 }
 
+impl ShockStreams {
+    fn new(seed: u64, draw: u64) -> ShockStreams {
+        ShockStreams {
+            tfp: crate::rng::stream(seed, purposes::TFP, draw),
+            disaster: crate::rng::stream(seed, purposes::DISASTER, draw),
+            migration: crate::rng::stream(seed, purposes::MIGRATION, draw),
+            urbanization: crate::rng::stream(seed, purposes::URBANIZATION, draw),
+            inflation: crate::rng::stream(seed, purposes::INFLATION, draw),
+        }
+    }
+}
+
 /// The state of every city at the end of a simulated year, as an observer sees it.
 pub struct YearView<'a> {
     /// The year.
@@ -315,13 +327,7 @@ pub fn simulate_observed(
     // The draw itself.
     reset(model, ws);
     write_year(model, ws, model.base_year, draw, out)?;
-    let mut streams = (mode == Mode::Stochastic).then(|| ShockStreams {
-        tfp: crate::rng::stream(seed, purposes::TFP, draw),
-        disaster: crate::rng::stream(seed, purposes::DISASTER, draw),
-        migration: crate::rng::stream(seed, purposes::MIGRATION, draw),
-        urbanization: crate::rng::stream(seed, purposes::URBANIZATION, draw),
-        inflation: crate::rng::stream(seed, purposes::INFLATION, draw),
-    });
+    let mut streams = (mode == Mode::Stochastic).then(|| ShockStreams::new(seed, draw));
     for t in model.base_year + 1..=model.horizon {
         if let Some(s) = streams.as_mut() {
             draw_shocks(model, ws, s);
@@ -879,13 +885,7 @@ mod tests {
         let mut ws = Workspace::new(model);
         let mut out = vec![0.0; model.layout.len()];
         simulate(model, 1, 0, Mode::Stochastic, &mut ws, &mut out).unwrap();
-        let mut s = ShockStreams {
-            tfp: crate::rng::stream(1, purposes::TFP, 0),
-            disaster: crate::rng::stream(1, purposes::DISASTER, 0),
-            migration: crate::rng::stream(1, purposes::MIGRATION, 0),
-            urbanization: crate::rng::stream(1, purposes::URBANIZATION, 0),
-            inflation: crate::rng::stream(1, purposes::INFLATION, 0),
-        };
+        let mut s = ShockStreams::new(1, 0);
         let mut series = vec![Vec::with_capacity(years); model.n];
         for _ in 0..years {
             draw_shocks(model, &mut ws, &mut s);
