@@ -22,15 +22,8 @@ fn one_draw(c: &mut Criterion) {
     c.bench_function("one baseline draw", |b| {
         b.iter(|| {
             draw += 1;
-            sim::simulate(
-                &model,
-                20181231,
-                black_box(draw),
-                Mode::Stochastic,
-                &mut ws,
-                &mut out,
-            )
-            .expect("draw");
+            sim::simulate(&model, 20181231, black_box(draw), Mode::Stochastic, &mut ws, &mut out)
+                .expect("draw");
             black_box(&out);
         })
     });
@@ -38,20 +31,14 @@ fn one_draw(c: &mut Criterion) {
 
 fn ensemble(c: &mut Criterion) {
     let (_, model) = baseline();
-    let cfg = RunConfig {
-        draws: 0..1000,
-        seed: 20181231,
-        deterministic: false,
-    };
+    let cfg = RunConfig { draws: 0..1000, seed: 20181231, deterministic: false };
     let mut g = c.benchmark_group("ensemble");
     g.sample_size(10);
     g.bench_function("1000 baseline draws (simulate)", |b| {
         b.iter(|| black_box(runner::run(&model, &cfg, &|_| {}).expect("run")))
     });
     let ens = runner::run(&model, &cfg, &|_| {}).expect("run");
-    g.bench_function("1000 baseline draws (summarise)", |b| {
-        b.iter(|| black_box(stats::summarise(&ens)))
-    });
+    g.bench_function("1000 baseline draws (summarise)", |b| b.iter(|| black_box(stats::summarise(&ens))));
     g.finish();
 }
 

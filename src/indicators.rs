@@ -89,8 +89,8 @@ impl Indicator {
         match self {
             Population | UrbanPopulation | Employment => "10k persons",
             Births | Deaths | NetMigration => "10k persons per year",
-            UrbanizationRate | WorkingAgeShare | OldAgeDependency | GdpSharePrimary
-            | GdpShareSecondary | GdpShareTertiary => "%",
+            UrbanizationRate | WorkingAgeShare | OldAgeDependency | GdpSharePrimary | GdpShareSecondary
+            | GdpShareTertiary => "%",
             GdpGrowth | PopulationGrowth => "% per year",
             GdpReal | GdpAssessment | ParkTaxToPartner => "100M CNY (2018 prices)",
             GdpNominal => "100M CNY (current prices)",

@@ -19,11 +19,7 @@ impl<'a> Source<'a> {
     /// Parse `text` for locating keys (a text that does not parse locates nothing).
     pub fn new(name: impl Into<String>, text: &'a str) -> Self {
         let doc = DeTable::parse(text).ok();
-        Source {
-            name: name.into(),
-            text,
-            doc,
-        }
+        Source { name: name.into(), text, doc }
     }
 
     /// The name used in messages.
@@ -81,9 +77,7 @@ impl<'a> Source<'a> {
         let mut table: &DeTable<'_> = doc.get_ref();
         'outer: loop {
             for (key, value) in table.iter() {
-                let inside = |s: std::ops::Range<usize>| {
-                    s.start <= offset && offset < s.end.max(s.start + 1)
-                };
+                let inside = |s: std::ops::Range<usize>| s.start <= offset && offset < s.end.max(s.start + 1);
                 if !(inside(key.span()) || inside(value.span()) || contains_deep(value, offset)) {
                     continue;
                 }
@@ -117,12 +111,7 @@ impl<'a> Source<'a> {
     }
 
     /// An error at a key path, located in this source.
-    pub fn error(
-        &self,
-        path: &str,
-        message: impl Into<String>,
-        suggestion: Option<String>,
-    ) -> InputError {
+    pub fn error(&self, path: &str, message: impl Into<String>, suggestion: Option<String>) -> InputError {
         let (line, column) = match self.span_of(path) {
             Some(s) => {
                 let (l, c) = self.line_col(s.start);
@@ -152,14 +141,7 @@ impl<'a> Source<'a> {
             None => (None, None, String::new()),
         };
         let suggestion = unknown_field_suggestion(&message);
-        InputError {
-            file: self.name.clone(),
-            line,
-            column,
-            key,
-            message,
-            suggestion,
-        }
+        InputError { file: self.name.clone(), line, column, key, message, suggestion }
     }
 }
 
@@ -217,11 +199,7 @@ pub fn suggest(found: &str, candidates: &[&str]) -> Option<String> {
     let score = |c: &str| {
         let dl = strsim::normalized_damerau_levenshtein(found, c);
         let jw = strsim::jaro_winkler(found, c);
-        if dl >= 0.6 || jw >= 0.85 {
-            dl.max(jw)
-        } else {
-            0.0
-        }
+        if dl >= 0.6 || jw >= 0.85 { dl.max(jw) } else { 0.0 }
     };
     let best = candidates
         .iter()
@@ -240,10 +218,7 @@ pub struct Issues<'s, 'a> {
 impl<'s, 'a> Issues<'s, 'a> {
     /// An empty collection for a source.
     pub fn new(src: &'s Source<'a>) -> Self {
-        Issues {
-            src,
-            list: Vec::new(),
-        }
+        Issues { src, list: Vec::new() }
     }
 
     /// Record a problem at a key path.
@@ -261,9 +236,7 @@ impl<'s, 'a> Issues<'s, 'a> {
             }
             Some(format!("known: {}", shown.join(", ")))
         });
-        let e = self
-            .src
-            .error(path, format!("unknown {what} `{found}`"), suggestion);
+        let e = self.src.error(path, format!("unknown {what} `{found}`"), suggestion);
         self.list.push(e);
     }
 

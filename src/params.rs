@@ -194,14 +194,8 @@ mod tests {
 
     #[test]
     fn enum_order_matches_the_table() {
-        assert_eq!(
-            PARAMS[P::MortalityImprovement as usize].name,
-            "mortality_improvement"
-        );
-        assert_eq!(
-            PARAMS[P::MigrantUrbanShare as usize].name,
-            "migrant_urban_share"
-        );
+        assert_eq!(PARAMS[P::MortalityImprovement as usize].name, "mortality_improvement");
+        assert_eq!(PARAMS[P::MigrantUrbanShare as usize].name, "migrant_urban_share");
         assert_eq!(N_PARAMS, 27);
     }
 }

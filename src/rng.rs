@@ -51,14 +51,10 @@ mod tests {
 
     #[test]
     fn streams_depend_only_on_seed_purpose_and_draw() {
-        let a: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(stream(1, purpose("x"), 5), |r, _: u64| Some(r.random()))
-            .collect();
-        let b: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(stream(1, purpose("x"), 5), |r, _: u64| Some(r.random()))
-            .collect();
+        let a: Vec<u64> =
+            (0..4).map(|_| 0).scan(stream(1, purpose("x"), 5), |r, _: u64| Some(r.random())).collect();
+        let b: Vec<u64> =
+            (0..4).map(|_| 0).scan(stream(1, purpose("x"), 5), |r, _: u64| Some(r.random())).collect();
         assert_eq!(a, b);
         let mut c = stream(1, purpose("x"), 6);
         let mut d = stream(1, purpose("y"), 5);

@@ -49,24 +49,12 @@ impl Ensemble {
 }
 
 /// Run the draws of `cfg`, calling `progress(n)` as draws finish (from any thread).
-pub fn run(
-    model: &Model,
-    cfg: &RunConfig,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<Ensemble, ModelError> {
-    let draws = if cfg.deterministic {
-        0..1
-    } else {
-        cfg.draws.clone()
-    };
+pub fn run(model: &Model, cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<Ensemble, ModelError> {
+    let draws = if cfg.deterministic { 0..1 } else { cfg.draws.clone() };
     let width = model.layout.len();
     let n = (draws.end - draws.start) as usize;
     let mut values = vec![0.0; n * width];
-    let mode = if cfg.deterministic {
-        Mode::Deterministic
-    } else {
-        Mode::Stochastic
-    };
+    let mode = if cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic };
     let results: Vec<Result<Diagnostics, ModelError>> = values
         .par_chunks_mut(width)
         .enumerate()
@@ -83,10 +71,5 @@ pub fn run(
     for r in results {
         diagnostics.merge(&r?);
     }
-    Ok(Ensemble {
-        draws,
-        layout: model.layout,
-        values,
-        diagnostics,
-    })
+    Ok(Ensemble { draws, layout: model.layout, values, diagnostics })
 }

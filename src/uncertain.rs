@@ -116,26 +116,17 @@ pub struct Support {
 impl Uncertain {
     /// A fixed number.
     pub fn fixed(x: f64) -> Self {
-        Uncertain {
-            dist: Dist::Fixed(x),
-            truncate: None,
-        }
+        Uncertain { dist: Dist::Fixed(x), truncate: None }
     }
 
     /// Uniform on [min, max).
     pub fn uniform(min: f64, max: f64) -> Self {
-        Uncertain {
-            dist: Dist::Uniform { min, max },
-            truncate: None,
-        }
+        Uncertain { dist: Dist::Uniform { min, max }, truncate: None }
     }
 
     /// Triangular(min, mode, max).
     pub fn triangular(min: f64, mode: f64, max: f64) -> Self {
-        Uncertain {
-            dist: Dist::Triangular { min, mode, max },
-            truncate: None,
-        }
+        Uncertain { dist: Dist::Triangular { min, mode, max }, truncate: None }
     }
 
     /// Discrete values with weights (the caller has checked them).
@@ -149,14 +140,7 @@ impl Uncertain {
         if let Some(last) = cumulative.last_mut() {
             *last = 1.0;
         }
-        Uncertain {
-            dist: Dist::Discrete {
-                values,
-                weights,
-                cumulative,
-            },
-            truncate: None,
-        }
+        Uncertain { dist: Dist::Discrete { values, weights, cumulative }, truncate: None }
     }
 
     /// The distribution.
@@ -177,17 +161,9 @@ impl Uncertain {
             Dist::LogNormal { median, .. } => *median,
             Dist::Uniform { min, max } => 0.5 * (min + max),
             Dist::Triangular { mode, .. } | Dist::Pert { mode, .. } => *mode,
-            Dist::Beta {
-                alpha,
-                beta,
-                min,
-                max,
-                ..
-            } => min + (max - min) * alpha / (alpha + beta),
+            Dist::Beta { alpha, beta, min, max, .. } => min + (max - min) * alpha / (alpha + beta),
             Dist::Poisson { mean, .. } => mean.round(),
-            Dist::Discrete {
-                values, weights, ..
-            } => {
+            Dist::Discrete { values, weights, .. } => {
                 let mut best = 0;
                 for (k, w) in weights.iter().enumerate() {
                     if *w > weights[best] {
@@ -256,18 +232,11 @@ impl Uncertain {
                 }
             }
             Dist::Pert { min, max, beta, .. } => min + (max - min) * beta.sample(rng),
-            Dist::Beta {
-                min, max, sampler, ..
-            } => min + (max - min) * sampler.sample(rng),
+            Dist::Beta { min, max, sampler, .. } => min + (max - min) * sampler.sample(rng),
             Dist::Poisson { sampler, .. } => sampler.sample(rng),
-            Dist::Discrete {
-                values, cumulative, ..
-            } => {
+            Dist::Discrete { values, cumulative, .. } => {
                 let u: f64 = rng.random();
-                let k = cumulative
-                    .iter()
-                    .position(|c| u < *c)
-                    .unwrap_or(values.len() - 1);
+                let k = cumulative.iter().position(|c| u < *c).unwrap_or(values.len() - 1);
                 values[k]
             }
         }
@@ -298,12 +267,7 @@ impl Uncertain {
                 hc = true;
             }
         }
-        Support {
-            lo,
-            hi,
-            lo_closed: lc,
-            hi_closed: hc,
-        }
+        Support { lo, hi, lo_closed: lc, hi_closed: hc }
     }
 
     /// Whether every value this can take is a whole number (for year delays).
@@ -317,11 +281,7 @@ impl Uncertain {
     }
 
     /// Parse a TOML value (a number or a distribution table) at `path`, recording problems.
-    pub fn parse(
-        value: &toml::Value,
-        path: &str,
-        issues: &mut Issues<'_, '_>,
-    ) -> Option<Uncertain> {
+    pub fn parse(value: &toml::Value, path: &str, issues: &mut Issues<'_, '_>) -> Option<Uncertain> {
         match value {
             toml::Value::Integer(i) => Some(Uncertain::fixed(*i as f64)),
             toml::Value::Float(x) => {
@@ -350,23 +310,15 @@ impl Uncertain {
     pub fn to_toml(&self) -> String {
         let mut s = match &self.dist {
             Dist::Fixed(x) => return fmt_num(*x),
-            Dist::Normal { mean, sd } => format!(
-                "{{ dist = \"normal\", mean = {}, sd = {}",
-                fmt_num(*mean),
-                fmt_num(*sd)
-            ),
-            Dist::LogNormal { median, sigma } => {
-                format!(
-                    "{{ dist = \"lognormal\", median = {}, sigma = {}",
-                    fmt_num(*median),
-                    fmt_num(*sigma)
-                )
+            Dist::Normal { mean, sd } => {
+                format!("{{ dist = \"normal\", mean = {}, sd = {}", fmt_num(*mean), fmt_num(*sd))
             }
-            Dist::Uniform { min, max } => format!(
-                "{{ dist = \"uniform\", min = {}, max = {}",
-                fmt_num(*min),
-                fmt_num(*max)
-            ),
+            Dist::LogNormal { median, sigma } => {
+                format!("{{ dist = \"lognormal\", median = {}, sigma = {}", fmt_num(*median), fmt_num(*sigma))
+            }
+            Dist::Uniform { min, max } => {
+                format!("{{ dist = \"uniform\", min = {}, max = {}", fmt_num(*min), fmt_num(*max))
+            }
             Dist::Triangular { min, mode, max } => format!(
                 "{{ dist = \"triangular\", min = {}, mode = {}, max = {}",
                 fmt_num(*min),
@@ -381,13 +333,7 @@ impl Uncertain {
                     fmt_num(*max)
                 )
             }
-            Dist::Beta {
-                alpha,
-                beta,
-                min,
-                max,
-                ..
-            } => format!(
+            Dist::Beta { alpha, beta, min, max, .. } => format!(
                 "{{ dist = \"beta\", alpha = {}, beta = {}, min = {}, max = {}",
                 fmt_num(*alpha),
                 fmt_num(*beta),
@@ -397,20 +343,10 @@ impl Uncertain {
             Dist::Poisson { mean, .. } => {
                 format!("{{ dist = \"poisson\", mean = {}", fmt_num(*mean))
             }
-            Dist::Discrete {
-                values, weights, ..
-            } => format!(
+            Dist::Discrete { values, weights, .. } => format!(
                 "{{ dist = \"discrete\", values = [{}], weights = [{}]",
-                values
-                    .iter()
-                    .map(|v| fmt_num(*v))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                weights
-                    .iter()
-                    .map(|v| fmt_num(*v))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                values.iter().map(|v| fmt_num(*v)).collect::<Vec<_>>().join(", "),
+                weights.iter().map(|v| fmt_num(*v)).collect::<Vec<_>>().join(", ")
             ),
         };
         if let Some((lo, hi)) = self.truncate {
@@ -460,20 +396,11 @@ fn number(value: &toml::Value) -> Option<f64> {
 fn parse_table(t: &toml::Table, path: &str, issues: &mut Issues<'_, '_>) -> Option<Uncertain> {
     let names: Vec<&str> = DISTS.iter().map(|d| d.0).collect();
     let Some(dist_value) = t.get("dist") else {
-        issues.push(
-            path,
-            format!(
-                "a distribution table needs `dist`, one of {}",
-                names.join(", ")
-            ),
-        );
+        issues.push(path, format!("a distribution table needs `dist`, one of {}", names.join(", ")));
         return None;
     };
     let Some(name) = dist_value.as_str() else {
-        issues.push(
-            &format!("{path}.dist"),
-            "expected a string naming the distribution",
-        );
+        issues.push(&format!("{path}.dist"), "expected a string naming the distribution");
         return None;
     };
     let Some((_, keys)) = DISTS.iter().find(|d| d.0 == name) else {
@@ -486,12 +413,7 @@ fn parse_table(t: &toml::Table, path: &str, issues: &mut Issues<'_, '_>) -> Opti
         if key != "dist" && key != "truncate" && !keys.contains(&key.as_str()) {
             let mut known: Vec<&str> = keys.to_vec();
             known.push("truncate");
-            issues.unknown(
-                &format!("{path}.{key}"),
-                &format!("key for a {name} distribution"),
-                key,
-                &known,
-            );
+            issues.unknown(&format!("{path}.{key}"), &format!("key for a {name} distribution"), key, &known);
         }
     }
     let num = |key: &str, issues: &mut Issues<'_, '_>| -> f64 {
@@ -518,26 +440,17 @@ fn parse_table(t: &toml::Table, path: &str, issues: &mut Issues<'_, '_>) -> Opti
         "normal" => {
             let (mean, sd) = (num("mean", issues), num("sd", issues));
             if sd < 0.0 {
-                issues.push(
-                    &format!("{path}.sd"),
-                    format!("found {sd}; expected sd ≥ 0"),
-                );
+                issues.push(&format!("{path}.sd"), format!("found {sd}; expected sd ≥ 0"));
             }
             Dist::Normal { mean, sd }
         }
         "lognormal" => {
             let (median, sigma) = (num("median", issues), num("sigma", issues));
             if median <= 0.0 {
-                issues.push(
-                    &format!("{path}.median"),
-                    format!("found {median}; expected median > 0"),
-                );
+                issues.push(&format!("{path}.median"), format!("found {median}; expected median > 0"));
             }
             if sigma < 0.0 {
-                issues.push(
-                    &format!("{path}.sigma"),
-                    format!("found {sigma}; expected sigma ≥ 0"),
-                );
+                issues.push(&format!("{path}.sigma"), format!("found {sigma}; expected sigma ≥ 0"));
             }
             Dist::LogNormal { median, sigma }
         }
@@ -565,12 +478,7 @@ fn parse_table(t: &toml::Table, path: &str, issues: &mut Issues<'_, '_>) -> Opti
                 let a = 1.0 + 4.0 * (mode - min) / (max - min);
                 let b = 1.0 + 4.0 * (max - mode) / (max - min);
                 match rand_distr::Beta::new(a, b) {
-                    Ok(beta) => Dist::Pert {
-                        min,
-                        mode,
-                        max,
-                        beta,
-                    },
+                    Ok(beta) => Dist::Pert { min, mode, max, beta },
                     Err(e) => {
                         issues.push(path, format!("invalid PERT: {e}"));
                         Dist::Fixed(f64::NAN)
@@ -579,19 +487,12 @@ fn parse_table(t: &toml::Table, path: &str, issues: &mut Issues<'_, '_>) -> Opti
             }
         }
         "beta" => {
-            let (alpha, beta, min, max) = (
-                num("alpha", issues),
-                num("beta", issues),
-                num("min", issues),
-                num("max", issues),
-            );
+            let (alpha, beta, min, max) =
+                (num("alpha", issues), num("beta", issues), num("min", issues), num("max", issues));
             if alpha.is_nan() || beta.is_nan() || min.is_nan() || max.is_nan() {
                 Dist::Fixed(f64::NAN)
             } else if !(alpha > 0.0 && beta > 0.0) {
-                issues.push(
-                    path,
-                    format!("found alpha = {alpha}, beta = {beta}; expected both > 0"),
-                );
+                issues.push(path, format!("found alpha = {alpha}, beta = {beta}; expected both > 0"));
                 Dist::Fixed(f64::NAN)
             } else if min >= max {
                 issues.push(
@@ -601,13 +502,7 @@ fn parse_table(t: &toml::Table, path: &str, issues: &mut Issues<'_, '_>) -> Opti
                 Dist::Fixed(f64::NAN)
             } else {
                 match rand_distr::Beta::new(alpha, beta) {
-                    Ok(sampler) => Dist::Beta {
-                        alpha,
-                        beta,
-                        min,
-                        max,
-                        sampler,
-                    },
+                    Ok(sampler) => Dist::Beta { alpha, beta, min, max, sampler },
                     Err(e) => {
                         issues.push(path, format!("invalid beta: {e}"));
                         Dist::Fixed(f64::NAN)
@@ -637,17 +532,12 @@ fn parse_table(t: &toml::Table, path: &str, issues: &mut Issues<'_, '_>) -> Opti
         None => None,
         Some(v) => {
             let p = format!("{path}.truncate");
-            let pair = v
-                .as_array()
-                .filter(|a| a.len() == 2)
-                .and_then(|a| Some((number(&a[0])?, number(&a[1])?)));
+            let pair =
+                v.as_array().filter(|a| a.len() == 2).and_then(|a| Some((number(&a[0])?, number(&a[1])?)));
             match pair {
                 Some((lo, hi)) if lo.is_finite() && hi.is_finite() && lo <= hi => Some((lo, hi)),
                 Some((lo, hi)) => {
-                    issues.push(
-                        &p,
-                        format!("found [{lo}, {hi}]; expected [lo, hi] with finite lo ≤ hi"),
-                    );
+                    issues.push(&p, format!("found [{lo}, {hi}]; expected [lo, hi] with finite lo ≤ hi"));
                     None
                 }
                 None => {
@@ -662,11 +552,7 @@ fn parse_table(t: &toml::Table, path: &str, issues: &mut Issues<'_, '_>) -> Opti
     }
     let u = Uncertain { dist, truncate };
     if let Some((lo, hi)) = truncate {
-        let s = Uncertain {
-            dist: u.dist.clone(),
-            truncate: None,
-        }
-        .support();
+        let s = Uncertain { dist: u.dist.clone(), truncate: None }.support();
         if hi < s.lo || lo > s.hi {
             issues.push(
                 &format!("{path}.truncate"),
@@ -689,10 +575,7 @@ fn parse_discrete(t: &toml::Table, path: &str, issues: &mut Issues<'_, '_>) -> O
             return None;
         };
         let Some(a) = v.as_array() else {
-            issues.push(
-                &p,
-                format!("found a {}; expected an array of numbers", v.type_str()),
-            );
+            issues.push(&p, format!("found a {}; expected an array of numbers", v.type_str()));
             return None;
         };
         let xs: Option<Vec<f64>> = a.iter().map(number).collect();
@@ -719,10 +602,7 @@ fn parse_discrete(t: &toml::Table, path: &str, issues: &mut Issues<'_, '_>) -> O
         return None;
     }
     if values.windows(2).any(|w| w[0] >= w[1]) {
-        issues.push(
-            &format!("{path}.values"),
-            "expected strictly increasing values",
-        );
+        issues.push(&format!("{path}.values"), "expected strictly increasing values");
         return None;
     }
     if weights.iter().any(|w| *w < 0.0) {
@@ -731,10 +611,7 @@ fn parse_discrete(t: &toml::Table, path: &str, issues: &mut Issues<'_, '_>) -> O
     }
     let sum: f64 = weights.iter().sum();
     if (sum - 1.0).abs() > 1e-9 {
-        issues.push(
-            &format!("{path}.weights"),
-            format!("weights sum to {sum}; expected 1 (within 1e-9)"),
-        );
+        issues.push(&format!("{path}.weights"), format!("weights sum to {sum}; expected 1 (within 1e-9)"));
         return None;
     }
     Some(Uncertain::discrete(values, weights))
@@ -751,59 +628,26 @@ mod tests {
         let s = Source::new("t.toml", "");
         let mut issues = Issues::new(&s);
         let u = Uncertain::parse(&v["x"], "x", &mut issues);
-        issues
-            .finish(u)
-            .map(|u| u.unwrap())
-            .map_err(|e| e.to_string())
+        issues.finish(u).map(|u| u.unwrap()).map_err(|e| e.to_string())
     }
 
     #[test]
     fn central_values_follow_the_spec() {
+        assert_eq!(parse("{ dist = \"normal\", mean = 2.0, sd = 1 }").unwrap().central(), 2.0);
+        assert_eq!(parse("{ dist = \"lognormal\", median = 30, sigma = 0.5 }").unwrap().central(), 30.0);
+        assert_eq!(parse("{ dist = \"uniform\", min = 3, max = 10 }").unwrap().central(), 6.5);
         assert_eq!(
-            parse("{ dist = \"normal\", mean = 2.0, sd = 1 }")
-                .unwrap()
-                .central(),
-            2.0
-        );
-        assert_eq!(
-            parse("{ dist = \"lognormal\", median = 30, sigma = 0.5 }")
-                .unwrap()
-                .central(),
-            30.0
-        );
-        assert_eq!(
-            parse("{ dist = \"uniform\", min = 3, max = 10 }")
-                .unwrap()
-                .central(),
-            6.5
-        );
-        assert_eq!(
-            parse("{ dist = \"triangular\", min = 0.8, mode = 1.1, max = 1.5 }")
-                .unwrap()
-                .central(),
+            parse("{ dist = \"triangular\", min = 0.8, mode = 1.1, max = 1.5 }").unwrap().central(),
             1.1
         );
+        assert_eq!(parse("{ dist = \"pert\", min = 0, mode = 0.2, max = 1 }").unwrap().central(), 0.2);
         assert_eq!(
-            parse("{ dist = \"pert\", min = 0, mode = 0.2, max = 1 }")
-                .unwrap()
-                .central(),
-            0.2
-        );
-        assert_eq!(
-            parse("{ dist = \"beta\", alpha = 1, beta = 3, min = 0, max = 8 }")
-                .unwrap()
-                .central(),
+            parse("{ dist = \"beta\", alpha = 1, beta = 3, min = 0, max = 8 }").unwrap().central(),
             2.0
         );
-        assert_eq!(
-            parse("{ dist = \"poisson\", mean = 2.5 }")
-                .unwrap()
-                .central(),
-            3.0
-        );
+        assert_eq!(parse("{ dist = \"poisson\", mean = 2.5 }").unwrap().central(), 3.0);
         // ties go to the smallest value with the largest weight
-        let d = parse("{ dist = \"discrete\", values = [0, 2, 4], weights = [0.2, 0.4, 0.4] }")
-            .unwrap();
+        let d = parse("{ dist = \"discrete\", values = [0, 2, 4], weights = [0.2, 0.4, 0.4] }").unwrap();
         assert_eq!(d.central(), 2.0);
         // clamped into truncate
         let t = parse("{ dist = \"normal\", mean = 5.0, sd = 1, truncate = [0, 3] }").unwrap();
@@ -816,44 +660,17 @@ mod tests {
             ("{ dist = \"normal\", mean = 1 }", "needs `sd`"),
             ("{ dist = \"normal\", mean = 1, sd = -1 }", "sd ≥ 0"),
             ("{ dist = \"uniform\", min = 2, max = 1 }", "min ≤ max"),
-            (
-                "{ dist = \"triangular\", min = 0, mode = 2, max = 1 }",
-                "min ≤ mode ≤ max",
-            ),
-            (
-                "{ dist = \"lognormal\", median = 0, sigma = 1 }",
-                "median > 0",
-            ),
-            (
-                "{ dist = \"beta\", alpha = 0, beta = 1, min = 0, max = 1 }",
-                "both > 0",
-            ),
+            ("{ dist = \"triangular\", min = 0, mode = 2, max = 1 }", "min ≤ mode ≤ max"),
+            ("{ dist = \"lognormal\", median = 0, sigma = 1 }", "median > 0"),
+            ("{ dist = \"beta\", alpha = 0, beta = 1, min = 0, max = 1 }", "both > 0"),
             ("{ dist = \"poisson\", mean = -1 }", "mean > 0"),
-            (
-                "{ dist = \"discrete\", values = [1, 0], weights = [0.5, 0.5] }",
-                "strictly increasing",
-            ),
-            (
-                "{ dist = \"discrete\", values = [0, 1], weights = [0.5, 0.6] }",
-                "sum to",
-            ),
-            (
-                "{ dist = \"discrete\", values = [0, 1], weights = [1.0] }",
-                "one weight per value",
-            ),
-            (
-                "{ dist = \"normall\", mean = 1, sd = 1 }",
-                "did you mean `normal`",
-            ),
+            ("{ dist = \"discrete\", values = [1, 0], weights = [0.5, 0.5] }", "strictly increasing"),
+            ("{ dist = \"discrete\", values = [0, 1], weights = [0.5, 0.6] }", "sum to"),
+            ("{ dist = \"discrete\", values = [0, 1], weights = [1.0] }", "one weight per value"),
+            ("{ dist = \"normall\", mean = 1, sd = 1 }", "did you mean `normal`"),
             ("{ dist = \"normal\", mean = 1, sdd = 1 }", "unknown key"),
-            (
-                "{ dist = \"normal\", mean = 1, sd = 1, truncate = [2, 1] }",
-                "lo ≤ hi",
-            ),
-            (
-                "{ dist = \"uniform\", min = 0, max = 1, truncate = [2, 3] }",
-                "excludes every value",
-            ),
+            ("{ dist = \"normal\", mean = 1, sd = 1, truncate = [2, 1] }", "lo ≤ hi"),
+            ("{ dist = \"uniform\", min = 0, max = 1, truncate = [2, 3] }", "excludes every value"),
             ("{ mean = 1 }", "needs `dist`"),
             ("\"high\"", "expected a number"),
             ("nan", "finite"),
@@ -869,30 +686,15 @@ mod tests {
         let n = 20_000;
         for (src, mean, sd) in [
             ("{ dist = \"normal\", mean = 2.0, sd = 0.5 }", 2.0, 0.5),
-            (
-                "{ dist = \"uniform\", min = 3, max = 10 }",
-                6.5,
-                7.0 / 12f64.sqrt(),
-            ),
-            (
-                "{ dist = \"triangular\", min = 0, mode = 1, max = 4 }",
-                5.0 / 3.0,
-                (14.0f64 / 18.0).sqrt(),
-            ),
-            (
-                "{ dist = \"discrete\", values = [0, 1, 2], weights = [0.25, 0.5, 0.25] }",
-                1.0,
-                0.5f64.sqrt(),
-            ),
+            ("{ dist = \"uniform\", min = 3, max = 10 }", 6.5, 7.0 / 12f64.sqrt()),
+            ("{ dist = \"triangular\", min = 0, mode = 1, max = 4 }", 5.0 / 3.0, (14.0f64 / 18.0).sqrt()),
+            ("{ dist = \"discrete\", values = [0, 1, 2], weights = [0.25, 0.5, 0.25] }", 1.0, 0.5f64.sqrt()),
         ] {
             let u = parse(src).unwrap();
             let mut r = rng::stream(7, rng::purpose("test"), 0);
             let xs: Vec<f64> = (0..n).map(|_| u.sample(&mut r).unwrap()).collect();
             let m = xs.iter().sum::<f64>() / n as f64;
-            assert!(
-                (m - mean).abs() < 5.0 * sd / (n as f64).sqrt(),
-                "{src}: mean {m}"
-            );
+            assert!((m - mean).abs() < 5.0 * sd / (n as f64).sqrt(), "{src}: mean {m}");
         }
         let u = parse("{ dist = \"normal\", mean = 0, sd = 1, truncate = [0, 1] }").unwrap();
         let mut r = rng::stream(7, rng::purpose("t"), 0);

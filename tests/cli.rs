@@ -12,11 +12,7 @@ fn stderr(o: &std::process::Output) -> String {
 }
 
 fn baseline_path() -> String {
-    root()
-        .join("scenarios/baseline.toml")
-        .to_str()
-        .unwrap()
-        .to_string()
+    root().join("scenarios/baseline.toml").to_str().unwrap().to_string()
 }
 
 #[test]
@@ -27,18 +23,10 @@ fn run_writes_every_file_with_the_interface_columns_and_units() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(o.stdout.is_empty(), "nothing but results on stdout");
     let out = d.join("out/baseline");
-    for f in [
-        "summary.csv",
-        "targets.csv",
-        "manifest.json",
-        "entities.csv",
-    ] {
+    for f in ["summary.csv", "targets.csv", "manifest.json", "entities.csv"] {
         assert!(out.join(f).exists(), "{f}");
     }
-    assert!(
-        !out.join("draws.csv").exists(),
-        "draws.csv only with --save-draws"
-    );
+    assert!(!out.join("draws.csv").exists(), "draws.csv only with --save-draws");
     let text = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert_eq!(
         text.lines().next().unwrap(),
@@ -69,23 +57,10 @@ fn run_writes_every_file_with_the_interface_columns_and_units() {
     ]
     .into_iter()
     .collect();
-    let flows = [
-        "births",
-        "deaths",
-        "net_migration",
-        "park_tax_to_partner",
-        "gdp_growth",
-        "population_growth",
-    ];
+    let flows =
+        ["births", "deaths", "net_migration", "park_tax_to_partner", "gdp_growth", "population_growth"];
     let mut expected = BTreeSet::new();
-    for e in [
-        "xiamen",
-        "zhangzhou",
-        "quanzhou",
-        "sanming",
-        "longyan",
-        "region",
-    ] {
+    for e in ["xiamen", "zhangzhou", "quanzhou", "sanming", "longyan", "region"] {
         for y in 2018..=2035 {
             for ind in units.keys() {
                 if y > 2018 || !flows.contains(ind) {
@@ -94,28 +69,15 @@ fn run_writes_every_file_with_the_interface_columns_and_units() {
             }
         }
     }
-    let got: BTreeSet<_> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["entity"].clone(),
-                r["year"].clone(),
-                r["indicator"].clone(),
-            )
-        })
-        .collect();
+    let got: BTreeSet<_> =
+        rows.iter().map(|r| (r["entity"].clone(), r["year"].clone(), r["indicator"].clone())).collect();
     assert_eq!(got, expected);
     assert_eq!(rows.len(), expected.len(), "no duplicate rows");
-    let cols = [
-        "p025", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p975",
-    ];
+    let cols = ["p025", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p975"];
     for r in &rows {
         assert_eq!(units[r["indicator"].as_str()], r["unit"]);
         let q: Vec<f64> = cols.iter().map(|c| r[*c].parse().unwrap()).collect();
-        assert!(
-            q.windows(2).all(|w| w[0] <= w[1]),
-            "quantiles out of order: {r:?}"
-        );
+        assert!(q.windows(2).all(|w| w[0] <= w[1]), "quantiles out of order: {r:?}");
         let mean: f64 = r["mean"].parse().unwrap();
         assert!(mean.is_finite() && r["sd"].parse::<f64>().unwrap() >= 0.0);
         if r["year"] == "2018" {
@@ -138,13 +100,7 @@ fn run_writes_every_file_with_the_interface_columns_and_units() {
     let names: Vec<&str> = lines.map(|l| l.split(',').nth(1).unwrap()).collect();
     assert_eq!(
         names,
-        [
-            "gdp-2020",
-            "urbanization-2020",
-            "gdp-2025",
-            "urbanization-2025",
-            "urbanization-2025-about"
-        ]
+        ["gdp-2020", "urbanization-2020", "gdp-2025", "urbanization-2025", "urbanization-2025-about"]
     );
     for l in targets.lines().skip(1) {
         let p: f64 = l.split(',').nth(7).unwrap().parse().unwrap();
@@ -158,17 +114,9 @@ fn run_writes_every_file_with_the_interface_columns_and_units() {
     assert_eq!(m["scenario"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(m["region"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(m["parameters"].as_object().unwrap().len(), 27);
-    assert!(
-        m["diagnostics"]
-            .as_object()
-            .unwrap()
-            .contains_key("capital_floor_binding")
-    );
+    assert!(m["diagnostics"].as_object().unwrap().contains_key("capital_floor_binding"));
     // No staging folder is left behind.
-    let left: Vec<_> = std::fs::read_dir(d.join("out"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, [std::ffi::OsString::from("baseline")]);
 }
 
@@ -176,18 +124,7 @@ fn run_writes_every_file_with_the_interface_columns_and_units() {
 fn deterministic_runs_one_draw_and_excel_adds_a_bom() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let o = minxinan(
-        d,
-        &[
-            "run",
-            &baseline_path(),
-            "--deterministic",
-            "--out",
-            "det",
-            "--quiet",
-            "--excel",
-        ],
-    );
+    let o = minxinan(d, &["run", &baseline_path(), "--deterministic", "--out", "det", "--quiet", "--excel"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let bytes = std::fs::read(d.join("det/summary.csv")).unwrap();
     assert!(bytes.starts_with("\u{feff}scenario,".as_bytes()));
@@ -195,10 +132,7 @@ fn deterministic_runs_one_draw_and_excel_adds_a_bom() {
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         assert_eq!(f[6], "0", "sd of one draw is 0");
-        assert!(
-            f[7..].iter().all(|q| q == &f[5]),
-            "every quantile equals the value: {line}"
-        );
+        assert!(f[7..].iter().all(|q| q == &f[5]), "every quantile equals the value: {line}");
     }
     let entities = std::fs::read_to_string(d.join("det/entities.csv")).unwrap();
     assert!(entities.contains("xiamen,厦门,Xiamen"));
@@ -210,19 +144,11 @@ fn bad_scenarios_exit_2_with_file_line_and_key() {
     let cases: &[(&str, &[&str])] = &[
         (
             "[scenario]\nname = \"x\"\nhorizon = 2070\n",
-            &[
-                "bad.toml:3:1",
-                "scenario.horizon",
-                "expected a year in 2019..=2050",
-            ],
+            &["bad.toml:3:1", "scenario.horizon", "expected a year in 2019..=2050"],
         ),
         (
             "[scenario]\nname = \"x\"\ndrawz = 10\n",
-            &[
-                "bad.toml:3:1",
-                "unknown field `drawz`",
-                "did you mean `draws`?",
-            ],
+            &["bad.toml:3:1", "unknown field `drawz`", "did you mean `draws`?"],
         ),
         (
             "[scenario]\nname = \"x\"\n[parameters]\ncapital_share = 1.0\n",
@@ -236,22 +162,13 @@ fn bad_scenarios_exit_2_with_file_line_and_key() {
             "[scenario]\nname = \"x\"\n[parameters]\ntfr_long_run = { dist = \"triangular\", min = 1, mode = 0.5, max = 2 }\n",
             &["bad.toml:4:", "tfr_long_run.mode"],
         ),
-        (
-            "[scenario]\nname = \"x\"\n[parameters]\ninflation_mean = nan\n",
-            &["bad.toml:4:1", "finite"],
-        ),
+        ("[scenario]\nname = \"x\"\n[parameters]\ninflation_mean = nan\n", &["bad.toml:4:1", "finite"]),
         (
             "[scenario]\nname = \"x\"\n[parameters]\ndepreciaton = 0.1\n",
             &["bad.toml:4:1", "did you mean `depreciation`?"],
         ),
-        (
-            "[scenario]\nname = \"Base Line\"\n",
-            &["bad.toml:2:1", "scenario.name"],
-        ),
-        (
-            "[scenario]\nname = \"x\"\nseed = -4\n",
-            &["bad.toml:3:1", "scenario.seed"],
-        ),
+        ("[scenario]\nname = \"Base Line\"\n", &["bad.toml:2:1", "scenario.name"]),
+        ("[scenario]\nname = \"x\"\nseed = -4\n", &["bad.toml:3:1", "scenario.seed"]),
         (
             "[scenario]\nname = \"x\"\nhorizon = 2030\n[[targets]]\nname = \"late\"\nentity = \"region\"\nyear = 2035\nindicator = \"gdp_real\"\nat_least = 1\n",
             &["bad.toml:7:1", "targets[0].year"],
@@ -272,10 +189,7 @@ fn bad_scenarios_exit_2_with_file_line_and_key() {
             "[scenario]\nname = \"x\"\n[transfer]\nenabled = true\n",
             &["bad.toml:3:", "unknown field `transfer`"],
         ),
-        (
-            "[scenario]\nname = \"x\"\nhorizon = 2035.5\n",
-            &["bad.toml:3:", "scenario.horizon"],
-        ),
+        ("[scenario]\nname = \"x\"\nhorizon = 2035.5\n", &["bad.toml:3:", "scenario.horizon"]),
         (
             "[scenario]\nname = \"x\"\n[parameters]\ntfr_long_run = { dist = \"discrete\", values = [1, 2], weights = [0.3, 0.3] }\n",
             &["bad.toml:4:", "sum to"],
@@ -312,15 +226,9 @@ fn bad_arguments_exit_2() {
         (&["run", &b, "--draw-range", "x"], "--draw-range"),
         (&["run", &b, "--draws", "0"], "--draws"),
         (&["run", &b, "--draws", "-3"], "-3"),
-        (
-            &["run", &b, "--save-draws=gdp_reel"],
-            "did you mean `gdp_real`?",
-        ),
+        (&["run", &b, "--save-draws=gdp_reel"], "did you mean `gdp_real`?"),
         (&["run", &b, "--threads", "0"], "--threads"),
-        (
-            &["run", &b, "--region", "nowhere/region.toml"],
-            "cannot read",
-        ),
+        (&["run", &b, "--region", "nowhere/region.toml"], "cannot read"),
         (&["run"], "SCENARIO"),
         (&["frobnicate"], "unrecognized subcommand"),
         (&["validate"], "SCENARIOS"),
@@ -329,10 +237,7 @@ fn bad_arguments_exit_2() {
         let o = minxinan(d, args);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(
-            err.contains(expect),
-            "{args:?}: expected `{expect}` in {err}"
-        );
+        assert!(err.contains(expect), "{args:?}: expected `{expect}` in {err}");
         assert!(!d.join("out").exists());
     }
     let o = minxinan(d, &["--help"]);
@@ -343,18 +248,7 @@ fn bad_arguments_exit_2() {
 fn a_failing_run_leaves_the_previous_output_intact() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let ok = minxinan(
-        d,
-        &[
-            "run",
-            &baseline_path(),
-            "--draws",
-            "20",
-            "--out",
-            "o",
-            "--quiet",
-        ],
-    );
+    let ok = minxinan(d, &["run", &baseline_path(), "--draws", "20", "--out", "o", "--quiet"]);
     assert!(ok.status.success());
     let before = std::fs::read(d.join("o/summary.csv")).unwrap();
     // A truncation that no draw can meet: a model failure (exit 1) in the first draw.
@@ -363,17 +257,12 @@ fn a_failing_run_leaves_the_previous_output_intact() {
         "t.toml",
         "[scenario]\nname = \"t\"\n[parameters]\ntfr_long_run = { dist = \"normal\", mean = 1.0, sd = 0.01, truncate = [2.0, 3.0] }\n",
     );
-    let o = minxinan(
-        d,
-        &["run", "t.toml", "--draws", "20", "--out", "o", "--quiet"],
-    );
+    let o = minxinan(d, &["run", "t.toml", "--draws", "20", "--out", "o", "--quiet"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("tfr_long_run"), "{}", stderr(&o));
     assert_eq!(std::fs::read(d.join("o/summary.csv")).unwrap(), before);
-    let left: Vec<_> = std::fs::read_dir(d)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let left: Vec<_> =
+        std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(left.iter().all(|n| !n.contains(".tmp-")), "{left:?}");
 }
 
@@ -389,35 +278,11 @@ fn validate_and_resolved() {
     );
     let o = minxinan(d, &["validate", &baseline_path(), "--resolved"]);
     let text = String::from_utf8(o.stdout).unwrap();
-    assert!(
-        text.contains("tfr_long_run = { dist = \"triangular\", min = 0.8, mode = 1.1, max = 1.5 }")
-    );
+    assert!(text.contains("tfr_long_run = { dist = \"triangular\", min = 0.8, mode = 1.1, max = 1.5 }"));
     // The resolved text is itself a valid scenario that runs to the same numbers.
     write_scenario(d, "resolved.toml", &text);
-    let a = minxinan(
-        d,
-        &[
-            "run",
-            "resolved.toml",
-            "--draws",
-            "50",
-            "--out",
-            "a",
-            "--quiet",
-        ],
-    );
-    let b = minxinan(
-        d,
-        &[
-            "run",
-            &baseline_path(),
-            "--draws",
-            "50",
-            "--out",
-            "b",
-            "--quiet",
-        ],
-    );
+    let a = minxinan(d, &["run", "resolved.toml", "--draws", "50", "--out", "a", "--quiet"]);
+    let b = minxinan(d, &["run", &baseline_path(), "--draws", "50", "--out", "b", "--quiet"]);
     assert!(a.status.success() && b.status.success());
     assert_eq!(
         std::fs::read(d.join("a/summary.csv")).unwrap(),
@@ -452,31 +317,10 @@ fn an_exported_region_runs_to_the_same_numbers() {
     let d = tmp.path();
     let reg = export(d);
     assert!(reg.join("region.toml").exists() && reg.join("README.md").exists());
-    let a = minxinan(
-        d,
-        &[
-            "run",
-            &baseline_path(),
-            "--draws",
-            "50",
-            "--out",
-            "a",
-            "--quiet",
-        ],
-    );
+    let a = minxinan(d, &["run", &baseline_path(), "--draws", "50", "--out", "a", "--quiet"]);
     let b = minxinan(
         d,
-        &[
-            "run",
-            &baseline_path(),
-            "--draws",
-            "50",
-            "--out",
-            "b",
-            "--quiet",
-            "--region",
-            "reg/region.toml",
-        ],
+        &["run", &baseline_path(), "--draws", "50", "--out", "b", "--quiet", "--region", "reg/region.toml"],
     );
     assert!(a.status.success() && b.status.success(), "{}", stderr(&b));
     assert_eq!(
@@ -497,27 +341,13 @@ fn bad_region_files_exit_2_with_file_and_line() {
             "264,57.0,abc",
             &["cities.csv:6:", "column gdp_2018", "found `abc`"],
         ),
-        (
-            "cities.csv",
-            "xiamen,厦门",
-            "Xiamen City,厦门",
-            &["cities.csv:2:", "column id"],
-        ),
-        (
-            "cities.csv",
-            "0.5,41.3,58.2",
-            "0.5,41.3,68.2",
-            &["cities.csv:2:", "sum to 110.00"],
-        ),
+        ("cities.csv", "xiamen,厦门", "Xiamen City,厦门", &["cities.csv:2:", "column id"]),
+        ("cities.csv", "0.5,41.3,58.2", "0.5,41.3,68.2", &["cities.csv:2:", "sum to 110.00"]),
         (
             "travel_times_2018.csv",
             "xiamen,zhangzhou,30",
             "xiamen,zhangzou,30",
-            &[
-                "travel_times_2018.csv:2:",
-                "unknown node `zhangzou`",
-                "did you mean `zhangzhou`?",
-            ],
+            &["travel_times_2018.csv:2:", "unknown node `zhangzou`", "did you mean `zhangzhou`?"],
         ),
         (
             "travel_times_2018.csv",
@@ -525,21 +355,12 @@ fn bad_region_files_exit_2_with_file_and_line() {
             "xiamen,zhangzhou,-5",
             &["travel_times_2018.csv:2:", "minutes > 0"],
         ),
-        (
-            "age_profile_2018.csv",
-            "5-9,6.3",
-            "5-10,6.3",
-            &["age_profile_2018.csv:3:", "expected `5-9`"],
-        ),
+        ("age_profile_2018.csv", "5-9,6.3", "5-10,6.3", &["age_profile_2018.csv:3:", "expected `5-9`"]),
         (
             "projects.toml",
             "stage = \"study\"\nopen_year = 2024",
             "stage = \"studies\"\nopen_year = 2024",
-            &[
-                "projects.toml:",
-                "unknown stage `studies`",
-                "did you mean `study`?",
-            ],
+            &["projects.toml:", "unknown stage `studies`", "did you mean `study`?"],
         ),
         (
             "projects.toml",
@@ -565,30 +386,15 @@ fn bad_region_files_exit_2_with_file_and_line() {
             "e0_male = 15.2",
             &["region.toml:", "constants.e0_male", "30 ≤ e0 ≤ 100"],
         ),
-        (
-            "region.toml",
-            "cities = \"cities.csv\"",
-            "cities = \"towns.csv\"",
-            &["towns.csv", "cannot read"],
-        ),
+        ("region.toml", "cities = \"cities.csv\"", "cities = \"towns.csv\"", &["towns.csv", "cannot read"]),
     ];
     for (file, from, to, expect) in cases {
         let path = reg.join(file);
         let original = std::fs::read_to_string(&path).unwrap();
         assert!(original.contains(from), "{file}: {from}");
         std::fs::write(&path, original.replacen(from, to, 1)).unwrap();
-        let o = minxinan(
-            d,
-            &[
-                "run",
-                &baseline_path(),
-                "--draws",
-                "5",
-                "--quiet",
-                "--region",
-                "reg/region.toml",
-            ],
-        );
+        let o =
+            minxinan(d, &["run", &baseline_path(), "--draws", "5", "--quiet", "--region", "reg/region.toml"]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{file}: {err}");
         for e in *expect {

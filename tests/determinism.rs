@@ -9,34 +9,18 @@ use minxinan::{RunConfig, runner};
 #[test]
 fn thread_count_and_draw_order_do_not_change_results() {
     let (_, _, model) = model_of(&baseline_text());
-    let cfg = RunConfig {
-        draws: 0..400,
-        seed: 42,
-        deterministic: false,
-    };
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
-    let two = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
+    let cfg = RunConfig { draws: 0..400, seed: 42, deterministic: false };
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     let a = one.install(|| runner::run(&model, &cfg, &|_| {})).unwrap();
     let b = two.install(|| runner::run(&model, &cfg, &|_| {})).unwrap();
     assert!(
-        a.values
-            .iter()
-            .zip(&b.values)
-            .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+        a.values.iter().zip(&b.values).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
     );
     let sa = one.install(|| minxinan::stats::summarise(&a));
     let sb = two.install(|| minxinan::stats::summarise(&b));
     let bits = |v: &[minxinan::stats::SeriesStats]| -> Vec<u64> {
-        v.iter()
-            .flat_map(|s| [s.mean, s.sd].into_iter().chain(s.q))
-            .map(f64::to_bits)
-            .collect()
+        v.iter().flat_map(|s| [s.mean, s.sd].into_iter().chain(s.q)).map(f64::to_bits).collect()
     };
     assert_eq!(bits(&sa), bits(&sb));
 }
@@ -44,50 +28,22 @@ fn thread_count_and_draw_order_do_not_change_results() {
 #[test]
 fn a_range_of_draws_equals_the_same_draws_of_a_long_run() {
     let (_, _, model) = model_of(&baseline_text());
-    let full = runner::run(
-        &model,
-        &RunConfig {
-            draws: 0..300,
-            seed: 9,
-            deterministic: false,
-        },
-        &|_| {},
-    )
-    .unwrap();
-    let part = runner::run(
-        &model,
-        &RunConfig {
-            draws: 100..200,
-            seed: 9,
-            deterministic: false,
-        },
-        &|_| {},
-    )
-    .unwrap();
+    let full =
+        runner::run(&model, &RunConfig { draws: 0..300, seed: 9, deterministic: false }, &|_| {}).unwrap();
+    let part =
+        runner::run(&model, &RunConfig { draws: 100..200, seed: 9, deterministic: false }, &|_| {}).unwrap();
     for k in 0..100 {
         let (a, b) = (full.row(100 + k), part.row(k));
         assert!(
-            a.iter()
-                .zip(b)
-                .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())),
+            a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())),
             "draw {}",
             100 + k
         );
     }
     // A different seed gives different draws.
-    let other = runner::run(
-        &model,
-        &RunConfig {
-            draws: 100..101,
-            seed: 10,
-            deterministic: false,
-        },
-        &|_| {},
-    )
-    .unwrap();
-    let j = model
-        .layout
-        .index(5, 2035, minxinan::indicators::Indicator::GdpReal);
+    let other =
+        runner::run(&model, &RunConfig { draws: 100..101, seed: 10, deterministic: false }, &|_| {}).unwrap();
+    let j = model.layout.index(5, 2035, minxinan::indicators::Indicator::GdpReal);
     assert_ne!(other.row(0)[j], part.row(0)[j]);
 }
 
@@ -102,16 +58,7 @@ fn cli_files_are_byte_identical_across_runs_and_threads() {
         let out = format!("o{k}");
         let o = minxinan_env(
             d,
-            &[
-                "run",
-                s,
-                "--draws",
-                "500",
-                "--out",
-                &out,
-                "--quiet",
-                "--save-draws",
-            ],
+            &["run", s, "--draws", "500", "--out", &out, "--quiet", "--save-draws"],
             &[("RAYON_NUM_THREADS", threads)],
         );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -120,31 +67,14 @@ fn cli_files_are_byte_identical_across_runs_and_threads() {
     for f in ["summary.csv", "targets.csv", "draws.csv", "entities.csv"] {
         let a = std::fs::read(d.join(&outs[0]).join(f)).unwrap();
         for o in &outs[1..] {
-            assert!(
-                a == std::fs::read(d.join(o).join(f)).unwrap(),
-                "{f} differs"
-            );
+            assert!(a == std::fs::read(d.join(o).join(f)).unwrap(), "{f} differs");
         }
     }
     // --threads does the same.
-    let o = minxinan(
-        d,
-        &[
-            "run",
-            s,
-            "--draws",
-            "500",
-            "--out",
-            "t1",
-            "--quiet",
-            "--threads",
-            "1",
-        ],
-    );
+    let o = minxinan(d, &["run", s, "--draws", "500", "--out", "t1", "--quiet", "--threads", "1"]);
     assert!(o.status.success());
     assert!(
-        std::fs::read(d.join("t1/summary.csv")).unwrap()
-            == std::fs::read(d.join("o0/summary.csv")).unwrap()
+        std::fs::read(d.join("t1/summary.csv")).unwrap() == std::fs::read(d.join("o0/summary.csv")).unwrap()
     );
 }
 
@@ -156,16 +86,7 @@ fn cli_draw_range_matches_the_full_run_in_draws_csv() {
     let s = scen.to_str().unwrap();
     let o = minxinan(
         d,
-        &[
-            "run",
-            s,
-            "--draws",
-            "1000",
-            "--out",
-            "full",
-            "--quiet",
-            "--save-draws=gdp_real,population",
-        ],
+        &["run", s, "--draws", "1000", "--out", "full", "--quiet", "--save-draws=gdp_real,population"],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = minxinan(
@@ -198,8 +119,7 @@ fn cli_draw_range_matches_the_full_run_in_draws_csv() {
     assert_eq!(got.len(), 100 * 6 * (18 + 18));
     assert_eq!(pick, got);
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("part/manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(d.join("part/manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["draw_range"], serde_json::json!([100, 200]));
     assert_eq!(manifest["draws"], 100);
 }

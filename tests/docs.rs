@@ -25,19 +25,9 @@ fn model_doc_lists_every_parameter_with_its_default() {
             minxinan::params::Default::Uniform(a, b) => ("uniform", vec![a, b]),
             minxinan::params::Default::Triangular(a, m, b) => ("triangular", vec![a, m, b]),
         };
-        assert!(
-            cells[4].starts_with(kind),
-            "{}: `{}` is not a {kind}",
-            p.name,
-            cells[4]
-        );
+        assert!(cells[4].starts_with(kind), "{}: `{}` is not a {kind}", p.name, cells[4]);
         assert_eq!(numbers, expected, "{}: default in docs/MODEL.md", p.name);
-        assert_eq!(
-            cells[5].replace('−', "-"),
-            p.domain.to_string().replace('−', "-"),
-            "{}: domain",
-            p.name
-        );
+        assert_eq!(cells[5].replace('−', "-"), p.domain.to_string().replace('−', "-"), "{}: domain", p.name);
     }
 }
 

@@ -29,16 +29,9 @@ fn deterministic_baseline_matches_the_independent_implementation() {
         let ind = Indicator::from_name(&rec[2]).unwrap();
         let want: f64 = rec[3].parse().unwrap();
         let got = out[model.layout.index(entity, year, ind)];
-        let diff = if (got - want).abs() <= 1e-7 {
-            0.0
-        } else {
-            (got - want).abs() / want.abs().max(1e-9)
-        };
+        let diff = if (got - want).abs() <= 1e-7 { 0.0 } else { (got - want).abs() / want.abs().max(1e-9) };
         if diff > worst.0 {
-            worst = (
-                diff,
-                format!("{} {year} {}: {got} vs {want}", &rec[0], &rec[2]),
-            );
+            worst = (diff, format!("{} {year} {}: {got} vs {want}", &rec[0], &rec[2]));
         }
         rows += 1;
     }

@@ -20,50 +20,32 @@ fn demographic_identity_bounds_and_no_negative_cell_in_every_draw() {
     let mut checked = 0;
     for draw in 0..DRAWS {
         let mut failures = Vec::new();
-        simulate_observed(
-            &model,
-            20181231,
-            draw,
-            Mode::Stochastic,
-            &mut ws,
-            &mut out,
-            |v| {
-                let u_max = v.param(P::UrbanizationCeiling);
-                for i in 0..v.n() {
-                    let (b, d, n) = v.flows(i);
-                    let (p, p0) = (v.population(i), v.population_prev(i));
-                    let rhs = p0 + b - d + n;
-                    if ((p - rhs) / p).abs() > 1e-9 {
-                        failures.push(format!(
-                            "identity: draw {draw} year {} city {i}: {p} vs {rhs}",
-                            v.year
-                        ));
-                    }
-                    let cells: f64 = v.cells(i).iter().flatten().sum();
-                    if ((cells - p) / p).abs() > 1e-12 {
-                        failures.push(format!("cells sum {cells} vs P {p}"));
-                    }
-                    if v.cells(i)
-                        .iter()
-                        .flatten()
-                        .any(|c| *c < 0.0 || !c.is_finite())
-                    {
-                        failures.push(format!(
-                            "negative cell: draw {draw} year {} city {i}",
-                            v.year
-                        ));
-                    }
-                    let u = v.urban(i) / p;
-                    if !(0.0..=u_max).contains(&u) {
-                        failures.push(format!("urbanization {u} outside [0, {u_max}]"));
-                    }
-                    if v.capital(i).iter().any(|k| *k < 0.0) || b < 0.0 || d < 0.0 {
-                        failures.push("negative capital, births or deaths".into());
-                    }
-                    checked += 1;
+        simulate_observed(&model, 20181231, draw, Mode::Stochastic, &mut ws, &mut out, |v| {
+            let u_max = v.param(P::UrbanizationCeiling);
+            for i in 0..v.n() {
+                let (b, d, n) = v.flows(i);
+                let (p, p0) = (v.population(i), v.population_prev(i));
+                let rhs = p0 + b - d + n;
+                if ((p - rhs) / p).abs() > 1e-9 {
+                    failures.push(format!("identity: draw {draw} year {} city {i}: {p} vs {rhs}", v.year));
                 }
-            },
-        )
+                let cells: f64 = v.cells(i).iter().flatten().sum();
+                if ((cells - p) / p).abs() > 1e-12 {
+                    failures.push(format!("cells sum {cells} vs P {p}"));
+                }
+                if v.cells(i).iter().flatten().any(|c| *c < 0.0 || !c.is_finite()) {
+                    failures.push(format!("negative cell: draw {draw} year {} city {i}", v.year));
+                }
+                let u = v.urban(i) / p;
+                if !(0.0..=u_max).contains(&u) {
+                    failures.push(format!("urbanization {u} outside [0, {u_max}]"));
+                }
+                if v.capital(i).iter().any(|k| *k < 0.0) || b < 0.0 || d < 0.0 {
+                    failures.push("negative capital, births or deaths".into());
+                }
+                checked += 1;
+            }
+        })
         .unwrap();
         assert!(failures.is_empty(), "{failures:?}");
     }
@@ -73,11 +55,7 @@ fn demographic_identity_bounds_and_no_negative_cell_in_every_draw() {
 #[test]
 fn region_rows_are_sums_or_ratios_of_sums_in_every_draw() {
     let (_, _, model) = model_of(&baseline_text());
-    let cfg = RunConfig {
-        draws: 0..DRAWS,
-        seed: 7,
-        deterministic: false,
-    };
+    let cfg = RunConfig { draws: 0..DRAWS, seed: 7, deterministic: false };
     let ens = runner::run(&model, &cfg, &|_| {}).unwrap();
     let l = ens.layout;
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
@@ -87,14 +65,7 @@ fn region_rows_are_sums_or_ratios_of_sums_in_every_draw() {
         for year in 2018..=2035 {
             let get = |e: usize, i: Indicator| row[l.index(e, year, i)];
             let sum = |i: Indicator| (0..5).map(|e| get(e, i)).sum::<f64>();
-            for ind in [
-                Population,
-                UrbanPopulation,
-                Employment,
-                GdpReal,
-                GdpNominal,
-                GdpAssessment,
-            ] {
+            for ind in [Population, UrbanPopulation, Employment, GdpReal, GdpNominal, GdpAssessment] {
                 assert!(close(get(5, ind), sum(ind)), "{} {year}", ind.name());
             }
             if year > 2018 {
@@ -103,39 +74,26 @@ fn region_rows_are_sums_or_ratios_of_sums_in_every_draw() {
                 }
                 let prev = |e: usize, i: Indicator| row[l.index(e, year - 1, i)];
                 let sp = |i: Indicator| (0..5).map(|e| prev(e, i)).sum::<f64>();
-                assert!(close(
-                    get(5, GdpGrowth),
-                    100.0 * (sum(GdpReal) / sp(GdpReal) - 1.0)
-                ));
-                assert!(close(
-                    get(5, PopulationGrowth),
-                    100.0 * (sum(Population) / sp(Population) - 1.0)
-                ));
+                assert!(close(get(5, GdpGrowth), 100.0 * (sum(GdpReal) / sp(GdpReal) - 1.0)));
+                assert!(close(get(5, PopulationGrowth), 100.0 * (sum(Population) / sp(Population) - 1.0)));
                 let pmid = 0.5 * (sum(Population) + sp(Population));
                 assert!(close(get(5, GdpPerCapita), 1e4 * sum(GdpReal) / pmid));
             }
-            assert!(close(
-                get(5, UrbanizationRate),
-                100.0 * sum(UrbanPopulation) / sum(Population)
-            ));
+            assert!(close(get(5, UrbanizationRate), 100.0 * sum(UrbanPopulation) / sum(Population)));
             // Shares: the region's is the GDP-weighted mean of the cities'.
             for ind in [GdpSharePrimary, GdpShareSecondary, GdpShareTertiary] {
-                let w: f64 =
-                    (0..5).map(|e| get(e, ind) * get(e, GdpReal)).sum::<f64>() / sum(GdpReal);
+                let w: f64 = (0..5).map(|e| get(e, ind) * get(e, GdpReal)).sum::<f64>() / sum(GdpReal);
                 assert!(close(get(5, ind), w), "{} {year}", ind.name());
             }
             // Working-age share and dependency: ratios of sums of the cities' counts.
-            let wa: f64 = (0..5)
-                .map(|e| get(e, WorkingAgeShare) * get(e, Population))
-                .sum::<f64>();
+            let wa: f64 = (0..5).map(|e| get(e, WorkingAgeShare) * get(e, Population)).sum::<f64>();
             assert!(close(get(5, WorkingAgeShare), wa / sum(Population)));
             let old: f64 = (0..5)
                 .map(|e| get(e, OldAgeDependency) * get(e, WorkingAgeShare) * get(e, Population))
                 .sum::<f64>();
             assert!(close(get(5, OldAgeDependency), old / wa));
             for e in 0..6 {
-                let shares =
-                    get(e, GdpSharePrimary) + get(e, GdpShareSecondary) + get(e, GdpShareTertiary);
+                let shares = get(e, GdpSharePrimary) + get(e, GdpShareSecondary) + get(e, GdpShareTertiary);
                 assert!(close(shares, 100.0));
                 assert!(close(get(e, GdpAssessment), get(e, GdpReal)));
             }
@@ -146,11 +104,7 @@ fn region_rows_are_sums_or_ratios_of_sums_in_every_draw() {
 #[test]
 fn base_year_equals_the_data_in_every_draw() {
     let (_, _, model) = model_of(&baseline_text());
-    let cfg = RunConfig {
-        draws: 0..200,
-        seed: 99,
-        deterministic: false,
-    };
+    let cfg = RunConfig { draws: 0..200, seed: 99, deterministic: false };
     let ens = runner::run(&model, &cfg, &|_| {}).unwrap();
     let data = cities_data();
     let l = ens.layout;
@@ -167,9 +121,7 @@ fn base_year_equals_the_data_in_every_draw() {
             assert!((v(e, Indicator::GdpShareTertiary) - f(c, "share_tertiary_2018")).abs() < 1e-9);
             // The age profile puts 72.0 % at ages 15-64 and 10.0 % at 65+ (age_profile_2018.csv).
             assert!((v(e, Indicator::WorkingAgeShare) - 72.0).abs() < 1e-9);
-            assert!(
-                (v(e, Indicator::Employment) - 0.75 * 0.72 * f(c, "population_2018")).abs() < 1e-9
-            );
+            assert!((v(e, Indicator::Employment) - 0.75 * 0.72 * f(c, "population_2018")).abs() < 1e-9);
         }
         // The plan's base (第一章第一节): 2317 万人, 21954 亿元, 67.1 %, 5.7 : 50.7 : 43.9
         // (shares normalised to 5.68 : 50.55 : 43.77 in data/README.md).
@@ -192,17 +144,9 @@ fn deterministic_calibration_reproduces_the_reference_year() {
     let f = |m: &std::collections::HashMap<String, String>, k: &str| m[k].parse::<f64>().unwrap();
     for (e, c) in cities_data().iter().enumerate() {
         let g = out[l.index(e, 2019, Indicator::GdpGrowth)];
-        assert!(
-            (g - f(c, "real_growth_2018")).abs() < 1e-6,
-            "{} gdp growth {g}",
-            c["id"]
-        );
+        assert!((g - f(c, "real_growth_2018")).abs() < 1e-6, "{} gdp growth {g}", c["id"]);
         let n = out[l.index(e, 2019, Indicator::PopulationGrowth)];
-        assert!(
-            (n - f(c, "pop_growth_2016_2018")).abs() < 1e-6,
-            "{} population growth {n}",
-            c["id"]
-        );
+        assert!((n - f(c, "pop_growth_2016_2018")).abs() < 1e-6, "{} population growth {n}", c["id"]);
         let du = out[l.index(e, 2019, Indicator::UrbanizationRate)]
             - out[l.index(e, 2018, Indicator::UrbanizationRate)];
         assert!(
@@ -245,10 +189,8 @@ fn stochastic_calibration_uses_each_draws_parameters() {
 fn scenarios_that_share_a_parameter_share_its_draws() {
     // Fixing one parameter must not move the draws of any other (named streams).
     let (_, _, a) = model_of(&baseline_text());
-    let (_, _, b) = model_of(&format!(
-        "{}\n[parameters]\nmarket_access_elasticity = 0.05\n",
-        baseline_text()
-    ));
+    let (_, _, b) =
+        model_of(&format!("{}\n[parameters]\nmarket_access_elasticity = 0.05\n", baseline_text()));
     let params = |m: &minxinan::Model, draw: u64| {
         let mut ws = Workspace::new(m);
         let mut out = vec![0.0; m.layout.len()];
@@ -276,11 +218,7 @@ fn scenarios_that_share_a_parameter_share_its_draws() {
 #[test]
 fn every_indicator_is_finite_and_draws_differ() {
     let (_, _, model) = model_of(&baseline_text());
-    let cfg = RunConfig {
-        draws: 0..50,
-        seed: 5,
-        deterministic: false,
-    };
+    let cfg = RunConfig { draws: 0..50, seed: 5, deterministic: false };
     let ens = runner::run(&model, &cfg, &|_| {}).unwrap();
     for k in 0..ens.n_draws() {
         for (_, _, _, j) in ens.layout.reported() {

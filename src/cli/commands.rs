@@ -39,22 +39,15 @@ fn load_region(path: Option<&Path>) -> Result<Region> {
         None => Ok(Region::load(embedded::MANIFEST, &embedded::Embedded)?),
         Some(p) => {
             let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             Ok(Region::load(&name, &Dir(dir))?)
         }
     }
 }
 
 fn read_scenario(region: &Region, path: &Path) -> Result<Scenario> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        BadInput(format!(
-            "{}: cannot read the scenario file: {e}",
-            path.display()
-        ))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BadInput(format!("{}: cannot read the scenario file: {e}", path.display())))?;
     Ok(Scenario::parse(&path.display().to_string(), &text, region)?)
 }
 
@@ -65,10 +58,7 @@ fn parse_range(s: &str) -> Result<std::ops::Range<u64>, BadInput> {
         ))
     };
     let (a, b) = s.split_once("..").ok_or_else(bad)?;
-    let (a, b): (u64, u64) = (
-        a.trim().parse().map_err(|_| bad())?,
-        b.trim().parse().map_err(|_| bad())?,
-    );
+    let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
     if a >= b || b - a > minxinan::scenario::MAX_DRAWS {
         return Err(bad());
     }
@@ -81,10 +71,7 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     let scenario = read_scenario(region, &a.scenario)?;
     let draws = a.draws.unwrap_or(scenario.draws);
     if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
-        bail!(BadInput(format!(
-            "--draws: found {draws}; expected 1..={}",
-            minxinan::scenario::MAX_DRAWS
-        )));
+        bail!(BadInput(format!("--draws: found {draws}; expected 1..={}", minxinan::scenario::MAX_DRAWS)));
     }
     let range = match &a.draw_range {
         Some(s) => parse_range(s)?,
@@ -99,8 +86,8 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
             list.split(',')
                 .map(|name| {
                     Indicator::from_name(name.trim()).ok_or_else(|| {
-                        let hint = minxinan::locate::suggest(name.trim(), &Indicator::names())
-                            .unwrap_or_default();
+                        let hint =
+                            minxinan::locate::suggest(name.trim(), &Indicator::names()).unwrap_or_default();
                         BadInput(format!("--save-draws: unknown indicator `{name}` {hint}"))
                     })
                 })
@@ -109,16 +96,8 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     };
     let seed = a.seed.unwrap_or(scenario.seed);
     let model = Model::new(region, &scenario)?;
-    let cfg = RunConfig {
-        draws: range,
-        seed,
-        deterministic: a.deterministic,
-    };
-    let n = if cfg.deterministic {
-        1
-    } else {
-        cfg.draws.end - cfg.draws.start
-    };
+    let cfg = RunConfig { draws: range, seed, deterministic: a.deterministic };
+    let n = if cfg.deterministic { 1 } else { cfg.draws.end - cfg.draws.start };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads.unwrap_or(0))
         .build()
@@ -138,32 +117,18 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let ens = pool
-        .install(|| runner::run(&model, &cfg, &|k| bar.inc(k)))
-        .map_err(minxinan::Error::from)?;
+    let ens = pool.install(|| runner::run(&model, &cfg, &|k| bar.inc(k))).map_err(minxinan::Error::from)?;
     bar.finish_and_clear();
     let summary = pool.install(|| stats::summarise(&ens));
 
-    let out_dir = a
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+    let out_dir = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     let staging = Staging::new(&out_dir)?;
-    staging.write(
-        "summary.csv",
-        &output::summary_csv(&scenario.name, region, &ens, &summary),
-        a.excel,
-    )?;
+    staging.write("summary.csv", &output::summary_csv(&scenario.name, region, &ens, &summary), a.excel)?;
     staging.write("entities.csv", &output::entities_csv(region), a.excel)?;
-    staging.write(
-        "targets.csv",
-        &output::targets_csv(&scenario, region, &ens, &summary),
-        a.excel,
-    )?;
+    staging.write("targets.csv", &output::targets_csv(&scenario, region, &ens, &summary), a.excel)?;
     if a.save_draws.is_some() {
         let path = staging.path("draws.csv");
-        let f = std::fs::File::create(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
+        let f = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         let mut w = std::io::BufWriter::new(f);
         if a.excel {
             w.write_all(output::BOM.as_bytes())?;
@@ -181,11 +146,7 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         git_commit: (!commit.is_empty()).then_some(commit),
         seed,
     };
-    staging.write(
-        "manifest.json",
-        &output::manifest_json(&scenario, region, &ens, &info),
-        false,
-    )?;
+    staging.write("manifest.json", &output::manifest_json(&scenario, region, &ens, &info), false)?;
     staging.commit()?;
     if !a.quiet {
         eprintln!(
@@ -203,8 +164,7 @@ fn validate(region: &Region, a: ValidateArgs) -> Result<ExitCode> {
     let mut failed = 0;
     let mut stdout = std::io::stdout().lock();
     for path in &a.scenarios {
-        match read_scenario(region, path)
-            .and_then(|s| Model::new(region, &s).map(|_| s).map_err(Into::into))
+        match read_scenario(region, path).and_then(|s| Model::new(region, &s).map(|_| s).map_err(Into::into))
         {
             Ok(s) => {
                 if a.resolved {
@@ -228,10 +188,7 @@ fn validate(region: &Region, a: ValidateArgs) -> Result<ExitCode> {
         }
     }
     if failed > 0 {
-        bail!(BadInput(format!(
-            "{failed} of {} scenario files are invalid",
-            a.scenarios.len()
-        )));
+        bail!(BadInput(format!("{failed} of {} scenario files are invalid", a.scenarios.len())));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -242,11 +199,7 @@ fn info(region: &Region, a: InfoArgs) -> Result<ExitCode> {
         for (name, text) in embedded::FILES {
             write_atomic(&dir.join(name), text.as_bytes())?;
         }
-        eprintln!(
-            "wrote the embedded region ({} files) to {}",
-            embedded::FILES.len(),
-            dir.display()
-        );
+        eprintln!("wrote the embedded region ({} files) to {}", embedded::FILES.len(), dir.display());
         return Ok(ExitCode::SUCCESS);
     }
     let mut o = std::io::stdout().lock();
@@ -271,11 +224,7 @@ fn info(region: &Region, a: InfoArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(
-        o,
-        "region {} (base year {}), sha256 {}",
-        region.name, region.base_year, region.sha256
-    )?;
+    writeln!(o, "region {} (base year {}), sha256 {}", region.name, region.base_year, region.sha256)?;
     writeln!(o, "\ncities:")?;
     for c in &region.cities {
         writeln!(
@@ -292,18 +241,11 @@ fn info(region: &Region, a: InfoArgs) -> Result<ExitCode> {
     }
     writeln!(o, "\nexternal nodes (market access only):")?;
     for nd in &region.nodes {
-        writeln!(
-            o,
-            "  {:<10} {} {} (mass {})",
-            nd.id, nd.name_zh, nd.name_en, nd.mass
-        )?;
+        writeln!(o, "  {:<10} {} {} (mass {})", nd.id, nd.name_zh, nd.name_en, nd.mass)?;
     }
     writeln!(o, "\nprojects (on unless a scenario disables them):")?;
     for p in &region.projects {
-        let delay = p
-            .delay
-            .as_ref()
-            .unwrap_or(&region.delay_by_stage[p.stage as usize]);
+        let delay = p.delay.as_ref().unwrap_or(&region.delay_by_stage[p.stage as usize]);
         writeln!(
             o,
             "  {:<24} {:<10} {:<12} planned {} delay {}  {}",
@@ -320,12 +262,7 @@ fn info(region: &Region, a: InfoArgs) -> Result<ExitCode> {
         writeln!(
             o,
             "  {:<20} host {:<10} partner {:<10} from {} value added {}  {}",
-            p.id,
-            region.cities[p.host].id,
-            region.cities[p.partner].id,
-            p.start,
-            p.value_added,
-            p.name
+            p.id, region.cities[p.host].id, region.cities[p.partner].id, p.start, p.value_added, p.name
         )?;
     }
     writeln!(o, "\nplan targets:")?;
@@ -346,9 +283,7 @@ fn info(region: &Region, a: InfoArgs) -> Result<ExitCode> {
 
 /// RFC 3339 UTC time of a system time (seconds precision).
 fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -360,10 +295,5 @@ fn rfc3339(t: SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
 }

@@ -18,23 +18,13 @@ pub struct Staging {
 impl Staging {
     /// Create a staging folder for `target`.
     pub fn new(target: &Path) -> Result<Staging> {
-        let parent = target
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-        let name = target
-            .file_name()
-            .map_or("out".into(), |n| n.to_string_lossy().into_owned());
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        let name = target.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned());
         let dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Staging {
-            dir,
-            target: target.to_path_buf(),
-            done: false,
-        })
+        Ok(Staging { dir, target: target.to_path_buf(), done: false })
     }
 
     /// The path of a file inside the staging folder.
@@ -45,13 +35,11 @@ impl Staging {
     /// Write a file with optional byte-order mark.
     pub fn write(&self, name: &str, text: &str, bom: bool) -> Result<()> {
         let path = self.path(name);
-        let mut f =
-            fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        let mut f = fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         if bom {
             f.write_all(minxinan::output::BOM.as_bytes())?;
         }
-        f.write_all(text.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        f.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
         f.sync_all().ok();
         Ok(())
     }
@@ -67,9 +55,7 @@ impl Staging {
             if old.exists() {
                 let _ = fs::rename(&old, &self.target);
             }
-            return Err(e).with_context(|| {
-                format!("cannot move the results into {}", self.target.display())
-            });
+            return Err(e).with_context(|| format!("cannot move the results into {}", self.target.display()));
         }
         let _ = fs::remove_dir_all(&old);
         self.done = true;

@@ -28,10 +28,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let input = e.downcast_ref::<minxinan::InputErrors>().is_some()
                 || e.downcast_ref::<BadInput>().is_some()
-                || matches!(
-                    e.downcast_ref::<minxinan::Error>(),
-                    Some(minxinan::Error::Input(_))
-                );
+                || matches!(e.downcast_ref::<minxinan::Error>(), Some(minxinan::Error::Input(_)));
             eprintln!("error: {e:#}");
             ExitCode::from(if input { 2 } else { 1 })
         }

@@ -117,21 +117,12 @@ pub fn project_year(
             p[x] = p[x - 1] * s[x - 1];
         }
         p[MAX_AGE] = top;
-        let b = births
-            * if g == 1 {
-                male_birth_share
-            } else {
-                1.0 - male_birth_share
-            };
+        let b = births * if g == 1 { male_birth_share } else { 1.0 - male_birth_share };
         p[0] = b * s[0];
         deaths += b * (1.0 - s[0]);
         population += p.iter().sum::<f64>();
     }
-    Natural {
-        births,
-        deaths,
-        population,
-    }
+    Natural { births, deaths, population }
 }
 
 /// What spreading net migrants did.
@@ -165,11 +156,7 @@ pub fn spread_migrants(
                 added += a;
             }
         }
-        return Spread {
-            realised: added,
-            capped: false,
-            dropped: 0.0,
-        };
+        return Spread { realised: added, capped: false, dropped: 0.0 };
     }
     let out = -n;
     for g in 0..2 {
@@ -224,11 +211,7 @@ pub fn spread_migrants(
             removed += removal[g][x];
         }
     }
-    Spread {
-        realised: -removed,
-        capped: any_cap,
-        dropped,
-    }
+    Spread { realised: -removed, capped: any_cap, dropped }
 }
 
 #[cfg(test)]

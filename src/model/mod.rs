@@ -229,8 +229,7 @@ impl Model {
                 du_ref: c.urbanization_change,
                 gy_ref: (1.0 + c.real_growth) / (1.0 + c.pop_growth) - 1.0,
                 tfr: c.constants.tfr_base,
-                male_birth_share: c.constants.sex_ratio_at_birth
-                    / (1.0 + c.constants.sex_ratio_at_birth),
+                male_birth_share: c.constants.sex_ratio_at_birth / (1.0 + c.constants.sex_ratio_at_birth),
                 investment_rate: c.constants.investment_rate_base,
                 participation: c.constants.participation,
                 mortality: city_schedule[i],
@@ -239,9 +238,7 @@ impl Model {
         }
         let mut errors = Vec::new();
         // u_max may be drawn per draw: the base rate must stay 1 point below its lowest value.
-        let u_max = scenario.parameters[crate::params::P::UrbanizationCeiling as usize]
-            .support()
-            .lo;
+        let u_max = scenario.parameters[crate::params::P::UrbanizationCeiling as usize].support().lo;
         for (i, cb) in cities.iter_mut().enumerate() {
             cb.rel_wage = (cb.rel_wage / (y_sum / e_sum)).ln();
             for s in 0..3 {
@@ -295,10 +292,7 @@ impl Model {
             .map(|p| ModelProject {
                 id: p.id.clone(),
                 open_year: p.open_year,
-                delay: p
-                    .delay
-                    .clone()
-                    .unwrap_or_else(|| region.delay_by_stage[p.stage as usize].clone()),
+                delay: p.delay.clone().unwrap_or_else(|| region.delay_by_stage[p.stage as usize].clone()),
                 delay_purpose: rng::purpose(&format!("project.{}.delay", p.id)),
                 pairs: p.pairs.clone(),
                 tfp: p
@@ -348,11 +342,7 @@ impl Model {
             params: scenario.parameters.clone(),
             param_purposes,
             cholesky,
-            layout: Layout {
-                cities: n,
-                base_year: b,
-                horizon: scenario.horizon,
-            },
+            layout: Layout { cities: n, base_year: b, horizon: scenario.horizon },
         })
     }
 }

@@ -38,10 +38,7 @@ pub enum Diag {
 pub const DIAGS: [(Diag, &str); 6] = [
     (Diag::OpeningMovedToFirstYear, "opening_moved_to_first_year"),
     (Diag::MigrationCapBinding, "migration_outflow_cap_binding"),
-    (
-        Diag::MigrationRemainderDropped,
-        "migration_remainder_dropped",
-    ),
+    (Diag::MigrationRemainderDropped, "migration_remainder_dropped"),
     (Diag::CapitalFloor, "capital_floor_binding"),
     (Diag::UrbanizationClamped, "urban_population_clamped"),
     (Diag::LogitClamped, "urbanization_logit_clamped"),
@@ -200,12 +197,7 @@ fn sample(
             let mut r = crate::rng::stream(seed, purpose, draw);
             u.sample(&mut r).ok_or_else(|| {
                 let (lo, hi) = u.truncate().unwrap_or((f64::NAN, f64::NAN));
-                ModelError::Truncation {
-                    draw,
-                    purpose: name.to_string(),
-                    lo,
-                    hi,
-                }
+                ModelError::Truncation { draw, purpose: name.to_string(), lo, hi }
             })
         }
     }
@@ -347,14 +339,7 @@ fn sample_inputs(
     ws: &mut Workspace,
 ) -> Result<(), ModelError> {
     for (k, u) in model.params.iter().enumerate() {
-        ws.p[k] = sample(
-            u,
-            seed,
-            model.param_purposes[k],
-            draw,
-            crate::params::PARAMS[k].name,
-            mode,
-        )?;
+        ws.p[k] = sample(u, seed, model.param_purposes[k], draw, crate::params::PARAMS[k].name, mode)?;
     }
     let sd0 = ws.p[P::MigrationOffsetSd as usize];
     match mode {
@@ -369,8 +354,7 @@ fn sample_inputs(
     let (b, h) = (model.base_year, model.horizon);
     let mut j = 0;
     for (k, p) in model.projects.iter().enumerate() {
-        let delay =
-            sample(&p.delay, seed, p.delay_purpose, draw, "project delay", mode)?.round() as i32;
+        let delay = sample(&p.delay, seed, p.delay_purpose, draw, "project delay", mode)?.round() as i32;
         let mut o = p.open_year.saturating_add(delay);
         if o <= b {
             o = b + 1;
@@ -567,10 +551,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     let r_norm = p[P::UrbanizationNormSpeed as usize];
     let r_weight = (1.0 - (k - 1.0) / URBANIZATION_CONVERGENCE_YEARS).max(0.0);
     let beta_y = p[P::UrbanizationGrowthResponse as usize];
-    let (rho_u, sigma_u) = (
-        p[P::UrbanizationShockPersistence as usize],
-        p[P::UrbanizationShockSd as usize],
-    );
+    let (rho_u, sigma_u) = (p[P::UrbanizationShockPersistence as usize], p[P::UrbanizationShockSd as usize]);
     let d1 = p[P::PrimaryEmploymentDecline as usize];
     let d23 = p[P::SecondaryToTertiaryShift as usize];
     let s_lr = p[P::InvestmentRateLongRun as usize];
@@ -611,19 +592,14 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         );
         // 3 migration
         if calib {
-            ws.m0[i] = ((1.0 + cb.n_ref) * cb.population - nat.population)
-                / (cb.population * (-1.0 / t_m).exp());
+            ws.m0[i] =
+                ((1.0 + cb.n_ref) * cb.population - nat.population) / (cb.population * (-1.0 / t_m).exp());
         }
         let offset = if calib { 0.0 } else { ws.offset[i] };
         let rate = (ws.m0[i] + offset) * mig_decay + beta_w * (w_rel - cb.rel_wage);
         let intended = p_prev * rate + sigma_m * p_prev * ws.eta[i];
-        let spread = demography::spread_migrants(
-            &mut c.pop,
-            &cb.migrants,
-            intended,
-            &mut ws.removal,
-            &mut ws.capped,
-        );
+        let spread =
+            demography::spread_migrants(&mut c.pop, &cb.migrants, intended, &mut ws.removal, &mut ws.capped);
         if spread.capped {
             ws.diag.bump(Diag::MigrationCapBinding);
         }
@@ -638,14 +614,10 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             v_prev = v_prev.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
             ws.diag.bump(Diag::LogitClamped);
         }
-        let migrant_urban = if net >= 0.0 {
-            pi_n * net
-        } else {
-            u_prev_rate * net
-        };
+        let migrant_urban = if net >= 0.0 { pi_n * net } else { u_prev_rate * net };
         if calib {
-            let mut v_star = ((cb.urban / cb.population + cb.du_ref) * pop - migrant_urban)
-                / (u_max * nat.population);
+            let mut v_star =
+                ((cb.urban / cb.population + cb.du_ref) * pop - migrant_urban) / (u_max * nat.population);
             if !(LOGIT_EPS..=1.0 - LOGIT_EPS).contains(&v_star) {
                 v_star = v_star.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
                 ws.diag.bump(Diag::LogitClamped);
@@ -756,20 +728,14 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
 }
 
 /// Write year t's outcomes of every city and the region into the draw's slice.
-fn write_year(
-    model: &Model,
-    ws: &Workspace,
-    t: i32,
-    draw: u64,
-    out: &mut [f64],
-) -> Result<(), ModelError> {
+fn write_year(model: &Model, ws: &Workspace, t: i32, draw: u64, out: &mut [f64]) -> Result<(), ModelError> {
     let layout = model.layout;
     let base = t == model.base_year;
     let mut tot = [0.0f64; 15];
     for (i, c) in ws.cities.iter().enumerate() {
         let v = [
-            c.p, c.urban, c.working, c.old, c.emp, c.y, c.ys[0], c.ys[1], c.ys[2], c.births,
-            c.deaths, c.net_mig, c.p_prev, c.y_prev, 0.0,
+            c.p, c.urban, c.working, c.old, c.emp, c.y, c.ys[0], c.ys[1], c.ys[2], c.births, c.deaths,
+            c.net_mig, c.p_prev, c.y_prev, 0.0,
         ];
         for (a, x) in tot.iter_mut().zip(v) {
             *a += x;
@@ -782,33 +748,9 @@ fn write_year(
 }
 
 /// Values: P, U, W, 65+, E, Y, Y1, Y2, Y3, births, deaths, net migration, P(t−1), Y(t−1), park tax.
-fn write_entity(
-    layout: Layout,
-    e: usize,
-    t: i32,
-    base: bool,
-    v: &[f64; 15],
-    price: f64,
-    out: &mut [f64],
-) {
+fn write_entity(layout: Layout, e: usize, t: i32, base: bool, v: &[f64; 15], price: f64, out: &mut [f64]) {
     use Indicator::*;
-    let [
-        p,
-        u,
-        w,
-        old,
-        emp,
-        y,
-        y1,
-        y2,
-        y3,
-        births,
-        deaths,
-        net,
-        p_prev,
-        y_prev,
-        tax,
-    ] = *v;
+    let [p, u, w, old, emp, y, y1, y2, y3, births, deaths, net, p_prev, y_prev, tax] = *v;
     let p_mid = if base { p } else { 0.5 * (p + p_prev) };
     let at = layout.index(e, t, Population);
     let slot = &mut out[at..at + crate::indicators::N_INDICATORS];
@@ -839,14 +781,7 @@ fn write_entity(
     }
 }
 
-fn check(
-    layout: Layout,
-    e: usize,
-    t: i32,
-    draw: u64,
-    city: &str,
-    out: &[f64],
-) -> Result<(), ModelError> {
+fn check(layout: Layout, e: usize, t: i32, draw: u64, city: &str, out: &[f64]) -> Result<(), ModelError> {
     let at = layout.index(e, t, Indicator::Population);
     for ind in INDICATORS {
         if t == layout.base_year && ind.is_flow() {
@@ -933,22 +868,12 @@ mod tests {
         let quiet = "[scenario]\nname = \"t\"\n[parameters]\ntfp_shock_sd = 0\nmigration_shock_sd = 0\nmigration_offset_sd = 0\nurbanization_shock_sd = 0\ninflation_sd = 0\n";
         let base = Model::new(
             &region,
-            &Scenario::parse(
-                "a.toml",
-                &format!("{quiet}disaster_probability = 0\n"),
-                &region,
-            )
-            .unwrap(),
+            &Scenario::parse("a.toml", &format!("{quiet}disaster_probability = 0\n"), &region).unwrap(),
         )
         .unwrap();
         let hit = Model::new(
             &region,
-            &Scenario::parse(
-                "b.toml",
-                &format!("{quiet}disaster_probability = 1\n"),
-                &region,
-            )
-            .unwrap(),
+            &Scenario::parse("b.toml", &format!("{quiet}disaster_probability = 1\n"), &region).unwrap(),
         )
         .unwrap();
         let l = base.layout;
@@ -959,17 +884,11 @@ mod tests {
             simulate(&hit, 4, draw, Mode::Stochastic, &mut wb, &mut b).unwrap();
             // 2019: capital and labour are the same in both, so Y ratio = e^(−D) in every city.
             let ratios: Vec<f64> = (0..5)
-                .map(|e| {
-                    b[l.index(e, 2019, Indicator::GdpReal)]
-                        / a[l.index(e, 2019, Indicator::GdpReal)]
-                })
+                .map(|e| b[l.index(e, 2019, Indicator::GdpReal)] / a[l.index(e, 2019, Indicator::GdpReal)])
                 .collect();
             let d = -ratios[0].ln();
             assert!((0.02..=0.06).contains(&d), "draw {draw}: D = {d}");
-            assert!(
-                ratios.iter().all(|r| (r - ratios[0]).abs() < 1e-12),
-                "region-wide: {ratios:?}"
-            );
+            assert!(ratios.iter().all(|r| (r - ratios[0]).abs() < 1e-12), "region-wide: {ratios:?}");
         }
     }
 }

@@ -16,28 +16,15 @@ use std::io::{self, Write};
 pub const BOM: &str = "\u{feff}";
 
 fn num(x: f64) -> String {
-    if x == 0.0 {
-        "0".to_string()
-    } else {
-        format!("{x}")
-    }
+    if x == 0.0 { "0".to_string() } else { format!("{x}") }
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 /// `summary.csv`: one row per entity × year × indicator, sorted by entity, year, indicator.
-pub fn summary_csv(
-    scenario: &str,
-    region: &Region,
-    ens: &Ensemble,
-    stats: &[SeriesStats],
-) -> String {
+pub fn summary_csv(scenario: &str, region: &Region, ens: &Ensemble, stats: &[SeriesStats]) -> String {
     let mut s = String::with_capacity(stats.len() * 160);
     s.push_str("scenario,entity,year,indicator,unit,mean,sd,");
     s.push_str(&PROB_NAMES.join(","));
@@ -67,31 +54,15 @@ pub fn summary_csv(
 pub fn entities_csv(region: &Region) -> String {
     let mut s = String::from("entity,name_zh,name_en\n");
     for c in &region.cities {
-        s.push_str(&format!(
-            "{},{},{}\n",
-            c.id,
-            csv_field(&c.name_zh),
-            csv_field(&c.name_en)
-        ));
+        s.push_str(&format!("{},{},{}\n", c.id, csv_field(&c.name_zh), csv_field(&c.name_en)));
     }
-    s.push_str(&format!(
-        "region,{},{}\n",
-        csv_field(&region.name),
-        csv_field(&region.name)
-    ));
+    s.push_str(&format!("region,{},{}\n", csv_field(&region.name), csv_field(&region.name)));
     s
 }
 
 /// `targets.csv`: the probability of each plan target and the indicator's median.
-pub fn targets_csv(
-    scenario: &Scenario,
-    region: &Region,
-    ens: &Ensemble,
-    stats: &[SeriesStats],
-) -> String {
-    let mut s = String::from(
-        "scenario,target,entity,year,indicator,comparison,threshold,probability,p50\n",
-    );
+pub fn targets_csv(scenario: &Scenario, region: &Region, ens: &Ensemble, stats: &[SeriesStats]) -> String {
+    let mut s = String::from("scenario,target,entity,year,indicator,comparison,threshold,probability,p50\n");
     for t in &scenario.targets {
         let j = ens.layout.index(t.entity, t.year, t.indicator);
         let p = crate::stats::target_probability(ens, t);
@@ -120,22 +91,12 @@ pub fn write_draws_csv<W: Write>(
 ) -> io::Result<()> {
     writeln!(w, "draw,entity,year,indicator,value")?;
     let keep = |i: Indicator| only.is_none_or(|l| l.contains(&i));
-    let cols: Vec<_> = ens
-        .layout
-        .reported()
-        .filter(|(_, _, i, _)| keep(*i))
-        .collect();
+    let cols: Vec<_> = ens.layout.reported().filter(|(_, _, i, _)| keep(*i)).collect();
     for k in 0..ens.n_draws() {
         let row = ens.row(k);
         let d = ens.draws.start + k as u64;
         for (e, year, ind, j) in &cols {
-            writeln!(
-                w,
-                "{d},{},{year},{},{}",
-                region.entity_id(*e),
-                ind.name(),
-                num(row[*j])
-            )?;
+            writeln!(w, "{d},{},{year},{},{}", region.entity_id(*e), ind.name(), num(row[*j]))?;
         }
     }
     Ok(())
@@ -160,18 +121,11 @@ pub struct RunInfo<'a> {
 }
 
 /// `manifest.json`.
-pub fn manifest_json(
-    scenario: &Scenario,
-    region: &Region,
-    ens: &Ensemble,
-    info: &RunInfo<'_>,
-) -> String {
+pub fn manifest_json(scenario: &Scenario, region: &Region, ens: &Ensemble, info: &RunInfo<'_>) -> String {
     use serde_json::{Map, Value, json};
     let mut params = Map::new();
-    for ((spec, u), set) in crate::params::PARAMS
-        .iter()
-        .zip(&scenario.parameters)
-        .zip(&scenario.parameter_set)
+    for ((spec, u), set) in
+        crate::params::PARAMS.iter().zip(&scenario.parameters).zip(&scenario.parameter_set)
     {
         params.insert(
             spec.name.to_string(),

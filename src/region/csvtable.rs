@@ -14,10 +14,8 @@ impl CsvTable {
     /// Parse CSV text (a UTF-8 BOM is ignored).
     pub fn parse(file: &str, text: &str) -> Result<CsvTable, InputErrors> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
+        let mut rdr =
+            csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(text.as_bytes());
         let err = |line: Option<usize>, msg: String| InputError {
             file: file.to_string(),
             line,
@@ -41,11 +39,7 @@ impl CsvTable {
             let line = rec.position().map_or(0, |p| p.line() as usize);
             rows.push((line, rec.iter().map(str::to_string).collect()));
         }
-        Ok(CsvTable {
-            file: file.to_string(),
-            header,
-            rows,
-        })
+        Ok(CsvTable { file: file.to_string(), header, rows })
     }
 
     /// The file name.
@@ -59,12 +53,7 @@ impl CsvTable {
     }
 
     /// Check that the required columns exist and that no unknown column is present.
-    pub fn check_columns(
-        &self,
-        required: &[&str],
-        optional: &[&str],
-        errors: &mut Vec<InputError>,
-    ) -> bool {
+    pub fn check_columns(&self, required: &[&str], optional: &[&str], errors: &mut Vec<InputError>) -> bool {
         let mut ok = true;
         for c in required {
             if !self.has(c) {
@@ -90,11 +79,7 @@ impl CsvTable {
 
     /// The rows: (line, row accessor).
     pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {
-        self.rows.iter().map(move |(line, cells)| Row {
-            table: self,
-            line: *line,
-            cells,
-        })
+        self.rows.iter().map(move |(line, cells)| Row { table: self, line: *line, cells })
     }
 
     /// An error at a line and column name.
@@ -147,11 +132,7 @@ impl Row<'_> {
 
     /// A cell as a number when present and non-empty.
     pub fn opt_num(&self, col: &str, errors: &mut Vec<InputError>) -> Option<f64> {
-        if self.str(col).is_empty() {
-            None
-        } else {
-            Some(self.num(col, errors))
-        }
+        if self.str(col).is_empty() { None } else { Some(self.num(col, errors)) }
     }
 
     /// A cell as a number that must satisfy `ok`, described by `expected`.
@@ -164,11 +145,7 @@ impl Row<'_> {
     ) -> f64 {
         let x = self.num(col, errors);
         if x.is_finite() && !ok(x) {
-            errors.push(self.table.error(
-                self.line,
-                col,
-                format!("found {x}; expected {expected}"),
-            ));
+            errors.push(self.table.error(self.line, col, format!("found {x}; expected {expected}")));
         }
         x
     }

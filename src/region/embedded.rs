@@ -8,32 +8,14 @@ pub const MANIFEST: &str = "region.toml";
 pub const FILES: &[(&str, &str)] = &[
     ("region.toml", include_str!("../../data/region.toml")),
     ("cities.csv", include_str!("../../data/cities.csv")),
-    (
-        "age_profile_2018.csv",
-        include_str!("../../data/age_profile_2018.csv"),
-    ),
-    (
-        "migrant_profile.csv",
-        include_str!("../../data/migrant_profile.csv"),
-    ),
-    (
-        "external_nodes.csv",
-        include_str!("../../data/external_nodes.csv"),
-    ),
-    (
-        "travel_times_2018.csv",
-        include_str!("../../data/travel_times_2018.csv"),
-    ),
+    ("age_profile_2018.csv", include_str!("../../data/age_profile_2018.csv")),
+    ("migrant_profile.csv", include_str!("../../data/migrant_profile.csv")),
+    ("external_nodes.csv", include_str!("../../data/external_nodes.csv")),
+    ("travel_times_2018.csv", include_str!("../../data/travel_times_2018.csv")),
     ("projects.toml", include_str!("../../data/projects.toml")),
     ("parks.toml", include_str!("../../data/parks.toml")),
-    (
-        "plan_targets.csv",
-        include_str!("../../data/plan_targets.csv"),
-    ),
-    (
-        "projects_actual.csv",
-        include_str!("../../data/projects_actual.csv"),
-    ),
+    ("plan_targets.csv", include_str!("../../data/plan_targets.csv")),
+    ("projects_actual.csv", include_str!("../../data/projects_actual.csv")),
     ("README.md", include_str!("../../data/README.md")),
 ];
 

@@ -126,10 +126,7 @@ struct RawPark {
     statistics: Option<String>,
 }
 
-fn parse_toml<T: for<'de> Deserialize<'de>>(
-    src: &Source<'_>,
-    text: &str,
-) -> Result<T, InputErrors> {
+fn parse_toml<T: for<'de> Deserialize<'de>>(src: &Source<'_>, text: &str) -> Result<T, InputErrors> {
     toml::from_str(text).map_err(|e| InputErrors(vec![src.from_toml_error(&e)]))
 }
 
@@ -146,12 +143,7 @@ fn read(files: &dyn Files, rel: &str, from: &str) -> Result<String, InputErrors>
     })
 }
 
-fn csv(
-    files: &dyn Files,
-    rel: &str,
-    from: &str,
-    hasher: &mut Sha256,
-) -> Result<CsvTable, InputErrors> {
+fn csv(files: &dyn Files, rel: &str, from: &str, hasher: &mut Sha256) -> Result<CsvTable, InputErrors> {
     let text = read(files, rel, from)?;
     hash_file(hasher, rel, &text);
     CsvTable::parse(&files.display(rel), &text)
@@ -175,8 +167,7 @@ fn parse_bool(s: &str) -> Option<bool> {
 
 fn valid_id(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && s != "region"
 }
 
@@ -195,50 +186,27 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
         if !(1900..=2100).contains(&raw.region.base_year) {
             issues.push(
                 "region.base_year",
-                format!(
-                    "found {}; expected a year in 1900..=2100",
-                    raw.region.base_year
-                ),
+                format!("found {}; expected a year in 1900..=2100", raw.region.base_year),
             );
         }
         let c = &raw.constants;
         let checks: [(&str, f64, bool, &str); 7] = [
-            (
-                "tfr_base",
-                c.tfr_base,
-                (0.0..=10.0).contains(&c.tfr_base),
-                "0 ≤ TFR ≤ 10",
-            ),
+            ("tfr_base", c.tfr_base, (0.0..=10.0).contains(&c.tfr_base), "0 ≤ TFR ≤ 10"),
             (
                 "sex_ratio_at_birth",
                 c.sex_ratio_at_birth,
                 c.sex_ratio_at_birth > 0.5 && c.sex_ratio_at_birth < 2.0,
                 "0.5 < SRB < 2",
             ),
-            (
-                "e0_male",
-                c.e0_male,
-                (30.0..=100.0).contains(&c.e0_male),
-                "30 ≤ e0 ≤ 100",
-            ),
-            (
-                "e0_female",
-                c.e0_female,
-                (30.0..=100.0).contains(&c.e0_female),
-                "30 ≤ e0 ≤ 100",
-            ),
+            ("e0_male", c.e0_male, (30.0..=100.0).contains(&c.e0_male), "30 ≤ e0 ≤ 100"),
+            ("e0_female", c.e0_female, (30.0..=100.0).contains(&c.e0_female), "30 ≤ e0 ≤ 100"),
             (
                 "investment_rate_base",
                 c.investment_rate_base,
                 (0.0..1.0).contains(&c.investment_rate_base),
                 "0 ≤ s < 1",
             ),
-            (
-                "participation",
-                c.participation,
-                c.participation > 0.0 && c.participation <= 1.0,
-                "0 < π ≤ 1",
-            ),
+            ("participation", c.participation, c.participation > 0.0 && c.participation <= 1.0, "0 < π ≤ 1"),
             (
                 "migrant_male_share",
                 c.migrant_male_share,
@@ -248,10 +216,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
         ];
         for (k, v, ok, expected) in checks {
             if !ok {
-                issues.push(
-                    &format!("constants.{k}"),
-                    format!("found {v}; expected {expected}"),
-                );
+                issues.push(&format!("constants.{k}"), format!("found {v}; expected {expected}"));
             }
         }
         if let Err(e) = issues.finish(()) {
@@ -297,30 +262,26 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             let e = &mut errors;
             let id = row.str("id").to_string();
             if !valid_id(&id) {
-                e.push(row.error("id", format!("found `{id}`; expected a lower-case id of letters, digits, - or _ (not `region`)")));
+                e.push(row.error(
+                    "id",
+                    format!(
+                        "found `{id}`; expected a lower-case id of letters, digits, - or _ (not `region`)"
+                    ),
+                ));
             }
             if cities.iter().any(|c: &City| c.id == id) {
                 e.push(row.error("id", format!("duplicate city id `{id}`")));
             }
             let coastal = parse_bool(row.str("coastal")).unwrap_or_else(|| {
-                e.push(row.error(
-                    "coastal",
-                    format!("found `{}`; expected true or false", row.str("coastal")),
-                ));
+                e.push(
+                    row.error("coastal", format!("found `{}`; expected true or false", row.str("coastal"))),
+                );
                 false
             });
-            let population = row.num_in(
-                "population_2018",
-                |x| x > 0.0,
-                "a population > 0 (10k persons)",
-                e,
-            );
-            let urbanization = row.num_in(
-                "urbanization_2018",
-                |x| (0.0..=100.0).contains(&x),
-                "a percentage in 0..=100",
-                e,
-            ) / 100.0;
+            let population = row.num_in("population_2018", |x| x > 0.0, "a population > 0 (10k persons)", e);
+            let urbanization =
+                row.num_in("urbanization_2018", |x| (0.0..=100.0).contains(&x), "a percentage in 0..=100", e)
+                    / 100.0;
             let gdp = row.num_in("gdp_2018", |x| x > 0.0, "GDP > 0 (100M CNY)", e);
             let real_growth = row.num_in(
                 "real_growth_2018",
@@ -341,10 +302,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             if sum.is_finite() && (sum - 1.0).abs() > 0.005 {
                 e.push(row.error(
                     "share_tertiary_2018",
-                    format!(
-                        "GDP shares sum to {:.2} %; expected 100 (within 0.5)",
-                        sum * 100.0
-                    ),
+                    format!("GDP shares sum to {:.2} %; expected 100 (within 0.5)", sum * 100.0),
                 ));
             } else if sum > 0.0 {
                 shares.iter_mut().for_each(|x| *x /= sum);
@@ -371,56 +329,35 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                 participation: opt("participation", cc.participation),
                 migrant_male_share: opt("migrant_male_share", cc.migrant_male_share),
             };
-            let employment_shares = if ct.has("employment_share_primary")
-                && !row.str("employment_share_primary").is_empty()
-            {
-                let mut es = [0.0; 3];
-                for (s, name) in SECTORS.iter().enumerate() {
-                    es[s] = row.num_in(
-                        &format!("employment_share_{name}"),
-                        |x| (0.0..=100.0).contains(&x),
-                        "a percentage",
-                        e,
-                    ) / 100.0;
-                }
-                let t: f64 = es.iter().sum();
-                if (t - 1.0).abs() > 0.005 {
-                    e.push(row.error(
-                        "employment_share_tertiary",
-                        format!("employment shares sum to {:.2} %; expected 100", t * 100.0),
-                    ));
-                }
-                Some(es.map(|x| x / t))
-            } else {
-                None
-            };
+            let employment_shares =
+                if ct.has("employment_share_primary") && !row.str("employment_share_primary").is_empty() {
+                    let mut es = [0.0; 3];
+                    for (s, name) in SECTORS.iter().enumerate() {
+                        es[s] = row.num_in(
+                            &format!("employment_share_{name}"),
+                            |x| (0.0..=100.0).contains(&x),
+                            "a percentage",
+                            e,
+                        ) / 100.0;
+                    }
+                    let t: f64 = es.iter().sum();
+                    if (t - 1.0).abs() > 0.005 {
+                        e.push(row.error(
+                            "employment_share_tertiary",
+                            format!("employment shares sum to {:.2} %; expected 100", t * 100.0),
+                        ));
+                    }
+                    Some(es.map(|x| x / t))
+                } else {
+                    None
+                };
             let c = &constants;
             for (col, ok, exp) in [
-                (
-                    "tfr_base",
-                    (0.0..=10.0).contains(&c.tfr_base),
-                    "0 ≤ TFR ≤ 10",
-                ),
-                (
-                    "e0_female",
-                    (30.0..=100.0).contains(&c.e0[0]),
-                    "30 ≤ e0 ≤ 100",
-                ),
-                (
-                    "e0_male",
-                    (30.0..=100.0).contains(&c.e0[1]),
-                    "30 ≤ e0 ≤ 100",
-                ),
-                (
-                    "participation",
-                    c.participation > 0.0 && c.participation <= 1.0,
-                    "0 < π ≤ 1",
-                ),
-                (
-                    "investment_rate_base",
-                    (0.0..1.0).contains(&c.investment_rate_base),
-                    "0 ≤ s < 1",
-                ),
+                ("tfr_base", (0.0..=10.0).contains(&c.tfr_base), "0 ≤ TFR ≤ 10"),
+                ("e0_female", (30.0..=100.0).contains(&c.e0[0]), "30 ≤ e0 ≤ 100"),
+                ("e0_male", (30.0..=100.0).contains(&c.e0[1]), "30 ≤ e0 ≤ 100"),
+                ("participation", c.participation > 0.0 && c.participation <= 1.0, "0 < π ≤ 1"),
+                ("investment_rate_base", (0.0..1.0).contains(&c.investment_rate_base), "0 ≤ s < 1"),
             ] {
                 if !ok {
                     e.push(row.error(col, format!("expected {exp}")));
@@ -458,11 +395,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
     // Age profile (regional, with optional per-city rows).
     let at = csv(files, &f.age_profile, &mname, &mut hasher)?;
     let mut age_profiles = Vec::new();
-    if at.check_columns(
-        &["age_group", "share_percent", "male_share"],
-        &["city"],
-        &mut errors,
-    ) {
+    if at.check_columns(&["age_group", "share_percent", "male_share"], &["city"], &mut errors) {
         let mut groups: BTreeMap<String, Vec<(usize, f64, f64)>> = BTreeMap::new();
         for row in at.rows() {
             let city = row.str("city").to_string();
@@ -485,12 +418,8 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                 continue;
             }
             let share = row.num_in("share_percent", |x| x >= 0.0, "a share ≥ 0 %", &mut errors);
-            let male = row.num_in(
-                "male_share",
-                |x| (0.0..=1.0).contains(&x),
-                "a male share in 0..=1",
-                &mut errors,
-            );
+            let male =
+                row.num_in("male_share", |x| (0.0..=1.0).contains(&x), "a male share in 0..=1", &mut errors);
             list.push((row.line, share, male));
         }
         let mut built: BTreeMap<String, [[f64; AGES]; 2]> = BTreeMap::new();
@@ -540,10 +469,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             if AGE_GROUPS.get(k) != Some(&g) {
                 errors.push(row.error(
                     "age_group",
-                    format!(
-                        "found `{g}`; expected `{}`",
-                        AGE_GROUPS.get(k).unwrap_or(&"no more rows")
-                    ),
+                    format!("found `{g}`; expected `{}`", AGE_GROUPS.get(k).unwrap_or(&"no more rows")),
                 ));
             }
             shares.push(row.num_in("share_percent", |x| x >= 0.0, "a share ≥ 0 %", &mut errors));
@@ -570,23 +496,16 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
     // External nodes.
     let nt = csv(files, &f.external_nodes, &mname, &mut hasher)?;
     let mut nodes: Vec<Node> = Vec::new();
-    if nt.check_columns(
-        &["id", "name_zh", "name_en", "gdp_mass_2018"],
-        &["note"],
-        &mut errors,
-    ) {
+    if nt.check_columns(&["id", "name_zh", "name_en", "gdp_mass_2018"], &["note"], &mut errors) {
         for row in nt.rows() {
             let id = row.str("id").to_string();
-            if !valid_id(&id) || city_ids.contains(&id.as_str()) || nodes.iter().any(|n| n.id == id)
-            {
-                errors.push(row.error("id", format!("found `{id}`; expected a new lower-case id, distinct from every city and node")));
+            if !valid_id(&id) || city_ids.contains(&id.as_str()) || nodes.iter().any(|n| n.id == id) {
+                errors.push(row.error(
+                    "id",
+                    format!("found `{id}`; expected a new lower-case id, distinct from every city and node"),
+                ));
             }
-            let mass = row.num_in(
-                "gdp_mass_2018",
-                |x| x >= 0.0,
-                "a mass ≥ 0 (100M CNY)",
-                &mut errors,
-            );
+            let mass = row.num_in("gdp_mass_2018", |x| x >= 0.0, "a mass ≥ 0 (100M CNY)", &mut errors);
             nodes.push(Node {
                 id,
                 name_zh: row.str("name_zh").to_string(),
@@ -595,11 +514,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             });
         }
     }
-    let node_ids: Vec<&str> = city_ids
-        .iter()
-        .copied()
-        .chain(nodes.iter().map(|n| n.id.as_str()))
-        .collect();
+    let node_ids: Vec<&str> = city_ids.iter().copied().chain(nodes.iter().map(|n| n.id.as_str())).collect();
     let nn = node_ids.len();
 
     // Travel times.
@@ -623,10 +538,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                 if a == b {
                     errors.push(row.error("to", "a link needs two different nodes".into()));
                 } else if travel_times[a * nn + b].is_finite() {
-                    errors.push(row.error(
-                        "to",
-                        format!("duplicate link {}–{}", node_ids[a], node_ids[b]),
-                    ));
+                    errors.push(row.error("to", format!("duplicate link {}–{}", node_ids[a], node_ids[b])));
                 } else {
                     travel_times[a * nn + b] = m;
                     travel_times[b * nn + a] = m;
@@ -638,9 +550,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                 errors.push(tt.error(
                     1,
                     "from",
-                    format!(
-                        "city `{c}` has no link; every city needs at least one finite travel time"
-                    ),
+                    format!("city `{c}` has no link; every city needs at least one finite travel time"),
                 ));
             }
         }
@@ -650,11 +560,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
     let ptext = read(files, &f.projects, &mname)?;
     hash_file(&mut hasher, &f.projects, &ptext);
     let psrc = Source::new(files.display(&f.projects), &ptext);
-    let mut delay_by_stage = [
-        Uncertain::fixed(0.0),
-        Uncertain::fixed(0.0),
-        Uncertain::fixed(0.0),
-    ];
+    let mut delay_by_stage = [Uncertain::fixed(0.0), Uncertain::fixed(0.0), Uncertain::fixed(0.0)];
     let mut projects = Vec::new();
     match parse_toml::<RawProjects>(&psrc, &ptext) {
         Err(e) => errors.extend(e.0),
@@ -662,12 +568,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             let mut issues = Issues::new(&psrc);
             for key in rp.delay_by_stage.keys() {
                 if Stage::parse(key).is_none() {
-                    issues.unknown(
-                        &format!("delay_by_stage.{key}"),
-                        "stage",
-                        key,
-                        &Stage::NAMES,
-                    );
+                    issues.unknown(&format!("delay_by_stage.{key}"), "stage", key, &Stage::NAMES);
                 }
             }
             for (s, name) in Stage::NAMES.iter().enumerate() {
@@ -693,12 +594,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                     );
                 }
                 if !PROJECT_KINDS.contains(&p.kind.as_str()) {
-                    issues.unknown(
-                        &format!("{path}.kind"),
-                        "project kind",
-                        &p.kind,
-                        &PROJECT_KINDS,
-                    );
+                    issues.unknown(&format!("{path}.kind"), "project kind", &p.kind, &PROJECT_KINDS);
                 }
                 let stage = Stage::parse(&p.stage).unwrap_or_else(|| {
                     issues.unknown(&format!("{path}.stage"), "stage", &p.stage, &Stage::NAMES);
@@ -710,10 +606,8 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                         format!("found {}; expected a year", p.open_year),
                     );
                 }
-                let delay = p
-                    .delay
-                    .as_ref()
-                    .and_then(|v| parse_delay(v, &format!("{path}.delay"), &mut issues));
+                let delay =
+                    p.delay.as_ref().and_then(|v| parse_delay(v, &format!("{path}.delay"), &mut issues));
                 let mut pairs = Vec::new();
                 for (j, pr) in p.pairs.iter().enumerate() {
                     let pp = format!("{path}.pairs[{j}]");
@@ -802,15 +696,9 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
         Ok(rk) => {
             let mut issues = Issues::new(&ksrc);
             for (k, p) in rk.parks.iter().enumerate() {
-                if let Some(park) = resolve_park(
-                    p,
-                    &rk.park_defaults,
-                    k,
-                    base_year,
-                    &city_ids,
-                    &rk.parks[..k],
-                    &mut issues,
-                ) {
+                if let Some(park) =
+                    resolve_park(p, &rk.park_defaults, k, base_year, &city_ids, &rk.parks[..k], &mut issues)
+                {
                     parks.push(park);
                 }
             }
@@ -824,14 +712,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
     let gt = csv(files, &f.targets, &mname, &mut hasher)?;
     let mut targets = Vec::new();
     if gt.check_columns(
-        &[
-            "name",
-            "entity",
-            "year",
-            "indicator",
-            "comparison",
-            "threshold",
-        ],
+        &["name", "entity", "year", "indicator", "comparison", "threshold"],
         &["source"],
         &mut errors,
     ) {
@@ -842,15 +723,12 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                 errors.push(row.error("name", format!("duplicate target `{name}`")));
             }
             let ent = row.str("entity");
-            let entity = entity_ids
-                .iter()
-                .position(|c| *c == ent)
-                .unwrap_or_else(|| {
-                    let mut e = row.error("entity", format!("unknown entity `{ent}`"));
-                    e.suggestion = crate::locate::suggest(ent, &entity_ids);
-                    errors.push(e);
-                    0
-                });
+            let entity = entity_ids.iter().position(|c| *c == ent).unwrap_or_else(|| {
+                let mut e = row.error("entity", format!("unknown entity `{ent}`"));
+                e.suggestion = crate::locate::suggest(ent, &entity_ids);
+                errors.push(e);
+                0
+            });
             let year = row.num_in(
                 "year",
                 |y| y.fract() == 0.0 && y >= base_year as f64 && y <= 2050.0,
@@ -868,10 +746,9 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                 "at_least" => Comparison::AtLeast,
                 "at_most" => Comparison::AtMost,
                 other => {
-                    errors.push(row.error(
-                        "comparison",
-                        format!("found `{other}`; expected at_least or at_most"),
-                    ));
+                    errors.push(
+                        row.error("comparison", format!("found `{other}`; expected at_least or at_most")),
+                    );
                     Comparison::AtLeast
                 }
             };
@@ -879,11 +756,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             targets.push(Target {
                 name,
                 entity,
-                year: if year.is_finite() {
-                    year as i32
-                } else {
-                    base_year
-                },
+                year: if year.is_finite() { year as i32 } else { base_year },
                 indicator,
                 comparison,
                 threshold,
@@ -973,9 +846,7 @@ fn spread_profile(groups: impl Iterator<Item = (f64, f64)>) -> Result<[[f64; AGE
         }
         total += share;
         let ages: Vec<(usize, f64)> = if g == 17 {
-            (85..=MAX_AGE)
-                .zip(w85.iter().map(|w| w / w85_sum))
-                .collect()
+            (85..=MAX_AGE).zip(w85.iter().map(|w| w / w85_sum)).collect()
         } else {
             (5 * g..5 * g + 5).map(|x| (x, 0.2)).collect()
         };
@@ -999,10 +870,7 @@ fn spread_profile(groups: impl Iterator<Item = (f64, f64)>) -> Result<[[f64; AGE
 fn parse_delay(v: &toml::Value, path: &str, issues: &mut Issues<'_, '_>) -> Option<Uncertain> {
     let u = Uncertain::parse(v, path, issues)?;
     if !u.is_integer_valued() {
-        issues.push(
-            path,
-            "expected whole years: a whole number, or a discrete or poisson distribution",
-        );
+        issues.push(path, "expected whole years: a whole number, or a discrete or poisson distribution");
         return None;
     }
     let s = u.support();
@@ -1024,10 +892,7 @@ fn resolve_park(
 ) -> Option<Park> {
     let path = format!("parks[{k}]");
     if !valid_id(&p.id) || earlier.iter().any(|q| q.id == p.id) {
-        issues.push(
-            &format!("{path}.id"),
-            format!("found `{}`; expected a unique lower-case id", p.id),
-        );
+        issues.push(&format!("{path}.id"), format!("found `{}`; expected a unique lower-case id", p.id));
     }
     let city = |key: &str, v: &str, issues: &mut Issues<'_, '_>| {
         let i = city_ids.iter().position(|c| *c == v);
@@ -1039,16 +904,9 @@ fn resolve_park(
     let host = city("host", &p.host, issues);
     let partner = city("partner", &p.partner, issues);
     if host.is_some() && host == partner {
-        issues.push(
-            &format!("{path}.partner"),
-            "the partner must differ from the host",
-        );
+        issues.push(&format!("{path}.partner"), "the partner must differ from the host");
     }
-    let sector_name = p
-        .sector
-        .as_ref()
-        .or(d.sector.as_ref())
-        .map_or("secondary", String::as_str);
+    let sector_name = p.sector.as_ref().or(d.sector.as_ref()).map_or("secondary", String::as_str);
     let sector = SECTORS.iter().position(|s| *s == sector_name);
     if sector.is_none() {
         issues.unknown(&format!("{path}.sector"), "sector", sector_name, &SECTORS);
@@ -1062,16 +920,9 @@ fn resolve_park(
     }
     let ramp = p.ramp_years.or(d.ramp_years).unwrap_or(1);
     if !(1..=50).contains(&ramp) {
-        issues.push(
-            &format!("{path}.ramp_years"),
-            format!("found {ramp}; expected 1..=50"),
-        );
+        issues.push(&format!("{path}.ramp_years"), format!("found {ramp}; expected 1..=50"));
     }
-    let stats = p
-        .statistics
-        .as_ref()
-        .or(d.statistics.as_ref())
-        .map_or("dual", String::as_str);
+    let stats = p.statistics.as_ref().or(d.statistics.as_ref()).map_or("dual", String::as_str);
     let statistics = match stats {
         "dual" => Statistics::Dual,
         "split" => Statistics::Split,
@@ -1093,17 +944,10 @@ fn resolve_park(
                    expected: &str| {
         let v = own.as_ref().or(def.as_ref());
         let Some(v) = v else {
-            issues.push(
-                &path,
-                format!("missing `{key}` (and no park_defaults.{key})"),
-            );
+            issues.push(&path, format!("missing `{key}` (and no park_defaults.{key})"));
             return None;
         };
-        let kp = if own.is_some() {
-            format!("{path}.{key}")
-        } else {
-            format!("park_defaults.{key}")
-        };
+        let kp = if own.is_some() { format!("{path}.{key}") } else { format!("park_defaults.{key}") };
         let u = Uncertain::parse(v, &kp, issues)?;
         let s = u.support();
         if !(ok(s.lo) && ok(s.hi)) {
@@ -1112,13 +956,7 @@ fn resolve_park(
         }
         Some(u)
     };
-    let value_added = num(
-        "value_added",
-        &p.value_added,
-        &d.value_added,
-        |x| x >= 0.0,
-        "value added ≥ 0",
-    );
+    let value_added = num("value_added", &p.value_added, &d.value_added, |x| x >= 0.0, "value added ≥ 0");
     let kva = num(
         "capital_per_value_added",
         &p.capital_per_value_added,
@@ -1126,13 +964,7 @@ fn resolve_park(
         |x| x > 0.0,
         "> 0",
     );
-    let kw = num(
-        "capital_per_worker",
-        &p.capital_per_worker,
-        &d.capital_per_worker,
-        |x| x > 0.0,
-        "> 0",
-    );
+    let kw = num("capital_per_worker", &p.capital_per_worker, &d.capital_per_worker, |x| x > 0.0, "> 0");
     let phi = num(
         "partner_funded_share",
         &p.partner_funded_share,
@@ -1140,13 +972,7 @@ fn resolve_park(
         |x| (0.0..=1.0).contains(&x),
         "a share in [0, 1]",
     );
-    let tax = num(
-        "tax_rate",
-        &p.tax_rate,
-        &d.tax_rate,
-        |x| (0.0..=1.0).contains(&x),
-        "a rate in [0, 1]",
-    );
+    let tax = num("tax_rate", &p.tax_rate, &d.tax_rate, |x| (0.0..=1.0).contains(&x), "a rate in [0, 1]");
     let share = num(
         "tax_share_to_partner",
         &p.tax_share_to_partner,
@@ -1233,11 +1059,7 @@ mod tests {
         let good = format!(
             "{HEAD}xiamen,1,0.5,0.5,0.2,0.2\nzhangzhou,0.5,1,0.5,0.2,0.2\nquanzhou,0.5,0.5,1,0.2,0.2\nsanming,0.2,0.2,0.2,1,0.6\nlongyan,0.2,0.2,0.2,0.6,1\n"
         );
-        let r = Region::load(
-            "region.toml",
-            &WithCorrelation(Box::leak(good.into_boxed_str())),
-        )
-        .unwrap();
+        let r = Region::load("region.toml", &WithCorrelation(Box::leak(good.into_boxed_str()))).unwrap();
         let l = r.shock_cholesky.unwrap();
         let rr = &l * l.transpose();
         assert!((rr[(3, 4)] - 0.6).abs() < 1e-12 && (rr[(0, 0)] - 1.0).abs() < 1e-12);
@@ -1245,22 +1067,16 @@ mod tests {
         let bad = format!(
             "{HEAD}xiamen,1,0.99,-0.99,0,0\nzhangzhou,0.99,1,0.99,0,0\nquanzhou,-0.99,0.99,1,0,0\nsanming,0,0,0,1,0\nlongyan,0,0,0,0,1\n"
         );
-        let e = Region::load(
-            "region.toml",
-            &WithCorrelation(Box::leak(bad.into_boxed_str())),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = Region::load("region.toml", &WithCorrelation(Box::leak(bad.into_boxed_str())))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not positive definite"), "{e}");
         let asym = format!(
             "{HEAD}xiamen,1,0.5,0,0,0\nzhangzhou,0.4,1,0,0,0\nquanzhou,0,0,1,0,0\nsanming,0,0,0,1,0\nlongyan,0,0,0,0,1\n"
         );
-        let e = Region::load(
-            "region.toml",
-            &WithCorrelation(Box::leak(asym.into_boxed_str())),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = Region::load("region.toml", &WithCorrelation(Box::leak(asym.into_boxed_str())))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("symmetric"), "{e}");
     }
 }

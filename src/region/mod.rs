@@ -29,8 +29,8 @@ pub const MALE: usize = 1;
 pub const SECTORS: [&str; 3] = ["primary", "secondary", "tertiary"];
 /// The 5-year age groups of profile files, in order (the last is 85+).
 pub const AGE_GROUPS: [&str; 18] = [
-    "0-4", "5-9", "10-14", "15-19", "20-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54",
-    "55-59", "60-64", "65-69", "70-74", "75-79", "80-84", "85+",
+    "0-4", "5-9", "10-14", "15-19", "20-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54", "55-59",
+    "60-64", "65-69", "70-74", "75-79", "80-84", "85+",
 ];
 
 /// Reads the files of a region, by name relative to its manifest.
@@ -120,23 +120,13 @@ impl Stage {
         Self::NAMES[self as usize]
     }
     fn parse(s: &str) -> Option<Stage> {
-        [Stage::Construction, Stage::Approved, Stage::Study]
-            .into_iter()
-            .find(|st| st.name() == s)
+        [Stage::Construction, Stage::Approved, Stage::Study].into_iter().find(|st| st.name() == s)
     }
 }
 
 /// Project kinds.
-pub const PROJECT_KINDS: [&str; 8] = [
-    "hsr",
-    "rail",
-    "intercity",
-    "metro",
-    "expressway",
-    "airport",
-    "port",
-    "energy",
-];
+pub const PROJECT_KINDS: [&str; 8] =
+    ["hsr", "rail", "intercity", "metro", "expressway", "airport", "port", "energy"];
 
 /// A direct productivity effect of a project.
 #[derive(Debug, Clone)]
@@ -295,8 +285,7 @@ pub struct Region {
 impl Region {
     /// The embedded default region.
     pub fn embedded() -> Region {
-        Region::load(embedded::MANIFEST, &embedded::Embedded)
-            .expect("the embedded region is valid (tested)")
+        Region::load(embedded::MANIFEST, &embedded::Embedded).expect("the embedded region is valid (tested)")
     }
 
     /// Number of nodes for market access: cities then external nodes.
@@ -311,11 +300,7 @@ impl Region {
 
     /// Index of an entity id (a city or `region`).
     pub fn entity_index(&self, id: &str) -> Option<usize> {
-        if id == "region" {
-            Some(self.cities.len())
-        } else {
-            self.city_index(id)
-        }
+        if id == "region" { Some(self.cities.len()) } else { self.city_index(id) }
     }
 
     /// Index of a city id.

@@ -111,42 +111,27 @@ impl Scenario {
         let b = region.base_year;
         let h = &raw.scenario;
         if h.name.is_empty()
-            || !h
-                .name
-                .bytes()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+            || !h.name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
         {
             issues.push(
                 "scenario.name",
-                format!(
-                    "found `{}`; expected a name of a-z, 0-9 and - (it names the output folder)",
-                    h.name
-                ),
+                format!("found `{}`; expected a name of a-z, 0-9 and - (it names the output folder)", h.name),
             );
         }
         let horizon = h.horizon.unwrap_or(DEFAULT_HORIZON as i64);
         if horizon <= b as i64 || horizon > MAX_HORIZON as i64 {
             issues.push(
                 "scenario.horizon",
-                format!(
-                    "found {horizon}; expected a year in {}..={MAX_HORIZON}",
-                    b + 1
-                ),
+                format!("found {horizon}; expected a year in {}..={MAX_HORIZON}", b + 1),
             );
         }
         let draws = h.draws.unwrap_or(DEFAULT_DRAWS as i64);
         if draws < 1 || draws as u64 > MAX_DRAWS {
-            issues.push(
-                "scenario.draws",
-                format!("found {draws}; expected 1..={MAX_DRAWS}"),
-            );
+            issues.push("scenario.draws", format!("found {draws}; expected 1..={MAX_DRAWS}"));
         }
         let seed = h.seed.unwrap_or(DEFAULT_SEED as i64);
         if seed < 0 {
-            issues.push(
-                "scenario.seed",
-                format!("found {seed}; expected a seed ≥ 0"),
-            );
+            issues.push("scenario.seed", format!("found {seed}; expected a seed ≥ 0"));
         }
         let market_access = match h.market_access.as_deref() {
             None | Some("absolute") => MarketAccess::Absolute,
@@ -162,8 +147,7 @@ impl Scenario {
             }
         };
 
-        let mut parameters: Vec<Uncertain> =
-            PARAMS.iter().map(|p| p.default.to_uncertain()).collect();
+        let mut parameters: Vec<Uncertain> = PARAMS.iter().map(|p| p.default.to_uncertain()).collect();
         let mut parameter_set = vec![false; PARAMS.len()];
         let names: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
         for (name, value) in &raw.parameters {
@@ -196,19 +180,11 @@ impl Scenario {
         }
 
         let mut targets = region.targets.clone();
-        let entity_ids: Vec<&str> = region
-            .cities
-            .iter()
-            .map(|c| c.id.as_str())
-            .chain(["region"])
-            .collect();
+        let entity_ids: Vec<&str> = region.cities.iter().map(|c| c.id.as_str()).chain(["region"]).collect();
         for (k, t) in raw.targets.iter().enumerate() {
             let path = format!("targets[{k}]");
             if raw.targets[..k].iter().any(|o| o.name == t.name) {
-                issues.push(
-                    &format!("{path}.name"),
-                    format!("duplicate target `{}`", t.name),
-                );
+                issues.push(&format!("{path}.name"), format!("duplicate target `{}`", t.name));
             }
             let entity = region.entity_index(&t.entity);
             if entity.is_none() {
@@ -222,12 +198,7 @@ impl Scenario {
             }
             let indicator = Indicator::from_name(&t.indicator);
             if indicator.is_none() {
-                issues.unknown(
-                    &format!("{path}.indicator"),
-                    "indicator",
-                    &t.indicator,
-                    &Indicator::names(),
-                );
+                issues.unknown(&format!("{path}.indicator"), "indicator", &t.indicator, &Indicator::names());
             }
             if let Some(ind) = indicator
                 && ind.is_flow()
@@ -249,14 +220,9 @@ impl Scenario {
             if let Some((_, x)) = cmp
                 && !x.is_finite()
             {
-                issues.push(
-                    &path,
-                    format!("found threshold {x}; expected a finite number"),
-                );
+                issues.push(&path, format!("found threshold {x}; expected a finite number"));
             }
-            if let (Some(entity), Some(indicator), Some((comparison, threshold))) =
-                (entity, indicator, cmp)
-            {
+            if let (Some(entity), Some(indicator), Some((comparison, threshold))) = (entity, indicator, cmp) {
                 let target = Target {
                     name: t.name.clone(),
                     entity,
@@ -313,10 +279,7 @@ impl Scenario {
 
     /// SHA-256 of the resolved scenario (its [`Scenario::to_toml`] text).
     pub fn sha256(&self, region: &Region) -> String {
-        Sha256::digest(self.to_toml(region).as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        Sha256::digest(self.to_toml(region).as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -330,9 +293,7 @@ mod tests {
 
     fn check(text: &str, expect: &str) {
         let r = Region::embedded();
-        let e = Scenario::parse("s.toml", text, &r)
-            .expect_err(text)
-            .to_string();
+        let e = Scenario::parse("s.toml", text, &r).expect_err(text).to_string();
         assert!(e.contains(expect), "expected `{expect}` in:\n{e}");
     }
 
@@ -354,14 +315,8 @@ mod tests {
             "[scenario]\nname = \"x\"\nhorizon = 2060\n",
             "s.toml:3:1: `scenario.horizon`: found 2060; expected a year in 2019..=2050",
         );
-        check(
-            "[scenario]\nname = \"X y\"\n",
-            "s.toml:2:1: `scenario.name`",
-        );
-        check(
-            "[scenario]\nname = \"x\"\n[parameters]\ntfr_long_rn = 1.0\n",
-            "did you mean `tfr_long_run`?",
-        );
+        check("[scenario]\nname = \"X y\"\n", "s.toml:2:1: `scenario.name`");
+        check("[scenario]\nname = \"x\"\n[parameters]\ntfr_long_rn = 1.0\n", "did you mean `tfr_long_run`?");
         check(
             "[scenario]\nname = \"x\"\n[parameters]\ndepreciation = 1.5\n",
             "s.toml:4:1: `parameters.depreciation`: found 1.5",
@@ -370,18 +325,9 @@ mod tests {
             "[scenario]\nname = \"x\"\n[parameters]\ntfr_long_run = { dist = \"normal\", mean = 1.1, sd = 0.2 }\n",
             "add truncate",
         );
-        check(
-            "[scenario]\nname = \"x\"\nseeds = 3\n",
-            "did you mean `seed`?",
-        );
-        check(
-            "[scenario]\nname = \"x\"\ndraws = 0\n",
-            "`scenario.draws`: found 0",
-        );
-        check(
-            "[scenario]\nname = \"x\"\nmarket_access = \"relativ\"\n",
-            "did you mean `relative`?",
-        );
+        check("[scenario]\nname = \"x\"\nseeds = 3\n", "did you mean `seed`?");
+        check("[scenario]\nname = \"x\"\ndraws = 0\n", "`scenario.draws`: found 0");
+        check("[scenario]\nname = \"x\"\nmarket_access = \"relativ\"\n", "did you mean `relative`?");
         check(
             "[scenario]\nname = \"x\"\n[[targets]]\nname = \"t\"\nentity = \"xiamn\"\nyear = 2025\nindicator = \"gdp_real\"\nat_least = 1.0\n",
             "s.toml:5:1: `targets[0].entity`: unknown entity `xiamn` (did you mean `xiamen`?)",
@@ -390,10 +336,7 @@ mod tests {
             "[scenario]\nname = \"x\"\n[[targets]]\nname = \"t\"\nentity = \"region\"\nyear = 2025\nindicator = \"gdp_real\"\nat_least = 1.0\nat_most = 2.0\n",
             "exactly one of `at_least` or `at_most`",
         );
-        check(
-            "[scenario]\nname = \"x\"\nhorizon = \"soon\"\n",
-            "s.toml:3:11: `scenario.horizon`",
-        );
+        check("[scenario]\nname = \"x\"\nhorizon = \"soon\"\n", "s.toml:3:11: `scenario.horizon`");
         check("[scenario\nname = \"x\"\n", "s.toml:1:");
         check("[parameters]\n", "missing field `scenario`");
     }

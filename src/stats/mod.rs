@@ -11,9 +11,7 @@ use rayon::prelude::*;
 /// The probabilities reported, in column order (`p025 … p975`).
 pub const PROBS: [f64; 9] = [0.025, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.975];
 /// Column names of [`PROBS`].
-pub const PROB_NAMES: [&str; 9] = [
-    "p025", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p975",
-];
+pub const PROB_NAMES: [&str; 9] = ["p025", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p975"];
 
 /// Statistics of one (entity, year, indicator) series over the draws.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,12 +75,8 @@ pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
 
 /// The share of draws in which a target holds.
 pub fn target_probability(ens: &Ensemble, target: &Target) -> f64 {
-    let j = ens
-        .layout
-        .index(target.entity, target.year, target.indicator);
+    let j = ens.layout.index(target.entity, target.year, target.indicator);
     let n = ens.n_draws();
-    let hits = (0..n)
-        .filter(|k| target.comparison.holds(ens.row(*k)[j], target.threshold))
-        .count();
+    let hits = (0..n).filter(|k| target.comparison.holds(ens.row(*k)[j], target.threshold)).count();
     hits as f64 / n as f64
 }
