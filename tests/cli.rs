@@ -136,6 +136,7 @@ fn deterministic_runs_one_draw_and_excel_adds_a_bom() {
     }
     let entities = std::fs::read_to_string(d.join("det/entities.csv")).unwrap();
     assert!(entities.contains("xiamen,厦门,Xiamen"));
+    assert!(entities.contains("region,闽西南协同发展区,Southwest Fujian Coordinated Development Zone"));
 }
 
 /// Bad scenario files: exit 2, a message with file:line, the key and what was expected; no output.

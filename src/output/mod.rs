@@ -56,7 +56,7 @@ pub fn entities_csv(region: &Region) -> String {
     for c in &region.cities {
         s.push_str(&format!("{},{},{}\n", c.id, csv_field(&c.name_zh), csv_field(&c.name_en)));
     }
-    s.push_str(&format!("region,{},{}\n", csv_field(&region.name), csv_field(&region.name)));
+    s.push_str(&format!("region,{},{}\n", csv_field(&region.name_zh), csv_field(&region.name_en)));
     s
 }
 

@@ -14,6 +14,8 @@ struct RawManifest {
 #[serde(deny_unknown_fields)]
 struct RawHeader {
     name: String,
+    name_zh: Option<String>,
+    name_en: Option<String>,
     base_year: i64,
 }
 
@@ -817,6 +819,8 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
     let digest = hasher.finalize();
     let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
     Ok(Region {
+        name_zh: raw.region.name_zh.unwrap_or_else(|| raw.region.name.clone()),
+        name_en: raw.region.name_en.unwrap_or_else(|| raw.region.name.clone()),
         name: raw.region.name,
         base_year,
         cities,

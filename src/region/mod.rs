@@ -254,8 +254,12 @@ pub struct Target {
 /// A validated region.
 #[derive(Debug, Clone)]
 pub struct Region {
-    /// Name.
+    /// Name (an id).
     pub name: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// English name.
+    pub name_en: String,
     /// Base year.
     pub base_year: i32,
     /// Cities, in file order.
