@@ -38,19 +38,42 @@ impl<'a> Source<'a> {
 
     /// The byte span of the deepest existing part of a key path.
     pub fn span_of(&self, path: &str) -> Option<std::ops::Range<usize>> {
+        self.lookup(path).map(|(span, _)| span)
+    }
+
+    /// The byte span of a key path, only when every part of it exists in this source.
+    pub fn span_exact(&self, path: &str) -> Option<std::ops::Range<usize>> {
+        self.lookup(path).filter(|(_, exact)| *exact).map(|(span, _)| span)
+    }
+
+    /// Walk a key path: segments `name`, `name[3]` (array index) or `name[id=x]` (the array item
+    /// whose `id` is `x`). Returns the span of the deepest part found and whether all was found.
+    fn lookup(&self, path: &str) -> Option<(std::ops::Range<usize>, bool)> {
         let doc = self.doc.as_ref()?;
         let mut table: &DeTable<'_> = doc.get_ref();
         let mut best = None;
-        let mut segments = split_path(path).into_iter().peekable();
-        while let Some((name, index)) = segments.next() {
+        let segments = split_path(path);
+        let last = segments.len().saturating_sub(1);
+        for (k, (name, sel)) in segments.into_iter().enumerate() {
             let Some((key, value)) = table.get_key_value(name) else {
-                break;
+                return best.map(|b| (b, false));
             };
             best = Some(key.span());
             let mut value: &Spanned<DeValue<'_>> = value;
-            if let Some(i) = index {
-                let Some(item) = value.get_ref().as_array().and_then(|a| a.get(i)) else {
-                    break;
+            if let Some(sel) = sel {
+                let items = value.get_ref().as_array();
+                let item = items.and_then(|a| match &sel {
+                    Sel::Index(i) => a.get(*i),
+                    Sel::Key(kname, kval) => a.iter().find(|it| {
+                        it.get_ref()
+                            .as_table()
+                            .and_then(|t| t.get(kname.as_str()))
+                            .and_then(|v| v.get_ref().as_str())
+                            .is_some_and(|v| v == kval)
+                    }),
+                });
+                let Some(item) = item else {
+                    return best.map(|b| (b, false));
                 };
                 best = Some(item.span());
                 value = item;
@@ -58,14 +81,13 @@ impl<'a> Source<'a> {
             match value.get_ref() {
                 DeValue::Table(t) => table = t,
                 _ => {
-                    if segments.peek().is_some() {
-                        best = Some(value.span());
+                    if k < last {
+                        return Some((value.span(), false));
                     }
-                    break;
                 }
             }
         }
-        best
+        best.map(|b| (b, true))
     }
 
     /// The key path of the innermost key whose key or value contains a byte offset.
@@ -171,18 +193,51 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// Split `a.b[2].c` into `[("a", None), ("b", Some(2)), ("c", None)]`.
-fn split_path(path: &str) -> Vec<(&str, Option<usize>)> {
-    path.split('.')
-        .filter(|s| !s.is_empty())
-        .map(|seg| match seg.find('[') {
-            Some(open) => {
-                let idx = seg[open + 1..].trim_end_matches(']').parse().ok();
-                (&seg[..open], idx)
+/// An array selector in a key path.
+enum Sel {
+    /// `[3]`
+    Index(usize),
+    /// `[id=x]`
+    Key(String, String),
+}
+
+/// Split `a.b[2].c[id=x]` into segments with their selectors.
+fn split_path(path: &str) -> Vec<(&str, Option<Sel>)> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        // A selector may contain dots (`[id=a.b]`): cut at the first '.' outside brackets.
+        let mut depth = 0;
+        let mut cut = rest.len();
+        for (i, c) in rest.char_indices() {
+            match c {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                '.' if depth == 0 => {
+                    cut = i;
+                    break;
+                }
+                _ => {}
             }
-            None => (seg, None),
-        })
-        .collect()
+        }
+        let seg = &rest[..cut];
+        rest = rest.get(cut + 1..).unwrap_or("");
+        if seg.is_empty() {
+            continue;
+        }
+        match seg.find('[') {
+            Some(open) => {
+                let inner = seg[open + 1..].trim_end_matches(']');
+                let sel = match inner.split_once('=') {
+                    Some((k, v)) => Some(Sel::Key(k.to_string(), v.to_string())),
+                    None => inner.parse().ok().map(Sel::Index),
+                };
+                out.push((&seg[..open], sel));
+            }
+            None => out.push((seg, None)),
+        }
+    }
+    out
 }
 
 /// `toml`/serde say "unknown field `x`, expected one of `a`, `b`": suggest the closest.
@@ -209,21 +264,40 @@ pub fn suggest(found: &str, candidates: &[&str]) -> Option<String> {
     Some(format!("did you mean `{}`?", best.1))
 }
 
-/// Validation errors of one source, collected so that all are reported at once.
+/// Validation errors, collected so that all are reported at once. A scenario that extends
+/// others is validated once, merged; each problem is located in the first file of the chain
+/// (child first) that holds its key path.
 pub struct Issues<'s, 'a> {
-    src: &'s Source<'a>,
+    chain: &'s [Source<'a>],
     list: Vec<InputError>,
 }
 
 impl<'s, 'a> Issues<'s, 'a> {
-    /// An empty collection for a source.
+    /// An empty collection for one source.
     pub fn new(src: &'s Source<'a>) -> Self {
-        Issues { src, list: Vec::new() }
+        Issues { chain: std::slice::from_ref(src), list: Vec::new() }
+    }
+
+    /// An empty collection for a chain of sources, child first.
+    pub fn for_chain(chain: &'s [Source<'a>]) -> Self {
+        Issues { chain, list: Vec::new() }
+    }
+
+    fn locate(&self, path: &str, message: String, suggestion: Option<String>) -> InputError {
+        let src = self.chain.iter().find(|s| s.span_exact(path).is_some()).unwrap_or(&self.chain[0]);
+        src.error(path, message, suggestion)
     }
 
     /// Record a problem at a key path.
     pub fn push(&mut self, path: &str, message: impl Into<String>) {
-        let e = self.src.error(path, message, None);
+        let e = self.locate(path, message.into(), None);
+        self.list.push(e);
+    }
+
+    /// Record a problem at a key path of a given file of the chain.
+    pub fn push_in(&mut self, file: usize, path: &str, message: impl Into<String>) {
+        let src = self.chain.get(file).unwrap_or(&self.chain[0]);
+        let e = src.error(path, message, None);
         self.list.push(e);
     }
 
@@ -236,7 +310,7 @@ impl<'s, 'a> Issues<'s, 'a> {
             }
             Some(format!("known: {}", shown.join(", ")))
         });
-        let e = self.src.error(path, format!("unknown {what} `{found}`"), suggestion);
+        let e = self.locate(path, format!("unknown {what} `{found}`"), suggestion);
         self.list.push(e);
     }
 
@@ -250,20 +324,26 @@ impl<'s, 'a> Issues<'s, 'a> {
         self.list.is_empty()
     }
 
-    /// Finish: `Ok(value)` when nothing was recorded, else every error sorted by position.
+    /// Finish: `Ok(value)` when nothing was recorded, else every error sorted by file and position.
     pub fn finish<T>(self, value: T) -> Result<T, InputErrors> {
         if self.list.is_empty() {
             Ok(value)
         } else {
             let mut list = self.list;
-            list.sort_by_key(|e| (e.line.unwrap_or(usize::MAX), e.column.unwrap_or(0)));
+            list.sort_by(|a, b| {
+                (a.file.as_str(), a.line.unwrap_or(usize::MAX), a.column.unwrap_or(0)).cmp(&(
+                    b.file.as_str(),
+                    b.line.unwrap_or(usize::MAX),
+                    b.column.unwrap_or(0),
+                ))
+            });
             Err(InputErrors(list))
         }
     }
 
-    /// The source these issues belong to.
+    /// The first (child) source.
     pub fn source(&self) -> &Source<'a> {
-        self.src
+        &self.chain[0]
     }
 }
 
@@ -282,6 +362,10 @@ mod tests {
         assert_eq!(at("targets[1].year"), (12, 1));
         // a missing key falls back to its deepest existing parent
         assert_eq!(at("targets[1].indicator").0, 10);
+        // items can be selected by a key's value
+        assert_eq!(at("targets[name=b].year"), (12, 1));
+        assert!(s.span_exact("targets[name=b].year").is_some());
+        assert!(s.span_exact("targets[name=c].year").is_none());
     }
 
     #[test]

@@ -55,77 +55,11 @@ struct RawProjects {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawProject {
-    id: String,
-    name: String,
-    kind: String,
-    stage: String,
-    open_year: i64,
-    delay: Option<toml::Value>,
-    enabled: Option<bool>,
-    #[serde(default)]
-    pairs: Vec<RawPair>,
-    #[serde(default)]
-    tfp: Vec<RawTfp>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPair {
-    from: String,
-    to: String,
-    minutes: f64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTfp {
-    city: String,
-    sector: String,
-    size: toml::Value,
-    ramp_years: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawParks {
-    park_defaults: RawParkFields,
+    #[serde(default)]
+    park_defaults: RawPark,
     #[serde(default)]
     parks: Vec<RawPark>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawParkFields {
-    sector: Option<String>,
-    start: Option<i64>,
-    ramp_years: Option<i64>,
-    value_added: Option<toml::Value>,
-    capital_per_value_added: Option<toml::Value>,
-    capital_per_worker: Option<toml::Value>,
-    partner_funded_share: Option<toml::Value>,
-    tax_rate: Option<toml::Value>,
-    tax_share_to_partner: Option<toml::Value>,
-    statistics: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPark {
-    id: String,
-    name: Option<String>,
-    host: String,
-    partner: String,
-    sector: Option<String>,
-    start: Option<i64>,
-    ramp_years: Option<i64>,
-    value_added: Option<toml::Value>,
-    capital_per_value_added: Option<toml::Value>,
-    capital_per_worker: Option<toml::Value>,
-    partner_funded_share: Option<toml::Value>,
-    tax_rate: Option<toml::Value>,
-    tax_share_to_partner: Option<toml::Value>,
-    statistics: Option<String>,
 }
 
 fn parse_toml<T: for<'de> Deserialize<'de>>(src: &Source<'_>, text: &str) -> Result<T, InputErrors> {
@@ -165,12 +99,6 @@ fn parse_bool(s: &str) -> Option<bool> {
         "false" | "0" | "no" => Some(false),
         _ => None,
     }
-}
-
-fn valid_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && s != "region"
 }
 
 pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErrors> {
@@ -263,7 +191,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
         for row in ct.rows() {
             let e = &mut errors;
             let id = row.str("id").to_string();
-            if !valid_id(&id) {
+            if !items::valid_id(&id) {
                 e.push(row.error(
                     "id",
                     format!(
@@ -501,7 +429,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
     if nt.check_columns(&["id", "name_zh", "name_en", "gdp_mass_2018"], &["note"], &mut errors) {
         for row in nt.rows() {
             let id = row.str("id").to_string();
-            if !valid_id(&id) || city_ids.contains(&id.as_str()) || nodes.iter().any(|n| n.id == id) {
+            if !items::valid_id(&id) || city_ids.contains(&id.as_str()) || nodes.iter().any(|n| n.id == id) {
                 errors.push(row.error(
                     "id",
                     format!("found `{id}`; expected a new lower-case id, distinct from every city and node"),
@@ -559,6 +487,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
     }
 
     // Projects.
+    let ctx = items::Ctx { cities: &city_ids, nodes: &node_ids, base_year, last_year: 2050 };
     let ptext = read(files, &f.projects, &mname)?;
     hash_file(&mut hasher, &f.projects, &ptext);
     let psrc = Source::new(files.display(&f.projects), &ptext);
@@ -581,7 +510,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                         format!("missing `{name}`; expected a delay distribution for every stage"),
                     ),
                     Some(v) => {
-                        if let Some(u) = parse_delay(v, &p, &mut issues) {
+                        if let Some(u) = items::parse_delay(v, &p, &mut issues) {
                             delay_by_stage[s] = u;
                         }
                     }
@@ -589,98 +518,13 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             }
             for (k, p) in rp.projects.iter().enumerate() {
                 let path = format!("projects[{k}]");
-                if !valid_id(&p.id) || rp.projects[..k].iter().any(|q| q.id == p.id) {
-                    issues.push(
-                        &format!("{path}.id"),
-                        format!("found `{}`; expected a unique lower-case id", p.id),
-                    );
+                let id = p.id.clone().unwrap_or_default();
+                if rp.projects[..k].iter().any(|q| q.id.as_deref() == Some(id.as_str())) {
+                    issues.push(&format!("{path}.id"), format!("duplicate project id `{id}`"));
                 }
-                if !PROJECT_KINDS.contains(&p.kind.as_str()) {
-                    issues.unknown(&format!("{path}.kind"), "project kind", &p.kind, &PROJECT_KINDS);
+                if let Some(pr) = items::resolve_project(p, &path, None, &ctx, &mut issues) {
+                    projects.push(pr);
                 }
-                let stage = Stage::parse(&p.stage).unwrap_or_else(|| {
-                    issues.unknown(&format!("{path}.stage"), "stage", &p.stage, &Stage::NAMES);
-                    Stage::Construction
-                });
-                if !(base_year as i64 - 50..=2100).contains(&p.open_year) {
-                    issues.push(
-                        &format!("{path}.open_year"),
-                        format!("found {}; expected a year", p.open_year),
-                    );
-                }
-                let delay =
-                    p.delay.as_ref().and_then(|v| parse_delay(v, &format!("{path}.delay"), &mut issues));
-                let mut pairs = Vec::new();
-                for (j, pr) in p.pairs.iter().enumerate() {
-                    let pp = format!("{path}.pairs[{j}]");
-                    let a = node_ids.iter().position(|n| *n == pr.from);
-                    let b = node_ids.iter().position(|n| *n == pr.to);
-                    if a.is_none() {
-                        issues.unknown(&format!("{pp}.from"), "node", &pr.from, &node_ids);
-                    }
-                    if b.is_none() {
-                        issues.unknown(&format!("{pp}.to"), "node", &pr.to, &node_ids);
-                    }
-                    if !(pr.minutes > 0.0 && pr.minutes.is_finite()) {
-                        issues.push(
-                            &format!("{pp}.minutes"),
-                            format!("found {}; expected minutes > 0", pr.minutes),
-                        );
-                    }
-                    if let (Some(a), Some(b)) = (a, b) {
-                        if a == b {
-                            issues.push(&format!("{pp}.to"), "a pair needs two different nodes");
-                        }
-                        pairs.push((a, b, pr.minutes));
-                    }
-                }
-                let mut tfp = Vec::new();
-                for (j, t) in p.tfp.iter().enumerate() {
-                    let tp = format!("{path}.tfp[{j}]");
-                    let city = city_ids.iter().position(|c| *c == t.city);
-                    if city.is_none() {
-                        issues.unknown(&format!("{tp}.city"), "city", &t.city, &city_ids);
-                    }
-                    let sector = SECTORS.iter().position(|s| *s == t.sector);
-                    if sector.is_none() {
-                        issues.unknown(&format!("{tp}.sector"), "sector", &t.sector, &SECTORS);
-                    }
-                    if !(1..=50).contains(&t.ramp_years) {
-                        issues.push(
-                            &format!("{tp}.ramp_years"),
-                            format!("found {}; expected 1..=50", t.ramp_years),
-                        );
-                    }
-                    let size = Uncertain::parse(&t.size, &format!("{tp}.size"), &mut issues);
-                    if let Some(s) = &size {
-                        let sup = s.support();
-                        if !(sup.lo >= -1.0 && sup.hi <= 1.0) {
-                            issues.push(&format!("{tp}.size"), "expected a log change of TFP within [-1, 1] (truncate an unbounded distribution)");
-                        }
-                    }
-                    if let (Some(city), Some(sector), Some(size)) = (city, sector, size) {
-                        tfp.push(ProjectTfp {
-                            city,
-                            sector,
-                            size,
-                            ramp_years: t.ramp_years.clamp(1, 50) as u32,
-                        });
-                    }
-                }
-                if p.pairs.is_empty() && p.tfp.is_empty() {
-                    issues.push(&path, "a project needs `pairs` or `tfp`");
-                }
-                projects.push(Project {
-                    id: p.id.clone(),
-                    name: p.name.clone(),
-                    kind: p.kind.clone(),
-                    stage,
-                    open_year: p.open_year.clamp(-10_000, 10_000) as i32,
-                    delay,
-                    enabled: p.enabled.unwrap_or(true),
-                    pairs,
-                    tfp,
-                });
             }
             if let Err(e) = issues.finish(()) {
                 errors.extend(e.0);
@@ -693,14 +537,25 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
     hash_file(&mut hasher, &f.parks, &ktext);
     let ksrc = Source::new(files.display(&f.parks), &ktext);
     let mut parks = Vec::new();
+    let mut park_defaults = items::ParkDefaults::default();
     match parse_toml::<RawParks>(&ksrc, &ktext) {
         Err(e) => errors.extend(e.0),
         Ok(rk) => {
             let mut issues = Issues::new(&ksrc);
+            park_defaults = items::resolve_defaults(&rk.park_defaults, &mut issues);
             for (k, p) in rk.parks.iter().enumerate() {
-                if let Some(park) =
-                    resolve_park(p, &rk.park_defaults, k, base_year, &city_ids, &rk.parks[..k], &mut issues)
-                {
+                let path = format!("parks[{k}]");
+                let id = p.id.clone().unwrap_or_default();
+                if rk.parks[..k].iter().any(|q| q.id.as_deref() == Some(id.as_str())) {
+                    issues.push(&format!("{path}.id"), format!("duplicate park id `{id}`"));
+                }
+                if p.enabled.is_some() {
+                    issues.push(
+                        &format!("{path}.enabled"),
+                        "region parks are off unless a scenario enables them: set `enabled` in a scenario",
+                    );
+                }
+                if let Some(park) = items::resolve_park(p, &path, None, &park_defaults, &ctx, &mut issues) {
                     parks.push(park);
                 }
             }
@@ -831,6 +686,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
         delay_by_stage,
         projects,
         parks,
+        park_defaults,
         targets,
         shock_cholesky,
         sha256,
@@ -868,138 +724,6 @@ fn spread_profile(groups: impl Iterator<Item = (f64, f64)>) -> Result<[[f64; AGE
         }
     }
     Ok(p)
-}
-
-/// A delay distribution: whole years (discrete or poisson, or a whole number), ≥ 0 or not.
-fn parse_delay(v: &toml::Value, path: &str, issues: &mut Issues<'_, '_>) -> Option<Uncertain> {
-    let u = Uncertain::parse(v, path, issues)?;
-    if !u.is_integer_valued() {
-        issues.push(path, "expected whole years: a whole number, or a discrete or poisson distribution");
-        return None;
-    }
-    let s = u.support();
-    if s.lo < -50.0 || s.hi > 100.0 {
-        issues.push(path, "expected a delay within -50..=100 years");
-        return None;
-    }
-    Some(u)
-}
-
-fn resolve_park(
-    p: &RawPark,
-    d: &RawParkFields,
-    k: usize,
-    base_year: i32,
-    city_ids: &[&str],
-    earlier: &[RawPark],
-    issues: &mut Issues<'_, '_>,
-) -> Option<Park> {
-    let path = format!("parks[{k}]");
-    if !valid_id(&p.id) || earlier.iter().any(|q| q.id == p.id) {
-        issues.push(&format!("{path}.id"), format!("found `{}`; expected a unique lower-case id", p.id));
-    }
-    let city = |key: &str, v: &str, issues: &mut Issues<'_, '_>| {
-        let i = city_ids.iter().position(|c| *c == v);
-        if i.is_none() {
-            issues.unknown(&format!("{path}.{key}"), "city", v, city_ids);
-        }
-        i
-    };
-    let host = city("host", &p.host, issues);
-    let partner = city("partner", &p.partner, issues);
-    if host.is_some() && host == partner {
-        issues.push(&format!("{path}.partner"), "the partner must differ from the host");
-    }
-    let sector_name = p.sector.as_ref().or(d.sector.as_ref()).map_or("secondary", String::as_str);
-    let sector = SECTORS.iter().position(|s| *s == sector_name);
-    if sector.is_none() {
-        issues.unknown(&format!("{path}.sector"), "sector", sector_name, &SECTORS);
-    }
-    let start = p.start.or(d.start).unwrap_or(base_year as i64 + 1);
-    if start <= base_year as i64 || start > 2050 {
-        issues.push(
-            &format!("{path}.start"),
-            format!("found {start}; expected a year in {}..=2050", base_year + 1),
-        );
-    }
-    let ramp = p.ramp_years.or(d.ramp_years).unwrap_or(1);
-    if !(1..=50).contains(&ramp) {
-        issues.push(&format!("{path}.ramp_years"), format!("found {ramp}; expected 1..=50"));
-    }
-    let stats = p.statistics.as_ref().or(d.statistics.as_ref()).map_or("dual", String::as_str);
-    let statistics = match stats {
-        "dual" => Statistics::Dual,
-        "split" => Statistics::Split,
-        "host" => Statistics::Host,
-        other => {
-            issues.unknown(
-                &format!("{path}.statistics"),
-                "statistics rule",
-                other,
-                &["dual", "split", "host"],
-            );
-            Statistics::Dual
-        }
-    };
-    let mut num = |key: &str,
-                   own: &Option<toml::Value>,
-                   def: &Option<toml::Value>,
-                   ok: fn(f64) -> bool,
-                   expected: &str| {
-        let v = own.as_ref().or(def.as_ref());
-        let Some(v) = v else {
-            issues.push(&path, format!("missing `{key}` (and no park_defaults.{key})"));
-            return None;
-        };
-        let kp = if own.is_some() { format!("{path}.{key}") } else { format!("park_defaults.{key}") };
-        let u = Uncertain::parse(v, &kp, issues)?;
-        let s = u.support();
-        if !(ok(s.lo) && ok(s.hi)) {
-            issues.push(&kp, format!("expected {expected}"));
-            return None;
-        }
-        Some(u)
-    };
-    let value_added = num("value_added", &p.value_added, &d.value_added, |x| x >= 0.0, "value added ≥ 0");
-    let kva = num(
-        "capital_per_value_added",
-        &p.capital_per_value_added,
-        &d.capital_per_value_added,
-        |x| x > 0.0,
-        "> 0",
-    );
-    let kw = num("capital_per_worker", &p.capital_per_worker, &d.capital_per_worker, |x| x > 0.0, "> 0");
-    let phi = num(
-        "partner_funded_share",
-        &p.partner_funded_share,
-        &d.partner_funded_share,
-        |x| (0.0..=1.0).contains(&x),
-        "a share in [0, 1]",
-    );
-    let tax = num("tax_rate", &p.tax_rate, &d.tax_rate, |x| (0.0..=1.0).contains(&x), "a rate in [0, 1]");
-    let share = num(
-        "tax_share_to_partner",
-        &p.tax_share_to_partner,
-        &d.tax_share_to_partner,
-        |x| (0.0..=1.0).contains(&x),
-        "a share in [0, 1]",
-    );
-    Some(Park {
-        id: p.id.clone(),
-        name: p.name.clone().unwrap_or_else(|| p.id.clone()),
-        host: host?,
-        partner: partner?,
-        sector: sector?,
-        start: start as i32,
-        ramp_years: ramp.clamp(1, 50) as u32,
-        value_added: value_added?,
-        capital_per_value_added: kva?,
-        capital_per_worker: kw?,
-        partner_funded_share: phi?,
-        tax_rate: tax?,
-        tax_share_to_partner: share?,
-        statistics,
-    })
 }
 
 #[cfg(test)]

@@ -7,12 +7,14 @@
 
 mod csvtable;
 pub mod embedded;
+pub mod items;
 
 use crate::error::{InputError, InputErrors};
 use crate::indicators::Indicator;
 use crate::locate::{Issues, Source};
 use crate::uncertain::Uncertain;
 use csvtable::CsvTable;
+pub use items::{RawPark, RawProject};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -114,12 +116,14 @@ pub enum Stage {
 }
 
 impl Stage {
-    const NAMES: [&'static str; 3] = ["construction", "approved", "study"];
+    /// Stage names.
+    pub const NAMES: [&'static str; 3] = ["construction", "approved", "study"];
     /// The name in files.
     pub fn name(self) -> &'static str {
         Self::NAMES[self as usize]
     }
-    fn parse(s: &str) -> Option<Stage> {
+    /// The stage of a name.
+    pub fn parse(s: &str) -> Option<Stage> {
         [Stage::Construction, Stage::Approved, Stage::Study].into_iter().find(|st| st.name() == s)
     }
 }
@@ -278,6 +282,8 @@ pub struct Region {
     pub projects: Vec<Project>,
     /// Parks.
     pub parks: Vec<Park>,
+    /// Defaults for the fields a park does not give.
+    pub park_defaults: items::ParkDefaults,
     /// Plan targets.
     pub targets: Vec<Target>,
     /// Lower Cholesky factor of the city shock correlation matrix, when the region gives one.
