@@ -172,7 +172,7 @@ fn bad_scenarios_exit_2_with_file_line_and_key() {
         ("[scenario]\nname = \"x\"\nseed = -4\n", &["bad.toml:3:1", "scenario.seed"]),
         (
             "[scenario]\nname = \"x\"\nhorizon = 2030\n[[targets]]\nname = \"late\"\nentity = \"region\"\nyear = 2035\nindicator = \"gdp_real\"\nat_least = 1\n",
-            &["bad.toml:7:1", "targets[0].year"],
+            &["bad.toml:7:1", "targets[name=late].year"],
         ),
         (
             "[scenario]\nname = \"x\"\n[[targets]]\nname = \"t\"\nentity = \"region\"\nyear = 2025\nindicator = \"gdp\"\nat_least = 1\n",
@@ -183,13 +183,10 @@ fn bad_scenarios_exit_2_with_file_line_and_key() {
             &["bad.toml:3:", "exactly one of `at_least` or `at_most`"],
         ),
         (
-            "[scenario]\nname = \"x\"\nextends = \"baseline.toml\"\n",
-            &["bad.toml:3:1", "unknown field `extends`"],
+            "[scenario]\nname = \"x\"\nextends = \"nothere.toml\"\n",
+            &["bad.toml:3:1", "scenario.extends", "cannot read `nothere.toml`"],
         ),
-        (
-            "[scenario]\nname = \"x\"\n[transfer]\nenabled = true\n",
-            &["bad.toml:3:", "unknown field `transfer`"],
-        ),
+        ("[scenario]\nname = \"x\"\n[transfer]\nenabled = true\n", &["bad.toml:3:", "needs `origins`"]),
         ("[scenario]\nname = \"x\"\nhorizon = 2035.5\n", &["bad.toml:3:", "scenario.horizon"]),
         (
             "[scenario]\nname = \"x\"\n[parameters]\ntfr_long_run = { dist = \"discrete\", values = [1, 2], weights = [0.3, 0.3] }\n",
@@ -197,7 +194,7 @@ fn bad_scenarios_exit_2_with_file_line_and_key() {
         ),
         ("[scenario]\nname = \"x\"\nname = \"y\"\n", &["bad.toml:3:"]),
         ("scenario = 3\n", &["bad.toml:1:"]),
-        ("", &["bad.toml", "missing field `scenario`"]),
+        ("", &["bad.toml", "missing `scenario.name`"]),
     ];
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();

@@ -46,9 +46,8 @@ fn load_region(path: Option<&Path>) -> Result<Region> {
 }
 
 fn read_scenario(region: &Region, path: &Path) -> Result<Scenario> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| BadInput(format!("{}: cannot read the scenario file: {e}", path.display())))?;
-    Ok(Scenario::parse(&path.display().to_string(), &text, region)?)
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+    Ok(Scenario::load(path, &read, region)?)
 }
 
 fn parse_range(s: &str) -> Result<std::ops::Range<u64>, BadInput> {

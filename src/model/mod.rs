@@ -285,13 +285,13 @@ impl Model {
         let mut masses: Vec<f64> = region.cities.iter().map(|c| c.gdp).collect();
         masses.extend(region.nodes.iter().map(|nd| nd.mass));
 
-        let projects = region
+        let projects = scenario
             .projects
             .iter()
             .filter(|p| p.enabled)
             .map(|p| ModelProject {
                 id: p.id.clone(),
-                open_year: p.open_year,
+                open_year: p.open_year + scenario.delay_shift,
                 delay: p.delay.clone().unwrap_or_else(|| region.delay_by_stage[p.stage as usize].clone()),
                 delay_purpose: rng::purpose(&format!("project.{}.delay", p.id)),
                 pairs: p.pairs.clone(),

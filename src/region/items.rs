@@ -182,9 +182,6 @@ pub fn resolve_project(
                 issues.push(path, format!("a new project (`{id}`) needs `{key}`"));
             }
         }
-        if raw.pairs.is_none() && raw.tfp.is_none() {
-            issues.push(path, format!("a new project (`{id}`) needs `pairs` or `tfp`"));
-        }
     }
     if let Some(k) = &raw.kind
         && !PROJECT_KINDS.contains(&k.as_str())
@@ -271,8 +268,8 @@ pub fn resolve_project(
             tfp
         }
     };
-    if pairs.is_empty() && tfp.is_empty() && base.is_some() {
-        issues.push(path, "a project needs `pairs` or `tfp`");
+    if pairs.is_empty() && tfp.is_empty() {
+        issues.push(path, format!("project `{id}` needs `pairs` or `tfp`"));
     }
     if issues.len() > before {
         return None;

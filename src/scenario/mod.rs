@@ -1,19 +1,23 @@
 //! Scenario files → a validated [`Scenario`] (INTERFACE.md "Scenario files").
 //!
-//! Two stages: a raw serde mirror of the file with `deny_unknown_fields`, then a validated
-//! scenario with every default filled in, every parameter checked against its domain, and every
-//! problem of the file reported at once with its line, column and key path.
+//! Two stages: each file of an `extends` chain is parsed into a raw serde mirror with
+//! `deny_unknown_fields` (so a typo is caught with its line in the file that has it); the chain is
+//! merged ([`raw::merge`]); the merged scenario is validated once, with every default filled in,
+//! every value checked against its domain, and every problem reported at once, located in the file
+//! of the chain that holds the key.
 
-use crate::error::InputErrors;
+mod raw;
+mod resolved;
+
+use crate::error::{InputError, InputErrors};
 use crate::indicators::Indicator;
 use crate::locate::{Issues, Source};
 use crate::params::{self, PARAMS};
-use crate::region::{Comparison, Region, Target};
+use crate::region::items::{self, Ctx};
+use crate::region::{Comparison, Park, Project, Region, SECTORS, Target};
 use crate::uncertain::Uncertain;
-use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use raw::RawScenario;
+use std::path::{Component, Path, PathBuf};
 
 /// Default number of draws.
 pub const DEFAULT_DRAWS: u64 = 10_000;
@@ -25,6 +29,8 @@ pub const DEFAULT_HORIZON: i32 = 2035;
 pub const MAX_HORIZON: i32 = 2050;
 /// Most draws in one run.
 pub const MAX_DRAWS: u64 = 10_000_000;
+/// Longest `extends` chain.
+pub const MAX_CHAIN: usize = 32;
 
 /// How market access enters TFP (MODEL.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,36 +51,70 @@ impl MarketAccess {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawScenario {
-    scenario: RawHeader,
-    #[serde(default)]
-    parameters: BTreeMap<String, toml::Value>,
-    #[serde(default)]
-    targets: Vec<RawTarget>,
+/// The industry transfer (MODEL.md §7a).
+#[derive(Debug, Clone)]
+pub struct Transfer {
+    /// Origin cities and the transferable share χ of their base secondary capital.
+    pub origins: Vec<(usize, f64)>,
+    /// Destination cities and their shares of what arrives (summing to 1).
+    pub destinations: Vec<(usize, f64)>,
+    /// First active year.
+    pub start: i32,
+    /// Last active year (inclusive).
+    pub end: i32,
+    /// Share of the remaining transferable stock moved per active year.
+    pub rate: Uncertain,
+    /// Share of moved capital that arrives productive.
+    pub efficiency: Uncertain,
+    /// Productivity gap of the leaving firms (q = 1 − composition_gain).
+    pub composition_gain: Uncertain,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHeader {
-    name: String,
-    description: Option<String>,
-    horizon: Option<i64>,
-    draws: Option<i64>,
-    seed: Option<i64>,
-    market_access: Option<String>,
+/// What a shift adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lever {
+    /// The growth of ln A of one sector.
+    Tfp,
+    /// The investment rate.
+    InvestmentRate,
+    /// The TFR.
+    Tfr,
+    /// The bracket of net migration (fraction of population per year).
+    MigrationRate,
+    /// Labour-force participation.
+    Participation,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTarget {
-    name: String,
-    entity: String,
-    year: i64,
-    indicator: String,
-    at_least: Option<f64>,
-    at_most: Option<f64>,
+impl Lever {
+    /// Names in files.
+    pub const NAMES: [&'static str; 5] = ["tfp", "investment_rate", "tfr", "migration_rate", "participation"];
+    /// The name in files.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+    fn parse(s: &str) -> Option<Lever> {
+        use Lever::*;
+        [Tfp, InvestmentRate, Tfr, MigrationRate, Participation].into_iter().find(|l| l.name() == s)
+    }
+}
+
+/// A generic shift (MODEL.md §7d).
+#[derive(Debug, Clone)]
+pub struct Shift {
+    /// City index.
+    pub city: usize,
+    /// Lever.
+    pub lever: Lever,
+    /// Sector index (tfp only; 0 otherwise).
+    pub sector: usize,
+    /// First year.
+    pub start: i32,
+    /// Last year (inclusive).
+    pub end: i32,
+    /// Amount added in every year of the range.
+    pub delta: Uncertain,
+    /// Stream purpose of `delta`.
+    pub purpose: String,
 }
 
 /// A validated scenario: every value present and checked.
@@ -84,6 +124,8 @@ pub struct Scenario {
     pub name: String,
     /// What the scenario assumes.
     pub description: String,
+    /// The files of its `extends` chain, the scenario's own first.
+    pub chain: Vec<String>,
     /// Last simulated year.
     pub horizon: i32,
     /// Draws (the command line may override).
@@ -96,197 +138,668 @@ pub struct Scenario {
     pub parameters: Vec<Uncertain>,
     /// Whether the scenario set each parameter.
     pub parameter_set: Vec<bool>,
+    /// The industry transfer, when on.
+    pub transfer: Option<Transfer>,
+    /// The parks that are on (region parks the scenario enables, and new ones).
+    pub parks: Vec<Park>,
+    /// Every project: the region's with the scenario's overrides, then new ones.
+    pub projects: Vec<Project>,
+    /// Whole years added to every project's opening.
+    pub delay_shift: i32,
+    /// Shifts.
+    pub shifts: Vec<Shift>,
     /// Plan targets: the region's, then the scenario's (a scenario target replaces a region
     /// target of the same name).
     pub targets: Vec<Target>,
 }
 
+/// Lexical normalisation of a path (`a/./b/../c` → `a/c`), for cycle detection.
+fn normalise(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+fn plain_error(file: &str, message: String) -> InputErrors {
+    InputErrors(vec![InputError {
+        file: file.into(),
+        line: None,
+        column: None,
+        key: String::new(),
+        message,
+        suggestion: None,
+    }])
+}
+
 impl Scenario {
-    /// Parse and validate a scenario file against a region. `file` names it in messages.
+    /// Parse and validate one scenario text against a region (`extends` can name only `file`
+    /// itself, which is a cycle: use [`Scenario::load`] for chains).
     pub fn parse(file: &str, text: &str, region: &Region) -> Result<Scenario, InputErrors> {
-        let src = Source::new(file, text);
-        let raw: RawScenario =
-            toml::from_str(text).map_err(|e| InputErrors(vec![src.from_toml_error(&e)]))?;
-        let mut issues = Issues::new(&src);
-        let b = region.base_year;
-        let h = &raw.scenario;
-        if h.name.is_empty()
-            || !h.name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-        {
+        let own = normalise(Path::new(file));
+        Scenario::load(
+            Path::new(file),
+            &|p: &Path| {
+                if normalise(p) == own { Ok(text.to_string()) } else { Err("no such file".to_string()) }
+            },
+            region,
+        )
+    }
+
+    /// Load a scenario file and its `extends` chain through `read`, merge and validate it.
+    pub fn load(
+        path: &Path,
+        read: &dyn Fn(&Path) -> Result<String, String>,
+        region: &Region,
+    ) -> Result<Scenario, InputErrors> {
+        // Read the chain, child first, checking each file on its own.
+        let mut names: Vec<String> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        let mut tables: Vec<toml::Table> = Vec::new();
+        let mut seen: Vec<PathBuf> = Vec::new();
+        let mut cur = path.to_path_buf();
+        loop {
+            let name = cur.display().to_string();
+            let key = normalise(&cur);
+            let from = names.last().cloned();
+            let locate_extends = |msg: String| -> InputErrors {
+                match (&from, texts.last()) {
+                    (Some(f), Some(t)) => {
+                        InputErrors(vec![Source::new(f.clone(), t).error("scenario.extends", msg, None)])
+                    }
+                    _ => plain_error(&name, msg),
+                }
+            };
+            if seen.contains(&key) {
+                return Err(locate_extends(format!(
+                    "`extends` makes a cycle: {name} is already in the chain"
+                )));
+            }
+            if seen.len() >= MAX_CHAIN {
+                return Err(locate_extends(format!("the `extends` chain is longer than {MAX_CHAIN} files")));
+            }
+            let text = match read(&cur) {
+                Ok(t) => t,
+                Err(e) if from.is_some() => return Err(locate_extends(format!("cannot read `{name}`: {e}"))),
+                Err(e) => return Err(plain_error(&name, format!("cannot read the scenario file: {e}"))),
+            };
+            let src = Source::new(name.clone(), &text);
+            let table: toml::Table =
+                toml::from_str(&text).map_err(|e| InputErrors(vec![src.from_toml_error(&e)]))?;
+            let raw: RawScenario =
+                toml::from_str(&text).map_err(|e| InputErrors(vec![src.from_toml_error(&e)]))?;
+            let parent = raw.scenario.as_ref().and_then(|h| h.extends.clone());
+            seen.push(key);
+            names.push(name);
+            texts.push(text);
+            tables.push(table);
+            match parent {
+                None => break,
+                Some(rel) => cur = cur.parent().unwrap_or(Path::new("")).join(rel),
+            }
+        }
+        let sources: Vec<Source<'_>> =
+            names.iter().zip(&texts).map(|(n, t)| Source::new(n.clone(), t)).collect();
+        let mut merged = toml::Table::new();
+        let mut shift_files = Vec::new();
+        for (file, t) in tables.iter().enumerate().rev() {
+            raw::merge(&mut merged, t, file, &mut shift_files);
+        }
+        let raw: RawScenario = toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| {
+            plain_error(&names[0], format!("cannot merge the chain: {}", e.message()))
+        })?;
+        let mut issues = Issues::for_chain(&sources);
+        let own_name = tables[0].get("scenario").and_then(|s| s.get("name")).is_some();
+        let sc = validate(raw, own_name, &shift_files, region, &mut issues);
+        let mut sc = issues.finish(sc)?;
+        sc.chain = names;
+        Ok(sc)
+    }
+}
+
+fn number(v: &toml::Value) -> Option<f64> {
+    match v {
+        toml::Value::Integer(i) => Some(*i as f64),
+        toml::Value::Float(x) if x.is_finite() => Some(*x),
+        _ => None,
+    }
+}
+
+/// Parse an uncertain value at `path` whose every possible value must satisfy `ok`.
+fn uncertain_in(
+    v: &toml::Value,
+    path: &str,
+    ok: impl Fn(f64) -> bool,
+    expected: &str,
+    issues: &mut Issues<'_, '_>,
+) -> Option<Uncertain> {
+    let u = Uncertain::parse(v, path, issues)?;
+    let s = u.support();
+    if !(ok(s.lo) && ok(s.hi)) {
+        let hint = if u.is_fixed() { "" } else { " (narrow it or add truncate = [lo, hi])" };
+        issues.push(path, format!("found {u}; expected {expected}{hint}"));
+        return None;
+    }
+    Some(u)
+}
+
+fn validate(
+    raw: RawScenario,
+    own_name: bool,
+    shift_files: &[(usize, usize)],
+    region: &Region,
+    issues: &mut Issues<'_, '_>,
+) -> Scenario {
+    let b = region.base_year;
+    let h = raw.scenario.unwrap_or_default();
+    let name = h.name.clone().unwrap_or_default();
+    if !own_name {
+        issues.push(
+            "scenario",
+            "missing `scenario.name`: every scenario file needs its own name (it names the output folder)",
+        );
+    } else if name.is_empty()
+        || !name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+    {
+        issues.push(
+            "scenario.name",
+            format!("found `{name}`; expected a name of a-z, 0-9 and - (it names the output folder)"),
+        );
+    }
+    let horizon = h.horizon.unwrap_or(DEFAULT_HORIZON as i64);
+    if horizon <= b as i64 || horizon > MAX_HORIZON as i64 {
+        issues.push(
+            "scenario.horizon",
+            format!("found {horizon}; expected a year in {}..={MAX_HORIZON}", b + 1),
+        );
+    }
+    let horizon = horizon.clamp(b as i64 + 1, MAX_HORIZON as i64) as i32;
+    let draws = h.draws.unwrap_or(DEFAULT_DRAWS as i64);
+    if draws < 1 || draws as u64 > MAX_DRAWS {
+        issues.push("scenario.draws", format!("found {draws}; expected 1..={MAX_DRAWS}"));
+    }
+    let seed = h.seed.unwrap_or(DEFAULT_SEED as i64);
+    if seed < 0 {
+        issues.push("scenario.seed", format!("found {seed}; expected a seed ≥ 0"));
+    }
+    let market_access = match h.market_access.as_deref() {
+        None | Some("absolute") => MarketAccess::Absolute,
+        Some("relative") => MarketAccess::Relative,
+        Some(other) => {
+            issues.unknown(
+                "scenario.market_access",
+                "market-access option",
+                other,
+                &["absolute", "relative"],
+            );
+            MarketAccess::Absolute
+        }
+    };
+
+    // Parameters.
+    let mut parameters: Vec<Uncertain> = PARAMS.iter().map(|p| p.default.to_uncertain()).collect();
+    let mut parameter_set = vec![false; PARAMS.len()];
+    let names: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
+    for (pname, value) in raw.parameters.iter().flatten() {
+        let path = format!("parameters.{pname}");
+        let Some(k) = params::index_of(pname) else {
+            issues.unknown(&path, "parameter", pname, &names);
+            continue;
+        };
+        let Some(u) = Uncertain::parse(value, &path, issues) else { continue };
+        let spec = &PARAMS[k];
+        if !spec.domain.contains_support(u.support()) {
+            let hint = if u.is_fixed() {
+                String::new()
+            } else {
+                "; narrow it or add truncate = [lo, hi] inside the domain".to_string()
+            };
             issues.push(
-                "scenario.name",
-                format!("found `{}`; expected a name of a-z, 0-9 and - (it names the output folder)", h.name),
+                &path,
+                format!(
+                    "found {u}, which can take values outside the domain {} of {}{hint}",
+                    spec.domain, spec.name
+                ),
+            );
+            continue;
+        }
+        parameters[k] = u;
+        parameter_set[k] = true;
+    }
+
+    let city_ids: Vec<&str> = region.cities.iter().map(|c| c.id.as_str()).collect();
+    let node_ids: Vec<&str> =
+        city_ids.iter().copied().chain(region.nodes.iter().map(|n| n.id.as_str())).collect();
+    let ctx = Ctx { cities: &city_ids, nodes: &node_ids, base_year: b, last_year: horizon };
+    let city = |v: &str, path: &str, issues: &mut Issues<'_, '_>| {
+        let i = city_ids.iter().position(|c| *c == v);
+        if i.is_none() {
+            issues.unknown(path, "city", v, &city_ids);
+        }
+        i
+    };
+    let year_range = |start: Option<i64>, end: Option<i64>, path: &str, issues: &mut Issues<'_, '_>| {
+        let (Some(s), Some(e)) = (start, end) else {
+            issues.push(path, "needs `start` and `end` (inclusive years)");
+            return None;
+        };
+        let ok = |y: i64| y > b as i64 && y <= horizon as i64;
+        if !ok(s) {
+            issues.push(
+                &format!("{path}.start"),
+                format!("found {s}; expected a year in {}..={horizon}", b + 1),
             );
         }
-        let horizon = h.horizon.unwrap_or(DEFAULT_HORIZON as i64);
-        if horizon <= b as i64 || horizon > MAX_HORIZON as i64 {
-            issues.push(
-                "scenario.horizon",
-                format!("found {horizon}; expected a year in {}..={MAX_HORIZON}", b + 1),
-            );
+        if !ok(e) {
+            issues
+                .push(&format!("{path}.end"), format!("found {e}; expected a year in {}..={horizon}", b + 1));
         }
-        let draws = h.draws.unwrap_or(DEFAULT_DRAWS as i64);
-        if draws < 1 || draws as u64 > MAX_DRAWS {
-            issues.push("scenario.draws", format!("found {draws}; expected 1..={MAX_DRAWS}"));
+        if ok(s) && ok(e) && e < s {
+            issues.push(&format!("{path}.end"), format!("found end = {e} before start = {s}"));
         }
-        let seed = h.seed.unwrap_or(DEFAULT_SEED as i64);
-        if seed < 0 {
-            issues.push("scenario.seed", format!("found {seed}; expected a seed ≥ 0"));
+        (ok(s) && ok(e) && s <= e).then_some((s as i32, e as i32))
+    };
+
+    // Transfer.
+    let transfer = raw.transfer.filter(|t| t.enabled.unwrap_or(true)).and_then(|t| {
+        let before = issues.len();
+        let shares = |m: &Option<std::collections::BTreeMap<String, toml::Value>>,
+                      key: &str,
+                      ok: fn(f64) -> bool,
+                      expected: &str,
+                      issues: &mut Issues<'_, '_>| {
+            let path = format!("transfer.{key}");
+            let Some(m) = m.as_ref().filter(|m| !m.is_empty()) else {
+                issues.push("transfer", format!("needs `{key}`, a table of city = share"));
+                return Vec::new();
+            };
+            let mut out = Vec::new();
+            for (c, v) in m {
+                let p = format!("{path}.{c}");
+                let i = city(c, &p, issues);
+                match number(v) {
+                    Some(x) if ok(x) => {
+                        if let Some(i) = i {
+                            out.push((i, x));
+                        }
+                    }
+                    _ => issues.push(&p, format!("found {v}; expected {expected}")),
+                }
+            }
+            out.sort_by_key(|x| x.0);
+            out
+        };
+        let origins =
+            shares(&t.origins, "origins", |x| x > 0.0 && x <= 1.0, "a transferable share in (0, 1]", issues);
+        let destinations =
+            shares(&t.destinations, "destinations", |x| x >= 0.0 && x <= 1.0, "a share in [0, 1]", issues);
+        let sum: f64 = destinations.iter().map(|d| d.1).sum();
+        if !destinations.is_empty() && (sum - 1.0).abs() > 1e-9 {
+            issues.push("transfer.destinations", format!("shares sum to {sum}; expected 1 (within 1e-9)"));
         }
-        let market_access = match h.market_access.as_deref() {
-            None | Some("absolute") => MarketAccess::Absolute,
-            Some("relative") => MarketAccess::Relative,
-            Some(other) => {
-                issues.unknown(
-                    "scenario.market_access",
-                    "market-access option",
-                    other,
-                    &["absolute", "relative"],
+        for (o, _) in &origins {
+            if destinations.iter().any(|d| d.0 == *o) {
+                issues.push(
+                    &format!("transfer.destinations.{}", city_ids[*o]),
+                    format!("`{}` is both an origin and a destination", city_ids[*o]),
                 );
-                MarketAccess::Absolute
+            }
+        }
+        let years = year_range(t.start, t.end, "transfer", issues);
+        let rate = match &t.rate {
+            Some(v) => uncertain_in(
+                v,
+                "transfer.rate",
+                |x| (0.0..=0.2).contains(&x),
+                "a rate in [0, 0.2] per year",
+                issues,
+            ),
+            None => {
+                issues.push(
+                    "transfer",
+                    "needs `rate`, the share of the remaining transferable stock moved per year",
+                );
+                None
             }
         };
-
-        let mut parameters: Vec<Uncertain> = PARAMS.iter().map(|p| p.default.to_uncertain()).collect();
-        let mut parameter_set = vec![false; PARAMS.len()];
-        let names: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
-        for (name, value) in &raw.parameters {
-            let path = format!("parameters.{name}");
-            let Some(k) = params::index_of(name) else {
-                issues.unknown(&path, "parameter", name, &names);
-                continue;
-            };
-            let Some(u) = Uncertain::parse(value, &path, &mut issues) else {
-                continue;
-            };
-            let spec = &PARAMS[k];
-            if !spec.domain.contains_support(u.support()) {
-                let hint = if u.is_fixed() {
-                    String::new()
-                } else {
-                    "; narrow it or add truncate = [lo, hi] inside the domain".to_string()
-                };
-                issues.push(
-                    &path,
-                    format!(
-                        "found {u}, which can take values outside the domain {} of {}{hint}",
-                        spec.domain, spec.name
-                    ),
-                );
-                continue;
-            }
-            parameters[k] = u;
-            parameter_set[k] = true;
+        let efficiency = match &t.efficiency {
+            Some(v) => uncertain_in(
+                v,
+                "transfer.efficiency",
+                |x| (0.0..=1.0).contains(&x),
+                "a share in [0, 1]",
+                issues,
+            ),
+            None => Some(Uncertain::triangular(0.6, 0.8, 0.95)),
+        };
+        let composition_gain = match &t.composition_gain {
+            Some(v) => uncertain_in(
+                v,
+                "transfer.composition_gain",
+                |x| (0.0..=0.3).contains(&x),
+                "a gain in [0, 0.3]",
+                issues,
+            ),
+            None => Some(Uncertain::uniform(0.1, 0.3)),
+        };
+        if issues.len() > before {
+            return None;
         }
-
-        let mut targets = region.targets.clone();
-        let entity_ids: Vec<&str> = region.cities.iter().map(|c| c.id.as_str()).chain(["region"]).collect();
-        for (k, t) in raw.targets.iter().enumerate() {
-            let path = format!("targets[{k}]");
-            if raw.targets[..k].iter().any(|o| o.name == t.name) {
-                issues.push(&format!("{path}.name"), format!("duplicate target `{}`", t.name));
-            }
-            let entity = region.entity_index(&t.entity);
-            if entity.is_none() {
-                issues.unknown(&format!("{path}.entity"), "entity", &t.entity, &entity_ids);
-            }
-            if t.year < b as i64 || t.year > horizon {
-                issues.push(
-                    &format!("{path}.year"),
-                    format!("found {}; expected a year in {b}..={horizon}", t.year),
-                );
-            }
-            let indicator = Indicator::from_name(&t.indicator);
-            if indicator.is_none() {
-                issues.unknown(&format!("{path}.indicator"), "indicator", &t.indicator, &Indicator::names());
-            }
-            if let Some(ind) = indicator
-                && ind.is_flow()
-                && t.year == b as i64
-            {
-                issues.push(
-                    &format!("{path}.year"),
-                    format!("`{}` is a flow: it exists from {} on", ind.name(), b + 1),
-                );
-            }
-            let cmp = match (t.at_least, t.at_most) {
-                (Some(x), None) => Some((Comparison::AtLeast, x)),
-                (None, Some(x)) => Some((Comparison::AtMost, x)),
-                _ => {
-                    issues.push(&path, "expected exactly one of `at_least` or `at_most`");
-                    None
-                }
-            };
-            if let Some((_, x)) = cmp
-                && !x.is_finite()
-            {
-                issues.push(&path, format!("found threshold {x}; expected a finite number"));
-            }
-            if let (Some(entity), Some(indicator), Some((comparison, threshold))) = (entity, indicator, cmp) {
-                let target = Target {
-                    name: t.name.clone(),
-                    entity,
-                    year: t.year as i32,
-                    indicator,
-                    comparison,
-                    threshold,
-                };
-                match targets.iter_mut().find(|o| o.name == t.name) {
-                    Some(o) => *o = target,
-                    None => targets.push(target),
-                }
-            }
-        }
-        // Region targets beyond the horizon are dropped (a short run cannot answer them).
-        targets.retain(|t| t.year <= horizon as i32);
-        issues.finish(Scenario {
-            name: h.name.clone(),
-            description: h.description.clone().unwrap_or_default(),
-            horizon: horizon as i32,
-            draws: draws as u64,
-            seed: seed as u64,
-            market_access,
-            parameters,
-            parameter_set,
-            targets,
+        let (start, end) = years?;
+        Some(Transfer {
+            origins,
+            destinations,
+            start,
+            end,
+            rate: rate?,
+            efficiency: efficiency?,
+            composition_gain: composition_gain?,
         })
+    });
+
+    // Projects: the region's with overrides, then new ones.
+    let infra = raw.infrastructure.unwrap_or_default();
+    let delay_shift = infra.delay_shift.unwrap_or(0);
+    if !(-20..=50).contains(&delay_shift) {
+        issues.push(
+            "infrastructure.delay_shift",
+            format!("found {delay_shift}; expected whole years in -20..=50"),
+        );
+    }
+    let mut projects = region.projects.clone();
+    for (k, p) in infra.projects.iter().flatten().enumerate() {
+        let Some(id) = p.id.clone() else {
+            issues.push("infrastructure.projects", format!("entry {} needs an `id`", k + 1));
+            continue;
+        };
+        let path = format!("infrastructure.projects[id={id}]");
+        let base = projects.iter().position(|q| q.id == id);
+        if let Some(pr) = items::resolve_project(p, &path, base.map(|i| &projects[i]), &ctx, issues) {
+            match base {
+                Some(i) => projects[i] = pr,
+                None => projects.push(pr),
+            }
+        }
     }
 
-    /// The scenario with every default filled in, as TOML (`validate --resolved`).
-    pub fn to_toml(&self, region: &Region) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "[scenario]");
-        let _ = writeln!(s, "name = {}", toml_str(&self.name));
-        let _ = writeln!(s, "description = {}", toml_str(&self.description));
-        let _ = writeln!(s, "horizon = {}", self.horizon);
-        let _ = writeln!(s, "draws = {}", self.draws);
-        let _ = writeln!(s, "seed = {}", self.seed);
-        let _ = writeln!(s, "market_access = {}", toml_str(self.market_access.name()));
-        let _ = writeln!(s, "\n[parameters]");
-        for (p, u) in PARAMS.iter().zip(&self.parameters) {
-            let _ = writeln!(s, "{} = {}", p.name, u.to_toml());
+    // Parks: a scenario entry enables (or overrides) a region park by id, or adds a new one.
+    let mut parks: Vec<Park> = Vec::new();
+    for (k, p) in raw.parks.iter().flatten().enumerate() {
+        let Some(id) = p.id.clone() else {
+            issues.push("parks", format!("entry {} needs an `id`", k + 1));
+            continue;
+        };
+        if !p.enabled.unwrap_or(true) {
+            continue;
         }
-        for t in &self.targets {
-            let _ = writeln!(s, "\n[[targets]]");
-            let _ = writeln!(s, "name = {}", toml_str(&t.name));
-            let _ = writeln!(s, "entity = {}", toml_str(region.entity_id(t.entity)));
-            let _ = writeln!(s, "year = {}", t.year);
-            let _ = writeln!(s, "indicator = {}", toml_str(t.indicator.name()));
-            let _ = writeln!(s, "{} = {:?}", t.comparison.name(), t.threshold);
+        let path = format!("parks[id={id}]");
+        let base = region.parks.iter().find(|q| q.id == id);
+        if let Some(park) = items::resolve_park(p, &path, base, &region.park_defaults, &ctx, issues) {
+            parks.push(park);
         }
-        s
     }
 
-    /// SHA-256 of the resolved scenario (its [`Scenario::to_toml`] text).
-    pub fn sha256(&self, region: &Region) -> String {
-        Sha256::digest(self.to_toml(region).as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    // Shifts.
+    let mut shifts: Vec<Shift> = Vec::new();
+    for (k, s) in raw.shifts.iter().flatten().enumerate() {
+        let (file, local) = shift_files.get(k).copied().unwrap_or((0, k));
+        let path = format!("shifts[{local}]");
+        let before = issues.len();
+        let c = match &s.city {
+            Some(c) => {
+                let i = city_ids.iter().position(|x| x == c);
+                if i.is_none() {
+                    issues.push_in(
+                        file,
+                        &format!("{path}.city"),
+                        format!("unknown city `{c}` (known: {})", city_ids.join(", ")),
+                    );
+                }
+                i
+            }
+            None => {
+                issues.push_in(file, &path, "a shift needs `city`");
+                None
+            }
+        };
+        let lever = match s.lever.as_deref() {
+            Some(l) => {
+                let lv = Lever::parse(l);
+                if lv.is_none() {
+                    let hint = crate::locate::suggest(l, &Lever::NAMES).unwrap_or_default();
+                    issues.push_in(
+                        file,
+                        &format!("{path}.lever"),
+                        format!("unknown lever `{l}`; expected one of {} {hint}", Lever::NAMES.join(", ")),
+                    );
+                }
+                lv
+            }
+            None => {
+                issues.push_in(
+                    file,
+                    &path,
+                    format!("a shift needs `lever`, one of {}", Lever::NAMES.join(", ")),
+                );
+                None
+            }
+        };
+        let sector = match (&s.sector, lever) {
+            (Some(sec), Some(Lever::Tfp)) => {
+                let i = SECTORS.iter().position(|x| x == sec);
+                if i.is_none() {
+                    issues.push_in(
+                        file,
+                        &format!("{path}.sector"),
+                        format!("unknown sector `{sec}`; expected primary, secondary or tertiary"),
+                    );
+                }
+                i
+            }
+            (None, Some(Lever::Tfp)) => {
+                issues.push_in(file, &path, "a tfp shift needs `sector` (primary, secondary or tertiary)");
+                None
+            }
+            (Some(_), Some(_)) => {
+                issues.push_in(file, &format!("{path}.sector"), "only a tfp shift takes a `sector`");
+                None
+            }
+            (_, _) => Some(0),
+        };
+        let (sy, ey) = (s.start, s.end);
+        let years = match (sy, ey) {
+            (Some(a), Some(e)) if a > b as i64 && e <= horizon as i64 && a <= e => Some((a as i32, e as i32)),
+            (Some(a), Some(e)) => {
+                issues.push_in(
+                    file,
+                    &format!("{path}.start"),
+                    format!("found {a}..={e}; expected start ≤ end within {}..={horizon}", b + 1),
+                );
+                None
+            }
+            _ => {
+                issues.push_in(file, &path, "a shift needs `start` and `end` (inclusive years)");
+                None
+            }
+        };
+        let limit: (f64, &str) = match lever {
+            Some(Lever::MigrationRate) => (0.1, "|delta| ≤ 0.1 (a fraction of population per year)"),
+            Some(Lever::Tfp) => (0.2, "|delta| ≤ 0.2 (log points per year)"),
+            Some(Lever::Tfr) => (5.0, "|delta| ≤ 5 (births per woman)"),
+            _ => (1.0, "|delta| < 1 (a fraction)"),
+        };
+        let delta = match &s.delta {
+            Some(v) => {
+                let dp = format!("{path}.delta");
+                match Uncertain::parse(v, &dp, issues) {
+                    Some(u) if u.support().lo >= -limit.0 && u.support().hi <= limit.0 => Some(u),
+                    Some(u) => {
+                        issues.push_in(file, &dp, format!("found {u}; expected {}", limit.1));
+                        None
+                    }
+                    None => None,
+                }
+            }
+            None => {
+                issues.push_in(file, &path, "a shift needs `delta`");
+                None
+            }
+        };
+        if issues.len() > before {
+            continue;
+        }
+        if let (Some(city), Some(lever), Some(sector), Some((start, end)), Some(delta)) =
+            (c, lever, sector, years, delta)
+        {
+            let key = format!(
+                "shift.{}.{}.{}.{start}-{end}",
+                city_ids[city],
+                lever.name(),
+                if lever == Lever::Tfp { SECTORS[sector] } else { "all" }
+            );
+            let dup = shifts
+                .iter()
+                .filter(|x| x.purpose == key || x.purpose.starts_with(&format!("{key}#")))
+                .count();
+            let purpose = if dup == 0 { key } else { format!("{key}#{}", dup + 1) };
+            shifts.push(Shift { city, lever, sector, start, end, delta, purpose });
+        }
+    }
+    // Combined shifts must keep participation in (0, 1] and the investment rate in [0, 1).
+    let s_lr = parameters[params::P::InvestmentRateLongRun as usize].support();
+    for (ci, c) in region.cities.iter().enumerate() {
+        for year in b + 1..=horizon {
+            let sum = |lever: Lever| {
+                shifts
+                    .iter()
+                    .filter(|s| s.city == ci && s.lever == lever && s.start <= year && year <= s.end)
+                    .fold((0.0, 0.0), |acc, s| {
+                        let sup = s.delta.support();
+                        (acc.0 + sup.lo, acc.1 + sup.hi)
+                    })
+            };
+            let (plo, phi) = sum(Lever::Participation);
+            if (plo, phi) != (0.0, 0.0)
+                && !(c.constants.participation + plo > 0.0 && c.constants.participation + phi <= 1.0)
+            {
+                issues.push(
+                    "shifts",
+                    format!("participation of {} in {year} would leave (0, 1] with its shifts", c.id),
+                );
+                break;
+            }
+            let (ilo, ihi) = sum(Lever::InvestmentRate);
+            let s_b = c.constants.investment_rate_base;
+            if (ilo, ihi) != (0.0, 0.0) && !(s_b.min(s_lr.lo) + ilo >= 0.0 && s_b.max(s_lr.hi) + ihi < 1.0) {
+                issues.push(
+                    "shifts",
+                    format!("the investment rate of {} in {year} would leave [0, 1) with its shifts", c.id),
+                );
+                break;
+            }
+        }
+    }
+
+    // Targets.
+    let mut targets = region.targets.clone();
+    let entity_ids: Vec<&str> = city_ids.iter().copied().chain(["region"]).collect();
+    for t in raw.targets.iter().flatten() {
+        let Some(tname) = t.name.clone() else {
+            issues.push("targets", "a target needs `name`");
+            continue;
+        };
+        let path = format!("targets[name={tname}]");
+        let entity = match &t.entity {
+            Some(e) => {
+                let i = region.entity_index(e);
+                if i.is_none() {
+                    issues.unknown(&format!("{path}.entity"), "entity", e, &entity_ids);
+                }
+                i
+            }
+            None => {
+                issues.push(&path, "a target needs `entity`");
+                None
+            }
+        };
+        let year = t.year.unwrap_or(-1);
+        if year < b as i64 || year > horizon as i64 {
+            issues.push(&format!("{path}.year"), format!("found {year}; expected a year in {b}..={horizon}"));
+        }
+        let indicator = match &t.indicator {
+            Some(i) => {
+                let ind = Indicator::from_name(i);
+                if ind.is_none() {
+                    issues.unknown(&format!("{path}.indicator"), "indicator", i, &Indicator::names());
+                }
+                ind
+            }
+            None => {
+                issues.push(&path, "a target needs `indicator`");
+                None
+            }
+        };
+        if let Some(ind) = indicator
+            && ind.is_flow()
+            && year == b as i64
+        {
+            issues.push(
+                &format!("{path}.year"),
+                format!("`{}` is a flow: it exists from {} on", ind.name(), b + 1),
+            );
+        }
+        let cmp = match (t.at_least, t.at_most) {
+            (Some(x), None) => Some((Comparison::AtLeast, x)),
+            (None, Some(x)) => Some((Comparison::AtMost, x)),
+            _ => {
+                issues.push(&path, "expected exactly one of `at_least` or `at_most`");
+                None
+            }
+        };
+        if let Some((_, x)) = cmp
+            && !x.is_finite()
+        {
+            issues.push(&path, format!("found threshold {x}; expected a finite number"));
+        }
+        if let (Some(entity), Some(indicator), Some((comparison, threshold))) = (entity, indicator, cmp) {
+            let target =
+                Target { name: tname.clone(), entity, year: year as i32, indicator, comparison, threshold };
+            match targets.iter_mut().find(|o| o.name == tname) {
+                Some(o) => *o = target,
+                None => targets.push(target),
+            }
+        }
+    }
+    // Region targets beyond the horizon are dropped (a short run cannot answer them).
+    targets.retain(|t| t.year <= horizon);
+
+    Scenario {
+        name,
+        description: h.description.unwrap_or_default(),
+        chain: Vec::new(),
+        horizon,
+        draws: draws.max(1) as u64,
+        seed: seed.max(0) as u64,
+        market_access,
+        parameters,
+        parameter_set,
+        transfer,
+        parks,
+        projects,
+        delay_shift: delay_shift as i32,
+        shifts,
+        targets,
     }
 }
-
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,7 +843,7 @@ mod tests {
         check("[scenario]\nname = \"x\"\nmarket_access = \"relativ\"\n", "did you mean `relative`?");
         check(
             "[scenario]\nname = \"x\"\n[[targets]]\nname = \"t\"\nentity = \"xiamn\"\nyear = 2025\nindicator = \"gdp_real\"\nat_least = 1.0\n",
-            "s.toml:5:1: `targets[0].entity`: unknown entity `xiamn` (did you mean `xiamen`?)",
+            "s.toml:5:1: `targets[name=t].entity`: unknown entity `xiamn` (did you mean `xiamen`?)",
         );
         check(
             "[scenario]\nname = \"x\"\n[[targets]]\nname = \"t\"\nentity = \"region\"\nyear = 2025\nindicator = \"gdp_real\"\nat_least = 1.0\nat_most = 2.0\n",
@@ -338,6 +851,6 @@ mod tests {
         );
         check("[scenario]\nname = \"x\"\nhorizon = \"soon\"\n", "s.toml:3:11: `scenario.horizon`");
         check("[scenario\nname = \"x\"\n", "s.toml:1:");
-        check("[parameters]\n", "missing field `scenario`");
+        check("[parameters]\n", "missing `scenario.name`");
     }
 }
