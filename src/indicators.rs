@@ -116,7 +116,8 @@ impl Indicator {
 
 /// Where each (entity, year, indicator) value sits in one draw's outcome vector:
 /// `((entity · years) + year − base) · N_INDICATORS + indicator`, with the cities in region order
-/// and then the region. Flows of the base year are present but unused (NaN).
+/// and then the region. Flows of the base year are present but unused (NaN). The parks' series
+/// follow: `entities · years · N_INDICATORS + (park · years + year − base) · N_PARK_INDICATORS + k`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     /// Number of cities.
@@ -125,7 +126,34 @@ pub struct Layout {
     pub base_year: i32,
     /// Horizon (last year).
     pub horizon: i32,
+    /// Number of parks that are on.
+    pub parks: usize,
 }
+
+/// A park's reported series, in `parks.csv` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum ParkIndicator {
+    /// Value added Y_p.
+    ValueAdded,
+    /// Workers L_p (after the 50% cap).
+    Employment,
+    /// Capital K_p.
+    Capital,
+    /// Tax paid to the partner.
+    TaxToPartner,
+}
+
+/// Every park indicator, with its name and unit.
+pub const PARK_INDICATORS: [(ParkIndicator, &str, &str); 4] = [
+    (ParkIndicator::ValueAdded, "value_added", "100M CNY (2018 prices)"),
+    (ParkIndicator::Employment, "employment", "10k persons"),
+    (ParkIndicator::Capital, "capital", "100M CNY (2018 prices)"),
+    (ParkIndicator::TaxToPartner, "tax_to_partner", "100M CNY (2018 prices)"),
+];
+
+/// How many park indicators there are.
+pub const N_PARK_INDICATORS: usize = PARK_INDICATORS.len();
 
 impl Layout {
     /// Entities: cities and the region.
@@ -140,7 +168,15 @@ impl Layout {
 
     /// Values per draw.
     pub fn len(&self) -> usize {
+        self.entities() * self.years() * N_INDICATORS + self.parks * self.years() * N_PARK_INDICATORS
+    }
+
+    /// The position of one park value.
+    #[inline]
+    pub fn park_index(&self, park: usize, year: i32, k: ParkIndicator) -> usize {
         self.entities() * self.years() * N_INDICATORS
+            + (park * self.years() + (year - self.base_year) as usize) * N_PARK_INDICATORS
+            + k as usize
     }
 
     /// Whether the layout holds no values (never, for a valid run).

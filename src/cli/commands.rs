@@ -125,6 +125,9 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     staging.write("summary.csv", &output::summary_csv(&scenario.name, region, &ens, &summary), a.excel)?;
     staging.write("entities.csv", &output::entities_csv(region), a.excel)?;
     staging.write("targets.csv", &output::targets_csv(&scenario, region, &ens, &summary), a.excel)?;
+    if !scenario.parks.is_empty() {
+        staging.write("parks.csv", &output::parks_csv(&scenario, region, &ens, &summary), a.excel)?;
+    }
     if a.save_draws.is_some() {
         let path = staging.path("draws.csv");
         let f = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;

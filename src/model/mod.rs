@@ -34,6 +34,8 @@ pub const URBANIZATION_CONVERGENCE_YEARS: f64 = 25.0;
 pub const CAPITAL_FLOOR: f64 = 0.01;
 /// Disaster size D ~ U(min, max).
 pub const DISASTER_SIZE: (f64, f64) = (0.02, 0.06);
+/// Largest share of a host city-sector's workers that its parks may take together.
+pub const PARK_LABOUR_CAP: f64 = 0.5;
 /// Bounds of v = u/u_max before a logit.
 pub const LOGIT_EPS: f64 = 1e-6;
 
@@ -52,6 +54,65 @@ pub struct ModelProject {
     pub pairs: Vec<(usize, usize, f64)>,
     /// Direct TFP effects: (city, sector, size, ramp years, stream purpose).
     pub tfp: Vec<(usize, usize, Uncertain, u32, u64)>,
+}
+
+/// The industry transfer as the model uses it (MODEL.md §7a).
+#[derive(Debug, Clone)]
+pub struct ModelTransfer {
+    /// Origin cities and their transferable share χ.
+    pub origins: Vec<(usize, f64)>,
+    /// Destination cities and their shares d_j.
+    pub destinations: Vec<(usize, f64)>,
+    /// First active year.
+    pub start: i32,
+    /// Last active year.
+    pub end: i32,
+    /// rate, efficiency, composition_gain.
+    pub values: [Uncertain; 3],
+    /// Their stream purposes (`transfer.<field>`).
+    pub purposes: [u64; 3],
+}
+
+/// A park that is on, as the model uses it (MODEL.md §7b).
+#[derive(Debug, Clone)]
+pub struct ModelPark {
+    /// Id.
+    pub id: String,
+    /// Host city.
+    pub host: usize,
+    /// Partner city.
+    pub partner: usize,
+    /// Sector.
+    pub sector: usize,
+    /// First year.
+    pub start: i32,
+    /// Ramp years R.
+    pub ramp_years: u32,
+    /// The numeric fields in [`crate::region::Park::numbers`] order.
+    pub values: [Uncertain; 6],
+    /// Their stream purposes (`park.<id>.<field>`).
+    pub purposes: [u64; 6],
+    /// Statistics rule.
+    pub statistics: crate::region::Statistics,
+}
+
+/// A shift as the model uses it (MODEL.md §7d).
+#[derive(Debug, Clone)]
+pub struct ModelShift {
+    /// City.
+    pub city: usize,
+    /// Lever.
+    pub lever: crate::scenario::Lever,
+    /// Sector (tfp only).
+    pub sector: usize,
+    /// First year.
+    pub start: i32,
+    /// Last year.
+    pub end: i32,
+    /// Amount per year.
+    pub delta: Uncertain,
+    /// Stream purpose.
+    pub purpose: u64,
 }
 
 /// Per-city base-year data and constants, precomputed.
@@ -134,6 +195,12 @@ pub struct Model {
     pub param_purposes: [u64; N_PARAMS],
     /// Lower Cholesky factor of the shock correlation (row-major n²), when the region gives one.
     pub cholesky: Option<Vec<f64>>,
+    /// The industry transfer, when on.
+    pub transfer: Option<ModelTransfer>,
+    /// Parks that are on.
+    pub parks: Vec<ModelPark>,
+    /// Shifts.
+    pub shifts: Vec<ModelShift>,
     /// Layout of a draw's outcomes.
     pub layout: Layout,
 }
@@ -342,7 +409,50 @@ impl Model {
             params: scenario.parameters.clone(),
             param_purposes,
             cholesky,
-            layout: Layout { cities: n, base_year: b, horizon: scenario.horizon },
+            transfer: scenario.transfer.as_ref().map(|t| ModelTransfer {
+                origins: t.origins.clone(),
+                destinations: t.destinations.clone(),
+                start: t.start,
+                end: t.end,
+                values: [t.rate.clone(), t.efficiency.clone(), t.composition_gain.clone()],
+                purposes: ["transfer.rate", "transfer.efficiency", "transfer.composition_gain"]
+                    .map(rng::purpose),
+            }),
+            parks: scenario
+                .parks
+                .iter()
+                .map(|p| ModelPark {
+                    id: p.id.clone(),
+                    host: p.host,
+                    partner: p.partner,
+                    sector: p.sector,
+                    start: p.start,
+                    ramp_years: p.ramp_years,
+                    values: p.numbers().map(Clone::clone),
+                    purposes: crate::region::Park::NUMBER_FIELDS
+                        .map(|f| rng::purpose(&format!("park.{}.{f}", p.id))),
+                    statistics: p.statistics,
+                })
+                .collect(),
+            shifts: scenario
+                .shifts
+                .iter()
+                .map(|sh| ModelShift {
+                    city: sh.city,
+                    lever: sh.lever,
+                    sector: sh.sector,
+                    start: sh.start,
+                    end: sh.end,
+                    delta: sh.delta.clone(),
+                    purpose: rng::purpose(&sh.purpose),
+                })
+                .collect(),
+            layout: Layout {
+                cities: n,
+                base_year: b,
+                horizon: scenario.horizon,
+                parks: scenario.parks.len(),
+            },
         })
     }
 }

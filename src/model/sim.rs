@@ -11,7 +11,9 @@ use super::*;
 use crate::error::ModelError;
 use crate::indicators::{INDICATORS, Indicator};
 use crate::params::P;
+use crate::region::Statistics;
 use crate::rng::Stream;
+use crate::scenario::Lever;
 use rand::RngExt;
 use rand::distr::Distribution;
 use rand_distr::StandardNormal;
@@ -32,21 +34,24 @@ pub enum Diag {
     UrbanizationClamped,
     /// v = u/u_max was clamped to [1e-6, 1 − 1e-6] before a logit.
     LogitClamped,
+    /// Parks wanted more than 50% of their host sector's workers and were scaled down.
+    ParkLabourCap,
 }
 
 /// Every diagnostic kind, in report order.
-pub const DIAGS: [(Diag, &str); 6] = [
+pub const DIAGS: [(Diag, &str); 7] = [
     (Diag::OpeningMovedToFirstYear, "opening_moved_to_first_year"),
     (Diag::MigrationCapBinding, "migration_outflow_cap_binding"),
     (Diag::MigrationRemainderDropped, "migration_remainder_dropped"),
     (Diag::CapitalFloor, "capital_floor_binding"),
     (Diag::UrbanizationClamped, "urban_population_clamped"),
     (Diag::LogitClamped, "urbanization_logit_clamped"),
+    (Diag::ParkLabourCap, "park_labour_cap_binding"),
 ];
 
 /// Counts of clamps and caps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Diagnostics(pub [u64; 6]);
+pub struct Diagnostics(pub [u64; 7]);
 
 impl Diagnostics {
     fn bump(&mut self, d: Diag) {
@@ -120,6 +125,109 @@ pub struct Workspace {
     recovery: f64,
     eps_pi: f64,
     diag: Diagnostics,
+    lever: Levers,
+}
+
+/// Per-draw state and per-year effects of the policy levers (MODEL.md §7). Every effect is a
+/// number added to a model quantity; with no lever on they are all exactly zero.
+#[derive(Debug, Clone, Default)]
+struct Levers {
+    /// Shift sums of the year: tfp (n×3), investment rate, TFR, migration rate, participation.
+    tfp: Vec<f64>,
+    inv: Vec<f64>,
+    tfr: Vec<f64>,
+    mig: Vec<f64>,
+    part: Vec<f64>,
+    /// Each shift's drawn delta.
+    shift_delta: Vec<f64>,
+    /// Transfer: drawn rate, efficiency, composition gain.
+    transfer: [f64; 3],
+    /// Transferable stock X_o, cumulative moves C_o, relocated stock R_j (by city).
+    stock: Vec<f64>,
+    moved: Vec<f64>,
+    relocated: Vec<f64>,
+    /// This year's move of secondary capital and secondary TFP change (by city).
+    k2_move: Vec<f64>,
+    tfp2: Vec<f64>,
+    /// Parks: drawn fields; capital of last year; this year's ramp, capital, worker demand, value
+    /// added, realised workers, tax; ln A of the host sector at the end of the start year.
+    park: Vec<[f64; 6]>,
+    park_k_prev: Vec<f64>,
+    park_ramp: Vec<f64>,
+    park_k: Vec<f64>,
+    park_l: Vec<f64>,
+    park_y: Vec<f64>,
+    park_l_real: Vec<f64>,
+    park_tax: Vec<f64>,
+    park_ln_a0: Vec<f64>,
+    /// Park worker demand and the share granted, by host city-sector (n×3).
+    park_demand: Vec<f64>,
+    park_scale: Vec<f64>,
+    /// Partner funding of park investment (capital removed, by city).
+    fund: Vec<f64>,
+    /// Assessment adjustment and tax received (by city).
+    assess: Vec<f64>,
+    tax: Vec<f64>,
+}
+
+impl Levers {
+    fn new(model: &Model) -> Levers {
+        let (n, np) = (model.n, model.parks.len());
+        Levers {
+            tfp: vec![0.0; 3 * n],
+            inv: vec![0.0; n],
+            tfr: vec![0.0; n],
+            mig: vec![0.0; n],
+            part: vec![0.0; n],
+            shift_delta: vec![0.0; model.shifts.len()],
+            transfer: [0.0; 3],
+            stock: vec![0.0; n],
+            moved: vec![0.0; n],
+            relocated: vec![0.0; n],
+            k2_move: vec![0.0; n],
+            tfp2: vec![0.0; n],
+            park: vec![[0.0; 6]; np],
+            park_k_prev: vec![0.0; np],
+            park_ramp: vec![0.0; np],
+            park_k: vec![0.0; np],
+            park_l: vec![0.0; np],
+            park_y: vec![0.0; np],
+            park_l_real: vec![0.0; np],
+            park_tax: vec![0.0; np],
+            park_ln_a0: vec![0.0; np],
+            park_demand: vec![0.0; 3 * n],
+            park_scale: vec![1.0; 3 * n],
+            fund: vec![0.0; n],
+            assess: vec![0.0; n],
+            tax: vec![0.0; n],
+        }
+    }
+
+    /// Clear the per-year effects (all levers off, as in the calibration pass).
+    fn clear_year(&mut self) {
+        for v in [
+            &mut self.tfp,
+            &mut self.inv,
+            &mut self.tfr,
+            &mut self.mig,
+            &mut self.part,
+            &mut self.k2_move,
+            &mut self.tfp2,
+            &mut self.park_demand,
+            &mut self.fund,
+            &mut self.assess,
+            &mut self.tax,
+            &mut self.park_ramp,
+            &mut self.park_k,
+            &mut self.park_l,
+            &mut self.park_y,
+            &mut self.park_l_real,
+            &mut self.park_tax,
+        ] {
+            v.fill(0.0);
+        }
+        self.park_scale.fill(1.0);
+    }
 }
 
 impl Workspace {
@@ -173,6 +281,7 @@ impl Workspace {
             recovery: 0.0,
             eps_pi: 0.0,
             diag: Diagnostics::default(),
+            lever: Levers::new(model),
         }
     }
 
@@ -351,6 +460,19 @@ fn sample_inputs(
             }
         }
     }
+    if let Some(tr) = &model.transfer {
+        for k in 0..3 {
+            ws.lever.transfer[k] = sample(&tr.values[k], seed, tr.purposes[k], draw, "transfer", mode)?;
+        }
+    }
+    for (pk, park) in model.parks.iter().enumerate() {
+        for k in 0..6 {
+            ws.lever.park[pk][k] = sample(&park.values[k], seed, park.purposes[k], draw, "park", mode)?;
+        }
+    }
+    for (k, sh) in model.shifts.iter().enumerate() {
+        ws.lever.shift_delta[k] = sample(&sh.delta, seed, sh.purpose, draw, "shift delta", mode)?;
+    }
     let (b, h) = (model.base_year, model.horizon);
     let mut j = 0;
     for (k, p) in model.projects.iter().enumerate() {
@@ -466,6 +588,18 @@ fn reset(model: &Model, ws: &mut Workspace) {
     ws.base.copy_from_slice(&ws.cities);
     ws.price = 1.0;
     ws.recovery = 0.0;
+    let lv = &mut ws.lever;
+    lv.clear_year();
+    lv.stock.fill(0.0);
+    lv.moved.fill(0.0);
+    lv.relocated.fill(0.0);
+    if let Some(tr) = &model.transfer {
+        for &(o, chi) in &tr.origins {
+            lv.stock[o] = chi * model.cities[o].capital[1];
+        }
+    }
+    lv.park_k_prev.fill(0.0);
+    lv.park_ln_a0.fill(0.0);
 }
 
 fn draw_shocks(model: &Model, ws: &mut Workspace, s: &mut ShockStreams) {
@@ -510,6 +644,80 @@ fn draw_shocks(model: &Model, ws: &mut Workspace, s: &mut ShockStreams) {
         *e = normal(&mut s.urbanization);
     }
     ws.eps_pi = normal(&mut s.inflation);
+}
+
+/// The levers' effects of year t, from the state of year t − 1 (MODEL.md §7): shift sums, the
+/// transfer's capital moves and TFP changes, the parks' capital, worker demand and partner funding.
+fn prepare_levers(model: &Model, ws: &mut Workspace, t: i32, delta: f64) {
+    let lv = &mut ws.lever;
+    for (k, sh) in model.shifts.iter().enumerate() {
+        if sh.start <= t && t <= sh.end {
+            let d = lv.shift_delta[k];
+            match sh.lever {
+                Lever::Tfp => lv.tfp[3 * sh.city + sh.sector] += d,
+                Lever::InvestmentRate => lv.inv[sh.city] += d,
+                Lever::Tfr => lv.tfr[sh.city] += d,
+                Lever::MigrationRate => lv.mig[sh.city] += d,
+                Lever::Participation => lv.part[sh.city] += d,
+            }
+        }
+    }
+    if let Some(tr) = &model.transfer {
+        let [rate, efficiency, gain] = lv.transfer;
+        let q = 1.0 - gain;
+        let active = tr.start <= t && t <= tr.end;
+        let mut total = 0.0;
+        let mut paid_so_far = 0.0;
+        for &(o, _) in &tr.origins {
+            paid_so_far += lv.moved[o];
+        }
+        // Upkeep of the relocated stock, paid by the origins by their cumulative moves.
+        let upkeep: f64 = if t > tr.start {
+            tr.destinations.iter().map(|&(j, _)| delta * lv.relocated[j]).sum()
+        } else {
+            0.0
+        };
+        for &(o, _) in &tr.origins {
+            let m = if active { rate * (1.0 - delta) * lv.stock[o] } else { 0.0 };
+            let k_prev = ws.cities[o].k[1];
+            let share = if paid_so_far > 0.0 { lv.moved[o] / paid_so_far } else { 0.0 };
+            lv.k2_move[o] -= m + upkeep * share;
+            if m > 0.0 && k_prev > m {
+                lv.tfp2[o] += ((k_prev - q * m) / (k_prev - m)).ln();
+            }
+            lv.stock[o] = (1.0 - delta) * lv.stock[o] - m;
+            lv.moved[o] += m;
+            total += m;
+        }
+        for &(j, d) in &tr.destinations {
+            let arriving = efficiency * d * total;
+            let k_prev = ws.cities[j].k[1];
+            let upkeep_j = if t > tr.start { delta * lv.relocated[j] } else { 0.0 };
+            lv.k2_move[j] += arriving + upkeep_j;
+            if arriving > 0.0 && k_prev + arriving > 0.0 {
+                lv.tfp2[j] += ((k_prev + q * arriving) / (k_prev + arriving)).ln();
+            }
+            lv.relocated[j] += arriving;
+        }
+    }
+    for (pk, park) in model.parks.iter().enumerate() {
+        let [value_added, k_per_va, k_per_worker, partner_share, _, _] = lv.park[pk];
+        let r = park.ramp_years as f64;
+        let ramp = if t < park.start {
+            0.0
+        } else {
+            1.0 / (1.0 + (-(f64::from(t - park.start) - r / 2.0) / (r / 6.0)).exp())
+        };
+        let k = k_per_va * value_added * ramp;
+        let workers = k / k_per_worker;
+        let gross = k - (1.0 - delta) * lv.park_k_prev[pk];
+        lv.fund[park.partner] += partner_share * gross;
+        lv.park_demand[3 * park.host + park.sector] += workers;
+        lv.park_ramp[pk] = ramp;
+        lv.park_k[pk] = k;
+        lv.park_l[pk] = workers;
+        lv.park_k_prev[pk] = k;
+    }
 }
 
 /// One year t for every city (MODEL.md §0 order). In the calibration pass (`calib`), shocks and
@@ -576,13 +784,19 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         }
     }
 
+    ws.lever.clear_year();
+    if !calib {
+        prepare_levers(model, ws, t, delta);
+    }
+    let lv = &mut ws.lever;
+
     for i in 0..n {
         let cb = &model.cities[i];
         let c = &mut ws.cities[i];
         let (p_prev, y_prev, u_prev_rate) = (c.p, c.y, c.urban / c.p);
         let w_rel = (c.y / c.emp / w_bar).ln();
         // 2 demography
-        let tfr = tfr_lr + (cb.tfr - tfr_lr) * tfr_decay;
+        let tfr = tfr_lr + (cb.tfr - tfr_lr) * tfr_decay + lv.tfr[i];
         let nat: Natural = demography::project_year(
             &mut c.pop,
             &ws.surv[cb.mortality],
@@ -596,7 +810,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
                 ((1.0 + cb.n_ref) * cb.population - nat.population) / (cb.population * (-1.0 / t_m).exp());
         }
         let offset = if calib { 0.0 } else { ws.offset[i] };
-        let rate = (ws.m0[i] + offset) * mig_decay + beta_w * (w_rel - cb.rel_wage);
+        let rate = (ws.m0[i] + offset) * mig_decay + beta_w * (w_rel - cb.rel_wage) + lv.mig[i];
         let intended = p_prev * rate + sigma_m * p_prev * ws.eta[i];
         let spread =
             demography::spread_migrants(&mut c.pop, &cb.migrants, intended, &mut ws.removal, &mut ws.capped);
@@ -643,7 +857,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
                 old += c.pop[g][x];
             }
         }
-        let emp = cb.participation * working;
+        let emp = (cb.participation + lv.part[i]) * working;
         let freed = c.e[0] * d1;
         c.e[0] -= freed;
         c.e[1] += PRIMARY_TO_SECONDARY * freed;
@@ -651,12 +865,31 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let moved = d23 * c.e[1];
         c.e[1] -= moved;
         c.e[2] += moved;
-        let labour: [f64; 3] = std::array::from_fn(|s| c.e[s] * emp);
+        let mut labour: [f64; 3] = std::array::from_fn(|s| c.e[s] * emp);
+        // Parks take their workers out of their host sector, at most 50% of it together.
+        for s in 0..3 {
+            let demand = lv.park_demand[3 * i + s];
+            if demand > 0.0 {
+                let cap = PARK_LABOUR_CAP * labour[s];
+                let scale = if demand > cap {
+                    ws.diag.bump(Diag::ParkLabourCap);
+                    cap / demand
+                } else {
+                    1.0
+                };
+                lv.park_scale[3 * i + s] = scale;
+                labour[s] -= scale * demand;
+            }
+        }
         // 6 capital
-        let s_rate = s_lr + (cb.investment_rate - s_lr) * inv_decay;
+        let s_rate = s_lr + (cb.investment_rate - s_lr) * inv_decay + lv.inv[i];
         let invest = s_rate * y_prev;
         for s in 0..3 {
             c.k[s] = (1.0 - delta) * c.k[s] + cb.omega[s] * invest;
+            if s == 1 {
+                c.k[s] += lv.k2_move[i];
+            }
+            c.k[s] -= cb.omega[s] * lv.fund[i];
             let floor = CAPITAL_FLOOR * cb.capital[s];
             if c.k[s] < floor {
                 c.k[s] = floor;
@@ -686,7 +919,8 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         };
         let common = gamma + eps_ma * dma + ws.z[i] + ws.disaster;
         for s in 0..3 {
-            c.ln_a[s] += common + SECTOR_DRIFT[s] + ws.gain[3 * i + s];
+            let transfer = if s == 1 { lv.tfp2[i] } else { 0.0 };
+            c.ln_a[s] += common + SECTOR_DRIFT[s] + ws.gain[3 * i + s] + lv.tfp[3 * i + s] + transfer;
         }
         // 9 output
         let mut y = 0.0;
@@ -710,6 +944,37 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         c.deaths = nat.deaths;
         c.net_mig = net;
     }
+    // Parks' output (step 9): value added at the host sector's TFP relative to its start year.
+    for (pk, park) in model.parks.iter().enumerate() {
+        let (h, sec) = (park.host, park.sector);
+        let ln_a = ws.cities[h].ln_a[sec];
+        if t == park.start {
+            lv.park_ln_a0[pk] = ln_a;
+        }
+        let [value_added, _, _, _, tax_rate, tax_share] = lv.park[pk];
+        let scale = lv.park_scale[3 * h + sec];
+        let y = if t < park.start || lv.park_l[pk] <= 0.0 {
+            0.0
+        } else {
+            value_added * lv.park_ramp[pk] * scale * (ln_a - lv.park_ln_a0[pk]).exp()
+        };
+        lv.park_y[pk] = y;
+        lv.park_l_real[pk] = scale * lv.park_l[pk];
+        let c = &mut ws.cities[h];
+        c.ys[sec] += y;
+        c.y += y;
+        match park.statistics {
+            Statistics::Dual => lv.assess[park.partner] += y,
+            Statistics::Split => {
+                lv.assess[h] -= tax_share * y;
+                lv.assess[park.partner] += tax_share * y;
+            }
+            Statistics::Host => {}
+        }
+        let tax = tax_share * tax_rate * y;
+        lv.park_tax[pk] = tax;
+        lv.tax[park.partner] += tax;
+    }
     // Prices and Δg_i(t) for next year's urbanization.
     let infl = p[P::InflationMean as usize] + p[P::InflationSd as usize] * ws.eps_pi;
     ws.price *= (1.0 + infl).max(0.5);
@@ -731,24 +996,44 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
 fn write_year(model: &Model, ws: &Workspace, t: i32, draw: u64, out: &mut [f64]) -> Result<(), ModelError> {
     let layout = model.layout;
     let base = t == model.base_year;
+    let lv = &ws.lever;
     let mut tot = [0.0f64; 15];
     for (i, c) in ws.cities.iter().enumerate() {
         let v = [
             c.p, c.urban, c.working, c.old, c.emp, c.y, c.ys[0], c.ys[1], c.ys[2], c.births, c.deaths,
-            c.net_mig, c.p_prev, c.y_prev, 0.0,
+            c.net_mig, c.p_prev, c.y_prev, lv.tax[i],
         ];
         for (a, x) in tot.iter_mut().zip(v) {
             *a += x;
         }
-        write_entity(layout, i, t, base, &v, ws.price, out);
+        write_entity(layout, i, t, base, &v, c.y + lv.assess[i], ws.price, out);
         check(layout, i, t, draw, &model.city_ids[i], out)?;
     }
-    write_entity(layout, model.n, t, base, &tot, ws.price, out);
-    check(layout, model.n, t, draw, "region", out)
+    // The region's assessment GDP is its territorial GDP (MODEL.md §7b).
+    write_entity(layout, model.n, t, base, &tot, tot[5], ws.price, out);
+    check(layout, model.n, t, draw, "region", out)?;
+    for pk in 0..model.parks.len() {
+        use crate::indicators::ParkIndicator as K;
+        out[layout.park_index(pk, t, K::ValueAdded)] = lv.park_y[pk];
+        out[layout.park_index(pk, t, K::Employment)] = lv.park_l_real[pk];
+        out[layout.park_index(pk, t, K::Capital)] = lv.park_k[pk];
+        out[layout.park_index(pk, t, K::TaxToPartner)] = lv.park_tax[pk];
+    }
+    Ok(())
 }
 
 /// Values: P, U, W, 65+, E, Y, Y1, Y2, Y3, births, deaths, net migration, P(t−1), Y(t−1), park tax.
-fn write_entity(layout: Layout, e: usize, t: i32, base: bool, v: &[f64; 15], price: f64, out: &mut [f64]) {
+#[allow(clippy::too_many_arguments)]
+fn write_entity(
+    layout: Layout,
+    e: usize,
+    t: i32,
+    base: bool,
+    v: &[f64; 15],
+    assessment: f64,
+    price: f64,
+    out: &mut [f64],
+) {
     use Indicator::*;
     let [p, u, w, old, emp, y, y1, y2, y3, births, deaths, net, p_prev, y_prev, tax] = *v;
     let p_mid = if base { p } else { 0.5 * (p + p_prev) };
@@ -766,7 +1051,7 @@ fn write_entity(layout: Layout, e: usize, t: i32, base: bool, v: &[f64; 15], pri
     slot[GdpSharePrimary as usize] = 100.0 * y1 / y;
     slot[GdpShareSecondary as usize] = 100.0 * y2 / y;
     slot[GdpShareTertiary as usize] = 100.0 * y3 / y;
-    slot[GdpAssessment as usize] = y;
+    slot[GdpAssessment as usize] = assessment;
     if base {
         for ind in INDICATORS.iter().filter(|i| i.is_flow()) {
             slot[*ind as usize] = f64::NAN;

@@ -82,6 +82,33 @@ pub fn targets_csv(scenario: &Scenario, region: &Region, ens: &Ensemble, stats: 
     s
 }
 
+/// `parks.csv` (when parks are on): value added, workers, capital and tax to the partner of each
+/// park, years b+1..=H, with mean, p05, p50 and p95 over the draws.
+pub fn parks_csv(scenario: &Scenario, region: &Region, ens: &Ensemble, stats: &[SeriesStats]) -> String {
+    use crate::indicators::PARK_INDICATORS;
+    let mut s = String::from("scenario,park,host,partner,year,indicator,unit,mean,p05,p50,p95\n");
+    for (pk, park) in scenario.parks.iter().enumerate() {
+        for year in ens.layout.base_year + 1..=ens.layout.horizon {
+            for (k, name, unit) in PARK_INDICATORS {
+                let st = &stats[ens.layout.park_index(pk, year, k)];
+                s.push_str(&format!(
+                    "{},{},{},{},{year},{name},{},{},{},{},{}\n",
+                    csv_field(&scenario.name),
+                    park.id,
+                    region.cities[park.host].id,
+                    region.cities[park.partner].id,
+                    csv_field(unit),
+                    num(st.mean),
+                    num(st.q[1]),
+                    num(st.q[4]),
+                    num(st.q[7])
+                ));
+            }
+        }
+    }
+    s
+}
+
 /// Stream `draws.csv` (`draw,entity,year,indicator,value`) for the chosen indicators.
 pub fn write_draws_csv<W: Write>(
     w: &mut W,
