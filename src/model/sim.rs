@@ -382,6 +382,10 @@ impl YearView<'_> {
     pub fn capital(&self, i: usize) -> [f64; 3] {
         self.ws.cities[i].k
     }
+    /// ln A_s(t) of each sector.
+    pub fn ln_tfp(&self, i: usize) -> [f64; 3] {
+        self.ws.cities[i].ln_a
+    }
     /// The draw's value of a parameter.
     pub fn param(&self, p: P) -> f64 {
         self.ws.p[p as usize]

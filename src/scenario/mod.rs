@@ -440,8 +440,13 @@ fn validate(
         };
         let origins =
             shares(&t.origins, "origins", |x| x > 0.0 && x <= 1.0, "a transferable share in (0, 1]", issues);
-        let destinations =
-            shares(&t.destinations, "destinations", |x| (0.0..=1.0).contains(&x), "a share in [0, 1]", issues);
+        let destinations = shares(
+            &t.destinations,
+            "destinations",
+            |x| (0.0..=1.0).contains(&x),
+            "a share in [0, 1]",
+            issues,
+        );
         let sum: f64 = destinations.iter().map(|d| d.1).sum();
         if !destinations.is_empty() && (sum - 1.0).abs() > 1e-9 {
             issues.push("transfer.destinations", format!("shares sum to {sum}; expected 1 (within 1e-9)"));
