@@ -99,6 +99,10 @@ fn park_rules() {
         &["expected a lower-case id"],
     );
     one(&p("id = \"xiamen-longyan\"\ncapital_per_worker = 0\n"), &["capital_per_worker", "> 0"]);
+    one(
+        &p("id = \"xiamen-longyan\"\n[[parks]]\nid = \"xiamen-longyan\"\n"),
+        &["s.toml:6:1", "parks[1].id", "appears twice"],
+    );
 }
 
 #[test]

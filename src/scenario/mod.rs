@@ -237,6 +237,7 @@ impl Scenario {
                 toml::from_str(&text).map_err(|e| InputErrors(vec![src.from_toml_error(&e)]))?;
             let raw: RawScenario =
                 toml::from_str(&text).map_err(|e| InputErrors(vec![src.from_toml_error(&e)]))?;
+            duplicate_ids(&raw, &src)?;
             let parent = raw.scenario.as_ref().and_then(|h| h.extends.clone());
             seen.push(key);
             names.push(name);
@@ -264,6 +265,29 @@ impl Scenario {
         sc.chain = names;
         Ok(sc)
     }
+}
+
+/// Within one file, park and project ids and target names must be unique (across files they merge).
+fn duplicate_ids(raw: &RawScenario, src: &Source<'_>) -> Result<(), InputErrors> {
+    let mut errors = Vec::new();
+    let mut check = |what: &str, key: &str, ids: Vec<Option<&str>>| {
+        for (k, id) in ids.iter().enumerate() {
+            if let Some(id) = id
+                && ids[..k].contains(&Some(id))
+            {
+                errors.push(src.error(
+                    &format!("{what}[{k}].{key}"),
+                    format!("`{id}` appears twice in this file; expected each {key} once"),
+                    None,
+                ));
+            }
+        }
+    };
+    check("parks", "id", raw.parks.iter().flatten().map(|p| p.id.as_deref()).collect());
+    let projects = raw.infrastructure.as_ref().and_then(|i| i.projects.as_ref());
+    check("infrastructure.projects", "id", projects.into_iter().flatten().map(|p| p.id.as_deref()).collect());
+    check("targets", "name", raw.targets.iter().flatten().map(|t| t.name.as_deref()).collect());
+    if errors.is_empty() { Ok(()) } else { Err(InputErrors(errors)) }
 }
 
 fn number(v: &toml::Value) -> Option<f64> {
