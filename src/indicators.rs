@@ -152,6 +152,9 @@ pub const PARK_INDICATORS: [(ParkIndicator, &str, &str); 4] = [
     (ParkIndicator::TaxToPartner, "tax_to_partner", "100M CNY (2018 prices)"),
 ];
 
+/// Age groups of the population pyramids (0–4 … 80–84, 85+).
+pub const PYRAMID_GROUPS: usize = 18;
+
 /// How many park indicators there are.
 pub const N_PARK_INDICATORS: usize = PARK_INDICATORS.len();
 
@@ -168,7 +171,18 @@ impl Layout {
 
     /// Values per draw.
     pub fn len(&self) -> usize {
+        self.pyramid_start() + self.entities() * 2 * 2 * PYRAMID_GROUPS
+    }
+
+    fn pyramid_start(&self) -> usize {
         self.entities() * self.years() * N_INDICATORS + self.parks * self.years() * N_PARK_INDICATORS
+    }
+
+    /// The position of one cell of a population pyramid: `which` 0 = base year, 1 = horizon;
+    /// `sex` 0 = female, 1 = male; `group` the 5-year age group (the last is 85+).
+    #[inline]
+    pub fn pyramid_index(&self, entity: usize, which: usize, sex: usize, group: usize) -> usize {
+        self.pyramid_start() + ((entity * 2 + which) * 2 + sex) * PYRAMID_GROUPS + group
     }
 
     /// The position of one park value.

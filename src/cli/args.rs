@@ -21,8 +21,12 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario: simulate the draws and write summary.csv, targets.csv, manifest.json.
     Run(RunArgs),
+    /// Run a base scenario and alternatives on the same (paired) draws and compare them.
+    Compare(CompareArgs),
     /// Check scenario files without running them.
     Validate(ValidateArgs),
+    /// Rebuild report.html and charts/ of a run or comparison folder.
+    Report(ReportArgs),
     /// Show the region, its projects, parks and targets, or the parameter table.
     Info(InfoArgs),
 }
@@ -62,6 +66,42 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `compare`.
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// The base scenario, then one or more alternatives.
+    #[arg(required = true, num_args = 2..)]
+    pub scenarios: Vec<PathBuf>,
+    /// Number of draws (default: the base scenario's).
+    #[arg(long)]
+    pub draws: Option<u64>,
+    /// Seed (default: the base scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output folder (default: out/compare-<base>-vs-<alt>…/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Skip the HTML report and charts.
+    #[arg(long)]
+    pub no_report: bool,
+    /// Write CSV files with a UTF-8 byte-order mark (for Excel).
+    #[arg(long)]
+    pub excel: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A folder written by `run` or `compare`.
+    pub dir: PathBuf,
 }
 
 /// `validate`.

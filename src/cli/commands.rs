@@ -1,10 +1,11 @@
 //! The commands: run, validate, info.
 
 use super::BadInput;
-use super::args::{Cli, Command, InfoArgs, RunArgs, ValidateArgs};
+use super::args::{Cli, Command, CompareArgs, InfoArgs, ReportArgs, RunArgs, ValidateArgs};
 use super::fsout::{Staging, write_atomic};
 use anyhow::{Context, Result, bail};
 use minxinan::indicators::Indicator;
+use minxinan::output::report::{self, Files as OutFiles};
 use minxinan::region::{Files, Region, embedded};
 use minxinan::{Model, RunConfig, Scenario, output, runner, stats};
 use std::io::{IsTerminal, Write};
@@ -17,7 +18,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     let region = load_region(cli.region.as_deref())?;
     match cli.command {
         Command::Run(a) => run(&region, a),
+        Command::Compare(a) => compare(&region, a),
         Command::Validate(a) => validate(&region, a),
+        Command::Report(a) => report(a),
         Command::Info(a) => info(&region, a),
     }
 }
@@ -102,31 +105,25 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         .build()
         .context("cannot start the worker threads")?;
     let threads = pool.current_num_threads();
-    let bar = if !a.quiet && std::io::stderr().is_terminal() {
-        let b = indicatif::ProgressBar::new(n);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {msg} [{bar:40}] {pos}/{len} draws, {eta} left",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b.set_message(scenario.name.clone());
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = progress_bar(a.quiet, n, scenario.name.clone());
     let ens = pool.install(|| runner::run(&model, &cfg, &|k| bar.inc(k))).map_err(minxinan::Error::from)?;
     bar.finish_and_clear();
     let summary = pool.install(|| stats::summarise(&ens));
 
     let out_dir = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     let staging = Staging::new(&out_dir)?;
-    staging.write("summary.csv", &output::summary_csv(&scenario.name, region, &ens, &summary), a.excel)?;
-    staging.write("entities.csv", &output::entities_csv(region), a.excel)?;
-    staging.write("targets.csv", &output::targets_csv(&scenario, region, &ens, &summary), a.excel)?;
+    let mut files = OutFiles::new();
+    let mut put = |name: &str, text: String, bom: bool| -> Result<()> {
+        staging.write(name, &text, bom)?;
+        files.insert(name.to_string(), text);
+        Ok(())
+    };
+    put("summary.csv", output::summary_csv(&scenario.name, region, &ens, &summary), a.excel)?;
+    put("entities.csv", output::entities_csv(region), a.excel)?;
+    put("pyramids.csv", output::pyramids_csv(&scenario.name, region, &ens, &summary), a.excel)?;
+    put("targets.csv", output::targets_csv(&scenario, region, &ens, &summary), a.excel)?;
     if !scenario.parks.is_empty() {
-        staging.write("parks.csv", &output::parks_csv(&scenario, region, &ens, &summary), a.excel)?;
+        put("parks.csv", output::parks_csv(&scenario, region, &ens, &summary), a.excel)?;
     }
     if a.save_draws.is_some() {
         let path = staging.path("draws.csv");
@@ -148,7 +145,10 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         git_commit: (!commit.is_empty()).then_some(commit),
         seed,
     };
-    staging.write("manifest.json", &output::manifest_json(&scenario, region, &ens, &info), false)?;
+    put("manifest.json", output::manifest_json(&scenario, region, &ens, &info), false)?;
+    if !a.no_report {
+        write_report(&staging, &files)?;
+    }
     staging.commit()?;
     if !a.quiet {
         eprintln!(
@@ -159,6 +159,199 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
             out_dir.display()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Build the report from the output texts and write `report.html` and `charts/` into the staging
+/// folder.
+fn write_report(staging: &Staging, files: &OutFiles) -> Result<()> {
+    let rep = report::build(files).map_err(|e| anyhow::anyhow!("cannot build the report: {e}"))?;
+    std::fs::create_dir_all(staging.path("charts"))?;
+    for (name, svg) in &rep.charts {
+        staging.write(&format!("charts/{name}.svg"), svg, false)?;
+    }
+    staging.write("report.html", &rep.html, false)
+}
+
+fn progress_bar(quiet: bool, n: u64, msg: String) -> indicatif::ProgressBar {
+    if !quiet && std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(n);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:40}] {pos}/{len} draws, {eta} left",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b.set_message(msg);
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let scenarios: Vec<Scenario> =
+        a.scenarios.iter().map(|p| read_scenario(region, p)).collect::<Result<_>>()?;
+    let base = &scenarios[0];
+    for (k, (s, path)) in scenarios.iter().zip(&a.scenarios).enumerate().skip(1) {
+        for (what, b, v) in [
+            ("horizon", base.horizon as u64, s.horizon as u64),
+            ("draws", base.draws, s.draws),
+            ("seed", base.seed, s.seed),
+        ] {
+            if b != v {
+                bail!(BadInput(format!(
+                    "{}: {what} = {v} differs from the base scenario's {what} = {b}; every scenario of a comparison runs with the base's horizon, draws and seed",
+                    path.display()
+                )));
+            }
+        }
+        if scenarios[..k].iter().any(|o| o.name == s.name) {
+            bail!(BadInput(format!(
+                "{}: scenario `{}` appears twice in the comparison",
+                path.display(),
+                s.name
+            )));
+        }
+    }
+    let draws = a.draws.unwrap_or(base.draws);
+    if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
+        bail!(BadInput(format!("--draws: found {draws}; expected 1..={}", minxinan::scenario::MAX_DRAWS)));
+    }
+    if a.threads == Some(0) {
+        bail!(BadInput("--threads: found 0; expected at least 1".into()));
+    }
+    let seed = a.seed.unwrap_or(base.seed);
+    let models: Vec<Model> = scenarios.iter().map(|s| Model::new(region, s)).collect::<Result<_, _>>()?;
+    let cfg = RunConfig { draws: 0..draws, seed, deterministic: false };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let threads = pool.current_num_threads();
+    let bar = progress_bar(a.quiet, draws * models.len() as u64, "compare".into());
+    let mut ensembles = Vec::new();
+    for m in &models {
+        ensembles
+            .push(pool.install(|| runner::run(m, &cfg, &|k| bar.inc(k))).map_err(minxinan::Error::from)?);
+    }
+    bar.finish_and_clear();
+    let stats: Vec<_> = ensembles.iter().map(|e| pool.install(|| stats::summarise(e))).collect();
+    let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+    let out_dir =
+        a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("compare-{}", names.join("-vs-"))));
+    let staging = Staging::new(&out_dir)?;
+    let mut files = OutFiles::new();
+    let mut put = |name: &str, text: String, bom: bool| -> Result<()> {
+        staging.write(name, &text, bom)?;
+        files.insert(name.to_string(), text);
+        Ok(())
+    };
+    let each =
+        |f: &dyn Fn(usize) -> String| output::concat_csv(&(0..scenarios.len()).map(f).collect::<Vec<_>>());
+    put(
+        "summary.csv",
+        each(&|k| output::summary_csv(&scenarios[k].name, region, &ensembles[k], &stats[k])),
+        a.excel,
+    )?;
+    put(
+        "targets.csv",
+        each(&|k| output::targets_csv(&scenarios[k], region, &ensembles[k], &stats[k])),
+        a.excel,
+    )?;
+    put(
+        "pyramids.csv",
+        each(&|k| output::pyramids_csv(&scenarios[k].name, region, &ensembles[k], &stats[k])),
+        a.excel,
+    )?;
+    put("entities.csv", output::entities_csv(region), a.excel)?;
+    let with_parks: Vec<usize> = (0..scenarios.len()).filter(|k| !scenarios[*k].parks.is_empty()).collect();
+    if !with_parks.is_empty() {
+        let parts: Vec<String> = with_parks
+            .iter()
+            .map(|&k| output::parks_csv(&scenarios[k], region, &ensembles[k], &stats[k]))
+            .collect();
+        put("parks.csv", output::concat_csv(&parts), a.excel)?;
+    }
+    let mut cmp = String::from(output::COMPARE_HEADER);
+    for k in 1..scenarios.len() {
+        let diff = pool.install(|| stats::paired(&ensembles[0], &ensembles[k]));
+        cmp.push_str(&output::compare_csv(
+            names[0],
+            names[k],
+            region,
+            &ensembles[0],
+            &stats[0],
+            &stats[k],
+            &diff,
+        ));
+    }
+    put("compare.csv", cmp, a.excel)?;
+    let commit = env!("MINXINAN_GIT_COMMIT");
+    let started_at = rfc3339(started);
+    let paths: Vec<String> = a.scenarios.iter().map(|p| p.display().to_string()).collect();
+    let elapsed = clock.elapsed().as_secs_f64();
+    let runs: Vec<_> = (0..scenarios.len())
+        .map(|k| {
+            let info = output::RunInfo {
+                scenario_path: &paths[k],
+                threads,
+                started_at: &started_at,
+                elapsed_seconds: elapsed,
+                deterministic: false,
+                git_commit: (!commit.is_empty()).then_some(commit),
+                seed,
+            };
+            (&scenarios[k], &ensembles[k], info)
+        })
+        .collect();
+    put("manifest.json", output::compare_manifest_json(&runs, region), false)?;
+    if !a.no_report {
+        write_report(&staging, &files)?;
+    }
+    staging.commit()?;
+    if !a.quiet {
+        eprintln!(
+            "compared {} on {draws} paired draws in {:.2} s → {}",
+            names.join(", "),
+            clock.elapsed().as_secs_f64(),
+            out_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(a: ReportArgs) -> Result<ExitCode> {
+    let dir = &a.dir;
+    if !dir.join("summary.csv").exists() {
+        bail!(BadInput(format!(
+            "{}: no summary.csv; expected a folder written by `run` or `compare`",
+            dir.display()
+        )));
+    }
+    let mut files = OutFiles::new();
+    for name in ["summary.csv", "targets.csv", "pyramids.csv", "compare.csv", "entities.csv", "manifest.json"]
+    {
+        let p = dir.join(name);
+        if p.exists() {
+            files.insert(
+                name.to_string(),
+                std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?,
+            );
+        }
+    }
+    let rep = report::build(&files).map_err(|e| BadInput(format!("{}: {e}", dir.display())))?;
+    // Charts: a new folder that replaces the old one; then the page.
+    let staging = Staging::new(&dir.join("charts"))?;
+    for (name, svg) in &rep.charts {
+        staging.write(&format!("{name}.svg"), svg, false)?;
+    }
+    staging.commit()?;
+    write_atomic(&dir.join("report.html"), rep.html.as_bytes())?;
+    eprintln!("wrote {} and {} charts", dir.join("report.html").display(), rep.charts.len());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1016,6 +1016,9 @@ fn write_year(model: &Model, ws: &Workspace, t: i32, draw: u64, out: &mut [f64])
     // The region's assessment GDP is its territorial GDP (MODEL.md §7b).
     write_entity(layout, model.n, t, base, &tot, tot[5], ws.price, out);
     check(layout, model.n, t, draw, "region", out)?;
+    if t == model.base_year || t == model.horizon {
+        write_pyramids(model, ws, usize::from(t == model.horizon), out);
+    }
     for pk in 0..model.parks.len() {
         use crate::indicators::ParkIndicator as K;
         out[layout.park_index(pk, t, K::ValueAdded)] = lv.park_y[pk];
@@ -1027,6 +1030,24 @@ fn write_year(model: &Model, ws: &Workspace, t: i32, draw: u64, out: &mut [f64])
 }
 
 /// Values: P, U, W, 65+, E, Y, Y1, Y2, Y3, births, deaths, net migration, P(t−1), Y(t−1), park tax.
+/// Population by sex and 5-year age group (85+ last) of every city and the region.
+fn write_pyramids(model: &Model, ws: &Workspace, which: usize, out: &mut [f64]) {
+    use crate::indicators::PYRAMID_GROUPS;
+    let l = model.layout;
+    for sex in 0..2 {
+        for g in 0..PYRAMID_GROUPS {
+            let ages = if g + 1 == PYRAMID_GROUPS { 5 * g..AGES } else { 5 * g..5 * g + 5 };
+            let mut total = 0.0;
+            for (i, c) in ws.cities.iter().enumerate() {
+                let v: f64 = c.pop[sex][ages.clone()].iter().sum();
+                out[l.pyramid_index(i, which, sex, g)] = v;
+                total += v;
+            }
+            out[l.pyramid_index(model.n, which, sex, g)] = total;
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn write_entity(
     layout: Layout,

@@ -109,6 +109,74 @@ pub fn parks_csv(scenario: &Scenario, region: &Region, ens: &Ensemble, stats: &[
     s
 }
 
+/// `pyramids.csv`: the median population by sex and 5-year age group of every city and the
+/// region in the base year and at the horizon.
+pub fn pyramids_csv(scenario: &str, region: &Region, ens: &Ensemble, stats: &[SeriesStats]) -> String {
+    use crate::indicators::PYRAMID_GROUPS;
+    use crate::region::AGE_GROUPS;
+    let l = ens.layout;
+    let mut s = String::from("scenario,entity,year,sex,age_group,unit,p50\n");
+    for e in 0..l.entities() {
+        for (which, year) in [(0, l.base_year), (1, l.horizon)] {
+            for (sex, sex_name) in ["female", "male"].iter().enumerate() {
+                for (g, group) in AGE_GROUPS.iter().enumerate().take(PYRAMID_GROUPS) {
+                    let st = &stats[l.pyramid_index(e, which, sex, g)];
+                    s.push_str(&format!(
+                        "{},{},{year},{sex_name},{group},10k persons,{}\n",
+                        csv_field(scenario),
+                        region.entity_id(e),
+                        num(st.q[4])
+                    ));
+                }
+            }
+        }
+    }
+    s
+}
+
+/// `compare.csv`: for each alternative, entity, year and indicator, the medians of base and
+/// alternative and the statistics of their paired difference. The columns of INTERFACE.md come
+/// first; the remaining quantiles of the difference follow (for the difference fan charts).
+pub fn compare_csv(
+    base: &str,
+    alt: &str,
+    region: &Region,
+    ens_b: &Ensemble,
+    st_b: &[SeriesStats],
+    st_a: &[SeriesStats],
+    diff: &[crate::stats::DiffStats],
+) -> String {
+    let mut s = String::new();
+    for (e, year, ind, j) in ens_b.layout.reported() {
+        let d = &diff[j];
+        s.push_str(&format!(
+            "{},{},{},{year},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            csv_field(base),
+            csv_field(alt),
+            region.entity_id(e),
+            ind.name(),
+            csv_field(ind.unit()),
+            num(st_b[j].q[4]),
+            num(st_a[j].q[4]),
+            num(d.mean),
+            num(d.q[1]),
+            num(d.q[4]),
+            num(d.q[7]),
+            num(d.prob_alt_higher),
+            num(d.q[0]),
+            num(d.q[2]),
+            num(d.q[3]),
+            num(d.q[5]),
+            num(d.q[6]),
+            num(d.q[8]),
+        ));
+    }
+    s
+}
+
+/// The header of `compare.csv`.
+pub const COMPARE_HEADER: &str = "base,alternative,entity,year,indicator,unit,base_p50,alt_p50,diff_mean,diff_p05,diff_p50,diff_p95,prob_alt_higher,diff_p025,diff_p10,diff_p25,diff_p75,diff_p90,diff_p975\n";
+
 /// Stream `draws.csv` (`draw,entity,year,indicator,value`) for the chosen indicators.
 pub fn write_draws_csv<W: Write>(
     w: &mut W,
@@ -147,8 +215,43 @@ pub struct RunInfo<'a> {
     pub seed: u64,
 }
 
-/// `manifest.json`.
+/// `manifest.json` of a run.
 pub fn manifest_json(scenario: &Scenario, region: &Region, ens: &Ensemble, info: &RunInfo<'_>) -> String {
+    let mut s =
+        serde_json::to_string_pretty(&manifest_value(scenario, region, ens, info)).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// `manifest.json` of a comparison: the shared settings and each scenario's manifest.
+pub fn compare_manifest_json(runs: &[(&Scenario, &Ensemble, RunInfo<'_>)], region: &Region) -> String {
+    let (base, ens, info) = &runs[0];
+    let v = serde_json::json!({
+        "engine": { "name": "minxinan", "version": env!("CARGO_PKG_VERSION"), "git_commit": info.git_commit },
+        "comparison": {
+            "base": base.name,
+            "alternatives": runs[1..].iter().map(|r| r.0.name.clone()).collect::<Vec<_>>(),
+            "paired_draws": "common random numbers: draw k of every scenario shares every random quantity they have in common",
+        },
+        "seed": info.seed,
+        "draws": ens.n_draws(),
+        "draw_range": [ens.draws.start, ens.draws.end],
+        "threads": info.threads,
+        "started_at": info.started_at,
+        "elapsed_seconds": info.elapsed_seconds,
+        "scenarios": runs.iter().map(|(s, e, i)| manifest_value(s, region, e, i)).collect::<Vec<_>>(),
+    });
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn manifest_value(
+    scenario: &Scenario,
+    region: &Region,
+    ens: &Ensemble,
+    info: &RunInfo<'_>,
+) -> serde_json::Value {
     use serde_json::{Map, Value, json};
     let mut params = Map::new();
     for ((spec, u), set) in
@@ -168,7 +271,7 @@ pub fn manifest_json(scenario: &Scenario, region: &Region, ens: &Ensemble, info:
     for (d, name) in DIAGS {
         diags.insert(name.to_string(), Value::from(ens.diagnostics.0[d as usize]));
     }
-    let v = json!({
+    json!({
         "engine": { "name": "minxinan", "version": env!("CARGO_PKG_VERSION"), "git_commit": info.git_commit },
         "scenario": {
             "name": scenario.name,
@@ -190,8 +293,27 @@ pub fn manifest_json(scenario: &Scenario, region: &Region, ens: &Ensemble, info:
         "indicators": INDICATORS.iter().map(|i| json!({"name": i.name(), "unit": i.unit()})).collect::<Vec<_>>(),
         "parameters": params,
         "diagnostics": diags,
-    });
-    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
-    s.push('\n');
-    s
+        "extends": scenario.chain.iter().skip(1).collect::<Vec<_>>(),
+        "levers": {
+            "transfer": scenario.transfer.is_some(),
+            "parks": scenario.parks.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+            "delay_shift": scenario.delay_shift,
+            "shifts": scenario.shifts.len(),
+        },
+    })
 }
+
+/// Join CSV texts that share a header (the header once).
+pub fn concat_csv(parts: &[String]) -> String {
+    let mut out = String::new();
+    for (k, p) in parts.iter().enumerate() {
+        if k == 0 {
+            out.push_str(p);
+        } else if let Some((_, body)) = p.split_once('\n') {
+            out.push_str(body);
+        }
+    }
+    out
+}
+pub mod charts;
+pub mod report;

@@ -80,3 +80,42 @@ pub fn target_probability(ens: &Ensemble, target: &Target) -> f64 {
     let hits = (0..n).filter(|k| target.comparison.holds(ens.row(*k)[j], target.threshold)).count();
     hits as f64 / n as f64
 }
+
+/// Statistics of the paired difference alternative − base of one series over the same draws.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiffStats {
+    /// Mean difference.
+    pub mean: f64,
+    /// Type-7 quantiles of the difference at [`PROBS`].
+    pub q: [f64; 9],
+    /// Share of draws in which the alternative is strictly higher.
+    pub prob_alt_higher: f64,
+}
+
+/// Paired differences of every value position of two ensembles run over the same draws (common
+/// random numbers: draw k of each shares every random quantity the two scenarios have in common).
+pub fn paired(base: &Ensemble, alt: &Ensemble) -> Vec<DiffStats> {
+    assert_eq!(base.draws, alt.draws, "paired ensembles need the same draws");
+    let n = base.n_draws();
+    let (wb, wa) = (base.layout.len(), alt.layout.len());
+    // Entity outcomes come first in every layout, at the same positions.
+    let width = base.layout.entities() * base.layout.years() * crate::indicators::N_INDICATORS;
+    (0..width)
+        .into_par_iter()
+        .map_init(
+            || Vec::with_capacity(n),
+            |buf: &mut Vec<f64>, j| {
+                buf.clear();
+                let mut higher = 0usize;
+                for k in 0..n {
+                    let (b, a) = (base.values[k * wb + j], alt.values[k * wa + j]);
+                    higher += usize::from(a > b);
+                    buf.push(a - b);
+                }
+                let (mean, _) = mean_sd(buf);
+                let q = quantile::quantiles_type7(buf, &PROBS);
+                DiffStats { mean, q, prob_alt_higher: higher as f64 / n as f64 }
+            },
+        )
+        .collect()
+}

@@ -1,0 +1,372 @@
+//! `report.html`: one self-contained page (inline SVG and CSS, no script, nothing from the
+//! network) built from a run's or a comparison's output files, so that `minxinan report DIR`
+//! rebuilds it from the folder alone. It holds a summary table (2025 and 2035: median and 90% band
+//! of GDP, population and urbanization per city and region), the plan targets' probabilities, the
+//! charts, the paired-difference table of a comparison, and the run's manifest.
+
+use super::charts::{self, Fan, Marker};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The output files a report is built from (file name → text).
+pub type Files = BTreeMap<String, String>;
+
+/// A built report: the HTML and the charts it inlines (name, SVG).
+pub struct Report {
+    /// The page.
+    pub html: String,
+    /// The charts, also written to `charts/NAME.svg`.
+    pub charts: Vec<(String, String)>,
+}
+
+type Row = BTreeMap<String, String>;
+/// (scenario or alternative, entity, indicator) → [(year, the nine quantiles)].
+type Bands = BTreeMap<(String, String, String), Vec<(i32, [f64; 9])>>;
+
+fn rows(files: &Files, name: &str) -> Result<Vec<Row>, String> {
+    let Some(text) = files.get(name) else { return Ok(Vec::new()) };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    rdr.deserialize().map(|r| r.map_err(|e| format!("{name}: {e}"))).collect()
+}
+
+fn f(r: &Row, k: &str) -> f64 {
+    r.get(k).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+}
+
+const QCOLS: [&str; 9] = ["p025", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p975"];
+const DCOLS: [&str; 9] = [
+    "diff_p025",
+    "diff_p05",
+    "diff_p10",
+    "diff_p25",
+    "diff_p50",
+    "diff_p75",
+    "diff_p90",
+    "diff_p95",
+    "diff_p975",
+];
+
+/// Chinese and English names of the charted indicators.
+fn indicator_title(ind: &str) -> &'static str {
+    match ind {
+        "population" => "常住人口 Resident population",
+        "urbanization_rate" => "城镇化率 Urbanization rate",
+        "gdp_real" => "实际GDP Real GDP",
+        "gdp_nominal" => "名义GDP Nominal GDP",
+        "gdp_per_capita" => "人均GDP GDP per capita",
+        "gdp_assessment" => "考核GDP Assessment GDP",
+        _ => "",
+    }
+}
+
+const CHARTED: [&str; 5] = ["population", "urbanization_rate", "gdp_real", "gdp_nominal", "gdp_per_capita"];
+const DIFFED: [&str; 3] = ["gdp_real", "population", "urbanization_rate"];
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn fmt(x: f64) -> String {
+    if !x.is_finite() {
+        return "–".into();
+    }
+    let a = x.abs();
+    if a >= 100.0 {
+        charts::fmt_tick(x)
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// Build the report from the files of an output folder.
+pub fn build(files: &Files) -> Result<Report, String> {
+    let summary = rows(files, "summary.csv")?;
+    if summary.is_empty() {
+        return Err("summary.csv is missing or empty".into());
+    }
+    let targets = rows(files, "targets.csv")?;
+    let pyramids = rows(files, "pyramids.csv")?;
+    let compare = rows(files, "compare.csv")?;
+    let entities = rows(files, "entities.csv")?;
+    let manifest = files.get("manifest.json").cloned().unwrap_or_default();
+    let name_of = |id: &str| -> String {
+        entities
+            .iter()
+            .find(|e| e["entity"] == id)
+            .map_or(id.to_string(), |e| format!("{} {}", e["name_zh"], e["name_en"]))
+    };
+    let mut scenarios: Vec<String> = Vec::new();
+    let mut ents: Vec<String> = Vec::new();
+    for r in &summary {
+        if !scenarios.contains(&r["scenario"]) {
+            scenarios.push(r["scenario"].clone());
+        }
+        if !ents.contains(&r["entity"]) {
+            ents.push(r["entity"].clone());
+        }
+    }
+    // (scenario, entity, indicator) → [(year, q)], and the unit of each indicator.
+    let mut series: Bands = BTreeMap::new();
+    let mut units: BTreeMap<String, String> = BTreeMap::new();
+    for r in &summary {
+        let q: [f64; 9] = std::array::from_fn(|k| f(r, QCOLS[k]));
+        let year = r["year"].parse().unwrap_or(0);
+        series
+            .entry((r["scenario"].clone(), r["entity"].clone(), r["indicator"].clone()))
+            .or_default()
+            .push((year, q));
+        units.insert(r["indicator"].clone(), r["unit"].clone());
+    }
+    let is_compare = !compare.is_empty();
+    let mut out_charts: Vec<(String, String)> = Vec::new();
+
+    // Fan charts (one scenario) or overlays (several), with the plan targets as markers.
+    for e in &ents {
+        for ind in CHARTED {
+            let fans: Vec<Fan<'_>> = scenarios
+                .iter()
+                .filter_map(|s| {
+                    series
+                        .get(&(s.clone(), e.clone(), ind.to_string()))
+                        .map(|p| Fan { name: s, points: p.clone() })
+                })
+                .collect();
+            if fans.is_empty() {
+                continue;
+            }
+            let markers: Vec<Marker<'_>> = targets
+                .iter()
+                .filter(|t| t["scenario"] == scenarios[0] && &t["entity"] == e && t["indicator"] == ind)
+                .map(|t| Marker {
+                    name: &t["target"],
+                    year: t["year"].parse().unwrap_or(0),
+                    threshold: f(t, "threshold"),
+                })
+                .collect();
+            let unit = units.get(ind).cloned().unwrap_or_default();
+            let title = format!("{} — {}", name_of(e), indicator_title(ind));
+            let svg = charts::fan_chart(&title, &unit, &fans, &markers, false)?;
+            out_charts.push((format!("fan-{e}-{ind}"), svg));
+        }
+    }
+    // Difference fan charts of a comparison.
+    if is_compare {
+        let mut diff: Bands = BTreeMap::new();
+        for r in &compare {
+            let q: [f64; 9] = std::array::from_fn(|k| f(r, DCOLS[k]));
+            diff.entry((r["alternative"].clone(), r["entity"].clone(), r["indicator"].clone()))
+                .or_default()
+                .push((r["year"].parse().unwrap_or(0), q));
+        }
+        for alt in &scenarios[1..] {
+            for e in &ents {
+                for ind in DIFFED {
+                    let Some(p) = diff.get(&(alt.clone(), e.clone(), ind.to_string())) else { continue };
+                    let name = format!("{alt} − {}", scenarios[0]);
+                    let title = format!("{} — {}: {name} (paired 配对差)", name_of(e), indicator_title(ind));
+                    let unit = units.get(ind).cloned().unwrap_or_default();
+                    let svg = charts::fan_chart(
+                        &title,
+                        &format!("difference 差, {unit}"),
+                        &[Fan { name: &name, points: p.clone() }],
+                        &[],
+                        true,
+                    )?;
+                    out_charts.push((format!("diff-{alt}-{e}-{ind}"), svg));
+                }
+            }
+        }
+    }
+    // Population pyramids of the first scenario, base year vs horizon (medians).
+    let groups: Vec<String> = {
+        let mut g: Vec<String> = Vec::new();
+        for r in &pyramids {
+            if !g.contains(&r["age_group"]) {
+                g.push(r["age_group"].clone());
+            }
+        }
+        g
+    };
+    let years: Vec<i32> = {
+        let mut y: Vec<i32> = pyramids.iter().filter_map(|r| r["year"].parse().ok()).collect();
+        y.sort_unstable();
+        y.dedup();
+        y
+    };
+    if years.len() == 2 && !groups.is_empty() {
+        for e in &ents {
+            let data = |year: i32| -> Vec<[f64; 2]> {
+                groups
+                    .iter()
+                    .map(|g| {
+                        let get = |sex: &str| {
+                            pyramids
+                                .iter()
+                                .find(|r| {
+                                    r["scenario"] == scenarios[0]
+                                        && &r["entity"] == e
+                                        && r["year"] == year.to_string()
+                                        && r["sex"] == sex
+                                        && &r["age_group"] == g
+                                })
+                                .map_or(0.0, |r| f(r, "p50"))
+                        };
+                        [get("female"), get("male")]
+                    })
+                    .collect()
+            };
+            let (a, b) = (data(years[0]), data(years[1]));
+            let gl: Vec<&str> = groups.iter().map(String::as_str).collect();
+            let title =
+                format!("{} — 人口金字塔 Population pyramid {} vs {}", name_of(e), years[0], years[1]);
+            out_charts.push((
+                format!("pyramid-{e}"),
+                charts::pyramid(&title, &gl, (years[0], &a), (years[1], &b))?,
+            ));
+        }
+    }
+
+    // The page.
+    let mut h = String::new();
+    let title = if is_compare {
+        format!("{} vs {}", scenarios[0], scenarios[1..].join(", "))
+    } else {
+        scenarios[0].clone()
+    };
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>minxinan — {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+        esc(&title)
+    );
+    let _ = writeln!(h, "<h1>闽西南协同发展区 projections — {}</h1>", esc(&title));
+    let _ = writeln!(
+        h,
+        "<p class=\"lead\">Medians with 90% bands (5th–95th percentiles) over the Monte Carlo draws. Real values at 2018 prices. 中位数及90%区间。</p>"
+    );
+    // Summary table per scenario.
+    for s in &scenarios {
+        let _ = writeln!(h, "<h2>Key figures 主要指标 — {}</h2>\n<table>\n<tr><th>entity</th>", esc(s));
+        for (ind, label) in [
+            ("gdp_real", "real GDP, 100M CNY"),
+            ("population", "population, 10k"),
+            ("urbanization_rate", "urbanization, %"),
+        ] {
+            for y in [2025, 2035] {
+                let _ = write!(h, "<th>{label} {y}</th>");
+            }
+            let _ = ind;
+        }
+        let _ = writeln!(h, "</tr>");
+        for e in &ents {
+            let _ = write!(h, "<tr><td>{}</td>", esc(&name_of(e)));
+            for ind in ["gdp_real", "population", "urbanization_rate"] {
+                for y in [2025, 2035] {
+                    let cell = series
+                        .get(&(s.clone(), e.clone(), ind.to_string()))
+                        .and_then(|p| p.iter().find(|(yy, _)| *yy == y))
+                        .map_or("–".to_string(), |(_, q)| {
+                            format!(
+                                "{} <span class=\"band\">[{} – {}]</span>",
+                                fmt(q[4]),
+                                fmt(q[1]),
+                                fmt(q[7])
+                            )
+                        });
+                    let _ = write!(h, "<td>{cell}</td>");
+                }
+            }
+            let _ = writeln!(h, "</tr>");
+        }
+        let _ = writeln!(h, "</table>");
+    }
+    // Targets side by side.
+    if !targets.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h2>Plan targets 规划目标: probability of meeting each</h2>\n<table>\n<tr><th>target</th><th>entity</th><th>year</th><th>indicator</th><th>threshold</th>"
+        );
+        for s in &scenarios {
+            let _ = write!(h, "<th>P — {}</th><th>median — {}</th>", esc(s), esc(s));
+        }
+        let _ = writeln!(h, "</tr>");
+        let names: Vec<&Row> = targets.iter().filter(|t| t["scenario"] == scenarios[0]).collect();
+        for t in names {
+            let cmp = if t["comparison"] == "at_least" { "≥" } else { "≤" };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{cmp} {}</td>",
+                esc(&t["target"]),
+                esc(&t["entity"]),
+                esc(&t["year"]),
+                esc(&t["indicator"]),
+                fmt(f(t, "threshold"))
+            );
+            for s in &scenarios {
+                let r = targets.iter().find(|x| &x["scenario"] == s && x["target"] == t["target"]);
+                let _ = write!(
+                    h,
+                    "<td>{}</td><td>{}</td>",
+                    r.map_or("–".into(), |r| format!("{:.1}%", 100.0 * f(r, "probability"))),
+                    r.map_or("–".into(), |r| fmt(f(r, "p50")))
+                );
+            }
+            let _ = writeln!(h, "</tr>");
+        }
+        let _ = writeln!(h, "</table>");
+    }
+    // Paired differences.
+    if is_compare {
+        for alt in &scenarios[1..] {
+            let _ = writeln!(
+                h,
+                "<h2>Difference 差异: {} − {} (paired draws 配对抽样), 2035</h2>\n<table>\n<tr><th>entity</th><th>indicator</th><th>base median</th><th>alternative median</th><th>difference median [90% band]</th><th>P(alternative higher)</th></tr>",
+                esc(alt),
+                esc(&scenarios[0])
+            );
+            for e in &ents {
+                for ind in DIFFED {
+                    if let Some(r) = compare.iter().find(|r| {
+                        &r["alternative"] == alt
+                            && &r["entity"] == e
+                            && r["indicator"] == ind
+                            && r["year"] == "2035"
+                    }) {
+                        let _ = writeln!(
+                            h,
+                            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} <span class=\"band\">[{} – {}]</span></td><td>{:.1}%</td></tr>",
+                            esc(&name_of(e)),
+                            esc(indicator_title(ind)),
+                            fmt(f(r, "base_p50")),
+                            fmt(f(r, "alt_p50")),
+                            fmt(f(r, "diff_p50")),
+                            fmt(f(r, "diff_p05")),
+                            fmt(f(r, "diff_p95")),
+                            100.0 * f(r, "prob_alt_higher")
+                        );
+                    }
+                }
+            }
+            let _ = writeln!(h, "</table>");
+        }
+    }
+    let _ = writeln!(h, "<h2>Charts 图表</h2>\n<div class=\"charts\">");
+    for (name, svg) in &out_charts {
+        let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
+        let _ = writeln!(h, "<figure class=\"chart\" id=\"{}\">{body}</figure>", esc(name));
+    }
+    let _ = writeln!(h, "</div>");
+    let _ = writeln!(h, "<h2>Run manifest 运行记录</h2>\n<pre class=\"manifest\">{}</pre>", esc(&manifest));
+    let _ = writeln!(h, "</body>\n</html>");
+    Ok(Report { html: h, charts: out_charts })
+}
+
+const CSS: &str = "body{font-family:system-ui,-apple-system,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:24px auto;max-width:1600px;color:#222;padding:0 16px}\
+h1{font-size:24px}h2{font-size:19px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}\
+.lead{color:#555}table{border-collapse:collapse;font-size:13px;margin:8px 0}\
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f3f5f8}td:first-child,th:first-child{text-align:left}\
+.band{color:#777;font-size:12px}.charts{display:flex;flex-wrap:wrap;gap:12px}\
+figure.chart{margin:0;border:1px solid #e5e5e5;background:#fff}\
+pre.manifest{background:#f7f7f7;padding:12px;font-size:11px;max-height:400px;overflow:auto}";
