@@ -196,7 +196,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     let scenarios: Vec<Scenario> =
         a.scenarios.iter().map(|p| read_scenario(region, p)).collect::<Result<_>>()?;
     let base = &scenarios[0];
-    for (k, (s, path)) in scenarios.iter().zip(&a.scenarios).enumerate().skip(1) {
+    for (s, path) in scenarios.iter().zip(&a.scenarios).skip(1) {
         for (what, b, v) in [
             ("horizon", base.horizon as u64, s.horizon as u64),
             ("draws", base.draws, s.draws),
@@ -208,13 +208,6 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
                     path.display()
                 )));
             }
-        }
-        if scenarios[..k].iter().any(|o| o.name == s.name) {
-            bail!(BadInput(format!(
-                "{}: scenario `{}` appears twice in the comparison",
-                path.display(),
-                s.name
-            )));
         }
     }
     let draws = a.draws.unwrap_or(base.draws);

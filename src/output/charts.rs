@@ -188,32 +188,34 @@ pub fn pyramid(
             .margin(10)
             .x_label_area_size(42)
             .y_label_area_size(60)
-            .build_cartesian_2d(-max..max, 0.0..n)
+            .build_cartesian_2d(-max..max, -0.5..n - 0.5)
             .map_err(err)?;
-        let labels: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .y_labels(0)
             .x_desc("← male 男   population 人口, 10k persons 万人   female 女 →")
             .y_desc("age 年龄")
-            .y_labels(groups.len())
-            .y_label_formatter(&|y| {
-                let k = (y - 0.5).round();
-                if (y - 0.5 - k).abs() < 0.01 && k >= 0.0 && (k as usize) < labels.len() {
-                    labels[k as usize].clone()
-                } else {
-                    String::new()
-                }
-            })
             .x_label_formatter(&|x| fmt_tick(x.abs()))
             .draw()
+            .map_err(err)?;
+        // Age groups written inside the plot at its left edge (plotters places f64 ticks at round
+        // numbers, not at each group).
+        chart
+            .draw_series(groups.iter().enumerate().map(|(g, label)| {
+                Text::new(
+                    label.to_string(),
+                    (-max * 0.99, g as f64 + 0.3),
+                    ("sans-serif", 11).into_font().color(&BLACK),
+                )
+            }))
             .map_err(err)?;
         let (c_m, c_f) = (PALETTE[0], PALETTE[1]);
         let rects = |data: &[[f64; 2]], filled: bool| -> Vec<Rectangle<(f64, f64)>> {
             data.iter()
                 .enumerate()
                 .flat_map(|(g, v)| {
-                    let (y0, y1) = (g as f64 + 0.1, g as f64 + 0.9);
+                    let (y0, y1) = (g as f64 - 0.4, g as f64 + 0.4);
                     let m = if filled { c_m.mix(0.6).filled() } else { BLACK.stroke_width(1) };
                     let f = if filled { c_f.mix(0.6).filled() } else { BLACK.stroke_width(1) };
                     [Rectangle::new([(-v[1], y0), (0.0, y1)], m), Rectangle::new([(0.0, y0), (v[0], y1)], f)]

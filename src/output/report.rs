@@ -367,6 +367,6 @@ const CSS: &str = "body{font-family:system-ui,-apple-system,'Noto Sans CJK SC','
 h1{font-size:24px}h2{font-size:19px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}\
 .lead{color:#555}table{border-collapse:collapse;font-size:13px;margin:8px 0}\
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f3f5f8}td:first-child,th:first-child{text-align:left}\
-.band{color:#777;font-size:12px}.charts{display:flex;flex-wrap:wrap;gap:12px}\
-figure.chart{margin:0;border:1px solid #e5e5e5;background:#fff}\
+.band{color:#777;font-size:12px}.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px}\
+figure.chart{margin:0;border:1px solid #e5e5e5;background:#fff}figure.chart svg{width:100%;height:auto;display:block}\
 pre.manifest{background:#f7f7f7;padding:12px;font-size:11px;max-height:400px;overflow:auto}";

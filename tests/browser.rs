@@ -1,0 +1,155 @@
+//! The HTML report in a real browser: headless Chromium opens `report.html` of a run and of a
+//! comparison with no network, and the test fails on any console message or failed load, on a
+//! missing chart, or on a blank screenshot. `.ci/run` installs Debian's chromium; on a machine
+//! without it the test is skipped, except under CI, where it fails.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn chromium() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var("MINXINAN_CHROMIUM").unwrap_or_default(),
+        "/usr/bin/chromium".into(),
+        "/usr/bin/chromium-browser".into(),
+    ];
+    candidates.iter().filter(|c| !c.is_empty()).map(PathBuf::from).find(|p| p.exists())
+}
+
+/// Open a page headless: (DOM after load, browser log, screenshot PNG path).
+fn open(browser: &Path, page: &Path, work: &Path, tag: &str) -> (String, String, PathBuf) {
+    let shot = work.join(format!("{tag}.png"));
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--enable-logging=stderr",
+        "--v=0",
+    ];
+    let url = format!("file://{}", page.display());
+    let profile = work.join(format!("profile-{tag}"));
+    let dom = Command::new(browser)
+        .args(common)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .expect("chromium runs");
+    let snap = Command::new(browser)
+        .args(common)
+        .arg(format!("--user-data-dir={}-shot", profile.display()))
+        .arg("--window-size=1400,1800")
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .expect("chromium runs");
+    let log = format!("{}{}", String::from_utf8_lossy(&dom.stderr), String::from_utf8_lossy(&snap.stderr));
+    (String::from_utf8_lossy(&dom.stdout).into_owned(), log, shot)
+}
+
+/// Console messages and failed loads in Chromium's log.
+fn page_problems(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| {
+            l.contains(":CONSOLE")
+                || l.contains("Uncaught")
+                || l.contains("Failed to load resource")
+                || l.contains("net::ERR_")
+        })
+        .collect()
+}
+
+/// Share of pixels that differ from the top-left pixel (a blank page gives 0).
+fn ink(png_path: &Path) -> f64 {
+    let decoder =
+        png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_path).expect("screenshot exists")));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let bpp = info.color_type.samples();
+    let px: Vec<&[u8]> = buf[..info.buffer_size()].chunks(bpp).collect();
+    let first = px[0];
+    px.iter().filter(|p| p[..3] != first[..3]).count() as f64 / px.len() as f64
+}
+
+fn check_report(browser: &Path, dir: &Path, work: &Path, tag: &str, min_charts: usize) {
+    let page = dir.join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Self-contained: no script, no stylesheet or image or font fetched from anywhere.
+    for bad in ["<script", "<link", "<img", "src=\"http", "href=\"http", "@import", "url("] {
+        assert!(!html.contains(bad), "{tag}: report contains {bad}");
+    }
+    let (dom, log, shot) = open(browser, &page, work, tag);
+    let problems = page_problems(&log);
+    assert!(problems.is_empty(), "{tag}: browser reported {problems:?}");
+    let figures = dom.matches("<figure class=\"chart\"").count();
+    assert!(figures >= min_charts, "{tag}: {figures} charts in the page, expected {min_charts}");
+    assert_eq!(dom.matches("<svg").count(), figures, "{tag}: every chart has its SVG");
+    for needle in ["<title", "year 年", "median", "10k persons"] {
+        assert!(dom.contains(needle), "{tag}: `{needle}` not in the rendered page");
+    }
+    let share = ink(&shot);
+    assert!(share > 0.02, "{tag}: the screenshot is blank ({share})");
+    eprintln!("{tag}: {figures} charts, {:.1}% of the screenshot inked, {}", 100.0 * share, shot.display());
+}
+
+#[test]
+fn reports_render_in_a_real_browser() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have Chromium (.ci/run installs Debian's chromium)"
+        );
+        eprintln!("skipped: no Chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let scen = |n: &str| root().join("scenarios").join(n).to_str().unwrap().to_string();
+    let o = minxinan(d, &["run", &scen("baseline.toml"), "--draws", "200", "--out", "run", "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = minxinan(
+        d,
+        &[
+            "compare",
+            &scen("baseline.toml"),
+            &scen("industry-transfer.toml"),
+            "--draws",
+            "200",
+            "--out",
+            "cmp",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // 6 entities × 5 indicators + 6 pyramids; a comparison adds 6 × 3 difference charts.
+    check_report(&browser, &d.join("run"), d, "run", 36);
+    check_report(&browser, &d.join("cmp"), d, "compare", 54);
+    // Keep the screenshots for a person to look at.
+    let keep = root().join("target/browser-test");
+    std::fs::create_dir_all(&keep).unwrap();
+    for tag in ["run", "compare"] {
+        std::fs::copy(d.join(format!("{tag}.png")), keep.join(format!("{tag}.png"))).unwrap();
+    }
+}
+
+#[test]
+fn the_browser_check_catches_console_errors_and_missing_resources() {
+    let Some(browser) = chromium() else {
+        assert!(std::env::var_os("CI").is_none(), "CI must have Chromium");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let page = tmp.path().join("bad.html");
+    std::fs::write(&page, "<!DOCTYPE html><html><body><p>x</p><script>console.error('boom')</script><img src=\"missing.png\"></body></html>").unwrap();
+    let (_, log, _) = open(&browser, &page, tmp.path(), "bad");
+    assert!(!page_problems(&log).is_empty(), "a console error must be caught:\n{log}");
+}

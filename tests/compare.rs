@@ -1,0 +1,161 @@
+//! `compare`: paired draws (common random numbers), its files, and its refusals.
+
+mod common;
+
+use common::*;
+use minxinan::indicators::Indicator;
+use minxinan::{RunConfig, runner};
+
+fn scen(n: &str) -> String {
+    root().join("scenarios").join(n).to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_scenario_compared_with_itself_differs_by_exactly_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let o = minxinan(
+        d,
+        &[
+            "compare",
+            &scen("baseline.toml"),
+            &scen("baseline.toml"),
+            "--draws",
+            "300",
+            "--quiet",
+            "--no-report",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(d.join("out/compare-baseline-vs-baseline/compare.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        &header[..13],
+        [
+            "base",
+            "alternative",
+            "entity",
+            "year",
+            "indicator",
+            "unit",
+            "base_p50",
+            "alt_p50",
+            "diff_mean",
+            "diff_p05",
+            "diff_p50",
+            "diff_p95",
+            "prob_alt_higher"
+        ]
+    );
+    let mut n = 0;
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!(f[6], f[7], "{l}");
+        assert!(f[8..].iter().all(|x| *x == "0"), "{l}");
+        n += 1;
+    }
+    assert_eq!(n, 2016);
+    assert!(!d.join("out/compare-baseline-vs-baseline/report.html").exists(), "--no-report");
+}
+
+#[test]
+fn paired_draws_shrink_the_noise_of_a_difference() {
+    // industry-transfer − baseline, Longyan real GDP 2035: paired (same seed) against unpaired
+    // (different seeds).
+    let (_, _, base) = model_of(&baseline_text());
+    let (region, _, _) = model_of(&baseline_text());
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+    let alt_sc =
+        minxinan::Scenario::load(&root().join("scenarios/industry-transfer.toml"), &read, &region).unwrap();
+    let alt = minxinan::Model::new(&region, &alt_sc).unwrap();
+    let run = |m: &minxinan::Model, seed| {
+        runner::run(m, &RunConfig { draws: 0..2000, seed, deterministic: false }, &|_| {}).unwrap()
+    };
+    let (b, a, a2) = (run(&base, 1), run(&alt, 1), run(&alt, 2));
+    let j = b.layout.index(4, 2035, Indicator::GdpReal);
+    let sd = |x: &minxinan::Ensemble, y: &minxinan::Ensemble| {
+        let d: Vec<f64> = (0..2000).map(|k| x.row(k)[j] - y.row(k)[j]).collect();
+        minxinan::stats::mean_sd(&d).1
+    };
+    let (paired, unpaired) = (sd(&a, &b), sd(&a2, &b));
+    eprintln!(
+        "sd of the 2035 Longyan GDP difference: paired {paired:.2}, different seeds {unpaired:.2} (100M CNY), ratio {:.1}",
+        unpaired / paired
+    );
+    assert!(unpaired >= 5.0 * paired, "paired {paired} vs unpaired {unpaired}");
+}
+
+#[test]
+fn compare_writes_side_by_side_files_and_a_report_that_report_rebuilds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let o = minxinan(
+        d,
+        &[
+            "compare",
+            &scen("baseline.toml"),
+            &scen("industry-transfer.toml"),
+            &scen("co-built-parks.toml"),
+            "--draws",
+            "100",
+            "--quiet",
+            "--excel",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = d.join("out/compare-baseline-vs-industry-transfer-vs-co-built-parks");
+    for f in [
+        "compare.csv",
+        "summary.csv",
+        "targets.csv",
+        "parks.csv",
+        "pyramids.csv",
+        "manifest.json",
+        "report.html",
+        "entities.csv",
+    ] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let targets = std::fs::read_to_string(dir.join("targets.csv")).unwrap();
+    assert!(targets.starts_with('\u{feff}'), "--excel writes a BOM");
+    for s in ["baseline,gdp-2025", "industry-transfer,gdp-2025", "co-built-parks,gdp-2025"] {
+        assert!(targets.contains(s), "{s}");
+    }
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["comparison"]["alternatives"], serde_json::json!(["industry-transfer", "co-built-parks"]));
+    assert_eq!(m["scenarios"].as_array().unwrap().len(), 3);
+    assert_eq!(m["scenarios"][1]["scenario"]["sha256"].as_str().unwrap().len(), 64);
+    let before = std::fs::read(dir.join("report.html")).unwrap();
+    let o = minxinan(d, &["report", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(dir.join("report.html")).unwrap(), before, "report DIR rebuilds the same page");
+    let html = String::from_utf8(before).unwrap();
+    assert!(html.contains("Difference 差异: industry-transfer − baseline"));
+    assert!(html.contains("P — co-built-parks"));
+    assert_eq!(std::fs::read_dir(dir.join("charts")).unwrap().count(), 30 + 2 * 18 + 6);
+}
+
+#[test]
+fn compare_refuses_alternatives_with_other_settings_and_bad_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write_scenario(
+        d,
+        "short.toml",
+        &format!("[scenario]\nname = \"short\"\nextends = \"{}\"\nhorizon = 2030\n", scen("baseline.toml")),
+    );
+    let o = minxinan(d, &["compare", &scen("baseline.toml"), "short.toml", "--draws", "10", "--quiet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("horizon = 2030 differs from the base scenario's horizon = 2035")
+    );
+    let o = minxinan(d, &["compare", &scen("baseline.toml")]);
+    assert_eq!(o.status.code(), Some(2), "compare needs an alternative");
+    let o = minxinan(d, &["report", "nowhere"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no summary.csv"));
+    assert!(!d.join("out").exists());
+}
