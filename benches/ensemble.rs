@@ -1,5 +1,6 @@
-//! Criterion benchmarks of the simulation core: one baseline draw, and a 1000-draw baseline
-//! ensemble with its summary. Report medians; never gate CI on them (noise is ±3%).
+//! Criterion benchmarks of the simulation core: one baseline draw; 1000- and 10 000-draw baseline
+//! ensembles; the exact-quantile summary alone; scenario parse + resolve + model setup. Report
+//! medians; never gate CI on them (noise is ±3%): `.ci/icount` is the CI check.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use minxinan::model::sim::{self, Mode, Workspace};
@@ -39,8 +40,27 @@ fn ensemble(c: &mut Criterion) {
     });
     let ens = runner::run(&model, &cfg, &|_| {}).expect("run");
     g.bench_function("1000 baseline draws (summarise)", |b| b.iter(|| black_box(stats::summarise(&ens))));
+    let cfg10k = RunConfig { draws: 0..10_000, seed: 20181231, deterministic: false };
+    g.bench_function("10000 baseline draws (simulate)", |b| {
+        b.iter(|| black_box(runner::run(&model, &cfg10k, &|_| {}).expect("run")))
+    });
+    let ens10k = runner::run(&model, &cfg10k, &|_| {}).expect("run");
+    g.bench_function("10000 baseline draws (summarise)", |b| b.iter(|| black_box(stats::summarise(&ens10k))));
     g.finish();
 }
 
-criterion_group!(benches, one_draw, ensemble);
+fn parse(c: &mut Criterion) {
+    let region = Region::embedded();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+    c.bench_function("plan-full: parse + resolve chain + model setup", |b| {
+        b.iter(|| {
+            let s = Scenario::load(&dir.join("plan-full.toml"), &read, &region).expect("parse");
+            black_box(Model::new(&region, &s).expect("model"))
+        })
+    });
+    c.bench_function("embedded region load", |b| b.iter(|| black_box(Region::embedded())));
+}
+
+criterion_group!(benches, one_draw, ensemble, parse);
 criterion_main!(benches);
