@@ -56,21 +56,34 @@ pub fn series_stats(buf: &mut [f64]) -> SeriesStats {
     SeriesStats { mean, sd, q }
 }
 
+/// Series gathered together: a row's values of one block are contiguous, so gathering a block
+/// reads whole cache lines instead of one value per row.
+const BLOCK: usize = 16;
+
 /// Statistics of every value position of an ensemble (indexed like a draw's row).
 pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
     let width = ens.layout.len();
     let n = ens.n_draws();
-    (0..width)
+    let blocks: Vec<Vec<SeriesStats>> = (0..width.div_ceil(BLOCK))
         .into_par_iter()
         .map_init(
-            || Vec::with_capacity(n),
-            |buf: &mut Vec<f64>, j| {
-                buf.clear();
-                buf.extend((0..n).map(|k| ens.values[k * width + j]));
-                series_stats(buf)
+            || vec![Vec::with_capacity(n); BLOCK],
+            |bufs: &mut Vec<Vec<f64>>, b| {
+                let (lo, hi) = (b * BLOCK, ((b + 1) * BLOCK).min(width));
+                for buf in bufs.iter_mut() {
+                    buf.clear();
+                }
+                for k in 0..n {
+                    let row = &ens.values[k * width + lo..k * width + hi];
+                    for (buf, v) in bufs.iter_mut().zip(row) {
+                        buf.push(*v);
+                    }
+                }
+                bufs[..hi - lo].iter_mut().map(|buf| series_stats(buf)).collect()
             },
         )
-        .collect()
+        .collect();
+    blocks.into_iter().flatten().collect()
 }
 
 /// The share of draws in which a target holds.
