@@ -88,6 +88,9 @@ pub enum ModelError {
         /// Upper bound.
         hi: f64,
     },
+    /// The run was interrupted (SIGINT or SIGTERM) before it finished.
+    #[error("interrupted")]
+    Cancelled,
     /// A state or output became NaN or infinite.
     #[error("draw {draw}, year {year}, city {city}: `{quantity}` is not finite ({value})")]
     NonFinite {

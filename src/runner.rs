@@ -48,8 +48,24 @@ impl Ensemble {
     }
 }
 
+/// Bytes a run of `draws` draws needs for its outcomes (the matrix that dominates its memory).
+pub fn memory_needed(model: &Model, draws: u64) -> u64 {
+    draws.saturating_mul(model.layout.len() as u64).saturating_mul(std::mem::size_of::<f64>() as u64)
+}
+
 /// Run the draws of `cfg`, calling `progress(n)` as draws finish (from any thread).
 pub fn run(model: &Model, cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<Ensemble, ModelError> {
+    run_cancellable(model, cfg, progress, &|| false)
+}
+
+/// [`run`], stopping with [`ModelError::Cancelled`] as soon as `cancelled()` says so (checked
+/// before each draw).
+pub fn run_cancellable(
+    model: &Model,
+    cfg: &RunConfig,
+    progress: &(dyn Fn(u64) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Ensemble, ModelError> {
     let draws = if cfg.deterministic { 0..1 } else { cfg.draws.clone() };
     let width = model.layout.len();
     let n = (draws.end - draws.start) as usize;
@@ -61,6 +77,9 @@ pub fn run(model: &Model, cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) -> R
         .map_init(
             || Workspace::new(model),
             |ws, (k, row)| {
+                if cancelled() {
+                    return Err(ModelError::Cancelled);
+                }
                 let r = sim::simulate(model, cfg.seed, draws.start + k as u64, mode, ws, row);
                 progress(1);
                 r
@@ -68,6 +87,9 @@ pub fn run(model: &Model, cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) -> R
         )
         .collect();
     let mut diagnostics = Diagnostics::default();
+    if results.iter().any(|r| matches!(r, Err(ModelError::Cancelled))) {
+        return Err(ModelError::Cancelled);
+    }
     for r in results {
         diagnostics.merge(&r?);
     }

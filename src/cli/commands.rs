@@ -98,6 +98,7 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     };
     let seed = a.seed.unwrap_or(scenario.seed);
     let model = Model::new(region, &scenario)?;
+    check_memory(runner::memory_needed(&model, if a.deterministic { 1 } else { range.end - range.start }))?;
     let cfg = RunConfig { draws: range, seed, deterministic: a.deterministic };
     let n = if cfg.deterministic { 1 } else { cfg.draws.end - cfg.draws.start };
     let pool = rayon::ThreadPoolBuilder::new()
@@ -106,7 +107,9 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         .context("cannot start the worker threads")?;
     let threads = pool.current_num_threads();
     let bar = progress_bar(a.quiet, n, scenario.name.clone());
-    let ens = pool.install(|| runner::run(&model, &cfg, &|k| bar.inc(k))).map_err(minxinan::Error::from)?;
+    let ens = pool
+        .install(|| runner::run_cancellable(&model, &cfg, &|k| bar.inc(k), &super::interrupted))
+        .map_err(minxinan::Error::from)?;
     bar.finish_and_clear();
     let summary = pool.install(|| stats::summarise(&ens));
 
@@ -149,6 +152,9 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     if !a.no_report {
         write_report(&staging, &files)?;
     }
+    if super::interrupted() {
+        bail!("interrupted");
+    }
     staging.commit()?;
     if !a.quiet {
         eprintln!(
@@ -160,6 +166,28 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuse a run whose outcome matrix would not fit in the memory available now (MemAvailable of
+/// /proc/meminfo, where the system gives it), instead of being killed half-way.
+fn check_memory(needed: u64) -> Result<()> {
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find(|l| l.starts_with("MemAvailable:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+    });
+    if let Some(kb) = available {
+        let have = kb * 1024;
+        // The summaries need about a tenth more on top of the outcome matrix.
+        if needed + needed / 10 > have {
+            bail!(BadInput(format!(
+                "this run needs about {:.1} GB for its outcomes but {:.1} GB is available; use fewer draws, or --draw-range to run the draws in parts",
+                needed as f64 / 1e9,
+                have as f64 / 1e9
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Build the report from the output texts and write `report.html` and `charts/` into the staging
@@ -219,6 +247,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     }
     let seed = a.seed.unwrap_or(base.seed);
     let models: Vec<Model> = scenarios.iter().map(|s| Model::new(region, s)).collect::<Result<_, _>>()?;
+    check_memory(models.iter().map(|m| runner::memory_needed(m, draws)).sum())?;
     let cfg = RunConfig { draws: 0..draws, seed, deterministic: false };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads.unwrap_or(0))
@@ -228,8 +257,10 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     let bar = progress_bar(a.quiet, draws * models.len() as u64, "compare".into());
     let mut ensembles = Vec::new();
     for m in &models {
-        ensembles
-            .push(pool.install(|| runner::run(m, &cfg, &|k| bar.inc(k))).map_err(minxinan::Error::from)?);
+        ensembles.push(
+            pool.install(|| runner::run_cancellable(m, &cfg, &|k| bar.inc(k), &super::interrupted))
+                .map_err(minxinan::Error::from)?,
+        );
     }
     bar.finish_and_clear();
     let stats: Vec<_> = ensembles.iter().map(|e| pool.install(|| stats::summarise(e))).collect();
@@ -305,6 +336,9 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     if !a.no_report {
         write_report(&staging, &files)?;
     }
+    if super::interrupted() {
+        bail!("interrupted");
+    }
     staging.commit()?;
     if !a.quiet {
         eprintln!(
@@ -341,6 +375,9 @@ fn report(a: ReportArgs) -> Result<ExitCode> {
     let staging = Staging::new(&dir.join("charts"))?;
     for (name, svg) in &rep.charts {
         staging.write(&format!("{name}.svg"), svg, false)?;
+    }
+    if super::interrupted() {
+        bail!("interrupted");
     }
     staging.commit()?;
     write_atomic(&dir.join("report.html"), rep.html.as_bytes())?;

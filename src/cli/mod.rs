@@ -13,8 +13,22 @@ use std::process::ExitCode;
 #[error("{0}")]
 pub struct BadInput(pub String);
 
+/// The signal that interrupted the run (0 while none did): SIGINT and SIGTERM are caught so that
+/// the run stops, removes its staging folder and exits 130 or 143, leaving no partial output.
+pub static SIGNAL: std::sync::LazyLock<std::sync::Arc<std::sync::atomic::AtomicUsize>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)));
+
+/// Whether a signal asked the run to stop.
+pub fn interrupted() -> bool {
+    SIGNAL.load(std::sync::atomic::Ordering::SeqCst) != 0
+}
+
 /// Parse the arguments, run the command, and map the outcome to an exit code.
 pub fn main() -> ExitCode {
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // If registration fails the default action (terminate) stays; nothing else to do.
+        let _ = signal_hook::flag::register_usize(sig, SIGNAL.clone(), sig as usize);
+    }
     let cli = match <args::Cli as clap::Parser>::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -23,7 +37,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match commands::dispatch(cli) {
+    let result = commands::dispatch(cli);
+    let sig = SIGNAL.load(std::sync::atomic::Ordering::SeqCst);
+    if sig != 0 {
+        eprintln!("interrupted: no output written");
+        return ExitCode::from(128 + sig as u8);
+    }
+    match result {
         Ok(code) => code,
         Err(e) => {
             let input = e.downcast_ref::<minxinan::InputErrors>().is_some()

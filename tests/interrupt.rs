@@ -1,0 +1,63 @@
+//! Interrupting a run (SIGINT, SIGTERM) leaves no partial file and no half-replaced output folder,
+//! and exits 130 or 143; a run that would not fit in memory is refused before it starts.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn interrupt_with(signal: &str, code: i32) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let scen = root().join("scenarios/baseline.toml");
+    let s = scen.to_str().unwrap();
+    // A finished run first: the interrupted one must leave it untouched.
+    let o = minxinan(d, &["run", s, "--draws", "50", "--out", "out/base", "--quiet", "--no-report"]);
+    assert!(o.status.success());
+    let before = std::fs::read(d.join("out/base/summary.csv")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minxinan"))
+        .current_dir(d)
+        .args(["run", s, "--draws", "60000", "--out", "out/base", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let kill = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let start = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(20), "the run stops promptly");
+    assert_eq!(status.code(), Some(code), "{signal}");
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.contains("interrupted"), "{err}");
+    assert_eq!(std::fs::read(d.join("out/base/summary.csv")).unwrap(), before, "the old output is intact");
+    let left: Vec<String> = std::fs::read_dir(d.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, ["base"], "no staging folder is left behind");
+}
+
+#[test]
+fn sigint_leaves_nothing_partial_and_exits_130() {
+    interrupt_with("-INT", 130);
+}
+
+#[test]
+fn sigterm_leaves_nothing_partial_and_exits_143() {
+    interrupt_with("-TERM", 143);
+}
+
+#[test]
+fn a_run_too_large_for_memory_is_refused_before_it_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scen = root().join("scenarios/baseline.toml");
+    let o = minxinan(tmp.path(), &["run", scen.to_str().unwrap(), "--draws", "10000000", "--quiet"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("GB for its outcomes") && err.contains("--draw-range"), "{err}");
+    assert!(!tmp.path().join("out").exists());
+}
