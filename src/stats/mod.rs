@@ -67,7 +67,7 @@ pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
     let blocks: Vec<Vec<SeriesStats>> = (0..width.div_ceil(BLOCK))
         .into_par_iter()
         .map_init(
-            || vec![Vec::with_capacity(n); BLOCK],
+            || (0..BLOCK).map(|_| Vec::with_capacity(n)).collect::<Vec<Vec<f64>>>(),
             |bufs: &mut Vec<Vec<f64>>, b| {
                 let (lo, hi) = (b * BLOCK, ((b + 1) * BLOCK).min(width));
                 for buf in bufs.iter_mut() {
