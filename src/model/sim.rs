@@ -419,6 +419,7 @@ pub fn simulate_observed(
     ws.diag = Diagnostics::default();
     sample_inputs(model, seed, draw, mode, ws)?;
     market_access(model, ws);
+    prepare_base(model, ws);
     // Calibration pass: year b+1 with zero shocks, levers off, infrastructure frozen.
     reset(model, ws);
     ws.z.fill(0.0);
@@ -504,7 +505,9 @@ fn ln_market_access(model: &Model, travel: &[f64], theta: f64, out: &mut [f64]) 
         for k in 0..nn {
             let t = travel[i * nn + k];
             if k != i && t.is_finite() {
-                ma += model.masses[k] * (t / 60.0).powf(-theta);
+                // θ = 1 (the default) is a division; pow only for other exponents.
+                let hours = t / 60.0;
+                ma += model.masses[k] * if theta == 1.0 { 1.0 / hours } else { hours.powf(-theta) };
             }
         }
         *o = ma.ln();
@@ -545,10 +548,11 @@ fn market_access(model: &Model, ws: &mut Workspace) {
     }
 }
 
-/// The state at the end of the base year.
-fn reset(model: &Model, ws: &mut Workspace) {
+/// The state at the end of the base year with this draw's parameters (ln A depends on α), kept
+/// in `ws.base` for the calibration pass and the draw to start from.
+fn prepare_base(model: &Model, ws: &mut Workspace) {
     let alpha = ws.p[P::CapitalShare as usize];
-    for (c, cb) in ws.cities.iter_mut().zip(&model.cities) {
+    for (c, cb) in ws.base.iter_mut().zip(&model.cities) {
         let mut working = 0.0;
         let mut old = 0.0;
         for g in 0..2 {
@@ -589,7 +593,11 @@ fn reset(model: &Model, ws: &mut Workspace) {
             net_mig: f64::NAN,
         };
     }
-    ws.base.copy_from_slice(&ws.cities);
+}
+
+/// Start from the end of the base year: the base state and the levers' initial stocks.
+fn reset(model: &Model, ws: &mut Workspace) {
+    ws.cities.copy_from_slice(&ws.base);
     ws.price = 1.0;
     ws.recovery = 0.0;
     let lv = &mut ws.lever;
@@ -930,7 +938,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let mut y = 0.0;
         for s in 0..3 {
             c.ys[s] = if cb.output[s] > 0.0 {
-                c.ln_a[s].exp() * c.k[s].powf(alpha) * labour[s].powf(1.0 - alpha)
+                (c.ln_a[s] + alpha * c.k[s].ln() + (1.0 - alpha) * labour[s].ln()).exp()
             } else {
                 0.0
             };
