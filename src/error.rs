@@ -92,7 +92,9 @@ pub enum ModelError {
     #[error("interrupted")]
     Cancelled,
     /// A state or output became NaN or infinite.
-    #[error("draw {draw}, year {year}, city {city}: `{quantity}` is not finite ({value})")]
+    #[error(
+        "draw {draw}, year {year}, city {city}: `{quantity}` is not finite ({value}); the draw's parameters: {parameters}"
+    )]
     NonFinite {
         /// The draw index.
         draw: u64,
@@ -104,6 +106,8 @@ pub enum ModelError {
         quantity: &'static str,
         /// The value.
         value: f64,
+        /// The draw's parameter values (`name = value, …`).
+        parameters: String,
     },
 }
 

@@ -230,3 +230,37 @@ fn every_indicator_is_finite_and_draws_differ() {
     assert_ne!(ens.row(0)[j], ens.row(1)[j]);
     assert_eq!(INDICATORS.len(), 19);
 }
+
+/// The extreme scenarios of tests/extreme/ (every parameter at an end of its range, a disaster
+/// every year, TFR 0.5, the largest transfer, giant parks): every draw finishes with finite
+/// outcomes and no negative cell.
+#[test]
+fn extreme_scenarios_stay_finite_and_non_negative() {
+    let region = minxinan::Region::embedded();
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+    for name in ["high.toml", "low.toml"] {
+        let path = root().join("tests/extreme").join(name);
+        let sc = minxinan::Scenario::load(&path, &read, &region).unwrap_or_else(|e| panic!("{e}"));
+        let model = minxinan::Model::new(&region, &sc).unwrap();
+        let mut ws = Workspace::new(&model);
+        let mut out = vec![0.0; model.layout.len()];
+        for draw in 0..100 {
+            let mut bad = Vec::new();
+            simulate_observed(&model, 3, draw, Mode::Stochastic, &mut ws, &mut out, |v| {
+                for i in 0..v.n() {
+                    if v.cells(i).iter().flatten().any(|c| !(c.is_finite() && *c >= 0.0)) {
+                        bad.push((v.year, i));
+                    }
+                    if v.capital(i).iter().any(|k| !(k.is_finite() && *k > 0.0)) {
+                        bad.push((v.year, i));
+                    }
+                }
+            })
+            .unwrap_or_else(|e| panic!("{name} draw {draw}: {e}"));
+            assert!(bad.is_empty(), "{name} draw {draw}: {bad:?}");
+            for (_, _, _, j) in model.layout.reported() {
+                assert!(out[j].is_finite(), "{name} draw {draw}");
+            }
+        }
+    }
+}

@@ -1019,11 +1019,11 @@ fn write_year(model: &Model, ws: &Workspace, t: i32, draw: u64, out: &mut [f64])
             *a += x;
         }
         write_entity(layout, i, t, base, &v, c.y + lv.assess[i], ws.price, out);
-        check(layout, i, t, draw, &model.city_ids[i], out)?;
+        check(layout, i, t, draw, &model.city_ids[i], &ws.p, out)?;
     }
     // The region's assessment GDP is its territorial GDP (MODEL.md §7b).
     write_entity(layout, model.n, t, base, &tot, tot[5], ws.price, out);
-    check(layout, model.n, t, draw, "region", out)?;
+    check(layout, model.n, t, draw, "region", &ws.p, out)?;
     if t == model.base_year || t == model.horizon {
         write_pyramids(model, ws, usize::from(t == model.horizon), out);
     }
@@ -1099,7 +1099,15 @@ fn write_entity(
     }
 }
 
-fn check(layout: Layout, e: usize, t: i32, draw: u64, city: &str, out: &[f64]) -> Result<(), ModelError> {
+fn check(
+    layout: Layout,
+    e: usize,
+    t: i32,
+    draw: u64,
+    city: &str,
+    params: &[f64],
+    out: &[f64],
+) -> Result<(), ModelError> {
     let at = layout.index(e, t, Indicator::Population);
     for ind in INDICATORS {
         if t == layout.base_year && ind.is_flow() {
@@ -1113,6 +1121,12 @@ fn check(layout: Layout, e: usize, t: i32, draw: u64, city: &str, out: &[f64]) -
                 city: city.to_string(),
                 quantity: ind.name(),
                 value: v,
+                parameters: crate::params::PARAMS
+                    .iter()
+                    .zip(params)
+                    .map(|(p, x)| format!("{} = {x}", p.name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
     }
@@ -1122,6 +1136,7 @@ fn check(layout: Layout, e: usize, t: i32, draw: u64, city: &str, out: &[f64]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::indicators::Layout;
     use crate::{Region, Scenario};
 
     fn corr(a: &[f64], b: &[f64]) -> f64 {
@@ -1147,6 +1162,21 @@ mod tests {
             }
         }
         series
+    }
+
+    #[test]
+    fn a_non_finite_outcome_names_draw_year_city_and_parameters() {
+        let layout = Layout { cities: 1, base_year: 2018, horizon: 2020, parks: 0 };
+        let mut out = vec![1.0; layout.len()];
+        out[layout.index(0, 2020, Indicator::GdpReal)] = f64::NAN;
+        let params = [0.5; crate::params::N_PARAMS];
+        let e = check(layout, 0, 2020, 17, "longyan", &params, &out).unwrap_err().to_string();
+        for s in
+            ["draw 17", "year 2020", "city longyan", "`gdp_real`", "tfr_long_run = 0.5", "depreciation = 0.5"]
+        {
+            assert!(e.contains(s), "{s} in {e}");
+        }
+        assert!(check(layout, 0, 2019, 17, "longyan", &params, &out).is_ok());
     }
 
     #[test]
