@@ -39,20 +39,6 @@ fn summary_of(text: &str, draws: u64) -> String {
     output::summary_csv(&scenario.name, &region, &ens, &stats::summarise(&ens))
 }
 
-const PARK_IDS: [&str; 11] = [
-    "haitou-changtai",
-    "xiangan-yunxiao",
-    "zhaoan-tongan",
-    "xiaquan-anxi",
-    "xiamen-longyan",
-    "wuping-siming",
-    "jimei-qingliu",
-    "jinjiang-changting",
-    "mingxi-licheng",
-    "quangang-ninghua",
-    "longhai-taining",
-];
-
 #[test]
 fn zero_size_levers_are_exact_no_ops() {
     let base = summary_of("[scenario]\nname = \"baseline\"\nextends = \"baseline.toml\"\n", 300);

@@ -2,25 +2,14 @@
 //! transfer on or off, any subset of the parks, any delay shift. In every draw the identities and
 //! bounds of MODEL.md hold, and the summary quantiles are ordered.
 
+mod common;
+
+use common::PARK_IDS;
 use minxinan::indicators::Indicator;
 use minxinan::model::sim::{Mode, Workspace, simulate_observed};
 use minxinan::params::P;
 use minxinan::{Model, Region, RunConfig, Scenario, runner, stats};
 use proptest::prelude::*;
-
-const PARKS: [&str; 11] = [
-    "haitou-changtai",
-    "xiangan-yunxiao",
-    "zhaoan-tongan",
-    "xiaquan-anxi",
-    "xiamen-longyan",
-    "wuping-siming",
-    "jimei-qingliu",
-    "jinjiang-changting",
-    "mingxi-licheng",
-    "quangang-ninghua",
-    "longhai-taining",
-];
 
 prop_compose! {
     fn scenario_text()(
@@ -47,7 +36,7 @@ prop_compose! {
         if let Some((rate, start, len)) = transfer {
             s.push_str(&format!("[transfer]\norigins = {{ xiamen = 0.35, quanzhou = 0.5 }}\ndestinations = {{ sanming = 0.3, longyan = 0.7 }}\nstart = {start}\nend = {}\nrate = {rate}\n", start + len as i32));
         }
-        for (id, on) in PARKS.iter().zip(parks) {
+        for (id, on) in PARK_IDS.iter().zip(parks) {
             if on {
                 s.push_str(&format!("[[parks]]\nid = \"{id}\"\n"));
             }

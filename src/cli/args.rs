@@ -36,27 +36,35 @@ pub enum Command {
 pub struct RunArgs {
     /// The scenario file.
     pub scenario: PathBuf,
-    /// Number of draws (default: the scenario's, else 10000).
-    #[arg(long)]
-    pub draws: Option<u64>,
-    /// Seed (default: the scenario's, else 20181231).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Output folder (default: out/<scenario name>/).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
     /// One draw with every parameter at its central value and no shocks.
     #[arg(long)]
     pub deterministic: bool,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
     /// Write every draw to draws.csv (optionally only the listed indicators).
     #[arg(long, value_name = "IND,IND...", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub save_draws: Option<String>,
     /// Run only draws A..B (half-open), each identical to the same draw of a full run.
     #[arg(long, value_name = "A..B")]
     pub draw_range: Option<String>,
+    /// Draws, seed, output and report options.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Options shared by `run` and `compare`.
+#[derive(Args, Debug)]
+pub struct Common {
+    /// Number of draws (default: the scenario's, else 10000).
+    #[arg(long)]
+    pub draws: Option<u64>,
+    /// Seed (default: the scenario's, else 20181231).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output folder (default: out/<scenario name>/, or out/compare-<base>-vs-<alt>…/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Skip the HTML report and charts.
     #[arg(long)]
     pub no_report: bool,
@@ -74,27 +82,9 @@ pub struct CompareArgs {
     /// The base scenario, then one or more alternatives.
     #[arg(required = true, num_args = 2..)]
     pub scenarios: Vec<PathBuf>,
-    /// Number of draws (default: the base scenario's).
-    #[arg(long)]
-    pub draws: Option<u64>,
-    /// Seed (default: the base scenario's).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Output folder (default: out/compare-<base>-vs-<alt>…/).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Skip the HTML report and charts.
-    #[arg(long)]
-    pub no_report: bool,
-    /// Write CSV files with a UTF-8 byte-order mark (for Excel).
-    #[arg(long)]
-    pub excel: bool,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
+    /// Draws, seed, output and report options.
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// `report`.

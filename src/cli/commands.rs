@@ -71,7 +71,7 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     let started = SystemTime::now();
     let clock = Instant::now();
     let scenario = read_scenario(region, &a.scenario)?;
-    let draws = a.draws.unwrap_or(scenario.draws);
+    let draws = a.common.draws.unwrap_or(scenario.draws);
     if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
         bail!(BadInput(format!("--draws: found {draws}; expected 1..={}", minxinan::scenario::MAX_DRAWS)));
     }
@@ -79,7 +79,7 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         Some(s) => parse_range(s)?,
         None => 0..draws,
     };
-    if a.threads == Some(0) {
+    if a.common.threads == Some(0) {
         bail!(BadInput("--threads: found 0; expected at least 1".into()));
     }
     let only: Option<Vec<Indicator>> = match a.save_draws.as_deref() {
@@ -96,43 +96,39 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
                 .collect::<Result<_, _>>()?,
         ),
     };
-    let seed = a.seed.unwrap_or(scenario.seed);
+    let seed = a.common.seed.unwrap_or(scenario.seed);
     let model = Model::new(region, &scenario)?;
     check_memory(runner::memory_needed(&model, if a.deterministic { 1 } else { range.end - range.start }))?;
     let cfg = RunConfig { draws: range, seed, deterministic: a.deterministic };
     let n = if cfg.deterministic { 1 } else { cfg.draws.end - cfg.draws.start };
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.unwrap_or(0))
+        .num_threads(a.common.threads.unwrap_or(0))
         .build()
         .context("cannot start the worker threads")?;
     let threads = pool.current_num_threads();
-    let bar = progress_bar(a.quiet, n, scenario.name.clone());
+    let bar = progress_bar(a.common.quiet, n, scenario.name.clone());
     let ens = pool
         .install(|| runner::run_cancellable(&model, &cfg, &|k| bar.inc(k), &super::interrupted))
         .map_err(minxinan::Error::from)?;
     bar.finish_and_clear();
     let summary = pool.install(|| stats::summarise(&ens));
 
-    let out_dir = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+    let out_dir = a.common.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     let staging = Staging::new(&out_dir)?;
     let mut files = OutFiles::new();
-    let mut put = |name: &str, text: String, bom: bool| -> Result<()> {
-        staging.write(name, &text, bom)?;
-        files.insert(name.to_string(), text);
-        Ok(())
-    };
-    put("summary.csv", output::summary_csv(&scenario.name, region, &ens, &summary), a.excel)?;
-    put("entities.csv", output::entities_csv(region), a.excel)?;
-    put("pyramids.csv", output::pyramids_csv(&scenario.name, region, &ens, &summary), a.excel)?;
-    put("targets.csv", output::targets_csv(&scenario, region, &ens, &summary), a.excel)?;
+    let mut put = |name: &str, text: String, bom: bool| keep(&staging, &mut files, name, text, bom);
+    put("summary.csv", output::summary_csv(&scenario.name, region, &ens, &summary), a.common.excel)?;
+    put("entities.csv", output::entities_csv(region), a.common.excel)?;
+    put("pyramids.csv", output::pyramids_csv(&scenario.name, region, &ens, &summary), a.common.excel)?;
+    put("targets.csv", output::targets_csv(&scenario, region, &ens, &summary), a.common.excel)?;
     if !scenario.parks.is_empty() {
-        put("parks.csv", output::parks_csv(&scenario, region, &ens, &summary), a.excel)?;
+        put("parks.csv", output::parks_csv(&scenario, region, &ens, &summary), a.common.excel)?;
     }
     if a.save_draws.is_some() {
         let path = staging.path("draws.csv");
         let f = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         let mut w = std::io::BufWriter::new(f);
-        if a.excel {
+        if a.common.excel {
             w.write_all(output::BOM.as_bytes())?;
         }
         output::write_draws_csv(&mut w, region, &ens, only.as_deref())?;
@@ -149,14 +145,14 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         seed,
     };
     put("manifest.json", output::manifest_json(&scenario, region, &ens, &info), false)?;
-    if !a.no_report {
+    if !a.common.no_report {
         write_report(&staging, &files)?;
     }
     if super::interrupted() {
         bail!("interrupted");
     }
     staging.commit()?;
-    if !a.quiet {
+    if !a.common.quiet {
         eprintln!(
             "{}: {} draws in {:.2} s → {}",
             scenario.name,
@@ -187,6 +183,13 @@ fn check_memory(needed: u64) -> Result<()> {
             )));
         }
     }
+    Ok(())
+}
+
+/// Write an output file into the staging folder and keep its text for the report.
+fn keep(staging: &Staging, files: &mut OutFiles, name: &str, text: String, bom: bool) -> Result<()> {
+    staging.write(name, &text, bom)?;
+    files.insert(name.to_string(), text);
     Ok(())
 }
 
@@ -238,23 +241,23 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
             }
         }
     }
-    let draws = a.draws.unwrap_or(base.draws);
+    let draws = a.common.draws.unwrap_or(base.draws);
     if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
         bail!(BadInput(format!("--draws: found {draws}; expected 1..={}", minxinan::scenario::MAX_DRAWS)));
     }
-    if a.threads == Some(0) {
+    if a.common.threads == Some(0) {
         bail!(BadInput("--threads: found 0; expected at least 1".into()));
     }
-    let seed = a.seed.unwrap_or(base.seed);
+    let seed = a.common.seed.unwrap_or(base.seed);
     let models: Vec<Model> = scenarios.iter().map(|s| Model::new(region, s)).collect::<Result<_, _>>()?;
     check_memory(models.iter().map(|m| runner::memory_needed(m, draws)).sum())?;
     let cfg = RunConfig { draws: 0..draws, seed, deterministic: false };
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.unwrap_or(0))
+        .num_threads(a.common.threads.unwrap_or(0))
         .build()
         .context("cannot start the worker threads")?;
     let threads = pool.current_num_threads();
-    let bar = progress_bar(a.quiet, draws * models.len() as u64, "compare".into());
+    let bar = progress_bar(a.common.quiet, draws * models.len() as u64, "compare".into());
     let mut ensembles = Vec::new();
     for m in &models {
         ensembles.push(
@@ -265,40 +268,39 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     let stats: Vec<_> = ensembles.iter().map(|e| pool.install(|| stats::summarise(e))).collect();
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
-    let out_dir =
-        a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("compare-{}", names.join("-vs-"))));
+    let out_dir = a
+        .common
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(format!("compare-{}", names.join("-vs-"))));
     let staging = Staging::new(&out_dir)?;
     let mut files = OutFiles::new();
-    let mut put = |name: &str, text: String, bom: bool| -> Result<()> {
-        staging.write(name, &text, bom)?;
-        files.insert(name.to_string(), text);
-        Ok(())
-    };
+    let mut put = |name: &str, text: String, bom: bool| keep(&staging, &mut files, name, text, bom);
     let each =
         |f: &dyn Fn(usize) -> String| output::concat_csv(&(0..scenarios.len()).map(f).collect::<Vec<_>>());
     put(
         "summary.csv",
         each(&|k| output::summary_csv(&scenarios[k].name, region, &ensembles[k], &stats[k])),
-        a.excel,
+        a.common.excel,
     )?;
     put(
         "targets.csv",
         each(&|k| output::targets_csv(&scenarios[k], region, &ensembles[k], &stats[k])),
-        a.excel,
+        a.common.excel,
     )?;
     put(
         "pyramids.csv",
         each(&|k| output::pyramids_csv(&scenarios[k].name, region, &ensembles[k], &stats[k])),
-        a.excel,
+        a.common.excel,
     )?;
-    put("entities.csv", output::entities_csv(region), a.excel)?;
+    put("entities.csv", output::entities_csv(region), a.common.excel)?;
     let with_parks: Vec<usize> = (0..scenarios.len()).filter(|k| !scenarios[*k].parks.is_empty()).collect();
     if !with_parks.is_empty() {
         let parts: Vec<String> = with_parks
             .iter()
             .map(|&k| output::parks_csv(&scenarios[k], region, &ensembles[k], &stats[k]))
             .collect();
-        put("parks.csv", output::concat_csv(&parts), a.excel)?;
+        put("parks.csv", output::concat_csv(&parts), a.common.excel)?;
     }
     let mut cmp = String::from(output::COMPARE_HEADER);
     for k in 1..scenarios.len() {
@@ -313,7 +315,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
             &diff,
         ));
     }
-    put("compare.csv", cmp, a.excel)?;
+    put("compare.csv", cmp, a.common.excel)?;
     let commit = env!("MINXINAN_GIT_COMMIT");
     let started_at = rfc3339(started);
     let paths: Vec<String> = a.scenarios.iter().map(|p| p.display().to_string()).collect();
@@ -333,14 +335,14 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
         })
         .collect();
     put("manifest.json", output::compare_manifest_json(&runs, region), false)?;
-    if !a.no_report {
+    if !a.common.no_report {
         write_report(&staging, &files)?;
     }
     if super::interrupted() {
         bail!("interrupted");
     }
     staging.commit()?;
-    if !a.quiet {
+    if !a.common.quiet {
         eprintln!(
             "compared {} on {draws} paired draws in {:.2} s → {}",
             names.join(", "),

@@ -61,3 +61,18 @@ pub fn write_scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
     std::fs::write(&p, body).unwrap();
     p
 }
+
+/// The eleven co-built parks of the embedded region (plan 专栏6).
+pub const PARK_IDS: [&str; 11] = [
+    "haitou-changtai",
+    "xiangan-yunxiao",
+    "zhaoan-tongan",
+    "xiaquan-anxi",
+    "xiamen-longyan",
+    "wuping-siming",
+    "jimei-qingliu",
+    "jinjiang-changting",
+    "mingxi-licheng",
+    "quangang-ninghua",
+    "longhai-taining",
+];
