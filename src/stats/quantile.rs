@@ -27,7 +27,12 @@ pub fn quantiles_type7<const K: usize>(xs: &mut [f64], probs: &[f64; K]) -> [f64
             }
         }
     }
-    multiselect(xs, &ranks[..nr], 0);
+    // Select on integer keys that order exactly as f64::total_cmp does (cheaper to compare).
+    let mut keys: Vec<i64> = xs.iter().map(|x| total_key(*x)).collect();
+    multiselect(&mut keys, &ranks[..nr], 0);
+    for &r in &ranks[..nr] {
+        xs[r] = from_key(keys[r]);
+    }
     for (o, p) in out.iter_mut().zip(probs) {
         let h = (n - 1) as f64 * p.clamp(0.0, 1.0);
         let lo = h.floor() as usize;
@@ -40,15 +45,26 @@ pub fn quantiles_type7<const K: usize>(xs: &mut [f64], probs: &[f64; K]) -> [f64
     out
 }
 
+/// The integer whose order is `f64::total_cmp`'s order (the transform `total_cmp` itself uses).
+fn total_key(x: f64) -> i64 {
+    let b = x.to_bits() as i64;
+    b ^ ((((b >> 63) as u64) >> 1) as i64)
+}
+
+/// The inverse of [`total_key`] (the transform is its own inverse).
+fn from_key(k: i64) -> f64 {
+    f64::from_bits((k ^ ((((k >> 63) as u64) >> 1) as i64)) as u64)
+}
+
 /// Put the elements of ranks `ranks` (increasing, absolute ranks of the whole series, the slice
 /// starting at rank `offset`) in their sorted places.
-fn multiselect(xs: &mut [f64], ranks: &[usize], offset: usize) {
+fn multiselect(xs: &mut [i64], ranks: &[usize], offset: usize) {
     if ranks.is_empty() || xs.is_empty() {
         return;
     }
     let mid = ranks.len() / 2;
     let r = ranks[mid] - offset;
-    let (left, _, right) = xs.select_nth_unstable_by(r, f64::total_cmp);
+    let (left, _, right) = xs.select_nth_unstable(r);
     multiselect(left, &ranks[..mid], offset);
     multiselect(right, &ranks[mid + 1..], offset + r + 1);
 }
@@ -56,6 +72,17 @@ fn multiselect(xs: &mut [f64], ranks: &[usize], offset: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_keys_order_like_total_cmp() {
+        let xs = [f64::NEG_INFINITY, -1e300, -1.0, -0.0, 0.0, 1e-300, 1.0, f64::INFINITY, f64::NAN];
+        for a in xs {
+            assert_eq!(from_key(total_key(a)).to_bits(), a.to_bits());
+            for b in xs {
+                assert_eq!(total_key(a).cmp(&total_key(b)), a.total_cmp(&b), "{a} {b}");
+            }
+        }
+    }
 
     #[test]
     fn worked_by_hand() {
