@@ -145,13 +145,7 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         seed,
     };
     put("manifest.json", output::manifest_json(&scenario, region, &ens, &info), false)?;
-    if !a.common.no_report {
-        write_report(&staging, &files)?;
-    }
-    if super::interrupted() {
-        bail!("interrupted");
-    }
-    staging.commit()?;
+    finish(staging, &files, !a.common.no_report)?;
     if !a.common.quiet {
         eprintln!(
             "{}: {} draws in {:.2} s → {}",
@@ -191,6 +185,18 @@ fn keep(staging: &Staging, files: &mut OutFiles, name: &str, text: String, bom: 
     staging.write(name, &text, bom)?;
     files.insert(name.to_string(), text);
     Ok(())
+}
+
+/// The end of a run or comparison: the report (unless skipped), then — if no signal asked to
+/// stop — the staging folder replaces the output folder.
+fn finish(staging: Staging, files: &OutFiles, report: bool) -> Result<()> {
+    if report {
+        write_report(&staging, files)?;
+    }
+    if super::interrupted() {
+        bail!("interrupted");
+    }
+    staging.commit()
 }
 
 /// Build the report from the output texts and write `report.html` and `charts/` into the staging
@@ -335,13 +341,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
         })
         .collect();
     put("manifest.json", output::compare_manifest_json(&runs, region), false)?;
-    if !a.common.no_report {
-        write_report(&staging, &files)?;
-    }
-    if super::interrupted() {
-        bail!("interrupted");
-    }
-    staging.commit()?;
+    finish(staging, &files, !a.common.no_report)?;
     if !a.common.quiet {
         eprintln!(
             "compared {} on {draws} paired draws in {:.2} s → {}",
