@@ -123,3 +123,32 @@ fn cli_draw_range_matches_the_full_run_in_draws_csv() {
     assert_eq!(manifest["draw_range"], serde_json::json!([100, 200]));
     assert_eq!(manifest["draws"], 100);
 }
+
+#[test]
+fn every_compiled_version_of_the_draw_gives_the_same_bits() {
+    use minxinan::model::sim::{Isa, Mode, Workspace, simulate_on};
+    if !Isa::Avx2.available() {
+        eprintln!("this processor has no AVX2: only the generic version runs");
+        return;
+    }
+    // The baseline, and a scenario with every kind of lever (transfer, parks, timing, shifts).
+    let region = minxinan::Region::embedded();
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+    let plan = minxinan::Scenario::load(&root().join("scenarios/plan-full.toml"), &read, &region).unwrap();
+    let plan_model = minxinan::Model::new(&region, &plan).unwrap();
+    let (_, _, base_model) = model_of(&baseline_text());
+    for model in [&base_model, &plan_model] {
+        let (mut wa, mut wb) = (Workspace::new(model), Workspace::new(model));
+        let (mut a, mut b) = (vec![0.0; model.layout.len()], vec![0.0; model.layout.len()]);
+        for draw in 0..60 {
+            for mode in [Mode::Stochastic, Mode::Deterministic] {
+                let da = simulate_on(Isa::Generic, model, 5, draw, mode, &mut wa, &mut a, |_| {}).unwrap();
+                let db = simulate_on(Isa::Avx2, model, 5, draw, mode, &mut wb, &mut b, |_| {}).unwrap();
+                assert_eq!(da, db);
+                let same =
+                    a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()));
+                assert!(same, "draw {draw} {mode:?}: the AVX2 version differs from the generic one");
+            }
+        }
+    }
+}

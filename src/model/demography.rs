@@ -4,6 +4,7 @@
 // Loops over ages, sexes and sectors index several parallel arrays at once.
 #![allow(clippy::needless_range_loop)]
 
+use super::kernels;
 use crate::region::{AGES, MAX_AGE};
 
 /// Makeham term A.
@@ -92,6 +93,7 @@ pub struct Natural {
 
 /// One year of cohort-component projection, in place: births from the start-of-year women,
 /// survival and ageing, infants. `surv[g][x]` = s_g(x, t); `male_birth_share` = SRB/(1+SRB).
+#[inline(always)]
 pub fn project_year(
     pop: &mut [[f64; AGES]; 2],
     surv: &[[f64; AGES]; 2],
@@ -100,27 +102,23 @@ pub fn project_year(
     male_birth_share: f64,
 ) -> Natural {
     let tfr = tfr.max(0.0);
-    let mut births = 0.0;
-    for x in 15..50 {
-        births += phi[x] * pop[0][x];
-    }
-    births *= tfr;
+    let births = tfr * kernels::dot(&phi[15..50], &pop[0][15..50]);
     let mut deaths = 0.0;
     let mut population = 0.0;
+    let mut aged = [0.0; AGES];
     for g in 0..2 {
         let (p, s) = (&mut pop[g], &surv[g]);
-        for x in 0..AGES {
-            deaths += p[x] * (1.0 - s[x]);
+        deaths += kernels::dot_complement(p, s);
+        // Ageing into a fresh array: no overlap between what is read and written, so it vectorises.
+        for x in 1..MAX_AGE {
+            aged[x] = p[x - 1] * s[x - 1];
         }
-        let top = p[MAX_AGE - 1] * s[MAX_AGE - 1] + p[MAX_AGE] * s[MAX_AGE];
-        for x in (1..MAX_AGE).rev() {
-            p[x] = p[x - 1] * s[x - 1];
-        }
-        p[MAX_AGE] = top;
+        aged[MAX_AGE] = p[MAX_AGE - 1] * s[MAX_AGE - 1] + p[MAX_AGE] * s[MAX_AGE];
         let b = births * if g == 1 { male_birth_share } else { 1.0 - male_birth_share };
-        p[0] = b * s[0];
+        aged[0] = b * s[0];
         deaths += b * (1.0 - s[0]);
-        population += p.iter().sum::<f64>();
+        *p = aged;
+        population += kernels::sum(p);
     }
     Natural { births, deaths, population }
 }
@@ -140,6 +138,7 @@ pub struct Spread {
 /// cell loses more than 90% of itself: the shortfall of capped cells is spread over the uncapped
 /// cells with μ > 0 in proportion to μ, repeatedly; what is left when every such cell is capped is
 /// dropped. `removal` and `capped` are scratch space.
+#[inline(always)]
 pub fn spread_migrants(
     pop: &mut [[f64; AGES]; 2],
     mu: &[[f64; AGES]; 2],
@@ -147,17 +146,10 @@ pub fn spread_migrants(
     removal: &mut [[f64; AGES]; 2],
     capped: &mut [[bool; AGES]; 2],
 ) -> Spread {
-    let mu_total: f64 = mu.iter().flatten().sum();
-    if n >= 0.0 {
-        for g in 0..2 {
-            for x in 0..AGES {
-                pop[g][x] += n * mu[g][x];
-            }
-        }
-        return Spread { realised: n * mu_total, capped: false, dropped: 0.0 };
-    }
-    // Most outflows take far less than 90% of any cell: then remove n·μ directly.
-    let within_cap = (0..2).all(|g| (0..AGES).all(|x| -n * mu[g][x] <= OUTFLOW_CAP * pop[g][x]));
+    let mu_total = kernels::sum(&mu[0]) + kernels::sum(&mu[1]);
+    // An inflow, or an outflow that takes at most 90% of every cell (the usual case): add n·μ.
+    let within_cap = n >= 0.0
+        || (0..2).all(|g| (0..AGES).fold(true, |ok, x| ok & (-n * mu[g][x] <= OUTFLOW_CAP * pop[g][x])));
     if within_cap {
         for g in 0..2 {
             for x in 0..AGES {

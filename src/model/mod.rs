@@ -6,6 +6,7 @@
 //! file, clock, global state or allocation inside the per-year step.
 
 pub mod demography;
+pub mod kernels;
 pub mod sim;
 
 use crate::error::{InputError, InputErrors};

@@ -7,6 +7,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::demography::{self, Natural};
+use super::kernels;
 use super::*;
 use crate::error::ModelError;
 use crate::indicators::{INDICATORS, Indicator};
@@ -413,6 +414,97 @@ pub fn simulate_observed(
     mode: Mode,
     ws: &mut Workspace,
     out: &mut [f64],
+    observe: impl FnMut(YearView<'_>),
+) -> Result<Diagnostics, ModelError> {
+    simulate_on(Isa::detected(), model, seed, draw, mode, ws, out, observe)
+}
+
+/// Which compiled version of the draw runs. Every version does the same arithmetic in the same
+/// order (no fused multiply-add, sums in the order of [`kernels`]), so their outcomes are
+/// bit-identical; they differ in vector width only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// The build's baseline instruction set (SSE2 on x86-64).
+    Generic,
+    /// x86-64 with AVX2 (256-bit vectors), detected at run time.
+    Avx2,
+}
+
+impl Isa {
+    /// The widest version this processor runs, detected once; `MINXINAN_ISA=generic` in the
+    /// environment forces the baseline version.
+    pub fn detected() -> Isa {
+        static DETECTED: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *DETECTED.get_or_init(|| {
+            if std::env::var("MINXINAN_ISA").is_ok_and(|v| v.eq_ignore_ascii_case("generic")) {
+                return Isa::Generic;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Isa::Avx2;
+            }
+            Isa::Generic
+        })
+    }
+
+    /// Whether this processor can run the version.
+    pub fn available(self) -> bool {
+        match self {
+            Isa::Generic => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx2 => false,
+        }
+    }
+}
+
+/// [`simulate_observed`] with a chosen compiled version (for tests and benchmarks that compare
+/// them). A version the processor lacks runs as [`Isa::Generic`].
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_on(
+    isa: Isa,
+    model: &Model,
+    seed: u64,
+    draw: u64,
+    mode: Mode,
+    ws: &mut Workspace,
+    out: &mut [f64],
+    observe: impl FnMut(YearView<'_>),
+) -> Result<Diagnostics, ModelError> {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 && Isa::Avx2.available() {
+        // SAFETY: the processor has AVX2 (checked just above).
+        return unsafe { simulate_avx2(model, seed, draw, mode, ws, out, observe) };
+    }
+    let _ = isa;
+    simulate_inner(model, seed, draw, mode, ws, out, observe)
+}
+
+/// The draw compiled with AVX2: the hot functions below are `#[inline(always)]`, so they are
+/// compiled into this function with its instruction set.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn simulate_avx2(
+    model: &Model,
+    seed: u64,
+    draw: u64,
+    mode: Mode,
+    ws: &mut Workspace,
+    out: &mut [f64],
+    observe: impl FnMut(YearView<'_>),
+) -> Result<Diagnostics, ModelError> {
+    simulate_inner(model, seed, draw, mode, ws, out, observe)
+}
+
+#[inline(always)]
+fn simulate_inner(
+    model: &Model,
+    seed: u64,
+    draw: u64,
+    mode: Mode,
+    ws: &mut Workspace,
+    out: &mut [f64],
     mut observe: impl FnMut(YearView<'_>),
 ) -> Result<Diagnostics, ModelError> {
     debug_assert_eq!(out.len(), model.layout.len());
@@ -734,6 +826,7 @@ fn prepare_levers(model: &Model, ws: &mut Workspace, t: i32, delta: f64) {
 
 /// One year t for every city (MODEL.md §0 order). In the calibration pass (`calib`), shocks and
 /// infrastructure are off and γ_i0, m_i0, r_i0 are solved in closed form where each is first used.
+#[inline(always)]
 fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     let p = ws.p;
     let b = model.base_year;
@@ -743,9 +836,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     let improve = (1.0 - p[P::MortalityImprovement as usize]).powi(t - b);
     for (s, m) in ws.surv.iter_mut().zip(&model.mortality) {
         for g in 0..2 {
-            for x in 0..AGES {
-                s[g][x] = (-m[g][x] * improve).exp();
-            }
+            kernels::exp_scaled_neg(&m[g], improve, &mut s[g]);
         }
     }
     // Regional aggregates of year t−1.
@@ -860,15 +951,8 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             ws.diag.bump(Diag::UrbanizationClamped);
         }
         // 5 labour
-        let (mut working, mut old) = (0.0, 0.0);
-        for g in 0..2 {
-            for x in 15..=64 {
-                working += c.pop[g][x];
-            }
-            for x in 65..AGES {
-                old += c.pop[g][x];
-            }
-        }
+        let working = kernels::sum(&c.pop[0][15..=64]) + kernels::sum(&c.pop[1][15..=64]);
+        let old = kernels::sum(&c.pop[0][65..]) + kernels::sum(&c.pop[1][65..]);
         let emp = (cb.participation + lv.part[i]) * working;
         let freed = c.e[0] * d1;
         c.e[0] -= freed;
@@ -1005,6 +1089,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
 }
 
 /// Write year t's outcomes of every city and the region into the draw's slice.
+#[inline(always)]
 fn write_year(model: &Model, ws: &Workspace, t: i32, draw: u64, out: &mut [f64]) -> Result<(), ModelError> {
     let layout = model.layout;
     let base = t == model.base_year;
@@ -1039,6 +1124,7 @@ fn write_year(model: &Model, ws: &Workspace, t: i32, draw: u64, out: &mut [f64])
 
 /// Values: P, U, W, 65+, E, Y, Y1, Y2, Y3, births, deaths, net migration, P(t−1), Y(t−1), park tax.
 /// Population by sex and 5-year age group (85+ last) of every city and the region.
+#[inline(always)]
 fn write_pyramids(model: &Model, ws: &Workspace, which: usize, out: &mut [f64]) {
     use crate::indicators::PYRAMID_GROUPS;
     let l = model.layout;
@@ -1057,6 +1143,7 @@ fn write_pyramids(model: &Model, ws: &Workspace, which: usize, out: &mut [f64]) 
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn write_entity(
     layout: Layout,
     e: usize,
@@ -1099,6 +1186,7 @@ fn write_entity(
     }
 }
 
+#[inline(always)]
 fn check(
     layout: Layout,
     e: usize,
