@@ -89,10 +89,38 @@ pub struct Natural {
     pub deaths: f64,
     /// Population at the end of the year before migration.
     pub population: f64,
+    /// Of which aged 15–64.
+    pub working: f64,
+    /// Of which aged 65 and over.
+    pub old: f64,
+}
+
+/// Sums of a cell array (both sexes): all ages, 15–64, 65+.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AgeSums {
+    /// Σ over every cell.
+    pub total: f64,
+    /// Σ over ages 15–64.
+    pub working: f64,
+    /// Σ over ages 65 and over.
+    pub old: f64,
+}
+
+impl AgeSums {
+    /// The sums of `cells`, in the order of [`kernels`].
+    pub fn of(cells: &[[f64; AGES]; 2]) -> AgeSums {
+        let range = |r: std::ops::Range<usize>| kernels::sum(&cells[0][r.clone()]) + kernels::sum(&cells[1][r]);
+        let (young, working, old) = (range(0..15), range(15..65), range(65..AGES));
+        AgeSums { total: young + working + old, working, old }
+    }
 }
 
 /// One year of cohort-component projection, in place: births from the start-of-year women,
 /// survival and ageing, infants. `surv[g][x]` = s_g(x, t); `male_birth_share` = SRB/(1+SRB).
+///
+/// One pass over each sex's cells gives the survivors, the deaths and the sums by broad age
+/// group (the survivors of age x are aged x + 1 at the end of the year; 99- and 100-year-olds
+/// both end in the open group 100+).
 #[inline(always)]
 pub fn project_year(
     pop: &mut [[f64; AGES]; 2],
@@ -103,24 +131,25 @@ pub fn project_year(
 ) -> Natural {
     let tfr = tfr.max(0.0);
     let births = tfr * kernels::dot(&phi[15..50], &pop[0][15..50]);
-    let mut deaths = 0.0;
-    let mut population = 0.0;
-    let mut aged = [0.0; AGES];
+    let mut nat = Natural { births, ..Natural::default() };
     for g in 0..2 {
         let (p, s) = (&mut pop[g], &surv[g]);
-        deaths += kernels::dot_complement(p, s);
-        // Ageing into a fresh array: no overlap between what is read and written, so it vectorises.
-        for x in 1..MAX_AGE {
-            aged[x] = p[x - 1] * s[x - 1];
-        }
-        aged[MAX_AGE] = p[MAX_AGE - 1] * s[MAX_AGE - 1] + p[MAX_AGE] * s[MAX_AGE];
+        // Survivors of ages 64–100 end aged 65+ (99 and 100 both in the open group 100+), of
+        // 14–63 aged 15–64, of 0–13 aged 1–14; shifted in place from the top.
+        let (top_alive, top_dead) = (p[MAX_AGE] * s[MAX_AGE], p[MAX_AGE] * (1.0 - s[MAX_AGE]));
+        let (old, d2) = kernels::survive_shift(p, s, 64, MAX_AGE);
+        p[MAX_AGE] += top_alive;
+        let (working, d1) = kernels::survive_shift(p, s, 14, 64);
+        let (young, d0) = kernels::survive_shift(p, s, 0, 14);
         let b = births * if g == 1 { male_birth_share } else { 1.0 - male_birth_share };
-        aged[0] = b * s[0];
-        deaths += b * (1.0 - s[0]);
-        *p = aged;
-        population += kernels::sum(p);
+        p[0] = b * s[0];
+        let old = old + top_alive;
+        nat.deaths += (((d0 + d1) + d2) + top_dead) + b * (1.0 - s[0]);
+        nat.population += ((p[0] + young) + working) + old;
+        nat.working += working;
+        nat.old += old;
     }
-    Natural { births, deaths, population }
+    nat
 }
 
 /// What spreading net migrants did.
@@ -137,16 +166,16 @@ pub struct Spread {
 /// Add `n` net migrants spread by the profile `mu` (summing to 1). An outflow removes n·μ, but no
 /// cell loses more than 90% of itself: the shortfall of capped cells is spread over the uncapped
 /// cells with μ > 0 in proportion to μ, repeatedly; what is left when every such cell is capped is
-/// dropped. `removal` and `capped` are scratch space.
+/// dropped. `mu_total` = Σ μ. `removal` and `capped` are scratch space.
 #[inline(always)]
 pub fn spread_migrants(
     pop: &mut [[f64; AGES]; 2],
     mu: &[[f64; AGES]; 2],
+    mu_total: f64,
     n: f64,
     removal: &mut [[f64; AGES]; 2],
     capped: &mut [[bool; AGES]; 2],
 ) -> Spread {
-    let mu_total = kernels::sum(&mu[0]) + kernels::sum(&mu[1]);
     // An inflow, or an outflow that takes at most 90% of every cell (the usual case): add n·μ.
     let within_cap = n >= 0.0
         || (0..2).all(|g| (0..AGES).fold(true, |ok, x| ok & (-n * mu[g][x] <= OUTFLOW_CAP * pop[g][x])));
@@ -257,6 +286,12 @@ mod tests {
         assert!((end - (start + n.births - n.deaths)).abs() < 1e-12 * start);
         assert!((n.births - 1.6 * 35.0 / 35.0 * 1.0).abs() < 1e-12);
         assert!(pop[1][0] / pop[0][0] - 1.12 < 1e-12);
+        // The broad age groups are the sums of the aged cells.
+        let sums = AgeSums::of(&pop);
+        assert!((n.population - end).abs() < 1e-12 * end);
+        assert!((n.working - sums.working).abs() < 1e-12 * end && (n.old - sums.old).abs() < 1e-12 * end);
+        let by_hand: f64 = (0..2).map(|g| pop[g][15..65].iter().sum::<f64>()).sum();
+        assert!((sums.working - by_hand).abs() < 1e-12 * end);
     }
 
     #[test]
@@ -269,7 +304,7 @@ mod tests {
         pop[0][21] = 10.0;
         let (mut r, mut c) = ([[0.0; AGES]; 2], [[false; AGES]; 2]);
         // 4 out: age 20 would lose 2 of 1: capped at 0.9, the 1.1 shortfall moves to age 21.
-        let s = spread_migrants(&mut pop, &mu, -4.0, &mut r, &mut c);
+        let s = spread_migrants(&mut pop, &mu, 1.0, -4.0, &mut r, &mut c);
         assert!(s.capped);
         assert!((s.realised + 4.0).abs() < 1e-12);
         assert!((pop[0][20] - 0.1).abs() < 1e-12);
@@ -278,7 +313,7 @@ mod tests {
         let mut pop2 = [[0.0; AGES]; 2];
         pop2[0][20] = 1.0;
         pop2[0][21] = 1.0;
-        let s = spread_migrants(&mut pop2, &mu, -5.0, &mut r, &mut c);
+        let s = spread_migrants(&mut pop2, &mu, 1.0, -5.0, &mut r, &mut c);
         assert!((s.realised + 1.8).abs() < 1e-12);
         assert!((s.dropped - 3.2).abs() < 1e-12);
         assert!(pop2[0].iter().all(|v| *v >= 0.0));

@@ -71,6 +71,38 @@ pub fn dot_complement(a: &[f64], b: &[f64]) -> f64 {
     combine(acc)
 }
 
+/// Survival and ageing of ages `lo..hi` in place: p[x + 1] = p[x]·s[x] for x from hi − 1 down to
+/// lo (so each p[x] is read before it is overwritten; p[hi] must have been used already); returns
+/// (Σ survivors, Σ p·(1 − s)) in one pass. Eight cells at a time, top down, in lanes.
+#[inline(always)]
+pub fn survive_shift(p: &mut [f64], s: &[f64], lo: usize, hi: usize) -> (f64, f64) {
+    assert!(lo <= hi && hi < p.len() && hi <= s.len());
+    let (mut alive, mut dead) = ([0.0; LANES], [0.0; LANES]);
+    let mut x = hi;
+    while x >= lo + LANES {
+        x -= LANES;
+        let src: [f64; LANES] = p[x..x + LANES].try_into().expect("eight cells");
+        let sv: &[f64; LANES] = s[x..x + LANES].try_into().expect("eight rates");
+        let mut v = [0.0; LANES];
+        for k in 0..LANES {
+            v[k] = src[k] * sv[k];
+            alive[k] += v[k];
+            dead[k] += src[k] * (1.0 - sv[k]);
+        }
+        p[x + 1..x + 1 + LANES].copy_from_slice(&v);
+    }
+    // The lowest (hi − lo) mod 8 cells, one at a time, into their own sums.
+    let (mut alive_rest, mut dead_rest) = (0.0, 0.0);
+    while x > lo {
+        x -= 1;
+        let v = p[x] * s[x];
+        alive_rest += v;
+        dead_rest += p[x] * (1.0 - s[x]);
+        p[x + 1] = v;
+    }
+    (combine(alive) + alive_rest, combine(dead) + dead_rest)
+}
+
 /// 1.5·2^52: adding it rounds a double of magnitude below 2^51 to an integer, in its low bits.
 const ROUND_SHIFT: f64 = 6_755_399_441_055_744.0;
 /// log2(e).
@@ -148,6 +180,16 @@ mod tests {
             assert_eq!(dot(&x, &y), d, "n = {n}");
             let dc: f64 = x.iter().zip(&y).map(|(a, b)| a * (1.0 - b)).sum();
             assert_eq!(dot_complement(&x, &y), dc, "n = {n}");
+            // Shifting survival over every sub-range of a padded copy.
+            for lo in 0..=n {
+                let mut p: Vec<f64> = x.iter().copied().chain([7.0]).collect();
+                let (alive, dead) = survive_shift(&mut p, &y, lo, n);
+                let want_alive: f64 = (lo..n).map(|i| x[i] * y[i]).sum();
+                let want_dead: f64 = (lo..n).map(|i| x[i] * (1.0 - y[i])).sum();
+                assert_eq!((alive, dead), (want_alive, want_dead), "n = {n}, lo = {lo}");
+                assert!((lo..n).all(|i| p[i + 1] == x[i] * y[i]), "n = {n}, lo = {lo}");
+                assert!((0..=lo).all(|i| p[i] == x.get(i).copied().unwrap_or(7.0)), "n = {n}, lo = {lo}");
+            }
         }
     }
 

@@ -159,6 +159,8 @@ pub struct CityBase {
     pub mortality: usize,
     /// Migrant profile μ.
     pub migrants: [[f64; AGES]; 2],
+    /// Σ μ over all cells, ages 15–64 and 65+ (both sexes, summed as [`kernels`] does).
+    pub migrant_sums: demography::AgeSums,
 }
 
 /// Everything the draws of one run share.
@@ -302,6 +304,7 @@ impl Model {
                 participation: c.constants.participation,
                 mortality: city_schedule[i],
                 migrants: region.migrant_profiles[i],
+                migrant_sums: demography::AgeSums::of(&region.migrant_profiles[i]),
             });
         }
         let mut errors = Vec::new();

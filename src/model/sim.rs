@@ -114,6 +114,7 @@ pub struct Workspace {
     capped: [[bool; AGES]; 2],
     cities: Vec<CityState>,
     base: Vec<CityState>,
+    base_logs: Vec<[[f64; 3]; 3]>,
     z: Vec<f64>,
     eps: Vec<f64>,
     eta: Vec<f64>,
@@ -236,26 +237,7 @@ impl Workspace {
     pub fn new(model: &Model) -> Workspace {
         let n = model.n;
         let years = (model.horizon - model.base_year) as usize;
-        let blank = CityState {
-            pop: [[0.0; AGES]; 2],
-            p: 0.0,
-            p_prev: 0.0,
-            urban: 0.0,
-            y: 0.0,
-            y_prev: 0.0,
-            ys: [0.0; 3],
-            k: [0.0; 3],
-            ln_a: [0.0; 3],
-            e: [0.0; 3],
-            emp: 0.0,
-            working: 0.0,
-            old: 0.0,
-            zeta: 0.0,
-            dg: 0.0,
-            births: 0.0,
-            deaths: 0.0,
-            net_mig: 0.0,
-        };
+        let (base, base_logs) = base_state(model);
         Workspace {
             p: [0.0; crate::params::N_PARAMS],
             offset: vec![0.0; n],
@@ -268,8 +250,9 @@ impl Workspace {
             surv: vec![[[0.0; AGES]; 2]; model.mortality.len()],
             removal: [[0.0; AGES]; 2],
             capped: [[false; AGES]; 2],
-            cities: vec![blank; n],
-            base: vec![blank; n],
+            cities: base.clone(),
+            base,
+            base_logs,
             z: vec![0.0; n],
             eps: vec![0.0; n],
             eta: vec![0.0; n],
@@ -640,31 +623,14 @@ fn market_access(model: &Model, ws: &mut Workspace) {
     }
 }
 
-/// The state at the end of the base year with this draw's parameters (ln A depends on α), kept
-/// in `ws.base` for the calibration pass and the draw to start from.
-fn prepare_base(model: &Model, ws: &mut Workspace) {
-    let alpha = ws.p[P::CapitalShare as usize];
-    for (c, cb) in ws.base.iter_mut().zip(&model.cities) {
-        let mut working = 0.0;
-        let mut old = 0.0;
-        for g in 0..2 {
-            for x in 15..=64 {
-                working += cb.pop[g][x];
-            }
-            for x in 65..AGES {
-                old += cb.pop[g][x];
-            }
-        }
-        let ln_a: [f64; 3] = std::array::from_fn(|s| {
-            if cb.output[s] > 0.0 {
-                cb.output[s].ln()
-                    - alpha * cb.capital[s].ln()
-                    - (1.0 - alpha) * (cb.emp_shares[s] * cb.employment).ln()
-            } else {
-                0.0
-            }
-        });
-        *c = CityState {
+/// The state at the end of the base year, without ln A (which depends on the drawn α), and the
+/// logs of base output, capital and labour by sector that ln A is made of.
+fn base_state(model: &Model) -> (Vec<CityState>, Vec<[[f64; 3]; 3]>) {
+    let mut states = Vec::with_capacity(model.n);
+    let mut logs = Vec::with_capacity(model.n);
+    for cb in &model.cities {
+        let sums = demography::AgeSums::of(&cb.pop);
+        states.push(CityState {
             pop: cb.pop,
             p: cb.population,
             p_prev: cb.population,
@@ -673,17 +639,35 @@ fn prepare_base(model: &Model, ws: &mut Workspace) {
             y_prev: cb.gdp,
             ys: cb.output,
             k: cb.capital,
-            ln_a,
+            ln_a: [0.0; 3],
             e: cb.emp_shares,
             emp: cb.employment,
-            working,
-            old,
+            working: sums.working,
+            old: sums.old,
             zeta: 0.0,
             dg: 0.0,
             births: f64::NAN,
             deaths: f64::NAN,
             net_mig: f64::NAN,
-        };
+        });
+        logs.push(std::array::from_fn(|s| {
+            if cb.output[s] > 0.0 {
+                [cb.output[s].ln(), cb.capital[s].ln(), (cb.emp_shares[s] * cb.employment).ln()]
+            } else {
+                [0.0; 3]
+            }
+        }));
+    }
+    (states, logs)
+}
+
+/// ln A of the base year with this draw's α (MODEL.md §10), into `ws.base`.
+fn prepare_base(model: &Model, ws: &mut Workspace) {
+    let alpha = ws.p[P::CapitalShare as usize];
+    for ((c, cb), logs) in ws.base.iter_mut().zip(&model.cities).zip(&ws.base_logs) {
+        c.ln_a = std::array::from_fn(|s| {
+            if cb.output[s] > 0.0 { logs[s][0] - alpha * logs[s][1] - (1.0 - alpha) * logs[s][2] } else { 0.0 }
+        });
     }
 }
 
@@ -916,7 +900,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let rate = (ws.m0[i] + offset) * mig_decay + beta_w * (w_rel - cb.rel_wage) + lv.mig[i];
         let intended = p_prev * rate + sigma_m * p_prev * ws.eta[i];
         let spread =
-            demography::spread_migrants(&mut c.pop, &cb.migrants, intended, &mut ws.removal, &mut ws.capped);
+            demography::spread_migrants(&mut c.pop, &cb.migrants, cb.migrant_sums.total, intended, &mut ws.removal, &mut ws.capped);
         if spread.capped {
             ws.diag.bump(Diag::MigrationCapBinding);
         }
@@ -951,8 +935,13 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             ws.diag.bump(Diag::UrbanizationClamped);
         }
         // 5 labour
-        let working = kernels::sum(&c.pop[0][15..=64]) + kernels::sum(&c.pop[1][15..=64]);
-        let old = kernels::sum(&c.pop[0][65..]) + kernels::sum(&c.pop[1][65..]);
+        // Uncapped, migration added n·μ to every cell: the age groups grew by n·Σμ over them.
+        let (working, old) = if spread.capped {
+            let sums = demography::AgeSums::of(&c.pop);
+            (sums.working, sums.old)
+        } else {
+            (nat.working + intended * cb.migrant_sums.working, nat.old + intended * cb.migrant_sums.old)
+        };
         let emp = (cb.participation + lv.part[i]) * working;
         let freed = c.e[0] * d1;
         c.e[0] -= freed;
