@@ -109,7 +109,8 @@ pub struct AgeSums {
 impl AgeSums {
     /// The sums of `cells`, in the order of [`kernels`].
     pub fn of(cells: &[[f64; AGES]; 2]) -> AgeSums {
-        let range = |r: std::ops::Range<usize>| kernels::sum(&cells[0][r.clone()]) + kernels::sum(&cells[1][r]);
+        let range =
+            |r: std::ops::Range<usize>| kernels::sum(&cells[0][r.clone()]) + kernels::sum(&cells[1][r]);
         let (young, working, old) = (range(0..15), range(15..65), range(65..AGES));
         AgeSums { total: young + working + old, working, old }
     }

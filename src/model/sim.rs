@@ -666,7 +666,11 @@ fn prepare_base(model: &Model, ws: &mut Workspace) {
     let alpha = ws.p[P::CapitalShare as usize];
     for ((c, cb), logs) in ws.base.iter_mut().zip(&model.cities).zip(&ws.base_logs) {
         c.ln_a = std::array::from_fn(|s| {
-            if cb.output[s] > 0.0 { logs[s][0] - alpha * logs[s][1] - (1.0 - alpha) * logs[s][2] } else { 0.0 }
+            if cb.output[s] > 0.0 {
+                logs[s][0] - alpha * logs[s][1] - (1.0 - alpha) * logs[s][2]
+            } else {
+                0.0
+            }
         });
     }
 }
@@ -899,8 +903,14 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let offset = if calib { 0.0 } else { ws.offset[i] };
         let rate = (ws.m0[i] + offset) * mig_decay + beta_w * (w_rel - cb.rel_wage) + lv.mig[i];
         let intended = p_prev * rate + sigma_m * p_prev * ws.eta[i];
-        let spread =
-            demography::spread_migrants(&mut c.pop, &cb.migrants, cb.migrant_sums.total, intended, &mut ws.removal, &mut ws.capped);
+        let spread = demography::spread_migrants(
+            &mut c.pop,
+            &cb.migrants,
+            cb.migrant_sums.total,
+            intended,
+            &mut ws.removal,
+            &mut ws.capped,
+        );
         if spread.capped {
             ws.diag.bump(Diag::MigrationCapBinding);
         }

@@ -25,28 +25,42 @@ pub struct SeriesStats {
 }
 
 /// Mean and sample sd of a series, shifted by its first value so that a constant series gives
-/// exactly that constant and sd 0.
+/// exactly that constant and sd 0. Sums run in eight lanes in a fixed order (as
+/// [`crate::model::kernels`] does), so they vectorise and do not depend on the machine.
 pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
     let n = xs.len();
     if n == 0 {
         return (f64::NAN, f64::NAN);
     }
     let x0 = xs[0];
-    let mut s = 0.0;
-    for x in xs {
-        s += x - x0;
-    }
-    let d = s / n as f64;
+    let d = lanes(xs, |x| x - x0) / n as f64;
     let mean = x0 + d;
     if n == 1 {
         return (mean, 0.0);
     }
-    let mut ss = 0.0;
-    for x in xs {
+    let ss = lanes(xs, |x| {
         let e = (x - x0) - d;
-        ss += e * e;
-    }
+        e * e
+    });
     (mean, (ss / (n - 1) as f64).sqrt())
+}
+
+/// Σ f(x) over `xs` with element i in lane i mod 8, lanes combined pairwise.
+#[inline(always)]
+fn lanes(xs: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = [0.0; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            acc[k] += f(c[k]);
+        }
+    }
+    let mut tail = 0.0;
+    for x in rest {
+        tail += f(*x);
+    }
+    (((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))) + tail
 }
 
 /// Statistics of one series (reorders `buf`).
@@ -56,30 +70,30 @@ pub fn series_stats(buf: &mut [f64]) -> SeriesStats {
     SeriesStats { mean, sd, q }
 }
 
-/// Series gathered together: a row's values of one block are contiguous, so gathering a block
-/// reads whole cache lines instead of one value per row.
-const BLOCK: usize = 16;
+/// Series gathered together: a row's values of one block are contiguous (eight cache lines), so
+/// gathering a block reads whole lines and each row's page is visited once per block.
+const BLOCK: usize = 64;
 
 /// Statistics of every value position of an ensemble (indexed like a draw's row).
 pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
     let width = ens.layout.len();
     let n = ens.n_draws();
+    if n == 0 {
+        return vec![series_stats(&mut []); width];
+    }
     let blocks: Vec<Vec<SeriesStats>> = (0..width.div_ceil(BLOCK))
         .into_par_iter()
         .map_init(
-            || (0..BLOCK).map(|_| Vec::with_capacity(n)).collect::<Vec<Vec<f64>>>(),
-            |bufs: &mut Vec<Vec<f64>>, b| {
+            || vec![0.0; BLOCK * n],
+            |cols: &mut Vec<f64>, b| {
                 let (lo, hi) = (b * BLOCK, ((b + 1) * BLOCK).min(width));
-                for buf in bufs.iter_mut() {
-                    buf.clear();
-                }
                 for k in 0..n {
                     let row = &ens.values[k * width + lo..k * width + hi];
-                    for (buf, v) in bufs.iter_mut().zip(row) {
-                        buf.push(*v);
+                    for (j, v) in row.iter().enumerate() {
+                        cols[j * n + k] = *v;
                     }
                 }
-                bufs[..hi - lo].iter_mut().map(|buf| series_stats(buf)).collect()
+                cols.chunks_exact_mut(n).take(hi - lo).map(series_stats).collect()
             },
         )
         .collect();

@@ -1,9 +1,10 @@
 //! Exact quantiles, Hyndman–Fan type 7 (R's default and numpy's `linear`):
 //! with the sorted sample x₍₁₎ … x₍ₙ₎ and h = (n − 1)·p, Q(p) = x₍⌊h⌋+1₎ + (h − ⌊h⌋)·(x₍⌊h⌋+2₎ − x₍⌊h⌋+1₎).
 //!
-//! Only the order statistics that are needed are found, by multi-selection: select the middle
-//! one of the needed ranks, then recurse into the two partitions with the ranks on each side
-//! (O(n log k) for k ranks), not by sorting the series.
+//! Only the order statistics that are needed are found, without sorting the series: values are
+//! mapped to integer keys ordered as `f64::total_cmp`, counted into 1024 buckets by their high
+//! bits (relative to the minimum), and only the buckets that hold a needed rank are gathered and
+//! searched again, down to a few hundred values, which are sorted. About three linear passes.
 
 /// Type-7 quantiles of `xs` at increasing probabilities `probs` (reorders `xs`). NaN for an empty
 /// sample. Values are ordered by `f64::total_cmp`.
@@ -29,9 +30,10 @@ pub fn quantiles_type7<const K: usize>(xs: &mut [f64], probs: &[f64; K]) -> [f64
     }
     // Select on integer keys that order exactly as f64::total_cmp does (cheaper to compare).
     let mut keys: Vec<i64> = xs.iter().map(|x| total_key(*x)).collect();
-    multiselect(&mut keys, &ranks[..nr], 0);
-    for &r in &ranks[..nr] {
-        xs[r] = from_key(keys[r]);
+    let mut found = [0i64; 64];
+    select_ranks(&mut keys, &ranks[..nr], &mut found[..nr]);
+    for (&r, &k) in ranks[..nr].iter().zip(&found[..nr]) {
+        xs[r] = from_key(k);
     }
     for (o, p) in out.iter_mut().zip(probs) {
         let h = (n - 1) as f64 * p.clamp(0.0, 1.0);
@@ -56,17 +58,74 @@ fn from_key(k: i64) -> f64 {
     f64::from_bits((k ^ ((((k >> 63) as u64) >> 1) as i64)) as u64)
 }
 
-/// Put the elements of ranks `ranks` (increasing, absolute ranks of the whole series, the slice
-/// starting at rank `offset`) in their sorted places.
-fn multiselect(xs: &mut [i64], ranks: &[usize], offset: usize) {
-    if ranks.is_empty() || xs.is_empty() {
+/// Below this many values, sort them.
+const SMALL: usize = 192;
+/// Bits of the histogram's bucket index.
+const BUCKET_BITS: u32 = 10;
+
+/// The order statistics of `keys` at `ranks` (increasing, below `keys.len()`) into `out`.
+/// `keys` is reordered.
+fn select_ranks(keys: &mut [i64], ranks: &[usize], out: &mut [i64]) {
+    debug_assert_eq!(ranks.len(), out.len());
+    if ranks.is_empty() {
         return;
     }
-    let mid = ranks.len() / 2;
-    let r = ranks[mid] - offset;
-    let (left, _, right) = xs.select_nth_unstable(r);
-    multiselect(left, &ranks[..mid], offset);
-    multiselect(right, &ranks[mid + 1..], offset + r + 1);
+    if keys.len() <= SMALL {
+        keys.sort_unstable();
+        for (o, &r) in out.iter_mut().zip(ranks) {
+            *o = keys[r];
+        }
+        return;
+    }
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    for &k in keys.iter() {
+        min = min.min(k);
+        max = max.max(k);
+    }
+    if min == max {
+        out.fill(min);
+        return;
+    }
+    // Bucket = (key − min) >> shift, with the shift that puts max in the top bucket's range.
+    let span = max.wrapping_sub(min) as u64;
+    let shift = (64 - span.leading_zeros()).saturating_sub(BUCKET_BITS);
+    let bucket = |k: i64| (k.wrapping_sub(min) as u64 >> shift) as usize;
+    let mut counts = [0usize; 1 << BUCKET_BITS];
+    for &k in keys.iter() {
+        counts[bucket(k)] += 1;
+    }
+    // The bucket of each needed rank and the rank's place in it.
+    let mut slot_of = [u8::MAX; 1 << BUCKET_BITS];
+    let mut wanted: [(usize, usize, usize); 64] = [(0, 0, 0); 64]; // (bucket, first rank, count)
+    let mut nw = 0;
+    let (mut b, mut below) = (0, 0);
+    let mut local = [0usize; 64];
+    for (i, &r) in ranks.iter().enumerate() {
+        while below + counts[b] <= r {
+            below += counts[b];
+            b += 1;
+        }
+        if nw == 0 || wanted[nw - 1].0 != b {
+            slot_of[b] = nw as u8;
+            wanted[nw] = (b, below, counts[b]);
+            nw += 1;
+        }
+        local[i] = r - below;
+    }
+    // Gather the needed buckets' keys (in one pass), then search each on its own.
+    let mut gathered: Vec<Vec<i64>> = wanted[..nw].iter().map(|w| Vec::with_capacity(w.2)).collect();
+    for &k in keys.iter() {
+        let s = slot_of[bucket(k)];
+        if s != u8::MAX {
+            gathered[s as usize].push(k);
+        }
+    }
+    let mut i = 0;
+    for (w, g) in wanted[..nw].iter().zip(gathered.iter_mut()) {
+        let j = i + ranks[i..].iter().take_while(|&&r| r < w.1 + w.2).count();
+        select_ranks(g, &local[i..j], &mut out[i..j]);
+        i = j;
+    }
 }
 
 #[cfg(test)]
@@ -108,7 +167,7 @@ mod tests {
         use rand::RngExt;
         let mut r = crate::rng::stream(1, crate::rng::purpose("quantile-test"), 0);
         let probs = crate::stats::PROBS;
-        for n in [1usize, 2, 3, 7, 40, 101, 1000] {
+        for n in [1usize, 2, 3, 7, 40, 101, 193, 1000, 10_000] {
             let xs: Vec<f64> = (0..n).map(|_| r.random::<f64>() * 100.0 - 50.0).collect();
             let mut sorted = xs.clone();
             sorted.sort_by(f64::total_cmp);
@@ -122,6 +181,40 @@ mod tests {
                 assert!((v - e).abs() <= 1e-12 * e.abs().max(1.0), "n={n} p={p}");
             }
             assert!(q.windows(2).all(|w| w[0] <= w[1]));
+        }
+    }
+
+    #[test]
+    fn selection_agrees_with_sorting_on_awkward_samples() {
+        use rand::RngExt;
+        let mut r = crate::rng::stream(2, crate::rng::purpose("quantile-test"), 0);
+        let n = 5000;
+        let samples: Vec<Vec<f64>> = vec![
+            vec![3.25; n],                                                             // constant
+            (0..n).map(|i| (i % 3) as f64).collect(),                                  // three values
+            (0..n).map(|i| if i == 17 { 1e300 } else { r.random::<f64>() }).collect(), // one outlier
+            (0..n).map(|i| if i % 2 == 0 { -0.0 } else { 0.0 }).collect(),             // signed zeros
+            (0..n).map(|_| r.random::<f64>() * 2e-300 - 1e-300).collect(),             // tiny, both signs
+            (0..n)
+                .map(|i| match i % 7 {
+                    0 => f64::NEG_INFINITY,
+                    1 => f64::INFINITY,
+                    2 => f64::NAN,
+                    _ => r.random::<f64>() - 0.5,
+                })
+                .collect(),
+            (0..n).map(|i| (i as f64).exp2().min(f64::MAX)).collect(), // spans every exponent
+        ];
+        let ranks: Vec<usize> = vec![0, 1, 124, 125, 2499, 2500, 4874, 4875, 4998, 4999];
+        for xs in samples {
+            let mut keys: Vec<i64> = xs.iter().map(|x| total_key(*x)).collect();
+            let mut sorted = keys.clone();
+            sorted.sort_unstable();
+            let mut out = vec![0; ranks.len()];
+            select_ranks(&mut keys, &ranks, &mut out);
+            for (r, v) in ranks.iter().zip(&out) {
+                assert_eq!(*v, sorted[*r], "rank {r}");
+            }
         }
     }
 }
