@@ -113,11 +113,11 @@ const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 /// Below this, e^x is below the smallest normal double and the kernel returns 0.
 const EXP_MIN: f64 = -708.0;
-/// Above this, e^x overflows; the kernel is not used there.
-const EXP_MAX: f64 = 709.0;
+/// Above this, e^x overflows to +∞.
+const EXP_MAX: f64 = 709.8;
 
-/// e^x for `EXP_MIN ≤ x ≤ EXP_MAX` (0 below, and the input clamped above), within 2 ulp of the
-/// exact value (checked against `f64::exp` in the tests).
+/// e^x within 2 ulp of the exact value for `EXP_MIN ≤ x ≤ EXP_MAX`, 0 below and +∞ above
+/// (checked against `f64::exp` in the tests).
 ///
 /// The same arithmetic on every machine: only additions, multiplications and bit operations in
 /// a written order (no fused multiply-add, no table), so a loop over it vectorises with whatever
@@ -145,11 +145,85 @@ pub fn exp(x: f64) -> f64 {
     q = q * r + 1.0 / 6.0;
     q = q * r + 0.5;
     let er = 1.0 + (r + r * r * q);
-    // 2^k from the integer in t's low bits: k + 1023 in the exponent field.
+    // 2^(k−1) from the integer in t's low bits (k − 1 + 1023 in the exponent field), times 2:
+    // k reaches 1024 just below the overflow threshold, where 2^k itself is not a double.
     let ki = (t.to_bits() as i64).wrapping_sub(ROUND_SHIFT.to_bits() as i64);
-    let scale = f64::from_bits((ki + 1023).wrapping_shl(52) as u64);
-    let y = er * scale;
-    if x < EXP_MIN { 0.0 } else { y }
+    let half_scale = f64::from_bits((ki + 1022).wrapping_shl(52) as u64);
+    let y = (er * half_scale) * 2.0;
+    if x < EXP_MIN {
+        0.0
+    } else if x > EXP_MAX {
+        f64::INFINITY
+    } else {
+        y
+    }
+}
+
+/// fdlibm's minimax coefficients of (ln(1+f) − f + f²/2 − s·f²/2…)/s² in s² (e_log.c, Lg1–Lg7).
+const LG: [f64; 7] = [
+    f64::from_bits(0x3fe5_5555_5555_5593),
+    f64::from_bits(0x3fd9_9999_9997_fa04),
+    f64::from_bits(0x3fd2_4924_9422_9359),
+    f64::from_bits(0x3fcc_71c5_1d8e_78af),
+    f64::from_bits(0x3fc7_4664_96cb_03de),
+    f64::from_bits(0x3fc3_9a09_d078_c69f),
+    f64::from_bits(0x3fc2_f112_df3e_5244),
+];
+
+/// ln x for positive normal x (within 1 ulp, tested against `f64::ln`); other inputs give
+/// garbage, so callers patch them ([`ln_in_place`] does).
+///
+/// fdlibm's method without branches: x = 2^k·m with m in [√2/2, √2), f = m − 1, s = f/(2 + f),
+/// ln x = k·ln 2 + f − f²/2 + s·(f²/2 + R(s²)). The same operations in the same order on every
+/// machine.
+#[inline(always)]
+pub fn ln_positive(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let m1 = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    let big = m1 > std::f64::consts::SQRT_2;
+    let m = if big { 0.5 * m1 } else { m1 };
+    let k = ((bits >> 52) as i64 - 1023 + i64::from(big)) as f64;
+    let f = m - 1.0;
+    let hfsq = 0.5 * f * f;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (LG[1] + w * (LG[3] + w * LG[5]));
+    let t2 = z * (LG[0] + w * (LG[2] + w * (LG[4] + w * LG[6])));
+    let r = t2 + t1;
+    k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f)
+}
+
+/// out[i] = ln xs[i]: [`ln_positive`] over the slice (vectorised), then `f64::ln` for any
+/// element that is not a positive normal number (0, negative, subnormal, infinite, NaN).
+#[inline(always)]
+pub fn ln_into(xs: &[f64], out: &mut [f64]) {
+    let mut odd = false;
+    for (o, &v) in out.iter_mut().zip(xs) {
+        odd |= !(f64::MIN_POSITIVE..f64::INFINITY).contains(&v);
+        *o = ln_positive(v);
+    }
+    if odd {
+        ln_fix(xs, out);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn ln_fix(xs: &[f64], out: &mut [f64]) {
+    for (o, &v) in out.iter_mut().zip(xs) {
+        if !(f64::MIN_POSITIVE..f64::INFINITY).contains(&v) {
+            *o = v.ln();
+        }
+    }
+}
+
+/// out[i] = e^xs[i] with [`exp`] (vectorised).
+#[inline(always)]
+pub fn exp_into(xs: &[f64], out: &mut [f64]) {
+    for (o, &v) in out.iter_mut().zip(xs) {
+        *o = exp(v);
+    }
 }
 
 /// out[i] = e^(−a[i]·c), with [`exp`].
@@ -212,7 +286,7 @@ mod tests {
         // whole range of normal results.
         let mut worst = 0;
         let mut x = -708.0;
-        while x <= 709.0 {
+        while x <= 709.78 {
             worst = worst.max(ulps(exp(x), x.exp()));
             x += 0.000_731;
         }
@@ -225,7 +299,39 @@ mod tests {
         assert!(worst <= 2, "worst {worst} ulp");
         assert_eq!(exp(0.0), 1.0);
         assert_eq!(exp(-1000.0), 0.0);
+        assert_eq!(exp(1000.0), f64::INFINITY);
+        assert_eq!(exp(709.79), f64::INFINITY);
+        assert!((exp(709.78) / 709.78f64.exp() - 1.0).abs() < 1e-15);
+        assert_eq!(exp(f64::INFINITY), f64::INFINITY);
         assert_eq!(exp(f64::NEG_INFINITY), 0.0);
         assert!(exp(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn ln_is_within_one_ulp_of_the_library() {
+        let mut worst = 0;
+        let mut check = |x: f64| {
+            let mut out = [0.0];
+            ln_into(&[x], &mut out);
+            let (a, b) = (out[0], x.ln());
+            let d = if a == b { 0 } else { ulps(a, b) };
+            worst = worst.max(d);
+        };
+        // Model inputs (capital, labour, wages: 1e-3 to 1e6) and every binade.
+        for i in 0..400_000 {
+            check(1e-3 * (1e9f64).powf(f64::from(i) / 400_000.0));
+            check(1.0 + (f64::from(i) - 200_000.0) * 1e-6);
+        }
+        for e in -1022..1024 {
+            check(f64::from(e).exp2() * 1.37);
+            check(f64::from(e).exp2());
+        }
+        assert!(worst <= 1, "worst {worst} ulp");
+        let specials = [0.0, -0.0, -1.0, f64::INFINITY, f64::NAN, 1e-310, f64::MIN_POSITIVE];
+        let mut out = [0.0; 7];
+        ln_into(&specials, &mut out);
+        for (x, y) in specials.iter().zip(out) {
+            assert!(y.to_bits() == x.ln().to_bits() || (y.is_nan() && x.ln().is_nan()), "ln {x} = {y}");
+        }
     }
 }

@@ -7,7 +7,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::demography::{self, Natural};
-use super::kernels;
+use super::kernels::{self, ln_into};
 use super::*;
 use crate::error::ModelError;
 use crate::indicators::{INDICATORS, Indicator};
@@ -110,6 +110,8 @@ pub struct Workspace {
     lnma: Vec<f64>,
     dlnma: Vec<f64>,
     surv: Vec<[[f64; AGES]; 2]>,
+    /// The year `surv` holds (it depends on the draw's ι: cleared when a draw starts).
+    surv_year: Option<i32>,
     removal: [[f64; AGES]; 2],
     capped: [[bool; AGES]; 2],
     cities: Vec<CityState>,
@@ -248,6 +250,7 @@ impl Workspace {
             lnma: vec![0.0; n],
             dlnma: vec![0.0; years.max(1) * n],
             surv: vec![[[0.0; AGES]; 2]; model.mortality.len()],
+            surv_year: None,
             removal: [[0.0; AGES]; 2],
             capped: [[false; AGES]; 2],
             cities: base.clone(),
@@ -492,6 +495,7 @@ fn simulate_inner(
 ) -> Result<Diagnostics, ModelError> {
     debug_assert_eq!(out.len(), model.layout.len());
     ws.diag = Diagnostics::default();
+    ws.surv_year = None;
     sample_inputs(model, seed, draw, mode, ws)?;
     market_access(model, ws);
     prepare_base(model, ws);
@@ -820,12 +824,16 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     let b = model.base_year;
     let k = (t - b) as f64;
     let n = model.n;
-    // Survival of year t for each mortality schedule.
-    let improve = (1.0 - p[P::MortalityImprovement as usize]).powi(t - b);
-    for (s, m) in ws.surv.iter_mut().zip(&model.mortality) {
-        for g in 0..2 {
-            kernels::exp_scaled_neg(&m[g], improve, &mut s[g]);
+    // Survival of year t for each mortality schedule (the calibration pass and the draw's first
+    // year share it: computed once).
+    if ws.surv_year != Some(t) {
+        let improve = (1.0 - p[P::MortalityImprovement as usize]).powi(t - b);
+        for (s, m) in ws.surv.iter_mut().zip(&model.mortality) {
+            for g in 0..2 {
+                kernels::exp_scaled_neg(&m[g], improve, &mut s[g]);
+            }
         }
+        ws.surv_year = Some(t);
     }
     // Regional aggregates of year t−1.
     let (mut y_sum, mut e_sum, mut p_sum, mut dma_mean) = (0.0, 0.0, 0.0, 0.0);
@@ -1017,14 +1025,18 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             let transfer = if s == 1 { lv.tfp2[i] } else { 0.0 };
             c.ln_a[s] += common + SECTOR_DRIFT[s] + ws.gain[3 * i + s] + lv.tfp[3 * i + s] + transfer;
         }
-        // 9 output
+        // 9 output: Y_s = exp(ln A_s + α ln K_s + (1 − α) ln L_s), the logs and exps of the three
+        // sectors each in one vectorised batch.
+        let mut logs = [0.0; 8];
+        ln_into(&[c.k[0], c.k[1], c.k[2], labour[0], labour[1], labour[2], 1.0, 1.0], &mut logs);
+        let mut out_s = [0.0; 4];
+        let ln_y: [f64; 4] = std::array::from_fn(|s| {
+            if s < 3 { c.ln_a[s] + alpha * logs[s] + (1.0 - alpha) * logs[3 + s] } else { 0.0 }
+        });
+        kernels::exp_into(&ln_y, &mut out_s);
         let mut y = 0.0;
         for s in 0..3 {
-            c.ys[s] = if cb.output[s] > 0.0 {
-                (c.ln_a[s] + alpha * c.k[s].ln() + (1.0 - alpha) * labour[s].ln()).exp()
-            } else {
-                0.0
-            };
+            c.ys[s] = if cb.output[s] > 0.0 { out_s[s] } else { 0.0 };
             y += c.ys[s];
         }
         c.p_prev = p_prev;
