@@ -70,9 +70,11 @@ pub fn series_stats(buf: &mut [f64]) -> SeriesStats {
     SeriesStats { mean, sd, q }
 }
 
-/// Series gathered together: a row's values of one block are contiguous (eight cache lines), so
-/// gathering a block reads whole lines and each row's page is visited once per block.
+/// Series gathered together, at most: a row's values of one block are contiguous (eight cache
+/// lines), so gathering a block reads whole lines and each row's page is visited once per block.
 const BLOCK: usize = 64;
+/// Bytes of gathered series per thread, at most (fewer series per block for many draws).
+const GATHER_BYTES: usize = 8 << 20;
 
 /// How many rows ahead [`summarise`] prefetches.
 const AHEAD: usize = 8;
@@ -99,12 +101,13 @@ pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
     if n == 0 {
         return vec![series_stats(&mut []); width];
     }
-    let blocks: Vec<Vec<SeriesStats>> = (0..width.div_ceil(BLOCK))
+    let block = (GATHER_BYTES / (8 * n)).clamp(8, BLOCK);
+    let blocks: Vec<Vec<SeriesStats>> = (0..width.div_ceil(block))
         .into_par_iter()
         .map_init(
-            || vec![0.0; BLOCK * n],
+            || vec![0.0; block * n],
             |cols: &mut Vec<f64>, b| {
-                let (lo, hi) = (b * BLOCK, ((b + 1) * BLOCK).min(width));
+                let (lo, hi) = (b * block, ((b + 1) * block).min(width));
                 for k in 0..n {
                     // Rows are a page apart: the hardware does not prefetch across pages, so
                     // ask for the row a few ahead while this one is copied.
