@@ -108,6 +108,8 @@ pub struct Workspace {
     gain: Vec<f64>,
     travel: Vec<f64>,
     lnma: Vec<f64>,
+    ma: Vec<f64>,
+    ma_changed: Vec<bool>,
     dlnma: Vec<f64>,
     surv: Vec<[[f64; AGES]; 2]>,
     /// The year `surv` holds (it depends on the draw's ι: cleared when a draw starts).
@@ -248,6 +250,8 @@ impl Workspace {
             gain: vec![0.0; 3 * n],
             travel: model.travel_times.clone(),
             lnma: vec![0.0; n],
+            ma: vec![0.0; n],
+            ma_changed: vec![false; n],
             dlnma: vec![0.0; years.max(1) * n],
             surv: vec![[[0.0; AGES]; 2]; model.mortality.len()],
             surv_year: None,
@@ -575,30 +579,43 @@ fn sample_inputs(
     Ok(())
 }
 
-/// ln MA_i(T) for every city, from the current travel times.
-fn ln_market_access(model: &Model, travel: &[f64], theta: f64, out: &mut [f64]) {
+/// One node's term in a market-access sum: T^(−θ) with T in hours, 0 for no connection.
+#[inline(always)]
+fn access_term(minutes: f64, theta: f64) -> f64 {
+    if !minutes.is_finite() {
+        return 0.0;
+    }
+    // θ = 1 (the default) is a division; pow only for other exponents.
+    let hours = minutes / 60.0;
+    if theta == 1.0 { 1.0 / hours } else { hours.powf(-theta) }
+}
+
+/// MA_i(T) for every city, from the current travel times: O(cities × nodes).
+fn market_access_levels(model: &Model, travel: &[f64], theta: f64, out: &mut [f64]) {
     let nn = model.n_nodes;
     let own = (OWN_TIME_MINUTES / 60.0).powf(-theta);
     for (i, o) in out.iter_mut().enumerate() {
         let mut ma = model.masses[i] * own;
         for k in 0..nn {
-            let t = travel[i * nn + k];
-            if k != i && t.is_finite() {
-                // θ = 1 (the default) is a division; pow only for other exponents.
-                let hours = t / 60.0;
-                ma += model.masses[k] * if theta == 1.0 { 1.0 / hours } else { hours.powf(-theta) };
+            if k != i {
+                ma += model.masses[k] * access_term(travel[i * nn + k], theta);
             }
         }
-        *o = ma.ln();
+        *o = ma;
     }
 }
 
-/// Δ_T ln MA_i(t) for every year of the draw, from its projects' opening years.
+/// Δ_T ln MA_i(t) for every year of the draw, from its projects' opening years. The sums are
+/// built once per draw; a project that shortens the link a–c then changes only MA_a and MA_c, by
+/// the difference of that one term, so each opening costs O(pairs), not O(cities × nodes).
 fn market_access(model: &Model, ws: &mut Workspace) {
     let (n, nn) = (model.n, model.n_nodes);
     let theta = ws.p[P::MarketAccessDecay as usize];
     ws.travel.copy_from_slice(&model.travel_times);
-    ln_market_access(model, &ws.travel, theta, &mut ws.lnma);
+    market_access_levels(model, &ws.travel, theta, &mut ws.ma);
+    for (l, ma) in ws.lnma.iter_mut().zip(&ws.ma) {
+        *l = ma.ln();
+    }
     ws.dlnma.fill(0.0);
     for t in model.base_year + 1..=model.horizon {
         let mut changed = false;
@@ -607,21 +624,31 @@ fn market_access(model: &Model, ws: &mut Workspace) {
                 continue;
             }
             for &(a, c, minutes) in &p.pairs {
-                if minutes < ws.travel[a * nn + c] {
+                let old = ws.travel[a * nn + c];
+                if minutes < old {
                     ws.travel[a * nn + c] = minutes;
                     ws.travel[c * nn + a] = minutes;
-                    changed = true;
+                    if a != c {
+                        let gain = access_term(minutes, theta) - access_term(old, theta);
+                        for (i, other) in [(a, c), (c, a)] {
+                            if i < n {
+                                ws.ma[i] += model.masses[other] * gain;
+                                ws.ma_changed[i] = true;
+                                changed = true;
+                            }
+                        }
+                    }
                 }
             }
         }
         if changed {
             let row = (t - model.base_year - 1) as usize * n;
             for i in 0..n {
-                ws.dlnma[row + i] = -ws.lnma[i];
-            }
-            ln_market_access(model, &ws.travel, theta, &mut ws.lnma);
-            for i in 0..n {
-                ws.dlnma[row + i] += ws.lnma[i];
+                if std::mem::take(&mut ws.ma_changed[i]) {
+                    let now = ws.ma[i].ln();
+                    ws.dlnma[row + i] = now - ws.lnma[i];
+                    ws.lnma[i] = now;
+                }
             }
         }
     }
@@ -1261,6 +1288,49 @@ mod tests {
             }
         }
         series
+    }
+
+    #[test]
+    fn market_access_updated_per_link_equals_a_full_recomputation() {
+        let region = Region::embedded();
+        let text = "[scenario]\nname = \"t\"\n[infrastructure]\ndelay_shift = 1\n";
+        let sc = Scenario::parse("t.toml", text, &region).unwrap();
+        let model = Model::new(&region, &sc).unwrap();
+        let mut ws = Workspace::new(&model);
+        let mut out = vec![0.0; model.layout.len()];
+        for draw in 0..20 {
+            simulate(&model, 3, draw, Mode::Stochastic, &mut ws, &mut out).unwrap();
+            // Recompute every year's sums from scratch with the same opening years.
+            let theta = ws.p[P::MarketAccessDecay as usize];
+            let (n, nn) = (model.n, model.n_nodes);
+            let mut travel = model.travel_times.clone();
+            let mut before = vec![0.0; n];
+            market_access_levels(&model, &travel, theta, &mut before);
+            let (mut opened, mut largest) = (0, 0.0f64);
+            for t in model.base_year + 1..=model.horizon {
+                for (k, p) in model.projects.iter().enumerate() {
+                    if ws.open[k] == t {
+                        opened += 1;
+                        for &(a, c, minutes) in &p.pairs {
+                            if minutes < travel[a * nn + c] {
+                                travel[a * nn + c] = minutes;
+                                travel[c * nn + a] = minutes;
+                            }
+                        }
+                    }
+                }
+                let mut after = vec![0.0; n];
+                market_access_levels(&model, &travel, theta, &mut after);
+                let row = (t - model.base_year - 1) as usize * n;
+                for i in 0..n {
+                    let full = after[i].ln() - before[i].ln();
+                    largest = largest.max(full.abs());
+                    assert!((ws.dlnma[row + i] - full).abs() < 1e-13, "draw {draw} year {t} city {i}");
+                }
+                before = after;
+            }
+            assert!(opened > 0 && largest > 1e-3, "the test needs projects that change market access");
+        }
     }
 
     #[test]
