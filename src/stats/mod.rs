@@ -5,6 +5,7 @@
 pub mod quantile;
 
 use crate::Ensemble;
+use crate::model::kernels::sum_by;
 use crate::region::Target;
 use rayon::prelude::*;
 
@@ -33,34 +34,16 @@ pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
         return (f64::NAN, f64::NAN);
     }
     let x0 = xs[0];
-    let d = lanes(xs, |x| x - x0) / n as f64;
+    let d = sum_by(xs, |x| x - x0) / n as f64;
     let mean = x0 + d;
     if n == 1 {
         return (mean, 0.0);
     }
-    let ss = lanes(xs, |x| {
+    let ss = sum_by(xs, |x| {
         let e = (x - x0) - d;
         e * e
     });
     (mean, (ss / (n - 1) as f64).sqrt())
-}
-
-/// Σ f(x) over `xs` with element i in lane i mod 8, lanes combined pairwise.
-#[inline(always)]
-fn lanes(xs: &[f64], f: impl Fn(f64) -> f64) -> f64 {
-    let mut acc = [0.0; 8];
-    let chunks = xs.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for k in 0..8 {
-            acc[k] += f(c[k]);
-        }
-    }
-    let mut tail = 0.0;
-    for x in rest {
-        tail += f(*x);
-    }
-    (((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))) + tail
 }
 
 /// Statistics of one series (reorders `buf`).
