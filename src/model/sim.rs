@@ -426,14 +426,8 @@ impl Isa {
     pub fn detected() -> Isa {
         static DETECTED: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
         *DETECTED.get_or_init(|| {
-            if std::env::var("MINXINAN_ISA").is_ok_and(|v| v.eq_ignore_ascii_case("generic")) {
-                return Isa::Generic;
-            }
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                return Isa::Avx2;
-            }
-            Isa::Generic
+            let forced = std::env::var("MINXINAN_ISA").is_ok_and(|v| v.eq_ignore_ascii_case("generic"));
+            if !forced && Isa::Avx2.available() { Isa::Avx2 } else { Isa::Generic }
         })
     }
 
