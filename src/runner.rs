@@ -1,15 +1,21 @@
-//! Draws in parallel, results in draw order.
+//! Draws in parallel, results independent of the thread count.
 //!
 //! Each draw is a pure function of (model, seed, draw index): draws `a..b` of a long run equal a
-//! run of just those draws, whatever the thread count. Outcomes land in a row-major
-//! `draws × values` matrix, each row written by the thread that ran the draw.
+//! run of just those draws, whatever the thread count. [`run`] keeps every outcome in a row-major
+//! `draws × values` matrix (for `draws.csv` and paired comparisons); [`summarise_run`] summarises
+//! the draws as they come and keeps only what the exact quantiles need (memory ∝ √draws).
 
 use crate::error::ModelError;
 use crate::indicators::Layout;
 use crate::model::Model;
 use crate::model::sim::{self, Diagnostics, Mode, Workspace};
+use crate::region::Target;
+use crate::stats::sieve::{Brackets, Sieve, Store};
+use crate::stats::{CHUNK, ChunkSums, Moments, PROBS, SeriesStats, Summary, count_hits, quantile};
 use rayon::prelude::*;
 use std::ops::Range;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +57,225 @@ impl Ensemble {
 /// Bytes a run of `draws` draws needs for its outcomes (the matrix that dominates its memory).
 pub fn memory_needed(model: &Model, draws: u64) -> u64 {
     draws.saturating_mul(model.layout.len() as u64).saturating_mul(std::mem::size_of::<f64>() as u64)
+}
+
+/// Above this many bytes of outcomes, `minxinan run` summarises the draws as they finish
+/// ([`summarise_run`]) instead of keeping them all ([`run`]); below it, keeping them is faster.
+pub const STREAM_ABOVE_BYTES: u64 = 512 << 20;
+
+/// Whether a run of `draws` draws is better summarised as it goes (see [`STREAM_ABOVE_BYTES`]).
+pub fn streams(model: &Model, draws: u64) -> bool {
+    memory_needed(model, draws) > STREAM_ABOVE_BYTES
+}
+
+/// Bytes [`summarise_run`] needs at most, about: the first stage keeps every value, later stages
+/// about 40·√draws values per series (see [`crate::stats::sieve`]), with room to grow.
+pub fn memory_needed_streaming(model: &Model, draws: u64, sieve: &SieveConfig) -> u64 {
+    let per_series =
+        (draws.min(sieve.first_stage) as f64).max(2.0 * 40.0 * (sieve.z / 5.0) * (draws as f64).sqrt());
+    (per_series.min(draws as f64) * 8.0 * model.layout.len() as f64) as u64
+}
+
+/// How [`summarise_run`] brackets the quantiles. The defaults suit every run; tests narrow them
+/// to exercise the rare path where a series is gathered again in full.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SieveConfig {
+    /// Draws of the first stage, which keeps every value (rounded up to a multiple of
+    /// [`CHUNK`]); later stages double the draws so far.
+    pub first_stage: u64,
+    /// Half-width of each bracket in standard deviations of the sample quantile's rank.
+    pub z: f64,
+}
+
+impl Default for SieveConfig {
+    fn default() -> Self {
+        SieveConfig { first_stage: 8192, z: 5.0 }
+    }
+}
+
+/// One thread's results of a stage.
+struct StageOut {
+    sieve: Sieve,
+    sums: Vec<(u64, ChunkSums)>,
+    hits: Vec<u64>,
+    diagnostics: Diagnostics,
+    error: Option<(u64, ModelError)>,
+}
+
+/// Run the draws of `cfg` and summarise them as they finish: the same [`Summary`], bit for bit,
+/// as [`crate::stats::summary_of`] of [`run`], without keeping every draw. Draws go to the
+/// threads in chunks of [`CHUNK`] in draw order; means and sds are folded chunk by chunk in draw
+/// order, quantiles are exact order statistics (see [`crate::stats::sieve`]), so the result
+/// does not depend on the thread count. On a failing draw, the error of the lowest failing draw
+/// is returned, as [`run`] does.
+pub fn summarise_run(
+    model: &Model,
+    cfg: &RunConfig,
+    targets: &[Target],
+    sieve: SieveConfig,
+    progress: &(dyn Fn(u64) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Summary, ModelError> {
+    let draws = if cfg.deterministic { 0..1 } else { cfg.draws.clone() };
+    let mode = if cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic };
+    let n = draws.end - draws.start;
+    let width = model.layout.len();
+    let threads = rayon::current_num_threads();
+    let workspaces: Vec<Mutex<Option<Workspace>>> = (0..threads).map(|_| Mutex::new(None)).collect();
+    let mut brackets = Brackets::everything(width);
+    let mut store = Store::new(width);
+    let mut moments = Moments::new(width);
+    let mut hits = vec![0u64; targets.len()];
+    let mut diagnostics = Diagnostics::default();
+    let first = sieve.first_stage.max(1).div_ceil(CHUNK) * CHUNK;
+    let (mut done, mut end) = (0, first.min(n));
+    loop {
+        let (next, limit) = (AtomicU64::new(done / CHUNK), AtomicU64::new(end.div_ceil(CHUNK)));
+        // Room in each thread's buffers: a share of what each series kept so far, or the whole
+        // first stage.
+        let share = 1.1 * (end - done) as f64 / store_draws(done) / threads as f64;
+        let room = if done == 0 { (end as usize).div_ceil(threads) + CHUNK as usize } else { 16 };
+        let (br, st) = (&brackets, &store);
+        let outs: Vec<StageOut> = rayon::broadcast(|ctx| {
+            let mut slot = workspaces[ctx.index() % threads].lock().unwrap_or_else(|e| e.into_inner());
+            let ws = slot.get_or_insert_with(|| Workspace::new(model));
+            let mut out = StageOut {
+                sieve: Sieve::new(st, share, room),
+                sums: Vec::new(),
+                hits: vec![0; targets.len()],
+                diagnostics: Diagnostics::default(),
+                error: None,
+            };
+            // One chunk's draws, row-major: summarised together once the chunk is done.
+            let mut rows = vec![0.0; CHUNK as usize * width];
+            loop {
+                let c = next.fetch_add(1, Ordering::Relaxed);
+                if c >= limit.load(Ordering::Relaxed) {
+                    break;
+                }
+                let mut ran = 0;
+                for (r, row) in
+                    ((c * CHUNK).max(done)..((c + 1) * CHUNK).min(end)).zip(rows.chunks_exact_mut(width))
+                {
+                    let result = if cancelled() {
+                        Err(ModelError::Cancelled)
+                    } else {
+                        sim::simulate(model, cfg.seed, draws.start + r, mode, ws, row)
+                    };
+                    match result {
+                        Ok(d) => out.diagnostics.merge(&d),
+                        Err(e) => {
+                            // Chunks are handed out in order: every chunk before this one is
+                            // already running, and none after it need start.
+                            limit.fetch_min(c, Ordering::Relaxed);
+                            out.error = Some((r, e));
+                            break;
+                        }
+                    }
+                    ran += 1;
+                    progress(1);
+                }
+                if out.error.is_some() {
+                    break;
+                }
+                let rows = &rows[..ran * width];
+                let mut sums = ChunkSums::new(width);
+                for row in rows.chunks_exact(width) {
+                    sums.push(row);
+                    count_hits(&model.layout, targets, row, &mut out.hits);
+                }
+                out.sieve.push_rows(br, rows, width);
+                out.sums.push((c, sums));
+            }
+            out
+        });
+        let mut sieves = Vec::with_capacity(outs.len());
+        let mut sums = Vec::new();
+        let mut error: Option<(u64, ModelError)> = None;
+        for o in outs {
+            if let Some((r, e)) = o.error {
+                if matches!(e, ModelError::Cancelled) {
+                    return Err(e);
+                }
+                if error.as_ref().is_none_or(|(r0, _)| r < *r0) {
+                    error = Some((r, e));
+                }
+            }
+            sieves.push(o.sieve);
+            sums.extend(o.sums);
+            for (a, b) in hits.iter_mut().zip(&o.hits) {
+                *a += b;
+            }
+            diagnostics.merge(&o.diagnostics);
+        }
+        if let Some((_, e)) = error {
+            return Err(e);
+        }
+        sums.sort_unstable_by_key(|(c, _)| *c);
+        for (_, c) in &sums {
+            moments.absorb(c);
+        }
+        drop(sums);
+        store.absorb(sieves, end - done);
+        if end == n {
+            break;
+        }
+        store.rebracket(&mut brackets, sieve.z);
+        (done, end) = (end, (2 * end).min(n));
+    }
+    let quantiles = store.quantiles(&brackets);
+    drop(store);
+    let lost: Vec<usize> = (0..width).filter(|&j| quantiles[j].is_none()).collect();
+    let regathered =
+        if lost.is_empty() { Vec::new() } else { gather(model, cfg, &draws, mode, &lost, cancelled)? };
+    let mut stats: Vec<SeriesStats> = quantiles
+        .iter()
+        .enumerate()
+        .map(|(j, q)| {
+            let (mean, sd) = moments.mean_sd(j);
+            SeriesStats { mean, sd, q: q.unwrap_or([f64::NAN; PROBS.len()]) }
+        })
+        .collect();
+    for (i, &j) in lost.iter().enumerate() {
+        let mut col: Vec<f64> = regathered.iter().skip(i).step_by(lost.len()).copied().collect();
+        stats[j].q = quantile::quantiles_type7(&mut col, &PROBS);
+    }
+    Ok(Summary { draws, layout: model.layout, stats, target_hits: hits, diagnostics, regathered: lost.len() })
+}
+
+/// Draws that the store holds before a stage starting at `done` (at least 1).
+fn store_draws(done: u64) -> f64 {
+    done.max(1) as f64
+}
+
+/// Run the draws again and keep only the value positions `cols` (row-major `draws × cols`).
+fn gather(
+    model: &Model,
+    cfg: &RunConfig,
+    draws: &Range<u64>,
+    mode: Mode,
+    cols: &[usize],
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<f64>, ModelError> {
+    let n = (draws.end - draws.start) as usize;
+    let mut out = vec![0.0; n * cols.len()];
+    out.par_chunks_mut(cols.len())
+        .enumerate()
+        .map_init(
+            || (Workspace::new(model), vec![0.0; model.layout.len()]),
+            |(ws, row), (k, dst)| {
+                if cancelled() {
+                    return Err(ModelError::Cancelled);
+                }
+                sim::simulate(model, cfg.seed, draws.start + k as u64, mode, ws, row)?;
+                for (d, &j) in dst.iter_mut().zip(cols) {
+                    *d = row[j];
+                }
+                Ok(())
+            },
+        )
+        .collect::<Result<(), ModelError>>()?;
+    Ok(out)
 }
 
 /// Run the draws of `cfg`, calling `progress(n)` as draws finish (from any thread).

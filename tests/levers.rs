@@ -36,7 +36,7 @@ fn summary_of(text: &str, draws: u64) -> String {
     let ens =
         runner::run(&model, &RunConfig { draws: 0..draws, seed: 20181231, deterministic: false }, &|_| {})
             .unwrap();
-    output::summary_csv(&scenario.name, &region, &ens, &stats::summarise(&ens))
+    output::summary_csv(&scenario.name, &region, &stats::summary_of(&ens, &scenario.targets))
 }
 
 #[test]
@@ -283,8 +283,8 @@ fn every_scenario_file_validates_and_runs() {
             let ens =
                 runner::run(&model, &RunConfig { draws: 0..20, seed: 1, deterministic: false }, &|_| {})
                     .unwrap();
-            let st = stats::summarise(&ens);
-            assert!(!output::summary_csv(&sc.name, &region, &ens, &st).is_empty());
+            let st = stats::summary_of(&ens, &sc.targets);
+            assert!(!output::summary_csv(&sc.name, &region, &st).is_empty());
             // The resolved form parses back to the same scenario.
             let again = Scenario::parse("resolved.toml", &sc.to_toml(&region), &region).unwrap();
             assert_eq!(again.to_toml(&region), sc.to_toml(&region), "{name}");

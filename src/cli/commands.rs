@@ -98,40 +98,64 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     };
     let seed = a.common.seed.unwrap_or(scenario.seed);
     let model = Model::new(region, &scenario)?;
-    check_memory(runner::memory_needed(&model, if a.deterministic { 1 } else { range.end - range.start }))?;
     let cfg = RunConfig { draws: range, seed, deterministic: a.deterministic };
     let n = if cfg.deterministic { 1 } else { cfg.draws.end - cfg.draws.start };
+    // draws.csv needs every draw kept; so does nothing else, and large runs summarise the draws
+    // as they finish (exactly the same numbers, a fraction of the memory).
+    let keep_draws = a.save_draws.is_some() || !runner::streams(&model, n);
+    let sieve = runner::SieveConfig::default();
+    check_memory(if keep_draws {
+        runner::memory_needed(&model, n)
+    } else {
+        runner::memory_needed_streaming(&model, n, &sieve)
+    })?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.common.threads.unwrap_or(0))
         .build()
         .context("cannot start the worker threads")?;
     let threads = pool.current_num_threads();
     let bar = progress_bar(a.common.quiet, n, scenario.name.clone());
-    let ens = pool
-        .install(|| runner::run_cancellable(&model, &cfg, &|k| bar.inc(k), &super::interrupted))
-        .map_err(minxinan::Error::from)?;
+    let (summary, ens) = if keep_draws {
+        let ens = pool
+            .install(|| runner::run_cancellable(&model, &cfg, &|k| bar.inc(k), &super::interrupted))
+            .map_err(minxinan::Error::from)?;
+        (pool.install(|| stats::summary_of(&ens, &scenario.targets)), Some(ens))
+    } else {
+        let s = pool
+            .install(|| {
+                runner::summarise_run(
+                    &model,
+                    &cfg,
+                    &scenario.targets,
+                    sieve,
+                    &|k| bar.inc(k),
+                    &super::interrupted,
+                )
+            })
+            .map_err(minxinan::Error::from)?;
+        (s, None)
+    };
     bar.finish_and_clear();
-    let summary = pool.install(|| stats::summarise(&ens));
 
     let out_dir = a.common.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     let staging = Staging::new(&out_dir)?;
     let mut files = OutFiles::new();
     let mut put = |name: &str, text: String, bom: bool| keep(&staging, &mut files, name, text, bom);
-    put("summary.csv", output::summary_csv(&scenario.name, region, &ens, &summary), a.common.excel)?;
+    put("summary.csv", output::summary_csv(&scenario.name, region, &summary), a.common.excel)?;
     put("entities.csv", output::entities_csv(region), a.common.excel)?;
-    put("pyramids.csv", output::pyramids_csv(&scenario.name, region, &ens, &summary), a.common.excel)?;
-    put("targets.csv", output::targets_csv(&scenario, region, &ens, &summary), a.common.excel)?;
+    put("pyramids.csv", output::pyramids_csv(&scenario.name, region, &summary), a.common.excel)?;
+    put("targets.csv", output::targets_csv(&scenario, region, &summary), a.common.excel)?;
     if !scenario.parks.is_empty() {
-        put("parks.csv", output::parks_csv(&scenario, region, &ens, &summary), a.common.excel)?;
+        put("parks.csv", output::parks_csv(&scenario, region, &summary), a.common.excel)?;
     }
-    if a.save_draws.is_some() {
+    if let (Some(ens), true) = (&ens, a.save_draws.is_some()) {
         let path = staging.path("draws.csv");
         let f = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         let mut w = std::io::BufWriter::new(f);
         if a.common.excel {
             w.write_all(output::BOM.as_bytes())?;
         }
-        output::write_draws_csv(&mut w, region, &ens, only.as_deref())?;
+        output::write_draws_csv(&mut w, region, ens, only.as_deref())?;
         w.flush()?;
     }
     let commit = env!("MINXINAN_GIT_COMMIT");
@@ -144,13 +168,13 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         git_commit: (!commit.is_empty()).then_some(commit),
         seed,
     };
-    put("manifest.json", output::manifest_json(&scenario, region, &ens, &info), false)?;
+    put("manifest.json", output::manifest_json(&scenario, region, &summary, &info), false)?;
     finish(staging, &files, !a.common.no_report)?;
     if !a.common.quiet {
         eprintln!(
             "{}: {} draws in {:.2} s → {}",
             scenario.name,
-            ens.n_draws(),
+            summary.n_draws(),
             clock.elapsed().as_secs_f64(),
             out_dir.display()
         );
@@ -272,7 +296,11 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
         );
     }
     bar.finish_and_clear();
-    let stats: Vec<_> = ensembles.iter().map(|e| pool.install(|| stats::summarise(e))).collect();
+    let stats: Vec<_> = ensembles
+        .iter()
+        .zip(&scenarios)
+        .map(|(e, s)| pool.install(|| stats::summary_of(e, &s.targets)))
+        .collect();
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let out_dir = a
         .common
@@ -286,40 +314,26 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
         |f: &dyn Fn(usize) -> String| output::concat_csv(&(0..scenarios.len()).map(f).collect::<Vec<_>>());
     put(
         "summary.csv",
-        each(&|k| output::summary_csv(&scenarios[k].name, region, &ensembles[k], &stats[k])),
+        each(&|k| output::summary_csv(&scenarios[k].name, region, &stats[k])),
         a.common.excel,
     )?;
-    put(
-        "targets.csv",
-        each(&|k| output::targets_csv(&scenarios[k], region, &ensembles[k], &stats[k])),
-        a.common.excel,
-    )?;
+    put("targets.csv", each(&|k| output::targets_csv(&scenarios[k], region, &stats[k])), a.common.excel)?;
     put(
         "pyramids.csv",
-        each(&|k| output::pyramids_csv(&scenarios[k].name, region, &ensembles[k], &stats[k])),
+        each(&|k| output::pyramids_csv(&scenarios[k].name, region, &stats[k])),
         a.common.excel,
     )?;
     put("entities.csv", output::entities_csv(region), a.common.excel)?;
     let with_parks: Vec<usize> = (0..scenarios.len()).filter(|k| !scenarios[*k].parks.is_empty()).collect();
     if !with_parks.is_empty() {
-        let parts: Vec<String> = with_parks
-            .iter()
-            .map(|&k| output::parks_csv(&scenarios[k], region, &ensembles[k], &stats[k]))
-            .collect();
+        let parts: Vec<String> =
+            with_parks.iter().map(|&k| output::parks_csv(&scenarios[k], region, &stats[k])).collect();
         put("parks.csv", output::concat_csv(&parts), a.common.excel)?;
     }
     let mut cmp = String::from(output::COMPARE_HEADER);
     for k in 1..scenarios.len() {
         let diff = pool.install(|| stats::paired(&ensembles[0], &ensembles[k]));
-        cmp.push_str(&output::compare_csv(
-            names[0],
-            names[k],
-            region,
-            &ensembles[0],
-            &stats[0],
-            &stats[k],
-            &diff,
-        ));
+        cmp.push_str(&output::compare_csv(names[0], names[k], region, &stats[0], &stats[k], &diff));
     }
     put("compare.csv", cmp, a.common.excel)?;
     let commit = env!("MINXINAN_GIT_COMMIT");
@@ -337,7 +351,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
                 git_commit: (!commit.is_empty()).then_some(commit),
                 seed,
             };
-            (&scenarios[k], &ensembles[k], info)
+            (&scenarios[k], &stats[k], info)
         })
         .collect();
     put("manifest.json", output::compare_manifest_json(&runs, region), false)?;

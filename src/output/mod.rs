@@ -8,7 +8,7 @@
 use crate::indicators::{INDICATORS, Indicator};
 use crate::model::sim::DIAGS;
 use crate::region::Region;
-use crate::stats::{PROB_NAMES, SeriesStats};
+use crate::stats::{PROB_NAMES, Summary};
 use crate::{Ensemble, Scenario};
 use std::io::{self, Write};
 
@@ -24,12 +24,13 @@ fn csv_field(s: &str) -> String {
 }
 
 /// `summary.csv`: one row per entity × year × indicator, sorted by entity, year, indicator.
-pub fn summary_csv(scenario: &str, region: &Region, ens: &Ensemble, stats: &[SeriesStats]) -> String {
+pub fn summary_csv(scenario: &str, region: &Region, sum: &Summary) -> String {
+    let stats = &sum.stats;
     let mut s = String::with_capacity(stats.len() * 160);
     s.push_str("scenario,entity,year,indicator,unit,mean,sd,");
     s.push_str(&PROB_NAMES.join(","));
     s.push('\n');
-    for (e, year, ind, j) in ens.layout.reported() {
+    for (e, year, ind, j) in sum.layout.reported() {
         let st = &stats[j];
         s.push_str(&format!(
             "{},{},{},{},{},{},{}",
@@ -61,11 +62,12 @@ pub fn entities_csv(region: &Region) -> String {
 }
 
 /// `targets.csv`: the probability of each plan target and the indicator's median.
-pub fn targets_csv(scenario: &Scenario, region: &Region, ens: &Ensemble, stats: &[SeriesStats]) -> String {
+/// `sum` must have been made with `scenario.targets`.
+pub fn targets_csv(scenario: &Scenario, region: &Region, sum: &Summary) -> String {
     let mut s = String::from("scenario,target,entity,year,indicator,comparison,threshold,probability,p50\n");
-    for t in &scenario.targets {
-        let j = ens.layout.index(t.entity, t.year, t.indicator);
-        let p = crate::stats::target_probability(ens, t);
+    for (i, t) in scenario.targets.iter().enumerate() {
+        let j = sum.layout.index(t.entity, t.year, t.indicator);
+        let p = sum.target_probability(i);
         s.push_str(&format!(
             "{},{},{},{},{},{},{},{},{}\n",
             csv_field(&scenario.name),
@@ -76,7 +78,7 @@ pub fn targets_csv(scenario: &Scenario, region: &Region, ens: &Ensemble, stats: 
             t.comparison.name(),
             num(t.threshold),
             num(p),
-            num(stats[j].q[4])
+            num(sum.stats[j].q[4])
         ));
     }
     s
@@ -84,13 +86,13 @@ pub fn targets_csv(scenario: &Scenario, region: &Region, ens: &Ensemble, stats: 
 
 /// `parks.csv` (when parks are on): value added, workers, capital and tax to the partner of each
 /// park, years b+1..=H, with mean, p05, p50 and p95 over the draws.
-pub fn parks_csv(scenario: &Scenario, region: &Region, ens: &Ensemble, stats: &[SeriesStats]) -> String {
+pub fn parks_csv(scenario: &Scenario, region: &Region, sum: &Summary) -> String {
     use crate::indicators::PARK_INDICATORS;
     let mut s = String::from("scenario,park,host,partner,year,indicator,unit,mean,p05,p50,p95\n");
     for (pk, park) in scenario.parks.iter().enumerate() {
-        for year in ens.layout.base_year + 1..=ens.layout.horizon {
+        for year in sum.layout.base_year + 1..=sum.layout.horizon {
             for (k, name, unit) in PARK_INDICATORS {
-                let st = &stats[ens.layout.park_index(pk, year, k)];
+                let st = &sum.stats[sum.layout.park_index(pk, year, k)];
                 s.push_str(&format!(
                     "{},{},{},{},{year},{name},{},{},{},{},{}\n",
                     csv_field(&scenario.name),
@@ -111,16 +113,16 @@ pub fn parks_csv(scenario: &Scenario, region: &Region, ens: &Ensemble, stats: &[
 
 /// `pyramids.csv`: the median population by sex and 5-year age group of every city and the
 /// region in the base year and at the horizon.
-pub fn pyramids_csv(scenario: &str, region: &Region, ens: &Ensemble, stats: &[SeriesStats]) -> String {
+pub fn pyramids_csv(scenario: &str, region: &Region, sum: &Summary) -> String {
     use crate::indicators::PYRAMID_GROUPS;
     use crate::region::AGE_GROUPS;
-    let l = ens.layout;
+    let l = sum.layout;
     let mut s = String::from("scenario,entity,year,sex,age_group,unit,p50\n");
     for e in 0..l.entities() {
         for (which, year) in [(0, l.base_year), (1, l.horizon)] {
             for (sex, sex_name) in ["female", "male"].iter().enumerate() {
                 for (g, group) in AGE_GROUPS.iter().enumerate().take(PYRAMID_GROUPS) {
-                    let st = &stats[l.pyramid_index(e, which, sex, g)];
+                    let st = &sum.stats[l.pyramid_index(e, which, sex, g)];
                     s.push_str(&format!(
                         "{},{},{year},{sex_name},{group},10k persons,{}\n",
                         csv_field(scenario),
@@ -141,13 +143,13 @@ pub fn compare_csv(
     base: &str,
     alt: &str,
     region: &Region,
-    ens_b: &Ensemble,
-    st_b: &[SeriesStats],
-    st_a: &[SeriesStats],
+    sum_b: &Summary,
+    sum_a: &Summary,
     diff: &[crate::stats::DiffStats],
 ) -> String {
+    let (st_b, st_a) = (&sum_b.stats, &sum_a.stats);
     let mut s = String::new();
-    for (e, year, ind, j) in ens_b.layout.reported() {
+    for (e, year, ind, j) in sum_b.layout.reported() {
         let d = &diff[j];
         s.push_str(&format!(
             "{},{},{},{year},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
@@ -216,7 +218,7 @@ pub struct RunInfo<'a> {
 }
 
 /// `manifest.json` of a run.
-pub fn manifest_json(scenario: &Scenario, region: &Region, ens: &Ensemble, info: &RunInfo<'_>) -> String {
+pub fn manifest_json(scenario: &Scenario, region: &Region, ens: &Summary, info: &RunInfo<'_>) -> String {
     let mut s =
         serde_json::to_string_pretty(&manifest_value(scenario, region, ens, info)).unwrap_or_default();
     s.push('\n');
@@ -224,7 +226,7 @@ pub fn manifest_json(scenario: &Scenario, region: &Region, ens: &Ensemble, info:
 }
 
 /// `manifest.json` of a comparison: the shared settings and each scenario's manifest.
-pub fn compare_manifest_json(runs: &[(&Scenario, &Ensemble, RunInfo<'_>)], region: &Region) -> String {
+pub fn compare_manifest_json(runs: &[(&Scenario, &Summary, RunInfo<'_>)], region: &Region) -> String {
     let (base, ens, info) = &runs[0];
     let v = serde_json::json!({
         "engine": { "name": "minxinan", "version": env!("CARGO_PKG_VERSION"), "git_commit": info.git_commit },
@@ -249,7 +251,7 @@ pub fn compare_manifest_json(runs: &[(&Scenario, &Ensemble, RunInfo<'_>)], regio
 fn manifest_value(
     scenario: &Scenario,
     region: &Region,
-    ens: &Ensemble,
+    ens: &Summary,
     info: &RunInfo<'_>,
 ) -> serde_json::Value {
     use serde_json::{Map, Value, json};

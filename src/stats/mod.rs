@@ -1,13 +1,187 @@
 //! Summaries of the draws: exact type-7 quantiles, mean, sample sd (n − 1), and plan-target
-//! probabilities. Every statistic is computed from one series in draw order, so the result does
-//! not depend on the thread count.
+//! probabilities. Quantiles are exact order statistics, so they do not depend on the order the
+//! draws arrive in; means and sds are folded from fixed chunks of [`CHUNK`] consecutive draws in
+//! draw order ([`Moments`]). Either way the result does not depend on the thread count, and a run
+//! that keeps every draw ([`summarise`]) gives the same bits as one that streams them
+//! ([`crate::runner::summarise_run`], which keeps only the values near each quantile: [`sieve`]).
 
 pub mod quantile;
+pub mod sieve;
 
 use crate::Ensemble;
+use crate::indicators::Layout;
 use crate::model::kernels::sum_by;
+use crate::model::sim::Diagnostics;
 use crate::region::Target;
 use rayon::prelude::*;
+use std::ops::Range;
+
+/// Draws per chunk of the moment sums, counted from the run's first draw.
+pub const CHUNK: u64 = 256;
+
+/// Sums of one chunk of consecutive draws, per value position, shifted by the chunk's first draw
+/// (so a constant series sums to exactly zero).
+#[derive(Debug, Clone)]
+pub struct ChunkSums {
+    n: u64,
+    shift: Vec<f64>,
+    s1: Vec<f64>,
+    s2: Vec<f64>,
+}
+
+impl ChunkSums {
+    /// Empty sums over `width` value positions.
+    pub fn new(width: usize) -> Self {
+        ChunkSums { n: 0, shift: vec![0.0; width], s1: vec![0.0; width], s2: vec![0.0; width] }
+    }
+
+    /// Start again (keeps the memory).
+    pub fn clear(&mut self) {
+        self.n = 0;
+        self.s1.fill(0.0);
+        self.s2.fill(0.0);
+    }
+
+    /// Add the next draw's values.
+    #[inline]
+    pub fn push(&mut self, row: &[f64]) {
+        if self.n == 0 {
+            self.shift.copy_from_slice(row);
+        }
+        self.n += 1;
+        for (((x, c), s1), s2) in row.iter().zip(&self.shift).zip(&mut self.s1).zip(&mut self.s2) {
+            let d = x - c;
+            *s1 += d;
+            *s2 += d * d;
+        }
+    }
+}
+
+/// Mean and sum of squared deviations per value position, folded chunk by chunk in draw order
+/// (Chan, Golub and LeVeque's pairwise update).
+#[derive(Debug, Clone)]
+pub struct Moments {
+    n: u64,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+}
+
+impl Moments {
+    /// No draws yet, over `width` value positions.
+    pub fn new(width: usize) -> Self {
+        Moments { n: 0, mean: vec![0.0; width], m2: vec![0.0; width] }
+    }
+
+    /// Fold in the next chunk.
+    pub fn absorb(&mut self, c: &ChunkSums) {
+        if c.n == 0 {
+            return;
+        }
+        let (na, nb) = (self.n as f64, c.n as f64);
+        let n = na + nb;
+        for ((((mean, m2), s), s1), s2) in
+            self.mean.iter_mut().zip(&mut self.m2).zip(&c.shift).zip(&c.s1).zip(&c.s2)
+        {
+            let mean_b = s + s1 / nb;
+            let m2_b = (s2 - s1 * s1 / nb).max(0.0);
+            if self.n == 0 {
+                *mean = mean_b;
+                *m2 = m2_b;
+            } else {
+                let d = mean_b - *mean;
+                *mean += d * (nb / n);
+                *m2 += m2_b + d * d * (na * nb / n);
+            }
+        }
+        self.n += c.n;
+    }
+
+    /// Mean and sample sd (n − 1; 0 for one draw) of value position `j`.
+    pub fn mean_sd(&self, j: usize) -> (f64, f64) {
+        match self.n {
+            0 => (f64::NAN, f64::NAN),
+            1 => (self.mean[j], 0.0),
+            n => (self.mean[j], (self.m2[j] / (n - 1) as f64).sqrt()),
+        }
+    }
+}
+
+/// What a run's outputs are made of: the statistics of every value position, the plan-target
+/// hit counts and the diagnostics, for the draws run.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The draws run.
+    pub draws: Range<u64>,
+    /// Layout of one draw's values.
+    pub layout: Layout,
+    /// Statistics per value position (indexed like a draw's row).
+    pub stats: Vec<SeriesStats>,
+    /// For each target given, the draws in which it holds.
+    pub target_hits: Vec<u64>,
+    /// Clamps and caps counted over all draws.
+    pub diagnostics: Diagnostics,
+    /// Series whose quantiles were gathered again in full because a rank left its bracket
+    /// (0 almost always; see [`sieve`]).
+    pub regathered: usize,
+}
+
+impl Summary {
+    /// Number of draws.
+    pub fn n_draws(&self) -> usize {
+        (self.draws.end - self.draws.start) as usize
+    }
+
+    /// The share of draws in which target `i` (in the order given) holds.
+    pub fn target_probability(&self, i: usize) -> f64 {
+        self.target_hits[i] as f64 / self.n_draws() as f64
+    }
+}
+
+/// Whether each target holds in one draw's values (adds to `hits`).
+#[inline]
+pub fn count_hits(layout: &Layout, targets: &[Target], row: &[f64], hits: &mut [u64]) {
+    for (t, h) in targets.iter().zip(hits) {
+        let v = row[layout.index(t.entity, t.year, t.indicator)];
+        *h += u64::from(t.comparison.holds(v, t.threshold));
+    }
+}
+
+/// The [`Summary`] of an ensemble that kept every draw, for `targets`.
+pub fn summary_of(ens: &Ensemble, targets: &[Target]) -> Summary {
+    let mut hits = vec![0; targets.len()];
+    for k in 0..ens.n_draws() {
+        count_hits(&ens.layout, targets, ens.row(k), &mut hits);
+    }
+    Summary {
+        draws: ens.draws.clone(),
+        layout: ens.layout,
+        stats: summarise(ens),
+        target_hits: hits,
+        diagnostics: ens.diagnostics,
+        regathered: 0,
+    }
+}
+
+/// Mean and sd of every value position of an ensemble, by [`Moments`] over chunks of [`CHUNK`].
+fn ensemble_moments(ens: &Ensemble) -> Moments {
+    let width = ens.layout.len();
+    let chunks: Vec<ChunkSums> = ens
+        .values
+        .par_chunks(width * CHUNK as usize)
+        .map(|rows| {
+            let mut c = ChunkSums::new(width);
+            for row in rows.chunks_exact(width) {
+                c.push(row);
+            }
+            c
+        })
+        .collect();
+    let mut m = Moments::new(width);
+    for c in &chunks {
+        m.absorb(c);
+    }
+    m
+}
 
 /// The probabilities reported, in column order (`p025 … p975`).
 pub const PROBS: [f64; 9] = [0.025, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.975];
@@ -84,6 +258,7 @@ pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
     if n == 0 {
         return vec![series_stats(&mut []); width];
     }
+    let moments = ensemble_moments(ens);
     let block = (GATHER_BYTES / (8 * n)).clamp(8, BLOCK);
     let blocks: Vec<Vec<SeriesStats>> = (0..width.div_ceil(block))
         .into_par_iter()
@@ -102,19 +277,18 @@ pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
                         cols[j * n + k] = *v;
                     }
                 }
-                cols.chunks_exact_mut(n).take(hi - lo).map(series_stats).collect()
+                cols.chunks_exact_mut(n)
+                    .take(hi - lo)
+                    .enumerate()
+                    .map(|(i, col)| {
+                        let (mean, sd) = moments.mean_sd(lo + i);
+                        SeriesStats { mean, sd, q: quantile::quantiles_type7(col, &PROBS) }
+                    })
+                    .collect()
             },
         )
         .collect();
     blocks.into_iter().flatten().collect()
-}
-
-/// The share of draws in which a target holds.
-pub fn target_probability(ens: &Ensemble, target: &Target) -> f64 {
-    let j = ens.layout.index(target.entity, target.year, target.indicator);
-    let n = ens.n_draws();
-    let hits = (0..n).filter(|k| target.comparison.holds(ens.row(*k)[j], target.threshold)).count();
-    hits as f64 / n as f64
 }
 
 /// Statistics of the paired difference alternative − base of one series over the same draws.

@@ -18,10 +18,9 @@ pub fn quantiles_type7<const K: usize>(xs: &mut [f64], probs: &[f64; K]) -> [f64
     let mut ranks = [0usize; 64];
     assert!(2 * K <= ranks.len(), "at most 32 probabilities");
     let mut nr = 0;
-    for p in probs {
-        let h = (n - 1) as f64 * p.clamp(0.0, 1.0);
-        let lo = h.floor() as usize;
-        for r in [lo, (lo + 1).min(n - 1)] {
+    for &p in probs {
+        let (lo, hi) = type7_ranks(n, p);
+        for r in [lo, hi] {
             if nr == 0 || ranks[nr - 1] < r {
                 ranks[nr] = r;
                 nr += 1;
@@ -35,26 +34,38 @@ pub fn quantiles_type7<const K: usize>(xs: &mut [f64], probs: &[f64; K]) -> [f64
     for (&r, &k) in ranks[..nr].iter().zip(&found[..nr]) {
         xs[r] = from_key(k);
     }
-    for (o, p) in out.iter_mut().zip(probs) {
-        let h = (n - 1) as f64 * p.clamp(0.0, 1.0);
-        let lo = h.floor() as usize;
-        let hi = (lo + 1).min(n - 1);
-        let (a, b) = (xs[lo], xs[hi]);
-        let q = a + (h - lo as f64) * (b - a);
-        // Rounding must not step outside the bracketing order statistics.
-        *o = if a <= b { q.clamp(a, b) } else { q };
+    for (o, &p) in out.iter_mut().zip(probs) {
+        let (lo, hi) = type7_ranks(n, p);
+        *o = type7_interpolate(n, p, xs[lo], xs[hi]);
     }
     out
 }
 
+/// The two order statistics (0-based ranks, increasing) that the type-7 quantile at `p` of `n`
+/// values (`n ≥ 1`) interpolates between.
+pub fn type7_ranks(n: usize, p: f64) -> (usize, usize) {
+    let h = (n - 1) as f64 * p.clamp(0.0, 1.0);
+    let lo = h.floor() as usize;
+    (lo, (lo + 1).min(n - 1))
+}
+
+/// The type-7 quantile at `p` of `n` values whose order statistics at [`type7_ranks`] are `a`
+/// and `b`.
+pub fn type7_interpolate(n: usize, p: f64, a: f64, b: f64) -> f64 {
+    let h = (n - 1) as f64 * p.clamp(0.0, 1.0);
+    let q = a + (h - h.floor()) * (b - a);
+    // Rounding must not step outside the bracketing order statistics.
+    if a <= b { q.clamp(a, b) } else { q }
+}
+
 /// The integer whose order is `f64::total_cmp`'s order (the transform `total_cmp` itself uses).
-fn total_key(x: f64) -> i64 {
+pub(crate) fn total_key(x: f64) -> i64 {
     let b = x.to_bits() as i64;
     b ^ ((((b >> 63) as u64) >> 1) as i64)
 }
 
 /// The inverse of [`total_key`] (the transform is its own inverse).
-fn from_key(k: i64) -> f64 {
+pub(crate) fn from_key(k: i64) -> f64 {
     f64::from_bits((k ^ ((((k >> 63) as u64) >> 1) as i64)) as u64)
 }
 
@@ -65,7 +76,7 @@ const BUCKET_BITS: u32 = 10;
 
 /// The order statistics of `keys` at `ranks` (increasing, below `keys.len()`) into `out`.
 /// `keys` is reordered.
-fn select_ranks(keys: &mut [i64], ranks: &[usize], out: &mut [i64]) {
+pub(crate) fn select_ranks(keys: &mut [i64], ranks: &[usize], out: &mut [i64]) {
     debug_assert_eq!(ranks.len(), out.len());
     if ranks.is_empty() {
         return;

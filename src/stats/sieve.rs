@@ -1,0 +1,602 @@
+//! Exact quantiles of a stream of draws without keeping every draw.
+//!
+//! A run that keeps every outcome needs draws × values × 8 bytes (2 GB at 100 000 baseline
+//! draws). The quantiles need only the order statistics at a few ranks, so each series keeps
+//! only the values in a few key intervals around its current quantile estimates ("brackets"), and
+//! counts the values that fall between the brackets:
+//!
+//! 1. The first stage keeps everything (one interval holding every key).
+//! 2. At the end of each stage (the draws so far, m, double from stage to stage), the exact
+//!    quantiles of the m draws are found from the counts and the kept values, and each bracket
+//!    shrinks to the ranks within `z · √(m·p·(1 − p))` (+ a few) of them: about
+//!    `2z·Σ√(p(1−p))/√m` of the draws stay (0.09 at m = 100 000, z = 5). Kept values outside the
+//!    new brackets become counts.
+//! 3. At the end, each needed rank is found in its bracket and selected there: the same order
+//!    statistic, bit for bit, as selection over the whole series.
+//!
+//! A bracket is wide enough that the sample quantile leaves it with probability far below 1e-12
+//! (at z = 5 the bracket is 7 standard deviations of the quantile's drift from m to 2m draws).
+//! Should it happen, the series is marked and the caller gathers that series again in full:
+//! the result is exact in every case, only slower in that one.
+//!
+//! Keys are the integers that order like `f64::total_cmp`, so NaN, −0 and infinities have their
+//! places as in [`super::quantile`].
+
+use super::PROBS;
+use super::quantile::{from_key, select_ranks, total_key, type7_interpolate, type7_ranks};
+use crate::model::sim::Isa;
+use rayon::prelude::*;
+
+/// Number of probabilities, hence of brackets per series at most.
+const NP: usize = PROBS.len();
+/// Counting slots per series: the gaps before, between and after the brackets, and the brackets.
+const SLOTS: usize = 2 * NP + 1;
+/// Bounds per series, padded to a power of two for the branch-free search.
+const NB: usize = 32;
+/// The largest key classified as itself; `i64::MAX` (one NaN payload) is classified as this.
+const TOP: i64 = i64::MAX - 1;
+/// Ranks added on each side of a bracket beyond `z` standard deviations.
+const SLACK: f64 = 4.0;
+
+/// Where each series keeps values: up to [`NP`] disjoint key intervals, stored as sorted bounds
+/// `[lo₀, hi₀ + 1, lo₁, hi₁ + 1, …]` padded with `i64::MAX`, so that the number of bounds at or
+/// below a key is its slot (even: a gap, odd: a bracket).
+#[derive(Debug, Clone)]
+pub struct Brackets {
+    bounds: Vec<[i64; NB]>,
+}
+
+impl Brackets {
+    /// One interval holding every key, for each of `width` series.
+    pub fn everything(width: usize) -> Self {
+        let mut b = [i64::MAX; NB];
+        b[0] = i64::MIN;
+        Brackets { bounds: vec![b; width] }
+    }
+
+    /// The slot of `key` in series `j` (branch-free binary search over 32 bounds).
+    #[inline(always)]
+    fn slot(&self, j: usize, key: i64) -> usize {
+        let b = &self.bounds[j];
+        let k = key.min(TOP);
+        let mut pos = 0;
+        for step in [16, 8, 4, 2, 1] {
+            pos += step * usize::from(b[pos + step - 1] <= k);
+        }
+        pos
+    }
+
+    /// The brackets of series `j` as inclusive (lo, hi) key pairs.
+    fn intervals(&self, j: usize) -> impl Iterator<Item = (i64, i64)> + '_ {
+        let b = &self.bounds[j];
+        // A high bound of i64::MAX stands for hi = i64::MAX (see `set`).
+        (0..NP)
+            .take_while(move |t| b[2 * *t] != i64::MAX)
+            .map(move |t| (b[2 * t], if b[2 * t + 1] == i64::MAX { i64::MAX } else { b[2 * t + 1] - 1 }))
+    }
+
+    fn set(&mut self, j: usize, intervals: &[(i64, i64)]) {
+        let b = &mut self.bounds[j];
+        b.fill(i64::MAX);
+        for (t, &(lo, hi)) in intervals.iter().enumerate() {
+            // A bracket's low bound is at most TOP and its high bound is not TOP, so that
+            // classifying i64::MAX as TOP puts it where it belongs.
+            b[2 * t] = lo.min(TOP);
+            b[2 * t + 1] = if hi >= TOP { i64::MAX } else { hi + 1 };
+        }
+    }
+}
+
+/// One thread's share of a stage: counts per slot and the bracketed keys (of every bracket,
+/// in arrival order: one growing buffer per series keeps the writes of a draw close together).
+#[derive(Debug)]
+pub struct Sieve {
+    counts: Vec<[u32; SLOTS]>,
+    kept: Vec<Tail>,
+    /// Scratch: the keys of [`GATHER`] series of a block of draws, series-major.
+    cols: Vec<i64>,
+    /// Scratch: the slot of each key of one series.
+    pos: Vec<u8>,
+}
+
+/// A buffer written without a branch on whether the value is kept: the key is always written
+/// after the last kept one, and the length grows only when it is kept.
+#[derive(Debug, Default)]
+struct Tail {
+    buf: Vec<i64>,
+    len: usize,
+}
+
+impl Sieve {
+    /// An empty sieve for the series of `store`, with room for `share` (a fraction) of the values
+    /// each series kept so far.
+    /// and for `room` values at least.
+    pub fn new(store: &Store, share: f64, room: usize) -> Self {
+        let kept = store
+            .kept
+            .iter()
+            .map(|v| Tail { buf: vec![0; ((v.len() as f64 * share) as usize).max(room)], len: 0 })
+            .collect();
+        Sieve { counts: vec![[0; SLOTS]; store.counts.len()], kept, cols: Vec::new(), pos: Vec::new() }
+    }
+
+    /// Sort one draw's values into their slots.
+    pub fn push_row(&mut self, br: &Brackets, row: &[f64]) {
+        self.push_rows(br, row, row.len());
+    }
+
+    /// Sort a block of draws (row-major, `width` values each) into their slots, series by series:
+    /// a series' bounds, counts and buffer are touched once per block, and the slots of a
+    /// series' keys are found side by side (vectorised where the processor has AVX2).
+    pub fn push_rows(&mut self, br: &Brackets, rows: &[f64], width: usize) {
+        let n = rows.len() / width;
+        let isa = Isa::detected();
+        self.cols.resize(GATHER * n, 0);
+        self.pos.resize(n, 0);
+        for j0 in (0..width).step_by(GATHER) {
+            let g = GATHER.min(width - j0);
+            for (r, row) in rows.chunks_exact(width).enumerate() {
+                for (i, x) in row[j0..j0 + g].iter().enumerate() {
+                    self.cols[i * n + r] = total_key(*x);
+                }
+            }
+            for i in 0..g {
+                let j = j0 + i;
+                let keys = &self.cols[i * n..(i + 1) * n];
+                let bounds = &br.bounds[j];
+                // Bounds equal to i64::MAX count for no key (keys are capped at TOP).
+                let active = bounds.iter().take_while(|&&b| b != i64::MAX).count();
+                slots(isa, &bounds[..active], keys, &mut self.pos);
+                let (c, t) = (&mut self.counts[j], &mut self.kept[j]);
+                if t.buf.len() < t.len + n {
+                    t.buf.resize(t.len + n + t.len / 4, 0);
+                }
+                for (&key, &s) in keys.iter().zip(&self.pos[..n]) {
+                    c[s as usize] += 1;
+                    t.buf[t.len] = key;
+                    t.len += usize::from(s & 1);
+                }
+            }
+        }
+    }
+}
+
+/// Series gathered together by [`Sieve::push_rows`] (one cache line of each row).
+const GATHER: usize = 8;
+
+/// The slot of each key: the number of `bounds` at or below it (keys above TOP count as TOP).
+#[inline(always)]
+fn slots_inner(bounds: &[i64], keys: &[i64], pos: &mut [u8]) {
+    for (p, &k) in pos.iter_mut().zip(keys) {
+        let k = k.min(TOP);
+        let mut s = 0u8;
+        for &b in bounds {
+            s += u8::from(b <= k);
+        }
+        *p = s;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn slots_avx2(bounds: &[i64], keys: &[i64], pos: &mut [u8]) {
+    slots_inner(bounds, keys, pos)
+}
+
+/// [`slots_inner`] compiled for `isa` (the result is the same integers either way).
+fn slots(isa: Isa, bounds: &[i64], keys: &[i64], pos: &mut [u8]) {
+    match isa {
+        // SAFETY: `Isa::detected` returns Avx2 only when the processor has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { slots_avx2(bounds, keys, pos) },
+        _ => slots_inner(bounds, keys, pos),
+    }
+}
+
+/// The stages' counts and kept keys merged, per series.
+#[derive(Debug)]
+pub struct Store {
+    /// Draws absorbed.
+    n: u64,
+    counts: Vec<[u64; SLOTS]>,
+    /// Kept keys, grouped by bracket after each rebracketing.
+    kept: Vec<Vec<i64>>,
+    /// Keys absorbed since, as the sieves left them (moved, not copied).
+    pending: Vec<Vec<Vec<i64>>>,
+    failed: Vec<bool>,
+}
+
+impl Store {
+    /// An empty store for `width` series.
+    pub fn new(width: usize) -> Self {
+        Store {
+            n: 0,
+            counts: vec![[0; SLOTS]; width],
+            kept: vec![Vec::new(); width],
+            pending: vec![Vec::new(); width],
+            failed: vec![false; width],
+        }
+    }
+
+    /// Add the sieves of a stage that ran `draws` draws (their buffers move into the store).
+    pub fn absorb(&mut self, sieves: Vec<Sieve>, draws: u64) {
+        self.n += draws;
+        self.counts.par_iter_mut().enumerate().for_each(|(j, c)| {
+            for s in &sieves {
+                for (a, b) in c.iter_mut().zip(&s.counts[j]) {
+                    *a += u64::from(*b);
+                }
+            }
+        });
+        for s in sieves {
+            for (pending, t) in self.pending.iter_mut().zip(s.kept) {
+                let mut buf = t.buf;
+                buf.truncate(t.len);
+                if !buf.is_empty() {
+                    pending.push(buf);
+                }
+            }
+        }
+    }
+
+    /// Shrink every series' brackets to `z` standard deviations around its current quantiles.
+    pub fn rebracket(&mut self, br: &mut Brackets, z: f64) {
+        let m = self.n;
+        let old = &*br;
+        let new: Vec<Option<Vec<(i64, i64)>>> = self
+            .counts
+            .par_iter_mut()
+            .zip(self.kept.par_iter_mut())
+            .zip(self.pending.par_iter_mut())
+            .zip(self.failed.par_iter_mut())
+            .enumerate()
+            .map(|(j, (((c, kept), pending), failed))| {
+                if *failed {
+                    return None;
+                }
+                let r = rebracket_one(m, z, old, j, c, kept, pending);
+                if r.is_none() {
+                    *failed = true;
+                    *c = [0; SLOTS];
+                    c[0] = m;
+                    *kept = Vec::new();
+                    *pending = Vec::new();
+                }
+                Some(r.unwrap_or_default())
+            })
+            .collect();
+        for (j, iv) in new.iter().enumerate() {
+            if let Some(iv) = iv {
+                br.set(j, iv);
+            }
+        }
+    }
+
+    /// The exact type-7 quantiles at [`PROBS`] of every series, `None` for a series whose
+    /// brackets lost a needed rank (gather it in full instead).
+    pub fn quantiles(&mut self, br: &Brackets) -> Vec<Option<[f64; NP]>> {
+        let m = self.n;
+        self.counts
+            .par_iter()
+            .zip(self.kept.par_iter_mut())
+            .zip(self.pending.par_iter_mut())
+            .zip(self.failed.par_iter())
+            .enumerate()
+            .map(|(j, (((c, kept), pending), failed))| {
+                if *failed || m == 0 {
+                    return None;
+                }
+                let off = group(br, j, kept, pending);
+                let below = below(c);
+                let mut want = Wanted::default();
+                for &p in &PROBS {
+                    let (lo, hi) = type7_ranks(m as usize, p);
+                    let t = home(&below, &off, lo as u64, hi as u64)?;
+                    want.add(t, lo as u64 - below[t]);
+                    want.add(t, hi as u64 - below[t]);
+                }
+                let keys = want.select(kept, &off);
+                let mut out = [f64::NAN; NP];
+                for (o, &p) in out.iter_mut().zip(&PROBS) {
+                    let (lo, hi) = type7_ranks(m as usize, p);
+                    let t = home(&below, &off, lo as u64, hi as u64)?;
+                    let a = from_key(keys.get(t, lo as u64 - below[t]));
+                    let b = from_key(keys.get(t, hi as u64 - below[t]));
+                    *o = type7_interpolate(m as usize, p, a, b);
+                }
+                Some(out)
+            })
+            .collect()
+    }
+}
+
+/// Merge the pending keys of series `j` into its kept keys, bracket by bracket; bracket t is
+/// `off[t]..off[t + 1]` of the result (which has no spare capacity).
+fn group(br: &Brackets, j: usize, kept: &mut Vec<i64>, pending: &mut Vec<Vec<i64>>) -> [usize; NP + 1] {
+    let total = kept.len() + pending.iter().map(Vec::len).sum::<usize>();
+    let all = std::iter::once(&*kept).chain(pending.iter()).flat_map(|v| v.iter().copied());
+    if br.intervals(j).count() <= 1 {
+        // One bracket holds everything kept: no sorting needed.
+        let mut out = Vec::with_capacity(total);
+        out.extend(all);
+        *kept = out;
+        pending.clear();
+        let mut off = [total; NP + 1];
+        off[0] = 0;
+        return off;
+    }
+    let mut off = [0usize; NP + 1];
+    let slots: Vec<u8> = all.clone().map(|k| (br.slot(j, k) / 2) as u8).collect();
+    for &t in &slots {
+        off[t as usize + 1] += 1;
+    }
+    for t in 0..NP {
+        off[t + 1] += off[t];
+    }
+    let mut at = off;
+    let mut out = vec![0i64; total];
+    for (k, &t) in all.zip(&slots) {
+        out[at[t as usize]] = k;
+        at[t as usize] += 1;
+    }
+    *kept = out;
+    pending.clear();
+    off
+}
+
+/// The number of values below each bracket, from the slot counts.
+fn below(c: &[u64; SLOTS]) -> [u64; NP] {
+    let mut below = [0; NP];
+    let mut acc = 0;
+    for (t, b) in below.iter_mut().enumerate() {
+        acc += c[2 * t];
+        *b = acc;
+        acc += c[2 * t + 1];
+    }
+    below
+}
+
+/// The bracket holding both ranks, if any.
+fn home(below: &[u64; NP], off: &[usize; NP + 1], lo: u64, hi: u64) -> Option<usize> {
+    (0..NP).find(|&t| {
+        let len = (off[t + 1] - off[t]) as u64;
+        len > 0 && below[t] <= lo && hi < below[t] + len
+    })
+}
+
+/// Local ranks wanted in each bracket (made increasing and distinct by [`Wanted::select`]).
+#[derive(Default)]
+struct Wanted {
+    ranks: [[u64; 2 * NP + 4]; NP],
+    n: [usize; NP],
+}
+
+impl Wanted {
+    fn add(&mut self, t: usize, r: u64) {
+        self.ranks[t][self.n[t]] = r;
+        self.n[t] += 1;
+    }
+
+    /// Select every wanted rank of every bracket (reorders the keys within each bracket).
+    fn select(mut self, kept: &mut [i64], off: &[usize; NP + 1]) -> Found {
+        let mut found = Found { ranks: [[0; 2 * NP + 4]; NP], keys: [[0; 2 * NP + 4]; NP], n: [0; NP] };
+        for t in 0..NP {
+            let rs = &mut self.ranks[t][..self.n[t]];
+            rs.sort_unstable();
+            let mut k = 0;
+            for &r in rs.iter() {
+                if k == 0 || found.ranks[t][k - 1] != r {
+                    found.ranks[t][k] = r;
+                    k += 1;
+                }
+            }
+            found.n[t] = k;
+            if k > 0 {
+                let mut ranks = [0usize; 2 * NP + 4];
+                for (a, &r) in ranks.iter_mut().zip(&found.ranks[t][..k]) {
+                    *a = r as usize;
+                }
+                select_ranks(&mut kept[off[t]..off[t + 1]], &ranks[..k], &mut found.keys[t][..k]);
+            }
+        }
+        found
+    }
+}
+
+/// Keys found at the wanted ranks.
+struct Found {
+    ranks: [[u64; 2 * NP + 4]; NP],
+    keys: [[i64; 2 * NP + 4]; NP],
+    n: [usize; NP],
+}
+
+impl Found {
+    fn get(&self, t: usize, r: u64) -> i64 {
+        let i = self.ranks[t][..self.n[t]].iter().position(|&x| x == r).expect("a wanted rank");
+        self.keys[t][i]
+    }
+}
+
+/// New brackets of series `j` after `m` draws (and its counts and kept keys to match), or `None`
+/// when a needed rank is not inside a bracket.
+fn rebracket_one(
+    m: u64,
+    z: f64,
+    br: &Brackets,
+    j: usize,
+    c: &mut [u64; SLOTS],
+    kept: &mut Vec<i64>,
+    pending: &mut Vec<Vec<i64>>,
+) -> Option<Vec<(i64, i64)>> {
+    let old: Vec<(i64, i64)> = br.intervals(j).collect();
+    let off = group(br, j, kept, pending);
+    let below = below(c);
+    // Each probability's new bracket in ranks, clipped to the bracket that holds its ranks.
+    let mut want = Wanted::default();
+    let mut plan = [(0usize, 0u64, 0u64, false, false); NP]; // (bracket, a, b, a clipped, b clipped)
+    for (i, &p) in PROBS.iter().enumerate() {
+        let (lo, hi) = type7_ranks(m as usize, p);
+        let t = home(&below, &off, lo as u64, hi as u64)?;
+        let d = (z * (m as f64 * p * (1.0 - p)).sqrt() + SLACK).ceil() as u64;
+        let (first, last) = (below[t], below[t] + (off[t + 1] - off[t]) as u64 - 1);
+        let a = (lo as u64).saturating_sub(d);
+        let b = hi as u64 + d;
+        let (ca, cb) = (a <= first, b >= last);
+        let (a, b) = (a.max(first), b.min(last));
+        if !ca {
+            want.add(t, a - first);
+        }
+        if !cb {
+            want.add(t, b - first);
+        }
+        plan[i] = (t, a - first, b - first, ca, cb);
+    }
+    let keys = want.select(kept, &off);
+    let mut new: Vec<(usize, i64, i64)> = plan
+        .iter()
+        .map(|&(t, a, b, ca, cb)| {
+            let lo = if ca { old[t].0 } else { keys.get(t, a) };
+            let hi = if cb { old[t].1 } else { keys.get(t, b) };
+            (t, lo, hi)
+        })
+        .collect();
+    new.sort_unstable_by_key(|&(t, lo, _)| (t, lo));
+    let mut merged: Vec<(usize, i64, i64)> = Vec::with_capacity(NP);
+    for (t, lo, hi) in new {
+        match merged.last_mut() {
+            Some(last) if last.0 == t && lo <= last.2 => last.2 = last.2.max(hi),
+            _ => merged.push((t, lo, hi)),
+        }
+    }
+    // Keep the keys inside the new brackets; count the rest as gaps.
+    let mut fresh: Vec<i64> = Vec::new();
+    *c = [0; SLOTS];
+    let mut end = 0;
+    for (u, &(t, lo, hi)) in merged.iter().enumerate() {
+        let src = &kept[off[t]..off[t + 1]];
+        let under = src.iter().filter(|&&k| k < lo).count() as u64;
+        let before = fresh.len();
+        fresh.extend(src.iter().copied().filter(|&k| lo <= k && k <= hi));
+        let (start, len) = (below[t] + under, (fresh.len() - before) as u64);
+        c[2 * u] = start - end;
+        c[2 * u + 1] = len;
+        end = start + len;
+    }
+    c[2 * merged.len()] = m - end;
+    fresh.shrink_to_fit();
+    *kept = fresh;
+    Some(merged.into_iter().map(|(_, lo, hi)| (lo, hi)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::quantile::quantiles_type7;
+
+    /// Stream `cols` (series × draws) through stages doubling from `first`, as the runner does.
+    fn stream(cols: &[Vec<f64>], first: usize, z: f64, threads: usize) -> Vec<Option<[f64; NP]>> {
+        let width = cols.len();
+        let n = cols[0].len();
+        let mut br = Brackets::everything(width);
+        let mut store = Store::new(width);
+        let (mut start, mut end) = (0, first.min(n));
+        loop {
+            let mut sieves: Vec<Sieve> = (0..threads).map(|_| Sieve::new(&store, 1.0, 16)).collect();
+            for (k, sieve) in (start..end).zip((0..threads).cycle()) {
+                let row: Vec<f64> = cols.iter().map(|c| c[k]).collect();
+                sieves[sieve].push_row(&br, &row);
+            }
+            store.absorb(sieves, (end - start) as u64);
+            if end == n {
+                break;
+            }
+            store.rebracket(&mut br, z);
+            (start, end) = (end, (2 * end).min(n));
+        }
+        store.quantiles(&br)
+    }
+
+    fn samples(n: usize) -> Vec<Vec<f64>> {
+        use rand::RngExt;
+        let mut r = crate::rng::stream(3, crate::rng::purpose("sieve-test"), 0);
+        vec![
+            (0..n).map(|_| r.random::<f64>() * 100.0 - 50.0).collect(),
+            vec![3.25; n],
+            (0..n).map(|i| (i % 3) as f64).collect(),
+            (0..n).map(|i| if i == 17 { 1e300 } else { r.random::<f64>() }).collect(),
+            (0..n).map(|i| if i % 2 == 0 { -0.0 } else { 0.0 }).collect(),
+            (0..n)
+                .map(|i| match i % 7 {
+                    0 => f64::NEG_INFINITY,
+                    1 => f64::INFINITY,
+                    2 => f64::NAN,
+                    3 => f64::from_bits(u64::MAX >> 1), // the NaN whose key is i64::MAX
+                    _ => r.random::<f64>() - 0.5,
+                })
+                .collect(),
+            // A drift: the early draws are unlike the late ones, so brackets must follow.
+            (0..n).map(|i| i as f64 + r.random::<f64>()).collect(),
+            (0..n).map(|i| -((i * 7919 % n) as f64)).collect(),
+        ]
+    }
+
+    #[test]
+    fn streamed_quantiles_equal_selection_over_the_whole_series() {
+        for (n, first) in [(1, 4), (5, 4), (100, 8), (3000, 64), (20_000, 256)] {
+            let cols = samples(n);
+            let got = stream(&cols, first, 5.0, 3);
+            for (j, col) in cols.iter().enumerate() {
+                let mut all = col.clone();
+                let want = quantiles_type7(&mut all, &PROBS);
+                let Some(q) = got[j] else {
+                    // Only the drifting series may lose its brackets (and be gathered again).
+                    assert!(j >= 6, "n={n} series {j} lost a rank");
+                    continue;
+                };
+                for (a, b) in q.iter().zip(&want) {
+                    assert_eq!(a.to_bits(), b.to_bits(), "n={n} series {j}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn brackets_shrink_to_a_few_percent_of_the_draws() {
+        use rand::RngExt;
+        let mut r = crate::rng::stream(4, crate::rng::purpose("sieve-test"), 0);
+        let n = 100_000;
+        let rows: Vec<[f64; 4]> = (0..n).map(|_| [(); 4].map(|_| r.random::<f64>())).collect();
+        let width = 4;
+        let mut br = Brackets::everything(width);
+        let mut store = Store::new(width);
+        let (mut start, mut end) = (0, 2048);
+        while end <= n {
+            let mut s = Sieve::new(&store, 1.0, 16);
+            for row in rows[start..end].iter() {
+                s.push_row(&br, row);
+            }
+            store.absorb(vec![s], (end - start) as u64);
+            store.rebracket(&mut br, 5.0);
+            (start, end) = (end, 2 * end);
+        }
+        let kept: usize = store.kept.iter().map(Vec::len).sum::<usize>() / width;
+        let m = store.n as f64;
+        // 2·z·Σ√(p(1−p))/√m of the draws, plus the slack ranks.
+        let expected = 2.0 * 5.0 * PROBS.iter().map(|p| (p * (1.0 - p)).sqrt()).sum::<f64>() * m.sqrt();
+        assert!(
+            (kept as f64) < 1.1 * expected + 2.0 * SLACK * NP as f64 + 20.0,
+            "kept {kept}, expected {expected}"
+        );
+        assert!((kept as f64) > 0.8 * expected, "kept {kept}, expected {expected}");
+    }
+
+    #[test]
+    fn a_lost_rank_is_reported_not_guessed() {
+        // z = 0 with no slack beyond four ranks: a series whose later draws are all larger than the
+        // earlier ones moves its quantiles out of the brackets.
+        let n = 4096;
+        let cols = vec![(0..n).map(|i| i as f64).collect::<Vec<_>>()];
+        let got = stream(&cols, 256, 0.0, 2);
+        assert!(got[0].is_none());
+    }
+}
