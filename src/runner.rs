@@ -133,7 +133,7 @@ pub fn summarise_run(
         let (next, limit) = (AtomicU64::new(done / CHUNK), AtomicU64::new(end.div_ceil(CHUNK)));
         // Room in each thread's buffers: a share of what each series kept so far, or the whole
         // first stage.
-        let share = 1.1 * (end - done) as f64 / store_draws(done) / threads as f64;
+        let share = 1.1 * (end - done) as f64 / done.max(1) as f64 / threads as f64;
         let room = if done == 0 { (end as usize).div_ceil(threads) + CHUNK as usize } else { 16 };
         let (br, st) = (&brackets, &store);
         let outs: Vec<StageOut> = rayon::broadcast(|ctx| {
@@ -241,11 +241,6 @@ pub fn summarise_run(
         stats[j].q = quantile::quantiles_type7(&mut col, &PROBS);
     }
     Ok(Summary { draws, layout: model.layout, stats, target_hits: hits, diagnostics, regathered: lost.len() })
-}
-
-/// Draws that the store holds before a stage starting at `done` (at least 1).
-fn store_draws(done: u64) -> f64 {
-    done.max(1) as f64
 }
 
 /// Run the draws again and keep only the value positions `cols` (row-major `draws × cols`).

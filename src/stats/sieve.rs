@@ -31,8 +31,8 @@ use rayon::prelude::*;
 const NP: usize = PROBS.len();
 /// Counting slots per series: the gaps before, between and after the brackets, and the brackets.
 const SLOTS: usize = 2 * NP + 1;
-/// Bounds per series, padded to a power of two for the branch-free search.
-const NB: usize = 32;
+/// Bounds per series: a low and a high bound per bracket.
+const NB: usize = 2 * NP;
 /// The largest key classified as itself; `i64::MAX` (one NaN payload) is classified as this.
 const TOP: i64 = i64::MAX - 1;
 /// Ranks added on each side of a bracket beyond `z` standard deviations.
@@ -54,16 +54,11 @@ impl Brackets {
         Brackets { bounds: vec![b; width] }
     }
 
-    /// The slot of `key` in series `j` (branch-free binary search over 32 bounds).
-    #[inline(always)]
-    fn slot(&self, j: usize, key: i64) -> usize {
+    /// The bounds of series `j` that count for some key: those below `i64::MAX` (keys are capped
+    /// at TOP, so a bound of `i64::MAX` is at or below none of them).
+    fn active(&self, j: usize) -> &[i64] {
         let b = &self.bounds[j];
-        let k = key.min(TOP);
-        let mut pos = 0;
-        for step in [16, 8, 4, 2, 1] {
-            pos += step * usize::from(b[pos + step - 1] <= k);
-        }
-        pos
+        &b[..b.iter().take_while(|&&x| x != i64::MAX).count()]
     }
 
     /// The brackets of series `j` as inclusive (lo, hi) key pairs.
@@ -143,10 +138,7 @@ impl Sieve {
             for i in 0..g {
                 let j = j0 + i;
                 let keys = &self.cols[i * n..(i + 1) * n];
-                let bounds = &br.bounds[j];
-                // Bounds equal to i64::MAX count for no key (keys are capped at TOP).
-                let active = bounds.iter().take_while(|&&b| b != i64::MAX).count();
-                slots(isa, &bounds[..active], keys, &mut self.pos);
+                slots(isa, br.active(j), keys, &mut self.pos);
                 let (c, t) = (&mut self.counts[j], &mut self.kept[j]);
                 if t.buf.len() < t.len + n {
                     t.buf.resize(t.len + n + t.len / 4, 0);
@@ -288,21 +280,20 @@ impl Store {
                 }
                 let off = group(br, j, kept, pending);
                 let below = below(c);
+                // Each probability's two ranks, local to the bracket that holds them.
                 let mut want = Wanted::default();
-                for &p in &PROBS {
+                let mut local = [(0usize, 0u64, 0u64); NP];
+                for (l, &p) in local.iter_mut().zip(&PROBS) {
                     let (lo, hi) = type7_ranks(m as usize, p);
                     let t = home(&below, &off, lo as u64, hi as u64)?;
-                    want.add(t, lo as u64 - below[t]);
-                    want.add(t, hi as u64 - below[t]);
+                    *l = (t, lo as u64 - below[t], hi as u64 - below[t]);
+                    want.add(t, l.1);
+                    want.add(t, l.2);
                 }
                 let keys = want.select(kept, &off);
                 let mut out = [f64::NAN; NP];
-                for (o, &p) in out.iter_mut().zip(&PROBS) {
-                    let (lo, hi) = type7_ranks(m as usize, p);
-                    let t = home(&below, &off, lo as u64, hi as u64)?;
-                    let a = from_key(keys.get(t, lo as u64 - below[t]));
-                    let b = from_key(keys.get(t, hi as u64 - below[t]));
-                    *o = type7_interpolate(m as usize, p, a, b);
+                for ((o, &p), &(t, a, b)) in out.iter_mut().zip(&PROBS).zip(&local) {
+                    *o = type7_interpolate(m as usize, p, from_key(keys.get(t, a)), from_key(keys.get(t, b)));
                 }
                 Some(out)
             })
@@ -314,33 +305,35 @@ impl Store {
 /// `off[t]..off[t + 1]` of the result (which has no spare capacity).
 fn group(br: &Brackets, j: usize, kept: &mut Vec<i64>, pending: &mut Vec<Vec<i64>>) -> [usize; NP + 1] {
     let total = kept.len() + pending.iter().map(Vec::len).sum::<usize>();
-    let all = std::iter::once(&*kept).chain(pending.iter()).flat_map(|v| v.iter().copied());
+    let mut all = Vec::with_capacity(total);
+    all.extend_from_slice(kept);
+    for p in pending.drain(..) {
+        all.extend_from_slice(&p);
+    }
+    let mut off = [total; NP + 1];
+    off[0] = 0;
     if br.intervals(j).count() <= 1 {
         // One bracket holds everything kept: no sorting needed.
-        let mut out = Vec::with_capacity(total);
-        out.extend(all);
-        *kept = out;
-        pending.clear();
-        let mut off = [total; NP + 1];
-        off[0] = 0;
+        *kept = all;
         return off;
     }
-    let mut off = [0usize; NP + 1];
-    let slots: Vec<u8> = all.clone().map(|k| (br.slot(j, k) / 2) as u8).collect();
-    for &t in &slots {
-        off[t as usize + 1] += 1;
+    let mut pos = vec![0u8; total];
+    slots(Isa::detected(), br.active(j), &all, &mut pos);
+    off = [0; NP + 1];
+    for &s in &pos {
+        off[s as usize / 2 + 1] += 1;
     }
     for t in 0..NP {
         off[t + 1] += off[t];
     }
     let mut at = off;
     let mut out = vec![0i64; total];
-    for (k, &t) in all.zip(&slots) {
-        out[at[t as usize]] = k;
-        at[t as usize] += 1;
+    for (&k, &s) in all.iter().zip(&pos) {
+        let t = s as usize / 2;
+        out[at[t]] = k;
+        at[t] += 1;
     }
     *kept = out;
-    pending.clear();
     off
 }
 
