@@ -61,6 +61,18 @@ impl Brackets {
         &b[..b.iter().take_while(|&&x| x != i64::MAX).count()]
     }
 
+    /// For each bracket of series `j`, its one key if it holds only one (then only its count is
+    /// kept); `None` for a bracket of several keys and past the last bracket.
+    fn points(&self, j: usize) -> [Option<i64>; NP] {
+        let mut p = [None; NP];
+        for (o, (lo, hi)) in p.iter_mut().zip(self.intervals(j)) {
+            if is_point(lo, hi) {
+                *o = Some(lo);
+            }
+        }
+        p
+    }
+
     /// The brackets of series `j` as inclusive (lo, hi) key pairs.
     fn intervals(&self, j: usize) -> impl Iterator<Item = (i64, i64)> + '_ {
         let b = &self.bounds[j];
@@ -139,6 +151,12 @@ impl Sieve {
                 let j = j0 + i;
                 let keys = &self.cols[i * n..(i + 1) * n];
                 slots(isa, br.active(j), keys, &mut self.pos);
+                // Slots whose keys are kept: brackets of more than one key (a bracket of one
+                // key needs only its count).
+                let keep = br.points(j).iter().enumerate().fold(0u32, |m, (t, p)| match p {
+                    None => m | 1 << (2 * t + 1),
+                    Some(_) => m,
+                });
                 let (c, t) = (&mut self.counts[j], &mut self.kept[j]);
                 if t.buf.len() < t.len + n {
                     t.buf.resize(t.len + n + t.len / 4, 0);
@@ -146,7 +164,7 @@ impl Sieve {
                 for (&key, &s) in keys.iter().zip(&self.pos[..n]) {
                     c[s as usize] += 1;
                     t.buf[t.len] = key;
-                    t.len += usize::from(s & 1);
+                    t.len += ((keep >> s) & 1) as usize;
                 }
             }
         }
@@ -279,18 +297,18 @@ impl Store {
                     return None;
                 }
                 let off = group(br, j, kept, pending);
-                let below = below(c);
+                let (below, lens) = (below(c), lens(c));
                 // Each probability's two ranks, local to the bracket that holds them.
                 let mut want = Wanted::default();
                 let mut local = [(0usize, 0u64, 0u64); NP];
                 for (l, &p) in local.iter_mut().zip(&PROBS) {
                     let (lo, hi) = type7_ranks(m as usize, p);
-                    let t = home(&below, &off, lo as u64, hi as u64)?;
+                    let t = home(&below, &lens, lo as u64, hi as u64)?;
                     *l = (t, lo as u64 - below[t], hi as u64 - below[t]);
                     want.add(t, l.1);
                     want.add(t, l.2);
                 }
-                let keys = want.select(kept, &off);
+                let keys = want.select(kept, &off, &br.points(j));
                 let mut out = [f64::NAN; NP];
                 for ((o, &p), &(t, a, b)) in out.iter_mut().zip(&PROBS).zip(&local) {
                     *o = type7_interpolate(m as usize, p, from_key(keys.get(t, a)), from_key(keys.get(t, b)));
@@ -349,12 +367,20 @@ fn below(c: &[u64; SLOTS]) -> [u64; NP] {
     below
 }
 
+/// Whether a bracket holds one key and keeps only its count (not for the two largest keys, which
+/// [`Brackets::set`] widens to `i64::MAX`).
+fn is_point(lo: i64, hi: i64) -> bool {
+    lo == hi && lo < TOP
+}
+
+/// The number of values in each bracket, from the slot counts.
+fn lens(c: &[u64; SLOTS]) -> [u64; NP] {
+    std::array::from_fn(|t| c[2 * t + 1])
+}
+
 /// The bracket holding both ranks, if any.
-fn home(below: &[u64; NP], off: &[usize; NP + 1], lo: u64, hi: u64) -> Option<usize> {
-    (0..NP).find(|&t| {
-        let len = (off[t + 1] - off[t]) as u64;
-        len > 0 && below[t] <= lo && hi < below[t] + len
-    })
+fn home(below: &[u64; NP], lens: &[u64; NP], lo: u64, hi: u64) -> Option<usize> {
+    (0..NP).find(|&t| lens[t] > 0 && below[t] <= lo && hi < below[t] + lens[t])
 }
 
 /// Local ranks wanted in each bracket (made increasing and distinct by [`Wanted::select`]).
@@ -370,8 +396,9 @@ impl Wanted {
         self.n[t] += 1;
     }
 
-    /// Select every wanted rank of every bracket (reorders the keys within each bracket).
-    fn select(mut self, kept: &mut [i64], off: &[usize; NP + 1]) -> Found {
+    /// Select every wanted rank of every bracket (reorders the keys within each bracket); a
+    /// bracket of one key has that key at every rank.
+    fn select(mut self, kept: &mut [i64], off: &[usize; NP + 1], points: &[Option<i64>; NP]) -> Found {
         let mut found = Found { ranks: [[0; 2 * NP + 4]; NP], keys: [[0; 2 * NP + 4]; NP], n: [0; NP] };
         for t in 0..NP {
             let rs = &mut self.ranks[t][..self.n[t]];
@@ -384,7 +411,9 @@ impl Wanted {
                 }
             }
             found.n[t] = k;
-            if k > 0 {
+            if let Some(v) = points[t] {
+                found.keys[t][..k].fill(v);
+            } else if k > 0 {
                 let mut ranks = [0usize; 2 * NP + 4];
                 for (a, &r) in ranks.iter_mut().zip(&found.ranks[t][..k]) {
                     *a = r as usize;
@@ -423,15 +452,15 @@ fn rebracket_one(
 ) -> Option<Vec<(i64, i64)>> {
     let old: Vec<(i64, i64)> = br.intervals(j).collect();
     let off = group(br, j, kept, pending);
-    let below = below(c);
+    let (below, lens, points) = (below(c), lens(c), br.points(j));
     // Each probability's new bracket in ranks, clipped to the bracket that holds its ranks.
     let mut want = Wanted::default();
     let mut plan = [(0usize, 0u64, 0u64, false, false); NP]; // (bracket, a, b, a clipped, b clipped)
     for (i, &p) in PROBS.iter().enumerate() {
         let (lo, hi) = type7_ranks(m as usize, p);
-        let t = home(&below, &off, lo as u64, hi as u64)?;
+        let t = home(&below, &lens, lo as u64, hi as u64)?;
         let d = (z * (m as f64 * p * (1.0 - p)).sqrt() + SLACK).ceil() as u64;
-        let (first, last) = (below[t], below[t] + (off[t + 1] - off[t]) as u64 - 1);
+        let (first, last) = (below[t], below[t] + lens[t] - 1);
         let a = (lo as u64).saturating_sub(d);
         let b = hi as u64 + d;
         let (ca, cb) = (a <= first, b >= last);
@@ -444,7 +473,7 @@ fn rebracket_one(
         }
         plan[i] = (t, a - first, b - first, ca, cb);
     }
-    let keys = want.select(kept, &off);
+    let keys = want.select(kept, &off, &points);
     let mut new: Vec<(usize, i64, i64)> = plan
         .iter()
         .map(|&(t, a, b, ca, cb)| {
@@ -461,16 +490,28 @@ fn rebracket_one(
             _ => merged.push((t, lo, hi)),
         }
     }
-    // Keep the keys inside the new brackets; count the rest as gaps.
+    // Keep the keys inside the new brackets (only their count for a bracket of one key); count
+    // the rest as gaps.
     let mut fresh: Vec<i64> = Vec::new();
     *c = [0; SLOTS];
     let mut end = 0;
     for (u, &(t, lo, hi)) in merged.iter().enumerate() {
-        let src = &kept[off[t]..off[t + 1]];
-        let under = src.iter().filter(|&&k| k < lo).count() as u64;
-        let before = fresh.len();
-        fresh.extend(src.iter().copied().filter(|&k| lo <= k && k <= hi));
-        let (start, len) = (below[t] + under, (fresh.len() - before) as u64);
+        let (start, len) = if points[t].is_some() {
+            // A bracket of one key stays that bracket (its new bounds are its key).
+            (below[t], lens[t])
+        } else {
+            let src = &kept[off[t]..off[t + 1]];
+            let under = src.iter().filter(|&&k| k < lo).count() as u64;
+            let inside = src.iter().filter(|&&k| lo <= k && k <= hi);
+            let len = if is_point(lo, hi) {
+                inside.count()
+            } else {
+                let before = fresh.len();
+                fresh.extend(inside);
+                fresh.len() - before
+            };
+            (below[t] + under, len as u64)
+        };
         c[2 * u] = start - end;
         c[2 * u + 1] = len;
         end = start + len;
@@ -581,6 +622,36 @@ mod tests {
             "kept {kept}, expected {expected}"
         );
         assert!((kept as f64) > 0.8 * expected, "kept {kept}, expected {expected}");
+    }
+
+    #[test]
+    fn a_bracket_of_one_key_keeps_a_count_not_the_values() {
+        // A constant series keeps nothing after a first stage long enough that its brackets do not
+        // reach the first stage's open ends (its one bracket then holds one key);
+        // one with three values keeps only the brackets that span two keys. Quantiles stay exact.
+        let n = 20_000;
+        let rows: Vec<[f64; 2]> = (0..n).map(|i| [3.25, (i % 3) as f64]).collect();
+        let mut br = Brackets::everything(2);
+        let mut store = Store::new(2);
+        let (mut start, mut end) = (0, 4096);
+        loop {
+            let mut s = Sieve::new(&store, 1.0, 16);
+            for row in &rows[start..end] {
+                s.push_row(&br, row);
+            }
+            store.absorb(vec![s], (end - start) as u64);
+            if end == n {
+                break;
+            }
+            store.rebracket(&mut br, 5.0);
+            assert!(store.kept[0].is_empty(), "constant series: kept after {end} draws");
+            assert!(store.kept[1].len() < end / 2, "three values: {} kept of {end}", store.kept[1].len());
+            (start, end) = (end, (2 * end).min(n));
+        }
+        let q = store.quantiles(&br);
+        for (j, col) in [vec![3.25; n], (0..n).map(|i| (i % 3) as f64).collect()].iter().enumerate() {
+            assert_eq!(q[j], Some(quantiles_type7(&mut col.clone(), &PROBS)), "series {j}");
+        }
     }
 
     #[test]
