@@ -54,11 +54,9 @@ impl Brackets {
         Brackets { bounds: vec![b; width] }
     }
 
-    /// The bounds of series `j` that count for some key: those below `i64::MAX` (keys are capped
-    /// at TOP, so a bound of `i64::MAX` is at or below none of them).
+    /// The bounds of series `j` that count for some key (see [`active`]).
     fn active(&self, j: usize) -> &[i64] {
-        let b = &self.bounds[j];
-        &b[..b.iter().take_while(|&&x| x != i64::MAX).count()]
+        active(&self.bounds[j])
     }
 
     /// For each bracket of series `j`, its one key if it holds only one (then only its count is
@@ -83,15 +81,43 @@ impl Brackets {
     }
 
     fn set(&mut self, j: usize, intervals: &[(i64, i64)]) {
-        let b = &mut self.bounds[j];
-        b.fill(i64::MAX);
-        for (t, &(lo, hi)) in intervals.iter().enumerate() {
-            // A bracket's low bound is at most TOP and its high bound is not TOP, so that
-            // classifying i64::MAX as TOP puts it where it belongs.
-            b[2 * t] = lo.min(TOP);
-            b[2 * t + 1] = if hi >= TOP { i64::MAX } else { hi + 1 };
-        }
+        self.bounds[j] = encode(intervals);
     }
+}
+
+/// The bounds of brackets given as inclusive (lo, hi) key pairs, in order.
+fn encode(intervals: &[(i64, i64)]) -> [i64; NB] {
+    let mut b = [i64::MAX; NB];
+    for (t, &(lo, hi)) in intervals.iter().enumerate() {
+        // A bracket's low bound is at most TOP and its high bound is not TOP, so that
+        // classifying i64::MAX as TOP puts it where it belongs.
+        b[2 * t] = lo.min(TOP);
+        b[2 * t + 1] = if hi >= TOP { i64::MAX } else { hi + 1 };
+    }
+    b
+}
+
+/// The bounds that count for some key: those below `i64::MAX` (keys are capped at TOP, so a
+/// bound of `i64::MAX` is at or below none of them).
+fn active(b: &[i64; NB]) -> &[i64] {
+    &b[..b.iter().take_while(|&&x| x != i64::MAX).count()]
+}
+
+/// Which slots keep their keys: brackets of more than one key.
+fn keep_mask(points: &[Option<i64>; NP], brackets: usize) -> u32 {
+    (0..brackets).filter(|&t| points[t].is_none()).fold(0, |m, t| m | 1 << (2 * t + 1))
+}
+
+/// Slot counts of `n` keys from the numbers of keys at or above each of the `bounds` bounds.
+fn slot_counts(n: u64, ge: &[u64; NB], bounds: usize) -> [u64; SLOTS] {
+    let mut c = [0; SLOTS];
+    let mut above = n;
+    for (s, &g) in ge[..bounds].iter().enumerate() {
+        c[s] = above - g;
+        above = g;
+    }
+    c[bounds] = above;
+    c
 }
 
 /// One thread's share of a stage: counts per slot and the bracketed keys (of every bracket,
@@ -103,7 +129,7 @@ pub struct Sieve {
     /// Scratch: the keys of [`GATHER`] series of a block of draws, series-major.
     cols: Vec<i64>,
     /// Scratch: the slot of each key of one series.
-    pos: Vec<u8>,
+    pos: Vec<i64>,
 }
 
 /// A buffer written without a branch on whether the value is kept: the key is always written
@@ -150,22 +176,25 @@ impl Sieve {
             for i in 0..g {
                 let j = j0 + i;
                 let keys = &self.cols[i * n..(i + 1) * n];
-                slots(isa, br.active(j), keys, &mut self.pos);
-                // Slots whose keys are kept: brackets of more than one key (a bracket of one
-                // key needs only its count).
-                let keep = br.points(j).iter().enumerate().fold(0u32, |m, (t, p)| match p {
-                    None => m | 1 << (2 * t + 1),
-                    Some(_) => m,
-                });
-                let (c, t) = (&mut self.counts[j], &mut self.kept[j]);
+                let bounds = br.active(j);
+                let mut ge = [0u64; NB];
+                slots(isa, bounds, keys, &mut self.pos, &mut ge);
+                for (c, add) in self.counts[j].iter_mut().zip(slot_counts(n as u64, &ge, bounds.len())) {
+                    *c += add as u32;
+                }
+                // A bracket of one key needs only its count.
+                let keep = keep_mask(&br.points(j), bounds.len().div_ceil(2));
+                let t = &mut self.kept[j];
                 if t.buf.len() < t.len + n {
                     t.buf.resize(t.len + n + t.len / 4, 0);
                 }
+                let out = &mut t.buf[t.len..t.len + n];
+                let mut w = 0;
                 for (&key, &s) in keys.iter().zip(&self.pos[..n]) {
-                    c[s as usize] += 1;
-                    t.buf[t.len] = key;
-                    t.len += ((keep >> s) & 1) as usize;
+                    out[w.min(n - 1)] = key;
+                    w += ((keep >> s) & 1) as usize;
                 }
+                t.len += w;
             }
         }
     }
@@ -174,32 +203,60 @@ impl Sieve {
 /// Series gathered together by [`Sieve::push_rows`] (one cache line of each row).
 const GATHER: usize = 8;
 
-/// The slot of each key: the number of `bounds` at or below it (keys above TOP count as TOP).
+/// The slot of each key: the number of `bounds` at or below it, into `pos`; and for each bound,
+/// the number of keys at or above it, into `ge`. `bounds` are the active ones (all below
+/// `i64::MAX`), so a key of `i64::MAX` counts as TOP would. Keys go eight at a time through every
+/// bound, counting the bounds above each key (a broadcast, compare and subtract per bound and
+/// vector, kept in i64 lanes so that nothing is narrowed in the loop).
 #[inline(always)]
-fn slots_inner(bounds: &[i64], keys: &[i64], pos: &mut [u8]) {
-    for (p, &k) in pos.iter_mut().zip(keys) {
-        let k = k.min(TOP);
-        let mut s = 0u8;
-        for &b in bounds {
-            s += u8::from(b <= k);
+fn slots_inner(bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB]) {
+    const L: usize = 8;
+    let nb = bounds.len() as i64;
+    let mut below = [[0i64; L]; NB]; // per bound and lane: keys under the bound
+    let mut kc = keys.chunks_exact(L);
+    let mut pc = pos.chunks_exact_mut(L);
+    for (p, k) in (&mut pc).zip(&mut kc) {
+        let mut above = [0i64; L];
+        for (&b, u) in bounds.iter().zip(below.iter_mut()) {
+            for ((a, u), &x) in above.iter_mut().zip(u.iter_mut()).zip(k) {
+                let m = i64::from(b > x);
+                *a += m;
+                *u += m;
+            }
         }
-        *p = s;
+        for (o, a) in p.iter_mut().zip(above) {
+            *o = nb - a;
+        }
+    }
+    let n = keys.len() as u64;
+    for (g, u) in ge.iter_mut().zip(&below) {
+        *g = n - u.iter().sum::<i64>() as u64;
+    }
+    for (p, &x) in pc.into_remainder().iter_mut().zip(kc.remainder()) {
+        *p = 0;
+        for (&b, g) in bounds.iter().zip(ge.iter_mut()) {
+            if b > x {
+                *g -= 1;
+            } else {
+                *p += 1;
+            }
+        }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn slots_avx2(bounds: &[i64], keys: &[i64], pos: &mut [u8]) {
-    slots_inner(bounds, keys, pos)
+fn slots_avx2(bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB]) {
+    slots_inner(bounds, keys, pos, ge)
 }
 
 /// [`slots_inner`] compiled for `isa` (the result is the same integers either way).
-fn slots(isa: Isa, bounds: &[i64], keys: &[i64], pos: &mut [u8]) {
+fn slots(isa: Isa, bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB]) {
     match isa {
         // SAFETY: `Isa::detected` returns Avx2 only when the processor has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { slots_avx2(bounds, keys, pos) },
-        _ => slots_inner(bounds, keys, pos),
+        Isa::Avx2 => unsafe { slots_avx2(bounds, keys, pos, ge) },
+        _ => slots_inner(bounds, keys, pos, ge),
     }
 }
 
@@ -335,8 +392,8 @@ fn group(br: &Brackets, j: usize, kept: &mut Vec<i64>, pending: &mut Vec<Vec<i64
         *kept = all;
         return off;
     }
-    let mut pos = vec![0u8; total];
-    slots(Isa::detected(), br.active(j), &all, &mut pos);
+    let mut pos = vec![0i64; total];
+    slots(Isa::detected(), br.active(j), &all, &mut pos, &mut [0; NB]);
     off = [0; NP + 1];
     for &s in &pos {
         off[s as usize / 2 + 1] += 1;
@@ -490,36 +547,36 @@ fn rebracket_one(
             _ => merged.push((t, lo, hi)),
         }
     }
-    // Keep the keys inside the new brackets (only their count for a bracket of one key); count
-    // the rest as gaps.
-    let mut fresh: Vec<i64> = Vec::new();
-    *c = [0; SLOTS];
-    let mut end = 0;
-    for (u, &(t, lo, hi)) in merged.iter().enumerate() {
-        let (start, len) = if points[t].is_some() {
-            // A bracket of one key stays that bracket (its new bounds are its key).
-            (below[t], lens[t])
-        } else {
-            let src = &kept[off[t]..off[t + 1]];
-            let under = src.iter().filter(|&&k| k < lo).count() as u64;
-            let inside = src.iter().filter(|&&k| lo <= k && k <= hi);
-            let len = if is_point(lo, hi) {
-                inside.count()
-            } else {
-                let before = fresh.len();
-                fresh.extend(inside);
-                fresh.len() - before
-            };
-            (below[t] + under, len as u64)
-        };
-        c[2 * u] = start - end;
-        c[2 * u + 1] = len;
-        end = start + len;
+    // Classify the kept keys against the new brackets in one pass, keeping those in brackets of
+    // more than one key. Counts that are not kept keys (the old gaps, old brackets of one key)
+    // go to the new slot that holds their place: after every new bracket made from an old
+    // bracket before them.
+    let c_old = *c;
+    let iv: Vec<(i64, i64)> = merged.iter().map(|&(_, lo, hi)| (lo, hi)).collect();
+    let bounds = encode(&iv);
+    let bounds = active(&bounds);
+    let mut pos = vec![0i64; kept.len()];
+    let mut ge = [0u64; NB];
+    slots(Isa::detected(), bounds, kept, &mut pos, &mut ge);
+    *c = slot_counts(kept.len() as u64, &ge, bounds.len());
+    let new_points: [Option<i64>; NP] =
+        std::array::from_fn(|u| iv.get(u).and_then(|&(lo, hi)| is_point(lo, hi).then_some(lo)));
+    let keep = keep_mask(&new_points, iv.len());
+    let gap_after = |t: usize| 2 * merged.iter().filter(|u| u.0 < t).count();
+    for g in 0..=old.len() {
+        c[gap_after(g)] += c_old[2 * g];
     }
-    c[2 * merged.len()] = m - end;
+    for (t, p) in points.iter().enumerate().take(old.len()) {
+        if p.is_some() {
+            let slot = merged.iter().position(|u| u.0 == t).map_or(gap_after(t), |u| 2 * u + 1);
+            c[slot] += lens[t];
+        }
+    }
+    let mut fresh: Vec<i64> =
+        kept.iter().zip(&pos).filter(|&(_, &s)| (keep >> s) & 1 == 1).map(|(&k, _)| k).collect();
     fresh.shrink_to_fit();
     *kept = fresh;
-    Some(merged.into_iter().map(|(_, lo, hi)| (lo, hi)).collect())
+    Some(iv)
 }
 
 #[cfg(test)]
