@@ -97,8 +97,9 @@ fn encode(intervals: &[(i64, i64)]) -> [i64; NB] {
     b
 }
 
-/// The bounds that count for some key: those below `i64::MAX` (keys are capped at TOP, so a
-/// bound of `i64::MAX` is at or below none of them).
+/// The bounds that count for some key: those below `i64::MAX`. A bound of `i64::MAX` stands for
+/// "above every key" (see [`encode`]); the others are at most TOP, so a key of `i64::MAX`
+/// compares with them as TOP would.
 fn active(b: &[i64; NB]) -> &[i64] {
     &b[..b.iter().take_while(|&&x| x != i64::MAX).count()]
 }
@@ -142,8 +143,7 @@ struct Tail {
 
 impl Sieve {
     /// An empty sieve for the series of `store`, with room for `share` (a fraction) of the values
-    /// each series kept so far.
-    /// and for `room` values at least.
+    /// each series kept so far, and for `room` values at least.
     pub fn new(store: &Store, share: f64, room: usize) -> Self {
         let kept = store
             .kept
