@@ -5,6 +5,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::kernels;
+use super::sim::Isa;
 use crate::region::{AGES, MAX_AGE};
 
 /// Makeham term A.
@@ -80,6 +81,35 @@ pub fn fertility_schedule() -> [f64; AGES] {
     phi
 }
 
+/// One year's survival rates s_g(x, t) of a mortality schedule, with their complements
+/// q = 1 − s (the deaths' rates), computed once for every city that shares the schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Survival {
+    /// s_g(x, t) by sex (0 female, 1 male) and age.
+    pub s: [[f64; AGES]; 2],
+    /// 1 − s_g(x, t).
+    pub q: [[f64; AGES]; 2],
+}
+
+impl Survival {
+    /// Survival rates `s` and their complements.
+    pub fn new(s: [[f64; AGES]; 2]) -> Survival {
+        let mut out = Survival { s, q: [[0.0; AGES]; 2] };
+        out.complete();
+        out
+    }
+
+    /// Recompute `q` = 1 − `s` after `s` changed.
+    #[inline(always)]
+    pub fn complete(&mut self) {
+        for (q, s) in self.q.iter_mut().zip(&self.s) {
+            for (q, s) in q.iter_mut().zip(s) {
+                *q = 1.0 - s;
+            }
+        }
+    }
+}
+
 /// Births, deaths and the population after one year of survival and ageing.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Natural {
@@ -117,7 +147,8 @@ impl AgeSums {
 }
 
 /// One year of cohort-component projection, in place: births from the start-of-year women,
-/// survival and ageing, infants. `surv[g][x]` = s_g(x, t); `male_birth_share` = SRB/(1+SRB).
+/// survival and ageing, infants. `surv` = s_g(x, t) and 1 − s; `male_birth_share` = SRB/(1+SRB);
+/// `isa` the compiled version of the survival kernel (the same bits in each).
 ///
 /// One pass over each sex's cells gives the survivors, the deaths and the sums by broad age
 /// group (the survivors of age x are aged x + 1 at the end of the year; 99- and 100-year-olds
@@ -125,27 +156,26 @@ impl AgeSums {
 #[inline(always)]
 pub fn project_year(
     pop: &mut [[f64; AGES]; 2],
-    surv: &[[f64; AGES]; 2],
+    surv: &Survival,
     tfr: f64,
     phi: &[f64; AGES],
     male_birth_share: f64,
+    isa: Isa,
 ) -> Natural {
     let tfr = tfr.max(0.0);
     let births = tfr * kernels::dot(&phi[15..50], &pop[0][15..50]);
     let mut nat = Natural { births, ..Natural::default() };
     for g in 0..2 {
-        let (p, s) = (&mut pop[g], &surv[g]);
+        let (p, s, q) = (&mut pop[g], &surv.s[g], &surv.q[g]);
         // Survivors of ages 64–100 end aged 65+ (99 and 100 both in the open group 100+), of
         // 14–63 aged 15–64, of 0–13 aged 1–14; shifted in place from the top.
-        let (top_alive, top_dead) = (p[MAX_AGE] * s[MAX_AGE], p[MAX_AGE] * (1.0 - s[MAX_AGE]));
-        let (old, d2) = kernels::survive_shift(p, s, 64, MAX_AGE);
+        let (top_alive, top_dead) = (p[MAX_AGE] * s[MAX_AGE], p[MAX_AGE] * q[MAX_AGE]);
+        let [(old, d2), (working, d1), (young, d0)] = kernels::survive_ages(isa, p, s, q);
         p[MAX_AGE] += top_alive;
-        let (working, d1) = kernels::survive_shift(p, s, 14, 64);
-        let (young, d0) = kernels::survive_shift(p, s, 0, 14);
         let b = births * if g == 1 { male_birth_share } else { 1.0 - male_birth_share };
         p[0] = b * s[0];
         let old = old + top_alive;
-        nat.deaths += (((d0 + d1) + d2) + top_dead) + b * (1.0 - s[0]);
+        nat.deaths += (((d0 + d1) + d2) + top_dead) + b * q[0];
         nat.population += ((p[0] + young) + working) + old;
         nat.working += working;
         nat.old += old;
@@ -281,8 +311,8 @@ mod tests {
         let mut pop = [[1.0; AGES]; 2];
         let start: f64 = pop.iter().flatten().sum();
         let m = mortality(solve_gompertz(78.0).unwrap());
-        let surv = [m.map(|v| (-v).exp()), m.map(|v| (-v).exp())];
-        let n = project_year(&mut pop, &surv, 1.6, &fertility_schedule(), 1.12 / 2.12);
+        let surv = Survival::new([m.map(|v| (-v).exp()), m.map(|v| (-v).exp())]);
+        let n = project_year(&mut pop, &surv, 1.6, &fertility_schedule(), 1.12 / 2.12, Isa::detected());
         let end: f64 = pop.iter().flatten().sum();
         assert!((end - (start + n.births - n.deaths)).abs() < 1e-12 * start);
         assert!((n.births - 1.6 * 35.0 / 35.0 * 1.0).abs() < 1e-12);

@@ -111,7 +111,7 @@ pub struct Workspace {
     ma: Vec<f64>,
     ma_changed: Vec<bool>,
     dlnma: Vec<f64>,
-    surv: Vec<[[f64; AGES]; 2]>,
+    surv: Vec<demography::Survival>,
     /// The year `surv` holds (it depends on the draw's ι: cleared when a draw starts).
     surv_year: Option<i32>,
     removal: [[f64; AGES]; 2],
@@ -132,6 +132,8 @@ pub struct Workspace {
     eps_pi: f64,
     diag: Diagnostics,
     lever: Levers,
+    /// The compiled version the draw runs in (its kernels dispatch on it).
+    isa: Isa,
 }
 
 /// Per-draw state and per-year effects of the policy levers (MODEL.md §7). Every effect is a
@@ -253,7 +255,7 @@ impl Workspace {
             ma: vec![0.0; n],
             ma_changed: vec![false; n],
             dlnma: vec![0.0; years.max(1) * n],
-            surv: vec![[[0.0; AGES]; 2]; model.mortality.len()],
+            surv: vec![demography::Survival::new([[0.0; AGES]; 2]); model.mortality.len()],
             surv_year: None,
             removal: [[0.0; AGES]; 2],
             capped: [[false; AGES]; 2],
@@ -273,6 +275,7 @@ impl Workspace {
             eps_pi: 0.0,
             diag: Diagnostics::default(),
             lever: Levers::new(model),
+            isa: Isa::Generic,
         }
     }
 
@@ -458,10 +461,12 @@ pub fn simulate_on(
 ) -> Result<Diagnostics, ModelError> {
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx2 && Isa::Avx2.available() {
+        ws.isa = Isa::Avx2;
         // SAFETY: the processor has AVX2 (checked just above).
         return unsafe { simulate_avx2(model, seed, draw, mode, ws, out, observe) };
     }
     let _ = isa;
+    ws.isa = Isa::Generic;
     simulate_inner(model, seed, draw, mode, ws, out, observe)
 }
 
@@ -851,8 +856,9 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let improve = (1.0 - p[P::MortalityImprovement as usize]).powi(t - b);
         for (s, m) in ws.surv.iter_mut().zip(&model.mortality) {
             for g in 0..2 {
-                kernels::exp_scaled_neg(&m[g], improve, &mut s[g]);
+                kernels::exp_scaled_neg(&m[g], improve, &mut s.s[g]);
             }
+            s.complete();
         }
         ws.surv_year = Some(t);
     }
@@ -923,6 +929,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             tfr,
             &model.phi,
             cb.male_birth_share,
+            ws.isa,
         );
         // 3 migration
         if calib {
