@@ -1236,6 +1236,12 @@ fn check(
     out: &[f64],
 ) -> Result<(), ModelError> {
     let at = layout.index(e, t, Indicator::Population);
+    // The usual case in one branch-free pass; the loop below finds the first bad indicator (and
+    // skips the base year's flows, which are NaN by definition).
+    let slot = &out[at..at + crate::indicators::N_INDICATORS];
+    if t != layout.base_year && slot.iter().fold(true, |ok, v| ok & v.is_finite()) {
+        return Ok(());
+    }
     for ind in INDICATORS {
         if t == layout.base_year && ind.is_flow() {
             continue;
@@ -1289,6 +1295,40 @@ mod tests {
             }
         }
         series
+    }
+
+    #[test]
+    fn a_non_finite_outcome_is_reported_by_its_first_indicator() {
+        let region = Region::embedded();
+        let sc = Scenario::parse("b.toml", "[scenario]\nname = \"b\"\n", &region).unwrap();
+        let model = Model::new(&region, &sc).unwrap();
+        let l = model.layout;
+        let mut ws = Workspace::new(&model);
+        let mut out = vec![0.0; l.len()];
+        simulate(&model, 3, 0, Mode::Stochastic, &mut ws, &mut out).unwrap();
+        let (b, t) = (l.base_year, l.base_year + 4);
+        let ok = |out: &[f64], e: usize, t: i32| check(l, e, t, 9, "x", &ws.p, out);
+        // The base year's flows are NaN by definition; every other value is finite.
+        assert!(out[l.index(0, b, Indicator::Births)].is_nan());
+        for e in 0..=model.n {
+            assert!(ok(&out, e, b).is_ok() && ok(&out, e, t).is_ok());
+        }
+        // A bad value in a later year is found, by the first bad indicator in indicator order.
+        let mut bad = out.clone();
+        bad[l.index(2, t, Indicator::GdpGrowth)] = f64::INFINITY;
+        bad[l.index(2, t, Indicator::UrbanizationRate)] = f64::NAN;
+        match ok(&bad, 2, t) {
+            Err(ModelError::NonFinite { draw: 9, year, quantity, .. }) => {
+                assert_eq!((year, quantity), (t, Indicator::UrbanizationRate.name()));
+            }
+            other => panic!("expected NonFinite, got {other:?}"),
+        }
+        assert!(ok(&bad, 1, t).is_ok() && ok(&bad, 2, t + 1).is_ok());
+        // In the base year a non-flow is still checked.
+        bad[l.index(3, b, Indicator::Population)] = f64::NAN;
+        assert!(
+            matches!(ok(&bad, 3, b), Err(ModelError::NonFinite { quantity, .. }) if quantity == Indicator::Population.name())
+        );
     }
 
     #[test]
