@@ -311,11 +311,11 @@ fn normal(r: &mut Stream) -> f64 {
 }
 
 fn logit(v: f64) -> f64 {
-    (v / (1.0 - v)).ln()
+    kernels::ln(v / (1.0 - v))
 }
 
 fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
+    1.0 / (1.0 + kernels::exp(-x))
 }
 
 /// The generators of a draw's shocks.
@@ -613,7 +613,7 @@ fn market_access(model: &Model, ws: &mut Workspace) {
     ws.travel.copy_from_slice(&model.travel_times);
     market_access_levels(model, &ws.travel, theta, &mut ws.ma);
     for (l, ma) in ws.lnma.iter_mut().zip(&ws.ma) {
-        *l = ma.ln();
+        *l = kernels::ln(*ma);
     }
     ws.dlnma.fill(0.0);
     for t in model.base_year + 1..=model.horizon {
@@ -644,7 +644,7 @@ fn market_access(model: &Model, ws: &mut Workspace) {
             let row = (t - model.base_year - 1) as usize * n;
             for i in 0..n {
                 if std::mem::take(&mut ws.ma_changed[i]) {
-                    let now = ws.ma[i].ln();
+                    let now = kernels::ln(ws.ma[i]);
                     ws.dlnma[row + i] = now - ws.lnma[i];
                     ws.lnma[i] = now;
                 }
@@ -682,7 +682,11 @@ fn base_state(model: &Model) -> (Vec<CityState>, Vec<[[f64; 3]; 3]>) {
         });
         logs.push(std::array::from_fn(|s| {
             if cb.output[s] > 0.0 {
-                [cb.output[s].ln(), cb.capital[s].ln(), (cb.emp_shares[s] * cb.employment).ln()]
+                [
+                    kernels::ln(cb.output[s]),
+                    kernels::ln(cb.capital[s]),
+                    kernels::ln(cb.emp_shares[s] * cb.employment),
+                ]
             } else {
                 [0.0; 3]
             }
@@ -805,7 +809,7 @@ fn prepare_levers(model: &Model, ws: &mut Workspace, t: i32, delta: f64) {
             let share = if paid_so_far > 0.0 { lv.moved[o] / paid_so_far } else { 0.0 };
             lv.k2_move[o] -= m + upkeep * share;
             if m > 0.0 && k_prev > m {
-                lv.tfp2[o] += ((k_prev - q * m) / (k_prev - m)).ln();
+                lv.tfp2[o] += kernels::ln((k_prev - q * m) / (k_prev - m));
             }
             lv.stock[o] = (1.0 - delta) * lv.stock[o] - m;
             lv.moved[o] += m;
@@ -817,7 +821,7 @@ fn prepare_levers(model: &Model, ws: &mut Workspace, t: i32, delta: f64) {
             let upkeep_j = if t > tr.start { delta * lv.relocated[j] } else { 0.0 };
             lv.k2_move[j] += arriving + upkeep_j;
             if arriving > 0.0 && k_prev + arriving > 0.0 {
-                lv.tfp2[j] += ((k_prev + q * arriving) / (k_prev + arriving)).ln();
+                lv.tfp2[j] += kernels::ln((k_prev + q * arriving) / (k_prev + arriving));
             }
             lv.relocated[j] += arriving;
         }
@@ -828,7 +832,7 @@ fn prepare_levers(model: &Model, ws: &mut Workspace, t: i32, delta: f64) {
         let ramp = if t < park.start {
             0.0
         } else {
-            1.0 / (1.0 + (-(f64::from(t - park.start) - r / 2.0) / (r / 6.0)).exp())
+            1.0 / (1.0 + kernels::exp(-(f64::from(t - park.start) - r / 2.0) / (r / 6.0)))
         };
         let k = k_per_va * value_added * ramp;
         let workers = k / k_per_worker;
@@ -856,7 +860,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let improve = (1.0 - p[P::MortalityImprovement as usize]).powi(t - b);
         for (s, m) in ws.surv.iter_mut().zip(&model.mortality) {
             for g in 0..2 {
-                kernels::exp_scaled_neg(&m[g], improve, &mut s.s[g]);
+                kernels::exp_scaled_neg(ws.isa, &m[g], improve, &mut s.s[g]);
             }
             s.complete();
         }
@@ -875,9 +879,9 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     dma_mean /= p_sum;
 
     let tfr_lr = p[P::TfrLongRun as usize];
-    let tfr_decay = (-k / p[P::TfrConvergenceYears as usize]).exp();
+    let tfr_decay = kernels::exp(-k / p[P::TfrConvergenceYears as usize]);
     let t_m = p[P::MigrationDecayYears as usize];
-    let mig_decay = (-k / t_m).exp();
+    let mig_decay = kernels::exp(-k / t_m);
     let beta_w = p[P::MigrationWageResponse as usize];
     let sigma_m = p[P::MigrationShockSd as usize];
     let u_max = p[P::UrbanizationCeiling as usize];
@@ -889,11 +893,11 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     let d1 = p[P::PrimaryEmploymentDecline as usize];
     let d23 = p[P::SecondaryToTertiaryShift as usize];
     let s_lr = p[P::InvestmentRateLongRun as usize];
-    let inv_decay = (-k / INVESTMENT_CONVERGENCE_YEARS).exp();
+    let inv_decay = kernels::exp(-k / INVESTMENT_CONVERGENCE_YEARS);
     let delta = p[P::Depreciation as usize];
     let alpha = p[P::CapitalShare as usize];
     let gamma_lr = p[P::TfpGrowthLongRun as usize];
-    let tfp_decay = (-(k - 1.0) / p[P::TfpConvergenceYears as usize]).exp();
+    let tfp_decay = kernels::exp(-(k - 1.0) / p[P::TfpConvergenceYears as usize]);
     let eps_ma = p[P::MarketAccessElasticity as usize];
     // Direct project effects of year t on ln A (none in the calibration pass).
     ws.gain.fill(0.0);
@@ -920,7 +924,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let cb = &model.cities[i];
         let c = &mut ws.cities[i];
         let (p_prev, y_prev, u_prev_rate) = (c.p, c.y, c.urban / c.p);
-        let w_rel = (c.y / c.emp / w_bar).ln();
+        let w_rel = kernels::ln(c.y / c.emp / w_bar);
         // 2 demography
         let tfr = tfr_lr + (cb.tfr - tfr_lr) * tfr_decay + lv.tfr[i];
         let nat: Natural = demography::project_year(
@@ -933,8 +937,8 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         );
         // 3 migration
         if calib {
-            ws.m0[i] =
-                ((1.0 + cb.n_ref) * cb.population - nat.population) / (cb.population * (-1.0 / t_m).exp());
+            ws.m0[i] = ((1.0 + cb.n_ref) * cb.population - nat.population)
+                / (cb.population * kernels::exp(-1.0 / t_m));
         }
         let offset = if calib { 0.0 } else { ws.offset[i] };
         let rate = (ws.m0[i] + offset) * mig_decay + beta_w * (w_rel - cb.rel_wage) + lv.mig[i];
@@ -1032,12 +1036,12 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             let mut denom = 0.0;
             for s in 0..3 {
                 if cb.output[s] > 0.0 {
-                    denom += (c.ln_a[s] + SECTOR_DRIFT[s]).exp()
+                    denom += kernels::exp(c.ln_a[s] + SECTOR_DRIFT[s])
                         * c.k[s].powf(alpha)
                         * labour[s].powf(1.0 - alpha);
                 }
             }
-            ws.gamma0[i] = ((1.0 + cb.g_ref) * cb.gdp / denom).ln();
+            ws.gamma0[i] = kernels::ln((1.0 + cb.g_ref) * cb.gdp / denom);
         }
         let gamma = gamma_lr + (ws.gamma0[i] - gamma_lr) * tfp_decay;
         let dma = if calib {
@@ -1057,11 +1061,10 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         // sectors each in one vectorised batch.
         let mut logs = [0.0; 8];
         ln_into(&[c.k[0], c.k[1], c.k[2], labour[0], labour[1], labour[2], 1.0, 1.0], &mut logs);
-        let mut out_s = [0.0; 4];
         let ln_y: [f64; 4] = std::array::from_fn(|s| {
             if s < 3 { c.ln_a[s] + alpha * logs[s] + (1.0 - alpha) * logs[3 + s] } else { 0.0 }
         });
-        kernels::exp_into(&ln_y, &mut out_s);
+        let out_s = kernels::exp4(ws.isa, &ln_y);
         let mut y = 0.0;
         for s in 0..3 {
             c.ys[s] = if cb.output[s] > 0.0 { out_s[s] } else { 0.0 };
@@ -1091,7 +1094,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let y = if t < park.start || lv.park_l[pk] <= 0.0 {
             0.0
         } else {
-            value_added * lv.park_ramp[pk] * scale * (ln_a - lv.park_ln_a0[pk]).exp()
+            value_added * lv.park_ramp[pk] * scale * kernels::exp(ln_a - lv.park_ln_a0[pk])
         };
         lv.park_y[pk] = y;
         lv.park_l_real[pk] = scale * lv.park_l[pk];
