@@ -39,6 +39,9 @@ pub struct Ensemble {
     pub values: Vec<f64>,
     /// Clamps and caps counted over all draws.
     pub diagnostics: Diagnostics,
+    /// Means and sums of squared deviations of every value position, folded from chunks of
+    /// [`CHUNK`] draws in draw order while the draws ran (as the streamed summary does).
+    pub moments: Moments,
 }
 
 impl Ensemble {
@@ -291,27 +294,38 @@ pub fn run_cancellable(
     let n = (draws.end - draws.start) as usize;
     let mut values = vec![0.0; n * width];
     let mode = if cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic };
-    let results: Vec<Result<Diagnostics, ModelError>> = values
-        .par_chunks_mut(width)
+    // Chunks of CHUNK draws, each run in draw order by one thread, which also sums its draws'
+    // values while they are in cache (no second pass over the matrix for the means).
+    let chunk = CHUNK as usize;
+    let results: Vec<Result<(Diagnostics, ChunkSums), ModelError>> = values
+        .par_chunks_mut(width * chunk)
         .enumerate()
         .map_init(
             || Workspace::new(model),
-            |ws, (k, row)| {
-                if cancelled() {
-                    return Err(ModelError::Cancelled);
+            |ws, (c, rows)| {
+                let (mut diagnostics, mut sums) = (Diagnostics::default(), ChunkSums::new(width));
+                for (i, row) in rows.chunks_exact_mut(width).enumerate() {
+                    if cancelled() {
+                        return Err(ModelError::Cancelled);
+                    }
+                    let draw = draws.start + (c * chunk + i) as u64;
+                    diagnostics.merge(&sim::simulate(model, cfg.seed, draw, mode, ws, row)?);
+                    progress(1);
+                    sums.push(row);
                 }
-                let r = sim::simulate(model, cfg.seed, draws.start + k as u64, mode, ws, row);
-                progress(1);
-                r
+                Ok((diagnostics, sums))
             },
         )
         .collect();
-    let mut diagnostics = Diagnostics::default();
     if results.iter().any(|r| matches!(r, Err(ModelError::Cancelled))) {
         return Err(ModelError::Cancelled);
     }
+    // The first failing chunk holds the lowest failing draw (each chunk stops at its first).
+    let (mut diagnostics, mut moments) = (Diagnostics::default(), Moments::new(width));
     for r in results {
-        diagnostics.merge(&r?);
+        let (d, sums) = r?;
+        diagnostics.merge(&d);
+        moments.absorb(&sums);
     }
-    Ok(Ensemble { draws, layout: model.layout, values, diagnostics })
+    Ok(Ensemble { draws, layout: model.layout, values, diagnostics, moments })
 }

@@ -162,26 +162,6 @@ pub fn summary_of(ens: &Ensemble, targets: &[Target]) -> Summary {
     }
 }
 
-/// Mean and sd of every value position of an ensemble, by [`Moments`] over chunks of [`CHUNK`].
-fn ensemble_moments(ens: &Ensemble) -> Moments {
-    let width = ens.layout.len();
-    let chunks: Vec<ChunkSums> = ens
-        .values
-        .par_chunks(width * CHUNK as usize)
-        .map(|rows| {
-            let mut c = ChunkSums::new(width);
-            for row in rows.chunks_exact(width) {
-                c.push(row);
-            }
-            c
-        })
-        .collect();
-    let mut m = Moments::new(width);
-    for c in &chunks {
-        m.absorb(c);
-    }
-    m
-}
 
 /// The probabilities reported, in column order (`p025 … p975`).
 pub const PROBS: [f64; 9] = [0.025, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.975];
@@ -258,7 +238,7 @@ pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
     if n == 0 {
         return vec![series_stats(&mut []); width];
     }
-    let moments = ensemble_moments(ens);
+    let moments = &ens.moments;
     let block = (GATHER_BYTES / (8 * n)).clamp(8, BLOCK);
     let blocks: Vec<Vec<SeriesStats>> = (0..width.div_ceil(block))
         .into_par_iter()
