@@ -162,7 +162,6 @@ pub fn summary_of(ens: &Ensemble, targets: &[Target]) -> Summary {
     }
 }
 
-
 /// The probabilities reported, in column order (`p025 … p975`).
 pub const PROBS: [f64; 9] = [0.025, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.975];
 /// Column names of [`PROBS`].
