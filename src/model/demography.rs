@@ -163,7 +163,7 @@ pub fn project_year(
     isa: Isa,
 ) -> Natural {
     let tfr = tfr.max(0.0);
-    let births = tfr * kernels::dot(&phi[15..50], &pop[0][15..50]);
+    let births = tfr * kernels::dot_on(isa, &phi[15..50], &pop[0][15..50]);
     let mut nat = Natural { births, ..Natural::default() };
     for g in 0..2 {
         let (p, s, q) = (&mut pop[g], &surv.s[g], &surv.q[g]);

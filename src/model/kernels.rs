@@ -63,6 +63,19 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     combine(acc)
 }
 
+/// [`dot`] in the chosen compiled version (the same operations in the same lanes, so the same
+/// bits).
+#[inline(always)]
+pub fn dot_on(isa: Isa, a: &[f64], b: &[f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 && Isa::Avx2.available() {
+        // SAFETY: the processor has AVX2 (checked just above).
+        return unsafe { avx2::dot(a, b) };
+    }
+    let _ = isa;
+    dot(a, b)
+}
+
 /// Survival and ageing of ages `lo..hi` in place: p[x + 1] = p[x]·s[x] for x from hi − 1 down to
 /// lo (so each p[x] is read before it is overwritten; p[hi] must have been used already); returns
 /// (Σ survivors, Σ p·q) in one pass, q = 1 − s. Eight cells at a time, top down, in lanes.
@@ -125,6 +138,19 @@ mod avx2 {
         _mm256_set1_epi64x, _mm256_set1_pd, _mm256_setzero_pd, _mm256_slli_epi64, _mm256_storeu_pd,
         _mm256_sub_epi64, _mm256_sub_pd, _mm256_xor_pd,
     };
+
+    /// The lanes of two vectors as one array (lanes 0–3, then 4–7).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn lanes(lo: __m256d, hi: __m256d) -> [f64; LANES] {
+        let mut out = [0.0; LANES];
+        // SAFETY: `out` holds eight doubles; unaligned stores.
+        unsafe {
+            _mm256_storeu_pd(out.as_mut_ptr(), lo);
+            _mm256_storeu_pd(out.as_mut_ptr().add(4), hi);
+        }
+        out
+    }
 
     /// [`super::combine`] of the eight lanes of `lo` (lanes 0–3) and `hi` (4–7), in vectors:
     /// s = lo + hi holds a_k + a_{k+4}; then (s_0 + s_2) + (s_1 + s_3), the same order.
@@ -201,16 +227,18 @@ mod avx2 {
         (combine_lanes(a0, a1) + alive_rest, combine_lanes(d0, d1) + dead_rest)
     }
 
-    /// [`super::exp`] of four lanes, the same operations lane for lane.
+    /// [`super::exp`] of four lanes, the same operations lane for lane. `CHECKED = false` leaves out
+    /// the clamp and the handling of arguments outside [`super::EXP_MIN`, `super::EXP_MAX`] (and
+    /// NaN): the same results for arguments known to be inside.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn exp_v(x: __m256d) -> __m256d {
+    fn exp_v<const CHECKED: bool>(x: __m256d) -> __m256d {
         use super::{EXP_BIAS_BITS, EXP_LN2_HI, EXP_LN2_LO, EXP_MAX, EXP_MIN, EXP_SCALE, ROUND_SHIFT};
         let c = _mm256_set1_pd;
         let (lo_v, hi_v) = (c(EXP_MIN), c(EXP_MAX));
         // min/max return their second operand when either is NaN: NaN passes through, as with
         // `f64::clamp`.
-        let xc = _mm256_max_pd(lo_v, _mm256_min_pd(hi_v, x));
+        let xc = if CHECKED { _mm256_max_pd(lo_v, _mm256_min_pd(hi_v, x)) } else { x };
         let t = _mm256_add_pd(_mm256_mul_pd(xc, c(EXP_SCALE)), c(ROUND_SHIFT));
         let n = _mm256_sub_pd(t, c(ROUND_SHIFT));
         let r = _mm256_sub_pd(
@@ -237,14 +265,43 @@ mod avx2 {
         };
         let e = _mm256_add_pd(hi, _mm256_add_pd(lo, _mm256_mul_pd(hi, q)));
         let y = _mm256_mul_pd(_mm256_mul_pd(e, _mm256_castsi256_pd(kbits)), c(2.0));
+        if !CHECKED {
+            return y;
+        }
         let y = _mm256_blendv_pd(y, _mm256_setzero_pd(), _mm256_cmp_pd::<_CMP_LT_OQ>(x, lo_v));
         _mm256_blendv_pd(y, c(f64::INFINITY), _mm256_cmp_pd::<_CMP_GT_OQ>(x, hi_v))
+    }
+
+    /// [`super::dot`]: two 4-lane vectors per chunk of eight, the remainder into lanes 0.. as
+    /// there, then [`super::combine`].
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
+        let n = a.len().min(b.len());
+        let (mut a0, mut a1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        let mut x = 0;
+        while x + LANES <= n {
+            // SAFETY: x + 8 ≤ n ≤ both lengths.
+            unsafe {
+                let (pa, pb) = (a.as_ptr().add(x), b.as_ptr().add(x));
+                a0 = _mm256_add_pd(a0, _mm256_mul_pd(_mm256_loadu_pd(pa), _mm256_loadu_pd(pb)));
+                a1 = _mm256_add_pd(a1, _mm256_mul_pd(_mm256_loadu_pd(pa.add(4)), _mm256_loadu_pd(pb.add(4))));
+            }
+            x += LANES;
+        }
+        let mut acc = lanes(a0, a1);
+        for (acc, k) in acc.iter_mut().zip(x..n) {
+            *acc += a[k] * b[k];
+        }
+        super::combine(acc)
     }
 
     /// [`super::exp_scaled_neg`]: four cells at a time, the rest with [`super::exp`].
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) fn exp_scaled_neg(a: &[f64], c: f64, out: &mut [f64]) {
+    /// `inside`: every argument −a·c is known to lie in [EXP_MIN, 0], so the range checks cannot
+    /// change a result and are left out.
+    pub(super) fn exp_scaled_neg(a: &[f64], inside: bool, c: f64, out: &mut [f64]) {
         let n = a.len().min(out.len());
         let (cv, sign) = (_mm256_set1_pd(c), _mm256_set1_pd(-0.0));
         let mut x = 0;
@@ -252,7 +309,8 @@ mod avx2 {
             // SAFETY: x + 4 ≤ n ≤ both lengths.
             unsafe {
                 let v = _mm256_mul_pd(_mm256_xor_pd(_mm256_loadu_pd(a.as_ptr().add(x)), sign), cv);
-                _mm256_storeu_pd(out.as_mut_ptr().add(x), exp_v(v));
+                let y = if inside { exp_v::<false>(v) } else { exp_v::<true>(v) };
+                _mm256_storeu_pd(out.as_mut_ptr().add(x), y);
             }
             x += 4;
         }
@@ -267,7 +325,7 @@ mod avx2 {
     pub(super) fn exp4(xs: &[f64; 4]) -> [f64; 4] {
         let mut out = [0.0; 4];
         // SAFETY: both arrays hold four doubles.
-        unsafe { _mm256_storeu_pd(out.as_mut_ptr(), exp_v(_mm256_loadu_pd(xs.as_ptr()))) };
+        unsafe { _mm256_storeu_pd(out.as_mut_ptr(), exp_v::<true>(_mm256_loadu_pd(xs.as_ptr()))) };
         out
     }
 }
@@ -476,13 +534,17 @@ pub fn exp4(isa: Isa, xs: &[f64; 4]) -> [f64; 4] {
 }
 
 /// out[i] = e^(−a[i]·c), with [`exp`], in the chosen compiled version (the same bits in each).
+/// `bounded` says that every a[i] lies in [0, 707]: with 0 ≤ c ≤ 1 the arguments are then inside
+/// `exp`'s range and the AVX2 version leaves out the range checks (the same results).
 #[inline(always)]
-pub fn exp_scaled_neg(isa: Isa, a: &[f64], c: f64, out: &mut [f64]) {
+pub fn exp_scaled_neg(isa: Isa, a: &[f64], bounded: bool, c: f64, out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx2 && Isa::Avx2.available() {
+        let inside = bounded && (0.0..=1.0).contains(&c);
         // SAFETY: the processor has AVX2 (checked just above).
-        return unsafe { avx2::exp_scaled_neg(a, c, out) };
+        return unsafe { avx2::exp_scaled_neg(a, inside, c, out) };
     }
+    let _ = bounded;
     let _ = isa;
     for (o, v) in out.iter_mut().zip(a) {
         *o = exp(-v * c);
@@ -551,6 +613,51 @@ mod tests {
             let bits = |v: [(f64, f64); 3]| v.map(|(x, y)| (x.to_bits(), y.to_bits()));
             assert_eq!(bits(got), bits(want), "round {round}");
             assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "round {round}");
+        }
+    }
+
+    /// A small xorshift generator for test inputs.
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn exp_and_dot_versions_give_the_same_bits() {
+        let mut st = 0x2545_f491_4f6c_dd1du64;
+        let mut unit = || (xorshift(&mut st) >> 11) as f64 / (1u64 << 53) as f64;
+        for round in 0..300 {
+            let n = round % 40;
+            // Survival-like arguments (the range-check-free path) and arbitrary ones, including
+            // values beyond exp's range, negative rates and NaN.
+            let a: Vec<f64> = (0..n).map(|_| 707.0 * unit() * unit()).collect();
+            let wild: Vec<f64> = (0..n)
+                .map(|i| match i % 7 {
+                    0 => f64::NAN,
+                    1 => -3.0 * unit(),
+                    2 => 2000.0 * unit(),
+                    _ => 10.0 * unit(),
+                })
+                .collect();
+            let c = unit();
+            for (xs, bounded) in [(&a, true), (&wild, false)] {
+                let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
+                exp_scaled_neg(Isa::Generic, xs, bounded, c, &mut want);
+                exp_scaled_neg(Isa::Avx2, xs, bounded, c, &mut got);
+                for (w, g) in want.iter().zip(&got) {
+                    assert!(
+                        w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
+                        "round {round}: {w} vs {g}"
+                    );
+                }
+            }
+            let four = [wild.first().copied().unwrap_or(1.0), -750.0 * unit(), 30.0 * unit(), 800.0];
+            let (w, g) = (exp4(Isa::Generic, &four), exp4(Isa::Avx2, &four));
+            assert!(w.iter().zip(&g).all(|(w, g)| w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan())));
+            let b: Vec<f64> = (0..n).map(|_| unit() - 0.25).collect();
+            assert_eq!(dot_on(Isa::Avx2, &a, &b).to_bits(), dot(&a, &b).to_bits(), "round {round}");
         }
     }
 

@@ -860,7 +860,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let improve = (1.0 - p[P::MortalityImprovement as usize]).powi(t - b);
         for (s, m) in ws.surv.iter_mut().zip(&model.mortality) {
             for g in 0..2 {
-                kernels::exp_scaled_neg(ws.isa, &m[g], improve, &mut s.s[g]);
+                kernels::exp_scaled_neg(ws.isa, &m[g], model.mortality_bounded, improve, &mut s.s[g]);
             }
             s.complete();
         }
