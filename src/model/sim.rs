@@ -1169,13 +1169,19 @@ fn write_year(model: &Model, ws: &Workspace, t: i32, draw: u64, out: &mut [f64])
 #[inline(always)]
 fn write_pyramids(model: &Model, ws: &Workspace, which: usize, out: &mut [f64]) {
     use crate::indicators::PYRAMID_GROUPS;
+    const LAST: usize = PYRAMID_GROUPS - 1;
     let l = model.layout;
     for sex in 0..2 {
         for g in 0..PYRAMID_GROUPS {
-            let ages = if g + 1 == PYRAMID_GROUPS { 5 * g..AGES } else { 5 * g..5 * g + 5 };
             let mut total = 0.0;
             for (i, c) in ws.cities.iter().enumerate() {
-                let v: f64 = c.pop[sex][ages.clone()].iter().sum();
+                // Left to right, as `Iterator::sum` adds (from −0.0, which leaves the first term).
+                let v = if g < LAST {
+                    let x: &[f64; 5] = c.pop[sex][5 * g..5 * g + 5].try_into().expect("five ages");
+                    (((x[0] + x[1]) + x[2]) + x[3]) + x[4]
+                } else {
+                    c.pop[sex][5 * LAST..].iter().sum()
+                };
                 out[l.pyramid_index(i, which, sex, g)] = v;
                 total += v;
             }
