@@ -63,13 +63,20 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     combine(acc)
 }
 
+/// Whether a kernel runs its AVX2 version: `isa` asks for it and the processor has it (so an
+/// [`Isa::Avx2`] request on a processor without AVX2 runs the baseline version, never faults).
+#[inline(always)]
+fn use_avx2(isa: Isa) -> bool {
+    isa == Isa::Avx2 && Isa::Avx2.available()
+}
+
 /// [`dot`] in the chosen compiled version (the same operations in the same lanes, so the same
 /// bits).
 #[inline(always)]
 pub fn dot_on(isa: Isa, a: &[f64], b: &[f64]) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 && Isa::Avx2.available() {
-        // SAFETY: the processor has AVX2 (checked just above).
+    if use_avx2(isa) {
+        // SAFETY: `use_avx2` checked that the processor has AVX2.
         return unsafe { avx2::dot(a, b) };
     }
     let _ = isa;
@@ -116,8 +123,8 @@ pub fn survive_shift(p: &mut [f64], s: &[f64], q: &[f64], lo: usize, hi: usize) 
 #[inline(always)]
 pub fn survive_ages(isa: Isa, p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> [(f64, f64); 3] {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 && Isa::Avx2.available() {
-        // SAFETY: the processor has AVX2 (checked just above).
+    if use_avx2(isa) {
+        // SAFETY: `use_avx2` checked that the processor has AVX2.
         return unsafe { avx2::survive_ages(p, s, q) };
     }
     let _ = isa;
@@ -417,6 +424,9 @@ static EXP2_LO: [f64; 32] = [
 /// Below this, the kernel returns 0 (e^-707 ≈ 1e-307 is still a normal double; the scale
 /// 2^(k−1) below must be one).
 const EXP_MIN: f64 = -707.0;
+/// The largest rate m for which −m·c, 0 ≤ c ≤ 1, stays inside `exp`'s range (see
+/// [`exp_scaled_neg`] and `Model::mortality_bounded`).
+pub const EXP_SAFE_RATE: f64 = -EXP_MIN;
 /// Above this, e^x overflows to +∞.
 const EXP_MAX: f64 = 709.8;
 /// 1022 in a double's exponent field: adding it to k·2^52 gives the bits of 2^(k−1).
@@ -525,8 +535,8 @@ fn ln_fix(xs: &[f64], out: &mut [f64]) {
 #[inline(always)]
 pub fn exp4(isa: Isa, xs: &[f64; 4]) -> [f64; 4] {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 && Isa::Avx2.available() {
-        // SAFETY: the processor has AVX2 (checked just above).
+    if use_avx2(isa) {
+        // SAFETY: `use_avx2` checked that the processor has AVX2.
         return unsafe { avx2::exp4(xs) };
     }
     let _ = isa;
@@ -534,14 +544,14 @@ pub fn exp4(isa: Isa, xs: &[f64; 4]) -> [f64; 4] {
 }
 
 /// out[i] = e^(−a[i]·c), with [`exp`], in the chosen compiled version (the same bits in each).
-/// `bounded` says that every a[i] lies in [0, 707]: with 0 ≤ c ≤ 1 the arguments are then inside
+/// `bounded` says that every a[i] lies in [0, [`EXP_SAFE_RATE`]]: with 0 ≤ c ≤ 1 the arguments are then inside
 /// `exp`'s range and the AVX2 version leaves out the range checks (the same results).
 #[inline(always)]
 pub fn exp_scaled_neg(isa: Isa, a: &[f64], bounded: bool, c: f64, out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 && Isa::Avx2.available() {
+    if use_avx2(isa) {
         let inside = bounded && (0.0..=1.0).contains(&c);
-        // SAFETY: the processor has AVX2 (checked just above).
+        // SAFETY: `use_avx2` checked that the processor has AVX2.
         return unsafe { avx2::exp_scaled_neg(a, inside, c, out) };
     }
     let _ = bounded;
@@ -632,7 +642,7 @@ mod tests {
             let n = round % 40;
             // Survival-like arguments (the range-check-free path) and arbitrary ones, including
             // values beyond exp's range, negative rates and NaN.
-            let a: Vec<f64> = (0..n).map(|_| 707.0 * unit() * unit()).collect();
+            let a: Vec<f64> = (0..n).map(|_| EXP_SAFE_RATE * unit() * unit()).collect();
             let wild: Vec<f64> = (0..n)
                 .map(|i| match i % 7 {
                     0 => f64::NAN,

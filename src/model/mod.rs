@@ -180,8 +180,9 @@ pub struct Model {
     pub cities: Vec<CityBase>,
     /// Distinct base mortality schedules m_g(x), `[sex][age]`.
     pub mortality: Vec<[[f64; AGES]; 2]>,
-    /// Whether every rate of every schedule lies in [0, 707]: then the survival arguments
-    /// −m·(1 − ι)^k lie in [−707, 0], where `exp` needs no range checks (the AVX2 kernel skips them).
+    /// Whether every rate of every schedule lies in [0, `kernels::EXP_SAFE_RATE`] (707): then the
+    /// survival arguments −m·(1 − ι)^k are inside `exp`'s range and need no range checks (the AVX2
+    /// kernel skips them).
     pub mortality_bounded: bool,
     /// Fertility schedule φ.
     pub phi: [f64; AGES],
@@ -409,7 +410,7 @@ impl Model {
             mortality_bounded: schedules
                 .iter()
                 .flat_map(|(_, m)| m.iter().flatten())
-                .all(|v| (0.0..=707.0).contains(v)),
+                .all(|v| (0.0..=kernels::EXP_SAFE_RATE).contains(v)),
             mortality: schedules.into_iter().map(|(_, m)| m).collect(),
             phi: demography::fertility_schedule(),
             gy_ref_region,
