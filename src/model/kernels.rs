@@ -83,8 +83,8 @@ pub fn dot_on(isa: Isa, a: &[f64], b: &[f64]) -> f64 {
     dot(a, b)
 }
 
-/// Survival and ageing of ages `lo..hi` in place: p[x + 1] = p[x]·s[x] for x from hi − 1 down to
-/// lo (so each p[x] is read before it is overwritten; p[hi] must have been used already); returns
+/// Survival and ageing of ages `lo..hi` in place: `p[x + 1] = p[x]·s[x]` for x from hi − 1 down
+/// to lo (so each `p[x]` is read before it is overwritten; `p[hi]` must have been used already); returns
 /// (Σ survivors, Σ p·q) in one pass, q = 1 − s. Eight cells at a time, top down, in lanes.
 #[inline(always)]
 pub fn survive_shift(p: &mut [f64], s: &[f64], q: &[f64], lo: usize, hi: usize) -> (f64, f64) {
@@ -477,7 +477,7 @@ const LG: [f64; 7] = [
 ];
 
 /// ln x for positive normal x (within 1 ulp, tested against `f64::ln`); other inputs give
-/// garbage, so callers patch them ([`ln_in_place`] does).
+/// garbage, so callers patch them ([`ln_into`] does).
 ///
 /// fdlibm's method without branches: x = 2^k·m with m in [√2/2, √2), f = m − 1, s = f/(2 + f),
 /// ln x = k·ln 2 + f − f²/2 + s·(f²/2 + R(s²)). The same operations in the same order on every
@@ -507,7 +507,7 @@ pub fn ln(x: f64) -> f64 {
     if (f64::MIN_POSITIVE..f64::INFINITY).contains(&x) { ln_positive(x) } else { x.ln() }
 }
 
-/// out[i] = ln xs[i]: [`ln_positive`] over the slice (vectorised), then `f64::ln` for any
+/// `out[i] = ln xs[i]`: [`ln_positive`] over the slice (vectorised), then `f64::ln` for any
 /// element that is not a positive normal number (0, negative, subnormal, infinite, NaN).
 #[inline(always)]
 pub fn ln_into(xs: &[f64], out: &mut [f64]) {
@@ -543,8 +543,8 @@ pub fn exp4(isa: Isa, xs: &[f64; 4]) -> [f64; 4] {
     xs.map(exp)
 }
 
-/// out[i] = e^(−a[i]·c), with [`exp`], in the chosen compiled version (the same bits in each).
-/// `bounded` says that every a[i] lies in [0, [`EXP_SAFE_RATE`]]: with 0 ≤ c ≤ 1 the arguments are then inside
+/// `out[i] = e^(−a[i]·c)`, with [`exp`], in the chosen compiled version (the same bits in each).
+/// `bounded` says that every `a[i]` lies in 0..=[`EXP_SAFE_RATE`]: with 0 ≤ c ≤ 1 the arguments are then inside
 /// `exp`'s range and the AVX2 version leaves out the range checks (the same results).
 #[inline(always)]
 pub fn exp_scaled_neg(isa: Isa, a: &[f64], bounded: bool, c: f64, out: &mut [f64]) {

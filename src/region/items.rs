@@ -498,7 +498,7 @@ pub fn resolve_park(
 }
 
 impl Park {
-    /// The numeric fields in [`PARK_NUMS`] order.
+    /// The numeric fields in `PARK_NUMS` order.
     pub fn numbers(&self) -> [&Uncertain; 6] {
         [
             &self.value_added,

@@ -2,7 +2,7 @@
 //!
 //! Two stages: each file of an `extends` chain is parsed into a raw serde mirror with
 //! `deny_unknown_fields` (so a typo is caught with its line in the file that has it); the chain is
-//! merged ([`raw::merge`]); the merged scenario is validated once, with every default filled in,
+//! merged (`raw::merge`); the merged scenario is validated once, with every default filled in,
 //! every value checked against its domain, and every problem reported at once, located in the file
 //! of the chain that holds the key.
 

@@ -38,7 +38,7 @@ const TOP: i64 = i64::MAX - 1;
 /// Ranks added on each side of a bracket beyond `z` standard deviations.
 const SLACK: f64 = 4.0;
 
-/// Where each series keeps values: up to [`NP`] disjoint key intervals, stored as sorted bounds
+/// Where each series keeps values: up to `NP` (9) disjoint key intervals, stored as sorted bounds
 /// `[lo₀, hi₀ + 1, lo₁, hi₁ + 1, …]` padded with `i64::MAX`, so that the number of bounds at or
 /// below a key is its slot (even: a gap, odd: a bracket).
 #[derive(Debug, Clone)]
