@@ -1,9 +1,10 @@
-//! Criterion benchmarks of the simulation core: one baseline draw; 1000- and 10 000-draw baseline
+//! Criterion benchmarks of the simulation core: one baseline draw (also in each compiled
+//! version the processor runs); 1000- and 10 000-draw baseline
 //! ensembles; the exact-quantile summary alone; scenario parse + resolve + model setup. Report
 //! medians; never gate CI on them (noise is ±3%): `.ci/icount` is the CI check.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use minxinan::model::sim::{self, Mode, Workspace};
+use minxinan::model::sim::{self, Isa, Mode, Workspace};
 use minxinan::{Model, Region, RunConfig, Scenario, runner, stats};
 use std::hint::black_box;
 
@@ -28,6 +29,26 @@ fn one_draw(c: &mut Criterion) {
             black_box(&out);
         })
     });
+    // Each compiled version this processor runs (the line above is the one `run` uses).
+    for isa in [Isa::Generic, Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()) {
+        c.bench_function(&format!("one baseline draw ({isa:?})"), |b| {
+            b.iter(|| {
+                draw += 1;
+                sim::simulate_on(
+                    isa,
+                    &model,
+                    20181231,
+                    black_box(draw),
+                    Mode::Stochastic,
+                    &mut ws,
+                    &mut out,
+                    |_| {},
+                )
+                .expect("draw");
+                black_box(&out);
+            })
+        });
+    }
 }
 
 fn ensemble(c: &mut Criterion) {

@@ -143,11 +143,15 @@ fn every_compiled_version_of_the_draw_gives_the_same_bits() {
         for draw in 0..60 {
             for mode in [Mode::Stochastic, Mode::Deterministic] {
                 let da = simulate_on(Isa::Generic, model, 5, draw, mode, &mut wa, &mut a, |_| {}).unwrap();
-                let db = simulate_on(Isa::Avx2, model, 5, draw, mode, &mut wb, &mut b, |_| {}).unwrap();
-                assert_eq!(da, db);
-                let same =
-                    a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()));
-                assert!(same, "draw {draw} {mode:?}: the AVX2 version differs from the generic one");
+                for isa in [Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()) {
+                    let db = simulate_on(isa, model, 5, draw, mode, &mut wb, &mut b, |_| {}).unwrap();
+                    assert_eq!(da, db);
+                    let same = a
+                        .iter()
+                        .zip(&b)
+                        .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()));
+                    assert!(same, "draw {draw} {mode:?}: the {isa:?} version differs from the generic one");
+                }
             }
         }
     }

@@ -67,13 +67,24 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// [`Isa::Avx2`] request on a processor without AVX2 runs the baseline version, never faults).
 #[inline(always)]
 fn use_avx2(isa: Isa) -> bool {
-    isa == Isa::Avx2 && Isa::Avx2.available()
+    matches!(isa, Isa::Avx2 | Isa::Avx512) && Isa::Avx2.available()
+}
+
+/// Whether a kernel runs its AVX-512 version (as [`use_avx2`]).
+#[inline(always)]
+fn use_avx512(isa: Isa) -> bool {
+    isa == Isa::Avx512 && Isa::Avx512.available()
 }
 
 /// [`dot`] in the chosen compiled version (the same operations in the same lanes, so the same
 /// bits).
 #[inline(always)]
 pub fn dot_on(isa: Isa, a: &[f64], b: &[f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if use_avx512(isa) {
+        // SAFETY: `use_avx512` checked that the processor has AVX-512 F/VL/DQ.
+        return unsafe { avx512::dot(a, b) };
+    }
     #[cfg(target_arch = "x86_64")]
     if use_avx2(isa) {
         // SAFETY: `use_avx2` checked that the processor has AVX2.
@@ -122,6 +133,11 @@ pub fn survive_shift(p: &mut [f64], s: &[f64], q: &[f64], lo: usize, hi: usize) 
 /// [`Isa::Avx2`] on a processor without AVX2 runs the baseline version.
 #[inline(always)]
 pub fn survive_ages(isa: Isa, p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> [(f64, f64); 3] {
+    #[cfg(target_arch = "x86_64")]
+    if use_avx512(isa) {
+        // SAFETY: `use_avx512` checked that the processor has AVX-512 F/VL/DQ.
+        return unsafe { avx512::survive_ages(p, s, q) };
+    }
     #[cfg(target_arch = "x86_64")]
     if use_avx2(isa) {
         // SAFETY: `use_avx2` checked that the processor has AVX2.
@@ -337,6 +353,221 @@ mod avx2 {
     }
 }
 
+/// The same kernels with AVX-512 (F, VL, DQ): the eight lanes of [`LANES`] in one 512-bit
+/// vector, the same operations lane for lane as the portable versions, so the same bits.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::LANES;
+    use crate::region::{AGES, MAX_AGE};
+    use std::arch::x86_64::{
+        __m512d, __m512i, _CMP_GT_OQ, _CMP_LT_OQ, _mm_add_pd, _mm_add_sd, _mm_cvtsd_f64, _mm_unpackhi_pd,
+        _mm256_add_pd, _mm256_castpd256_pd128, _mm256_extractf128_pd, _mm256_loadu_pd, _mm256_mul_pd,
+        _mm256_storeu_pd, _mm512_add_epi64, _mm512_add_pd, _mm512_and_si512, _mm512_castpd_si512,
+        _mm512_castpd512_pd256, _mm512_castsi512_pd, _mm512_cmp_pd_mask, _mm512_extractf64x4_pd,
+        _mm512_loadu_pd, _mm512_mask_blend_pd, _mm512_mask_storeu_pd, _mm512_maskz_loadu_pd, _mm512_max_pd,
+        _mm512_min_pd, _mm512_mul_pd, _mm512_permutex2var_pd, _mm512_set1_epi64, _mm512_set1_pd,
+        _mm512_setzero_pd, _mm512_slli_epi64, _mm512_storeu_pd, _mm512_sub_epi64, _mm512_sub_pd,
+        _mm512_test_epi64_mask, _mm512_xor_pd,
+    };
+
+    /// [`super::combine`] of the eight lanes of `v`: lanes k and k + 4 first, then
+    /// (s_0 + s_2) + (s_1 + s_3), the same order.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn combine_lanes(v: __m512d) -> f64 {
+        let s = _mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd::<1>(v));
+        let t = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s));
+        _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)))
+    }
+
+    /// [`super::survive_shift`] of the three ranges (64, 100), (14, 64), (0, 14) in turn, one
+    /// 8-lane vector per chunk of eight cells and a 4-lane one for four of the lowest cells.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    pub(super) fn survive_ages(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> [(f64, f64); 3] {
+        [range(p, s, q, 64, MAX_AGE), range(p, s, q, 14, 64), range(p, s, q, 0, 14)]
+    }
+
+    /// One range of [`survive_ages`].
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    fn range(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES], lo: usize, hi: usize) -> (f64, f64) {
+        assert!(lo <= hi && hi < AGES);
+        let (mut alive, mut dead) = (_mm512_setzero_pd(), _mm512_setzero_pd());
+        let (pp, sp, qp) = (p.as_mut_ptr(), s.as_ptr(), q.as_ptr());
+        let mut x = hi;
+        // SAFETY (every block below): lo ≤ x and x + 8 ≤ hi < AGES = p.len() = s.len() (asserted
+        // above), so reads of x..x + 8 and shifted stores to x + 1..x + 9 ≤ hi + 1 are in
+        // bounds; each block reads all its cells before its shifted store.
+        while x >= lo + LANES {
+            x -= LANES;
+            unsafe {
+                let c = _mm512_loadu_pd(pp.add(x));
+                let v = _mm512_mul_pd(c, _mm512_loadu_pd(sp.add(x)));
+                alive = _mm512_add_pd(alive, v);
+                dead = _mm512_add_pd(dead, _mm512_mul_pd(c, _mm512_loadu_pd(qp.add(x))));
+                _mm512_storeu_pd(pp.add(x + 1), v);
+            }
+        }
+        // The lowest (hi − lo) mod 8 cells, top down, into sums of their own: four of them in one
+        // vector when there are at least four, then one at a time (as in the AVX2 version).
+        let (mut alive_rest, mut dead_rest) = (0.0, 0.0);
+        if x >= lo + 4 {
+            x -= 4;
+            let (mut v, mut d) = ([0.0; 4], [0.0; 4]);
+            unsafe {
+                let (c, sv) = (_mm256_loadu_pd(pp.add(x)), _mm256_loadu_pd(sp.add(x)));
+                let vv = _mm256_mul_pd(c, sv);
+                _mm256_storeu_pd(v.as_mut_ptr(), vv);
+                _mm256_storeu_pd(d.as_mut_ptr(), _mm256_mul_pd(c, _mm256_loadu_pd(qp.add(x))));
+                _mm256_storeu_pd(pp.add(x + 1), vv);
+            }
+            for k in (0..4).rev() {
+                alive_rest += v[k];
+                dead_rest += d[k];
+            }
+        }
+        while x > lo {
+            x -= 1;
+            unsafe {
+                let (c, sv) = (*pp.add(x), *sp.add(x));
+                let v = c * sv;
+                alive_rest += v;
+                dead_rest += c * *qp.add(x);
+                *pp.add(x + 1) = v;
+            }
+        }
+        (combine_lanes(alive) + alive_rest, combine_lanes(dead) + dead_rest)
+    }
+
+    /// The 32-entry tables of 2^(j/32) (hi and lo parts) in registers, four vectors each.
+    #[derive(Clone, Copy)]
+    struct Tables {
+        hi: [__m512d; 4],
+        lo: [__m512d; 4],
+    }
+
+    impl Tables {
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn load() -> Tables {
+            let part = |t: &[f64; 32], k: usize| {
+                // SAFETY: k < 4, so 8k + 8 ≤ 32 doubles are read.
+                unsafe { _mm512_loadu_pd(t.as_ptr().add(8 * k)) }
+            };
+            Tables {
+                hi: [0, 1, 2, 3].map(|k| part(&super::EXP2_HI, k)),
+                lo: [0, 1, 2, 3].map(|k| part(&super::EXP2_LO, k)),
+            }
+        }
+    }
+
+    /// Entries j (0..32 in each lane) of a 32-entry table held in four vectors: two
+    /// 16-entry permutes, chosen between by bit 4 of j.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn lookup(t: &[__m512d; 4], j: __m512i) -> __m512d {
+        let low = _mm512_permutex2var_pd(t[0], j, t[1]);
+        let high = _mm512_permutex2var_pd(t[2], j, t[3]);
+        _mm512_mask_blend_pd(_mm512_test_epi64_mask(j, _mm512_set1_epi64(16)), low, high)
+    }
+
+    /// [`super::exp`] of eight lanes, the same operations lane for lane (see the AVX2
+    /// `exp_v`; `CHECKED = false` leaves out the range handling for arguments known to be
+    /// inside).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn exp_v<const CHECKED: bool>(x: __m512d, tables: &Tables) -> __m512d {
+        use super::{EXP_BIAS_BITS, EXP_LN2_HI, EXP_LN2_LO, EXP_MAX, EXP_MIN, EXP_SCALE, ROUND_SHIFT};
+        let c = _mm512_set1_pd;
+        let (lo_v, hi_v) = (c(EXP_MIN), c(EXP_MAX));
+        // min/max return their second operand when either is NaN: NaN passes through.
+        let xc = if CHECKED { _mm512_max_pd(lo_v, _mm512_min_pd(hi_v, x)) } else { x };
+        let t = _mm512_add_pd(_mm512_mul_pd(xc, c(EXP_SCALE)), c(ROUND_SHIFT));
+        let n = _mm512_sub_pd(t, c(ROUND_SHIFT));
+        let r = _mm512_sub_pd(
+            _mm512_sub_pd(xc, _mm512_mul_pd(n, c(EXP_LN2_HI))),
+            _mm512_mul_pd(n, c(EXP_LN2_LO)),
+        );
+        let mut p = _mm512_add_pd(c(1.0 / 120.0), _mm512_mul_pd(r, c(1.0 / 720.0)));
+        p = _mm512_add_pd(c(1.0 / 24.0), _mm512_mul_pd(r, p));
+        p = _mm512_add_pd(c(1.0 / 6.0), _mm512_mul_pd(r, p));
+        p = _mm512_add_pd(c(0.5), _mm512_mul_pd(r, p));
+        let q = _mm512_add_pd(r, _mm512_mul_pd(_mm512_mul_pd(r, r), p));
+        let ni = _mm512_sub_epi64(_mm512_castpd_si512(t), _mm512_set1_epi64(ROUND_SHIFT.to_bits() as i64));
+        let j = _mm512_and_si512(ni, _mm512_set1_epi64(31));
+        let kbits = _mm512_add_epi64(
+            _mm512_slli_epi64::<47>(_mm512_and_si512(ni, _mm512_set1_epi64(!31))),
+            _mm512_set1_epi64(EXP_BIAS_BITS),
+        );
+        let (hi, lo) = (lookup(&tables.hi, j), lookup(&tables.lo, j));
+        let e = _mm512_add_pd(hi, _mm512_add_pd(lo, _mm512_mul_pd(hi, q)));
+        let y = _mm512_mul_pd(_mm512_mul_pd(e, _mm512_castsi512_pd(kbits)), c(2.0));
+        if !CHECKED {
+            return y;
+        }
+        let y = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, lo_v), y, _mm512_setzero_pd());
+        _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(x, hi_v), y, c(f64::INFINITY))
+    }
+
+    /// [`super::dot`]: one 8-lane vector per chunk of eight, the remainder into lanes 0.. as
+    /// there, then [`super::combine`].
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
+        let n = a.len().min(b.len());
+        let mut acc = _mm512_setzero_pd();
+        let mut x = 0;
+        while x + LANES <= n {
+            // SAFETY: x + 8 ≤ n ≤ both lengths.
+            unsafe {
+                let (pa, pb) = (a.as_ptr().add(x), b.as_ptr().add(x));
+                acc = _mm512_add_pd(acc, _mm512_mul_pd(_mm512_loadu_pd(pa), _mm512_loadu_pd(pb)));
+            }
+            x += LANES;
+        }
+        let mut lanes = [0.0; LANES];
+        // SAFETY: `lanes` holds eight doubles.
+        unsafe { _mm512_storeu_pd(lanes.as_mut_ptr(), acc) };
+        for (acc, k) in lanes.iter_mut().zip(x..n) {
+            *acc += a[k] * b[k];
+        }
+        super::combine(lanes)
+    }
+
+    /// [`super::exp_scaled_neg`]: eight cells at a time, the last n mod 8 with masked loads
+    /// and stores (lane for lane the same operations).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(super) fn exp_scaled_neg(a: &[f64], inside: bool, c: f64, out: &mut [f64]) {
+        let n = a.len().min(out.len());
+        let (cv, sign) = (_mm512_set1_pd(c), _mm512_set1_pd(-0.0));
+        let tables = Tables::load();
+        let one = |v: __m512d| {
+            let v = _mm512_mul_pd(_mm512_xor_pd(v, sign), cv);
+            if inside { exp_v::<false>(v, &tables) } else { exp_v::<true>(v, &tables) }
+        };
+        let mut x = 0;
+        while x + LANES <= n {
+            // SAFETY: x + 8 ≤ n ≤ both lengths.
+            unsafe {
+                let y = one(_mm512_loadu_pd(a.as_ptr().add(x)));
+                _mm512_storeu_pd(out.as_mut_ptr().add(x), y);
+            }
+            x += LANES;
+        }
+        if x < n {
+            let mask = (1u8 << (n - x)) - 1;
+            // SAFETY: the mask covers lanes x..n only (n − x < 8), inside both slices; masked-off
+            // lanes are neither read nor written.
+            unsafe {
+                let y = one(_mm512_maskz_loadu_pd(mask, a.as_ptr().add(x)));
+                _mm512_mask_storeu_pd(out.as_mut_ptr().add(x), mask, y);
+            }
+        }
+    }
+}
+
 /// 1.5·2^52: adding it rounds a double of magnitude below 2^51 to an integer, in its low bits.
 const ROUND_SHIFT: f64 = 6_755_399_441_055_744.0;
 /// ln 2 split for Cody–Waite reduction (fdlibm's constants): LN2_HI has 32 significant bits, so k·LN2_HI is exact for
@@ -548,14 +779,18 @@ pub fn exp4(isa: Isa, xs: &[f64; 4]) -> [f64; 4] {
 /// `exp`'s range and the AVX2 version leaves out the range checks (the same results).
 #[inline(always)]
 pub fn exp_scaled_neg(isa: Isa, a: &[f64], bounded: bool, c: f64, out: &mut [f64]) {
+    let inside = bounded && (0.0..=1.0).contains(&c);
+    #[cfg(target_arch = "x86_64")]
+    if use_avx512(isa) {
+        // SAFETY: `use_avx512` checked that the processor has AVX-512 F/VL/DQ.
+        return unsafe { avx512::exp_scaled_neg(a, inside, c, out) };
+    }
     #[cfg(target_arch = "x86_64")]
     if use_avx2(isa) {
-        let inside = bounded && (0.0..=1.0).contains(&c);
         // SAFETY: `use_avx2` checked that the processor has AVX2.
         return unsafe { avx2::exp_scaled_neg(a, inside, c, out) };
     }
-    let _ = bounded;
-    let _ = isa;
+    let _ = (isa, inside);
     for (o, v) in out.iter_mut().zip(a) {
         *o = exp(-v * c);
     }
@@ -616,14 +851,22 @@ mod tests {
                 };
                 s[x] = (next() >> 11) as f64 / (1u64 << 53) as f64;
             }
-            let (mut a, mut b) = (p, p);
             let q = s.map(|v| 1.0 - v);
+            let mut a = p;
             let want = survive_ages(Isa::Generic, &mut a, &s, &q);
-            let got = survive_ages(Isa::Avx2, &mut b, &s, &q);
-            let bits = |v: [(f64, f64); 3]| v.map(|(x, y)| (x.to_bits(), y.to_bits()));
-            assert_eq!(bits(got), bits(want), "round {round}");
-            assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "round {round}");
+            for isa in wide() {
+                let mut b = p;
+                let got = survive_ages(isa, &mut b, &s, &q);
+                let bits = |v: [(f64, f64); 3]| v.map(|(x, y)| (x.to_bits(), y.to_bits()));
+                assert_eq!(bits(got), bits(want), "round {round} {isa:?}");
+                assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "round {round} {isa:?}");
+            }
         }
+    }
+
+    /// The vector versions this processor runs, each compared with the portable one.
+    fn wide() -> impl Iterator<Item = Isa> {
+        [Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available())
     }
 
     /// A small xorshift generator for test inputs.
@@ -652,22 +895,26 @@ mod tests {
                 })
                 .collect();
             let c = unit();
-            for (xs, bounded) in [(&a, true), (&wild, false)] {
-                let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
-                exp_scaled_neg(Isa::Generic, xs, bounded, c, &mut want);
-                exp_scaled_neg(Isa::Avx2, xs, bounded, c, &mut got);
-                for (w, g) in want.iter().zip(&got) {
-                    assert!(
-                        w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
-                        "round {round}: {w} vs {g}"
-                    );
-                }
-            }
             let four = [wild.first().copied().unwrap_or(1.0), -750.0 * unit(), 30.0 * unit(), 800.0];
-            let (w, g) = (exp4(Isa::Generic, &four), exp4(Isa::Avx2, &four));
-            assert!(w.iter().zip(&g).all(|(w, g)| w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan())));
             let b: Vec<f64> = (0..n).map(|_| unit() - 0.25).collect();
-            assert_eq!(dot_on(Isa::Avx2, &a, &b).to_bits(), dot(&a, &b).to_bits(), "round {round}");
+            for isa in wide() {
+                for (xs, bounded) in [(&a, true), (&wild, false)] {
+                    let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
+                    exp_scaled_neg(Isa::Generic, xs, bounded, c, &mut want);
+                    exp_scaled_neg(isa, xs, bounded, c, &mut got);
+                    for (w, g) in want.iter().zip(&got) {
+                        assert!(
+                            w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
+                            "round {round} {isa:?}: {w} vs {g}"
+                        );
+                    }
+                }
+                let (w, g) = (exp4(Isa::Generic, &four), exp4(isa, &four));
+                assert!(
+                    w.iter().zip(&g).all(|(w, g)| w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()))
+                );
+                assert_eq!(dot_on(isa, &a, &b).to_bits(), dot(&a, &b).to_bits(), "round {round} {isa:?}");
+            }
         }
     }
 

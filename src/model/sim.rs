@@ -421,6 +421,9 @@ pub enum Isa {
     Generic,
     /// x86-64 with AVX2 (256-bit vectors), detected at run time.
     Avx2,
+    /// x86-64 with AVX-512 F, VL and DQ, detected at run time: the AVX2 draw with the kernels
+    /// of [`kernels`] in their 512-bit versions.
+    Avx512,
 }
 
 impl Isa {
@@ -429,8 +432,14 @@ impl Isa {
     pub fn detected() -> Isa {
         static DETECTED: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
         *DETECTED.get_or_init(|| {
-            let forced = std::env::var("MINXINAN_ISA").is_ok_and(|v| v.eq_ignore_ascii_case("generic"));
-            if !forced && Isa::Avx2.available() { Isa::Avx2 } else { Isa::Generic }
+            let wanted = std::env::var("MINXINAN_ISA").ok().map(|v| v.to_ascii_lowercase());
+            match wanted.as_deref() {
+                Some("generic") => Isa::Generic,
+                Some("avx2") if Isa::Avx2.available() => Isa::Avx2,
+                _ if Isa::Avx512.available() => Isa::Avx512,
+                _ if Isa::Avx2.available() => Isa::Avx2,
+                _ => Isa::Generic,
+            }
         })
     }
 
@@ -440,8 +449,15 @@ impl Isa {
             Isa::Generic => true,
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                Isa::Avx2.available()
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+            }
             #[cfg(not(target_arch = "x86_64"))]
-            Isa::Avx2 => false,
+            Isa::Avx2 | Isa::Avx512 => false,
         }
     }
 }
@@ -460,8 +476,10 @@ pub fn simulate_on(
     observe: impl FnMut(YearView<'_>),
 ) -> Result<Diagnostics, ModelError> {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 && Isa::Avx2.available() {
-        ws.isa = Isa::Avx2;
+    if matches!(isa, Isa::Avx2 | Isa::Avx512) && Isa::Avx2.available() {
+        // The AVX-512 version is this draw with the AVX-512 kernels: compiling the whole draw
+        // for AVX-512 was slower (its 512-bit code outside the kernels gains nothing here).
+        ws.isa = if isa == Isa::Avx512 && Isa::Avx512.available() { Isa::Avx512 } else { Isa::Avx2 };
         // SAFETY: the processor has AVX2 (checked just above).
         return unsafe { simulate_avx2(model, seed, draw, mode, ws, out, observe) };
     }

@@ -253,9 +253,9 @@ fn slots_avx2(bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB])
 /// [`slots_inner`] compiled for `isa` (the result is the same integers either way).
 fn slots(isa: Isa, bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB]) {
     match isa {
-        // SAFETY: `Isa::detected` returns Avx2 only when the processor has AVX2.
+        // SAFETY: `Isa::detected` returns Avx2 or Avx512 only when the processor has AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { slots_avx2(bounds, keys, pos, ge) },
+        Isa::Avx2 | Isa::Avx512 => unsafe { slots_avx2(bounds, keys, pos, ge) },
         _ => slots_inner(bounds, keys, pos, ge),
     }
 }
