@@ -210,6 +210,11 @@ pub struct Model {
     pub shifts: Vec<ModelShift>,
     /// Layout of a draw's outcomes.
     pub layout: Layout,
+    /// The purposes of the streams a stochastic draw samples its inputs from (the parameters
+    /// that are not fixed, the migration offsets, the transfer, parks, shifts and projects), in
+    /// the order the draw uses them: their first blocks are computed together
+    /// ([`rng::first_blocks`]).
+    pub one_shot: Vec<u64>,
 }
 
 /// Stream purposes of the shocks.
@@ -400,7 +405,7 @@ impl Model {
             }
             v
         });
-        Ok(Model {
+        let mut model = Model {
             n,
             city_ids: region.cities.iter().map(|c| c.id.clone()).collect(),
             base_year: b,
@@ -465,6 +470,27 @@ impl Model {
                 horizon: scenario.horizon,
                 parks: scenario.parks.len(),
             },
-        })
+            one_shot: Vec::new(),
+        };
+        model.one_shot = model.one_shot_purposes();
+        Ok(model)
+    }
+
+    /// [`Model::one_shot`]: the purpose of each sampled quantity that is not fixed, in the
+    /// order of `sim::sample_inputs`.
+    fn one_shot_purposes(&self) -> Vec<u64> {
+        let params = self.params.iter().zip(self.param_purposes);
+        let transfer = self.transfer.iter().flat_map(|t| t.values.iter().zip(t.purposes));
+        let parks = self.parks.iter().flat_map(|p| p.values.iter().zip(p.purposes));
+        let shifts = self.shifts.iter().map(|s| (&s.delta, s.purpose));
+        let projects = self.projects.iter().flat_map(|p| {
+            std::iter::once((&p.delay, p.delay_purpose)).chain(p.tfp.iter().map(|(_, _, u, _, q)| (u, *q)))
+        });
+        let sampled = |(u, p): (&Uncertain, u64)| (!u.is_fixed()).then_some(p);
+        params
+            .filter_map(sampled)
+            .chain(std::iter::once(purposes::MIGRATION_OFFSET))
+            .chain(transfer.chain(parks).chain(shifts).chain(projects).filter_map(sampled))
+            .collect()
     }
 }

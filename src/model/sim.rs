@@ -13,7 +13,7 @@ use crate::error::ModelError;
 use crate::indicators::{INDICATORS, Indicator};
 use crate::params::P;
 use crate::region::Statistics;
-use crate::rng::Stream;
+use crate::rng::{OneShot, Stream};
 use crate::scenario::Lever;
 use rand::RngExt;
 use rand::distr::Distribution;
@@ -105,6 +105,10 @@ pub struct Workspace {
     offset: Vec<f64>,
     open: Vec<i32>,
     tfp_size: Vec<f64>,
+    /// First ChaCha8 blocks of the draw's one-shot streams ([`Model::one_shot`]).
+    blocks: Vec<[u32; 16]>,
+    /// One-shot streams the last draw took, and how many of them were not in the batch.
+    one_shot_used: (usize, usize),
     gain: Vec<f64>,
     travel: Vec<f64>,
     lnma: Vec<f64>,
@@ -249,6 +253,8 @@ impl Workspace {
             offset: vec![0.0; n],
             open: vec![i32::MAX; model.projects.len()],
             tfp_size: vec![0.0; model.projects.iter().map(|p| p.tfp.len()).sum()],
+            blocks: vec![[0; 16]; model.one_shot.len()],
+            one_shot_used: (0, 0),
             gain: vec![0.0; 3 * n],
             travel: model.travel_times.clone(),
             lnma: vec![0.0; n],
@@ -285,11 +291,39 @@ impl Workspace {
     }
 }
 
+/// The one-shot streams of a draw's inputs, handed out in the order of [`Model::one_shot`].
+struct OneShots<'a> {
+    seed: u64,
+    draw: u64,
+    purposes: &'a [u64],
+    blocks: &'a [[u32; 16]],
+    next: usize,
+    /// Streams whose purpose was not the next in the list (computed on their own).
+    misses: usize,
+}
+
+impl OneShots<'_> {
+    /// The stream of `purpose`, the next one in [`Model::one_shot`].
+    fn take(&mut self, purpose: u64) -> OneShot {
+        let j = self.next;
+        self.next += 1;
+        match (self.purposes.get(j), self.blocks.get(j)) {
+            (Some(&p), Some(&first)) if p == purpose => OneShot::new(self.seed, purpose, self.draw, first),
+            // Not reached (the order is `Model::one_shot`'s, tested); the same numbers, slower.
+            _ => {
+                self.misses += 1;
+                let mut first = [[0u32; 16]];
+                crate::rng::first_blocks(Isa::Generic, self.seed, self.draw, &[purpose], &mut first);
+                OneShot::new(self.seed, purpose, self.draw, first[0])
+            }
+        }
+    }
+}
+
 fn sample(
     u: &Uncertain,
-    seed: u64,
+    streams: &mut OneShots<'_>,
     purpose: u64,
-    draw: u64,
     name: &str,
     mode: Mode,
 ) -> Result<f64, ModelError> {
@@ -297,16 +331,16 @@ fn sample(
         Mode::Deterministic => Ok(u.central()),
         Mode::Stochastic if u.is_fixed() => Ok(u.central()),
         Mode::Stochastic => {
-            let mut r = crate::rng::stream(seed, purpose, draw);
+            let mut r = streams.take(purpose);
             u.sample(&mut r).ok_or_else(|| {
                 let (lo, hi) = u.truncate().unwrap_or((f64::NAN, f64::NAN));
-                ModelError::Truncation { draw, purpose: name.to_string(), lo, hi }
+                ModelError::Truncation { draw: streams.draw, purpose: name.to_string(), lo, hi }
             })
         }
     }
 }
 
-fn normal(r: &mut Stream) -> f64 {
+fn normal<R: rand::Rng + ?Sized>(r: &mut R) -> f64 {
     StandardNormal.sample(r)
 }
 
@@ -552,14 +586,19 @@ fn sample_inputs(
     mode: Mode,
     ws: &mut Workspace,
 ) -> Result<(), ModelError> {
+    if mode == Mode::Stochastic {
+        crate::rng::first_blocks(ws.isa, seed, draw, &model.one_shot, &mut ws.blocks);
+    }
+    let mut streams =
+        OneShots { seed, draw, purposes: &model.one_shot, blocks: &ws.blocks, next: 0, misses: 0 };
     for (k, u) in model.params.iter().enumerate() {
-        ws.p[k] = sample(u, seed, model.param_purposes[k], draw, crate::params::PARAMS[k].name, mode)?;
+        ws.p[k] = sample(u, &mut streams, model.param_purposes[k], crate::params::PARAMS[k].name, mode)?;
     }
     let sd0 = ws.p[P::MigrationOffsetSd as usize];
     match mode {
         Mode::Deterministic => ws.offset.fill(0.0),
         Mode::Stochastic => {
-            let mut r = crate::rng::stream(seed, purposes::MIGRATION_OFFSET, draw);
+            let mut r = streams.take(purposes::MIGRATION_OFFSET);
             for o in ws.offset.iter_mut() {
                 *o = sd0 * normal(&mut r);
             }
@@ -567,21 +606,21 @@ fn sample_inputs(
     }
     if let Some(tr) = &model.transfer {
         for k in 0..3 {
-            ws.lever.transfer[k] = sample(&tr.values[k], seed, tr.purposes[k], draw, "transfer", mode)?;
+            ws.lever.transfer[k] = sample(&tr.values[k], &mut streams, tr.purposes[k], "transfer", mode)?;
         }
     }
     for (pk, park) in model.parks.iter().enumerate() {
         for k in 0..6 {
-            ws.lever.park[pk][k] = sample(&park.values[k], seed, park.purposes[k], draw, "park", mode)?;
+            ws.lever.park[pk][k] = sample(&park.values[k], &mut streams, park.purposes[k], "park", mode)?;
         }
     }
     for (k, sh) in model.shifts.iter().enumerate() {
-        ws.lever.shift_delta[k] = sample(&sh.delta, seed, sh.purpose, draw, "shift delta", mode)?;
+        ws.lever.shift_delta[k] = sample(&sh.delta, &mut streams, sh.purpose, "shift delta", mode)?;
     }
     let (b, h) = (model.base_year, model.horizon);
     let mut j = 0;
     for (k, p) in model.projects.iter().enumerate() {
-        let delay = sample(&p.delay, seed, p.delay_purpose, draw, "project delay", mode)?.round() as i32;
+        let delay = sample(&p.delay, &mut streams, p.delay_purpose, "project delay", mode)?.round() as i32;
         let mut o = p.open_year.saturating_add(delay);
         if o <= b {
             o = b + 1;
@@ -589,10 +628,11 @@ fn sample_inputs(
         }
         ws.open[k] = if o > h { i32::MAX } else { o };
         for (_, _, size, _, purpose) in &p.tfp {
-            ws.tfp_size[j] = sample(size, seed, *purpose, draw, "project tfp size", mode)?;
+            ws.tfp_size[j] = sample(size, &mut streams, *purpose, "project tfp size", mode)?;
             j += 1;
         }
     }
+    ws.one_shot_used = (streams.next, streams.misses);
     Ok(())
 }
 
@@ -1306,6 +1346,25 @@ mod tests {
         let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
         let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
         cov / (va * vb).sqrt()
+    }
+
+    #[test]
+    fn every_input_stream_comes_from_the_batch_in_order() {
+        let region = Region::embedded();
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let model = Model::new(&region, &Scenario::load(&path, &read, &region).unwrap()).unwrap();
+            let mut ws = Workspace::new(&model);
+            for draw in 0..20 {
+                sample_inputs(&model, 3, draw, Mode::Stochastic, &mut ws).unwrap();
+                assert_eq!(ws.one_shot_used, (model.one_shot.len(), 0), "{}", path.display());
+            }
+            // The deterministic draw takes none.
+            sample_inputs(&model, 3, 0, Mode::Deterministic, &mut ws).unwrap();
+            assert_eq!(ws.one_shot_used, (0, 0));
+        }
     }
 
     /// Draw `years` years of TFP shocks and return each city's series.
