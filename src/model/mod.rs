@@ -476,6 +476,11 @@ impl Model {
         Ok(model)
     }
 
+    /// Whether any lever is on (an industry transfer, a park or a shift).
+    pub fn has_levers(&self) -> bool {
+        self.transfer.is_some() || !self.parks.is_empty() || !self.shifts.is_empty()
+    }
+
     /// [`Model::one_shot`]: the purpose of each sampled quantity that is not fixed, in the
     /// order of `sim::sample_inputs`.
     fn one_shot_purposes(&self) -> Vec<u64> {

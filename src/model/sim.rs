@@ -180,6 +180,9 @@ struct Levers {
     /// Assessment adjustment and tax received (by city).
     assess: Vec<f64>,
     tax: Vec<f64>,
+    /// Whether the per-year effects may be other than cleared (so [`Levers::clear_year`] must
+    /// clear them).
+    dirty: bool,
 }
 
 impl Levers {
@@ -212,11 +215,18 @@ impl Levers {
             fund: vec![0.0; n],
             assess: vec![0.0; n],
             tax: vec![0.0; n],
+            dirty: true,
         }
     }
 
-    /// Clear the per-year effects (all levers off, as in the calibration pass).
-    fn clear_year(&mut self) {
+    /// Clear the per-year effects (all levers off, as in the calibration pass). `levers`: whether
+    /// the model has any lever (transfer, park or shift), the only writers of these effects;
+    /// without one, they stay cleared and are not cleared again.
+    fn clear_year(&mut self, levers: bool) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = levers;
         for v in [
             &mut self.tfp,
             &mut self.inv,
@@ -773,7 +783,7 @@ fn reset(model: &Model, ws: &mut Workspace) {
     ws.price = 1.0;
     ws.recovery = 0.0;
     let lv = &mut ws.lever;
-    lv.clear_year();
+    lv.clear_year(model.has_levers());
     lv.stock.fill(0.0);
     lv.moved.fill(0.0);
     lv.relocated.fill(0.0);
@@ -972,7 +982,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         }
     }
 
-    ws.lever.clear_year();
+    ws.lever.clear_year(model.has_levers());
     if !calib {
         prepare_levers(model, ws, t, delta);
     }
