@@ -204,50 +204,96 @@ impl Sieve {
 const GATHER: usize = 8;
 
 /// The slot of each key: the number of `bounds` at or below it, into `pos`; and for each bound,
-/// the number of keys at or above it, into `ge`. `bounds` are the active ones (all below
-/// `i64::MAX`), so a key of `i64::MAX` counts as TOP would. Keys go eight at a time through every
-/// bound, counting the bounds above each key (a broadcast, compare and subtract per bound and
-/// vector, kept in i64 lanes so that nothing is narrowed in the loop).
+/// the number of keys at or above it, into `ge` (the first `bounds.len()` entries). `bounds` are
+/// the active ones (all below `i64::MAX`), so a key of `i64::MAX` counts as TOP would. Keys go
+/// eight at a time through every bound, counting the bounds above each key ([`above_eight`]);
+/// then [`slot_histogram`] gives the numbers at or above each bound.
 #[inline(always)]
 fn slots_inner(bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB]) {
-    const L: usize = 8;
-    let nb = bounds.len() as i64;
-    let mut below = [[0i64; L]; NB]; // per bound and lane: keys under the bound
-    let mut kc = keys.chunks_exact(L);
-    let mut pc = pos.chunks_exact_mut(L);
+    let n = keys.len();
+    let pos = &mut pos[..n];
+    let mut kc = keys.chunks_exact(8);
+    let mut pc = pos.chunks_exact_mut(8);
     for (p, k) in (&mut pc).zip(&mut kc) {
-        let mut above = [0i64; L];
-        for (&b, u) in bounds.iter().zip(below.iter_mut()) {
-            for ((a, u), &x) in above.iter_mut().zip(u.iter_mut()).zip(k) {
-                let m = i64::from(b > x);
-                *a += m;
-                *u += m;
-            }
-        }
-        for (o, a) in p.iter_mut().zip(above) {
-            *o = nb - a;
-        }
-    }
-    let n = keys.len() as u64;
-    for (g, u) in ge.iter_mut().zip(&below) {
-        *g = n - u.iter().sum::<i64>() as u64;
+        above_eight(bounds, k.try_into().expect("eight keys"), p.try_into().expect("eight slots"));
     }
     for (p, &x) in pc.into_remainder().iter_mut().zip(kc.remainder()) {
-        *p = 0;
-        for (&b, g) in bounds.iter().zip(ge.iter_mut()) {
-            if b > x {
-                *g -= 1;
-            } else {
-                *p += 1;
-            }
+        *p = bounds.iter().filter(|&&b| b <= x).count() as i64;
+    }
+    slot_histogram(pos, bounds.len(), ge);
+}
+
+/// The slots of eight keys: `nb − #(bounds above the key)`, counted in i64 lanes.
+#[inline(always)]
+fn above_eight(bounds: &[i64], k: &[i64; 8], p: &mut [i64; 8]) {
+    let mut above = [0i64; 8];
+    for &b in bounds {
+        for (a, &x) in above.iter_mut().zip(k) {
+            *a += i64::from(b > x);
         }
+    }
+    let nb = bounds.len() as i64;
+    for (o, a) in p.iter_mut().zip(above) {
+        *o = nb - a;
     }
 }
 
+/// `ge[b]` = the number of slots above b, for b < `nb`: a histogram of the slots in eight
+/// independent copies (consecutive keys mostly share a slot, and one copy would make each
+/// increment wait for the one before), summed from the top.
+#[inline(always)]
+fn slot_histogram(pos: &[i64], nb: usize, ge: &mut [u64; NB]) {
+    let mut hist = [[0u32; SLOTS]; 8];
+    let mut chunks = pos.chunks_exact(8);
+    for c in &mut chunks {
+        for (h, &s) in hist.iter_mut().zip(c) {
+            h[(s as usize).min(SLOTS - 1)] += 1;
+        }
+    }
+    for &s in chunks.remainder() {
+        hist[0][(s as usize).min(SLOTS - 1)] += 1;
+    }
+    let mut at_or_above = 0u64;
+    for s in (1..=nb).rev() {
+        at_or_above += hist.iter().map(|h| u64::from(h[s])).sum::<u64>();
+        ge[s - 1] = at_or_above;
+    }
+}
+
+/// [`slots_inner`] with AVX2 intrinsics for [`above_eight`] (the compiler's version reduced
+/// across bounds instead): per bound, a broadcast and a compare and subtract per four keys.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn slots_avx2(bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB]) {
-    slots_inner(bounds, keys, pos, ge)
+    use std::arch::x86_64::{
+        _mm256_cmpgt_epi64, _mm256_loadu_si256, _mm256_set1_epi64x, _mm256_setzero_si256,
+        _mm256_storeu_si256, _mm256_sub_epi64,
+    };
+    let n = keys.len();
+    let pos = &mut pos[..n];
+    let nb = _mm256_set1_epi64x(bounds.len() as i64);
+    let mut x = 0;
+    while x + 8 <= n {
+        // SAFETY: x + 8 ≤ n = keys.len() = pos.len(); unaligned loads and stores.
+        unsafe {
+            let k0 = _mm256_loadu_si256(keys.as_ptr().add(x).cast());
+            let k1 = _mm256_loadu_si256(keys.as_ptr().add(x + 4).cast());
+            let (mut a0, mut a1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for &b in bounds {
+                let bv = _mm256_set1_epi64x(b);
+                // A compare gives −1 where the bound is above the key.
+                a0 = _mm256_sub_epi64(a0, _mm256_cmpgt_epi64(bv, k0));
+                a1 = _mm256_sub_epi64(a1, _mm256_cmpgt_epi64(bv, k1));
+            }
+            _mm256_storeu_si256(pos.as_mut_ptr().add(x).cast(), _mm256_sub_epi64(nb, a0));
+            _mm256_storeu_si256(pos.as_mut_ptr().add(x + 4).cast(), _mm256_sub_epi64(nb, a1));
+        }
+        x += 8;
+    }
+    for (p, &k) in pos[x..].iter_mut().zip(&keys[x..]) {
+        *p = bounds.iter().filter(|&&b| b <= k).count() as i64;
+    }
+    slot_histogram(pos, bounds.len(), ge);
 }
 
 /// [`slots_inner`] compiled for `isa` (the result is the same integers either way).
@@ -583,6 +629,44 @@ fn rebracket_one(
 mod tests {
     use super::*;
     use crate::stats::quantile::quantiles_type7;
+
+    #[test]
+    fn slots_are_counts_of_bounds_in_every_version() {
+        let mut st = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            st
+        };
+        for round in 0..300 {
+            let nb = round % (NB + 1);
+            let mut bounds: Vec<i64> = (0..nb).map(|_| (next() % 200) as i64 - 100).collect();
+            bounds.sort_unstable();
+            let n = round % 37;
+            let keys: Vec<i64> = (0..n)
+                .map(|i| match i % 9 {
+                    0 => i64::MAX,
+                    1 => i64::MIN,
+                    _ => (next() % 240) as i64 - 120,
+                })
+                .collect();
+            // The definition: a key's slot is the number of bounds at or below it (i64::MAX as
+            // TOP); ge[b] the number of keys at or above bound b.
+            let want_pos: Vec<i64> =
+                keys.iter().map(|&x| bounds.iter().filter(|&&b| b <= x.min(TOP)).count() as i64).collect();
+            let want_ge: Vec<u64> =
+                bounds.iter().map(|&b| keys.iter().filter(|&&x| x.min(TOP) >= b).count() as u64).collect();
+            let mut versions = vec![Isa::Generic];
+            versions.extend([Isa::Avx2].into_iter().filter(|v| v.available()));
+            for isa in versions {
+                let (mut pos, mut ge) = (vec![-1; n], [u64::MAX; NB]);
+                slots(isa, &bounds, &keys, &mut pos, &mut ge);
+                assert_eq!(pos, want_pos, "round {round} {isa:?}");
+                assert_eq!(&ge[..nb], &want_ge[..], "round {round} {isa:?}");
+            }
+        }
+    }
 
     /// Stream `cols` (series × draws) through stages doubling from `first`, as the runner does.
     fn stream(cols: &[Vec<f64>], first: usize, z: f64, threads: usize) -> Vec<Option<[f64; NP]>> {
