@@ -219,9 +219,28 @@ mod avx2 {
                 _mm256_storeu_pd(pp.add(x + 5), v1);
             }
         }
-        // The lowest (hi − lo) mod 8 cells, top down, into sums of their own: four of them in one
-        // vector when there are at least four, then one at a time.
-        let (mut alive_rest, mut dead_rest) = (0.0, 0.0);
+        let (alive_rest, dead_rest) = rest(p, s, q, lo, x);
+        (combine_lanes(a0, a1) + alive_rest, combine_lanes(d0, d1) + dead_rest)
+    }
+
+    /// The lowest cells lo..x of a range of [`survive_ages`] ((hi − lo) mod 8 of them), top down,
+    /// into sums of their own: four of them in one vector when there are at least four, then one
+    /// at a time. Returns (Σ survivors, Σ deaths) of these cells.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn rest(
+        p: &mut [f64; AGES],
+        s: &[f64; AGES],
+        q: &[f64; AGES],
+        lo: usize,
+        x: usize,
+    ) -> (f64, f64) {
+        assert!(lo <= x && x < AGES);
+        let (pp, sp, qp) = (p.as_mut_ptr(), s.as_ptr(), q.as_ptr());
+        let mut x = x;
+        let (mut alive, mut dead) = (0.0, 0.0);
+        // SAFETY (both blocks): lo ≤ x' < x < AGES for every cell x' read, and the shifted
+        // stores reach x at most; each block reads its cells before its shifted store.
         if x >= lo + 4 {
             x -= 4;
             let (mut v, mut d) = ([0.0; 4], [0.0; 4]);
@@ -233,8 +252,8 @@ mod avx2 {
                 _mm256_storeu_pd(pp.add(x + 1), vv);
             }
             for k in (0..4).rev() {
-                alive_rest += v[k];
-                dead_rest += d[k];
+                alive += v[k];
+                dead += d[k];
             }
         }
         while x > lo {
@@ -242,12 +261,12 @@ mod avx2 {
             unsafe {
                 let (c, sv) = (*pp.add(x), *sp.add(x));
                 let v = c * sv;
-                alive_rest += v;
-                dead_rest += c * *qp.add(x);
+                alive += v;
+                dead += c * *qp.add(x);
                 *pp.add(x + 1) = v;
             }
         }
-        (combine_lanes(a0, a1) + alive_rest, combine_lanes(d0, d1) + dead_rest)
+        (alive, dead)
     }
 
     /// [`super::exp`] of four lanes, the same operations lane for lane. `CHECKED = false` leaves out
@@ -361,13 +380,12 @@ mod avx512 {
     use crate::region::{AGES, MAX_AGE};
     use std::arch::x86_64::{
         __m512d, __m512i, _CMP_GT_OQ, _CMP_LT_OQ, _mm_add_pd, _mm_add_sd, _mm_cvtsd_f64, _mm_unpackhi_pd,
-        _mm256_add_pd, _mm256_castpd256_pd128, _mm256_extractf128_pd, _mm256_loadu_pd, _mm256_mul_pd,
-        _mm256_storeu_pd, _mm512_add_epi64, _mm512_add_pd, _mm512_and_si512, _mm512_castpd_si512,
-        _mm512_castpd512_pd256, _mm512_castsi512_pd, _mm512_cmp_pd_mask, _mm512_extractf64x4_pd,
-        _mm512_loadu_pd, _mm512_mask_blend_pd, _mm512_mask_storeu_pd, _mm512_maskz_loadu_pd, _mm512_max_pd,
-        _mm512_min_pd, _mm512_mul_pd, _mm512_permutex2var_pd, _mm512_set1_epi64, _mm512_set1_pd,
-        _mm512_setzero_pd, _mm512_slli_epi64, _mm512_storeu_pd, _mm512_sub_epi64, _mm512_sub_pd,
-        _mm512_test_epi64_mask, _mm512_xor_pd,
+        _mm256_add_pd, _mm256_castpd256_pd128, _mm256_extractf128_pd, _mm512_add_epi64, _mm512_add_pd,
+        _mm512_and_si512, _mm512_castpd_si512, _mm512_castpd512_pd256, _mm512_castsi512_pd,
+        _mm512_cmp_pd_mask, _mm512_extractf64x4_pd, _mm512_loadu_pd, _mm512_mask_blend_pd,
+        _mm512_mask_storeu_pd, _mm512_maskz_loadu_pd, _mm512_max_pd, _mm512_min_pd, _mm512_mul_pd,
+        _mm512_permutex2var_pd, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_slli_epi64,
+        _mm512_storeu_pd, _mm512_sub_epi64, _mm512_sub_pd, _mm512_test_epi64_mask, _mm512_xor_pd,
     };
 
     /// [`super::combine`] of the eight lanes of `v`: lanes k and k + 4 first, then
@@ -409,34 +427,8 @@ mod avx512 {
                 _mm512_storeu_pd(pp.add(x + 1), v);
             }
         }
-        // The lowest (hi − lo) mod 8 cells, top down, into sums of their own: four of them in one
-        // vector when there are at least four, then one at a time (as in the AVX2 version).
-        let (mut alive_rest, mut dead_rest) = (0.0, 0.0);
-        if x >= lo + 4 {
-            x -= 4;
-            let (mut v, mut d) = ([0.0; 4], [0.0; 4]);
-            unsafe {
-                let (c, sv) = (_mm256_loadu_pd(pp.add(x)), _mm256_loadu_pd(sp.add(x)));
-                let vv = _mm256_mul_pd(c, sv);
-                _mm256_storeu_pd(v.as_mut_ptr(), vv);
-                _mm256_storeu_pd(d.as_mut_ptr(), _mm256_mul_pd(c, _mm256_loadu_pd(qp.add(x))));
-                _mm256_storeu_pd(pp.add(x + 1), vv);
-            }
-            for k in (0..4).rev() {
-                alive_rest += v[k];
-                dead_rest += d[k];
-            }
-        }
-        while x > lo {
-            x -= 1;
-            unsafe {
-                let (c, sv) = (*pp.add(x), *sp.add(x));
-                let v = c * sv;
-                alive_rest += v;
-                dead_rest += c * *qp.add(x);
-                *pp.add(x + 1) = v;
-            }
-        }
+        // The lowest (hi − lo) mod 8 cells as in the AVX2 version.
+        let (alive_rest, dead_rest) = super::avx2::rest(p, s, q, lo, x);
         (combine_lanes(alive) + alive_rest, combine_lanes(dead) + dead_rest)
     }
 
