@@ -459,7 +459,7 @@ pub fn simulate_observed(
 /// Which compiled version of the draw runs. Every version does the same arithmetic in the same
 /// order (no fused multiply-add, sums in the order of [`kernels`]), so their outcomes are
 /// bit-identical; they differ in vector width only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Isa {
     /// The build's baseline instruction set (SSE2 on x86-64).
     Generic,
@@ -487,22 +487,21 @@ impl Isa {
         })
     }
 
-    /// Whether this processor can run the version.
+    /// Whether this processor can run the version (detected once; the kernels ask on every
+    /// call, so the answer is one load).
     pub fn available(self) -> bool {
-        match self {
-            Isa::Generic => true,
+        static WIDEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        let widest = *WIDEST.get_or_init(|| {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => {
-                Isa::Avx2.available()
-                    && std::arch::is_x86_feature_detected!("avx512f")
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let avx512 = std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512vl")
-                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("avx512dq");
+                return if avx512 { Isa::Avx512 } else { Isa::Avx2 };
             }
-            #[cfg(not(target_arch = "x86_64"))]
-            Isa::Avx2 | Isa::Avx512 => false,
-        }
+            Isa::Generic
+        });
+        self <= widest
     }
 }
 
