@@ -218,9 +218,15 @@ fn slots_inner(bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB]
         above_eight(bounds, k.try_into().expect("eight keys"), p.try_into().expect("eight slots"));
     }
     for (p, &x) in pc.into_remainder().iter_mut().zip(kc.remainder()) {
-        *p = bounds.iter().filter(|&&b| b <= x).count() as i64;
+        *p = slot_of(bounds, x);
     }
     slot_histogram(pos, bounds.len(), ge);
+}
+
+/// The slot of one key (the keys past the last whole group of eight).
+#[inline(always)]
+fn slot_of(bounds: &[i64], key: i64) -> i64 {
+    bounds.iter().filter(|&&b| b <= key).count() as i64
 }
 
 /// The slots of eight keys: `nb − #(bounds above the key)`, counted in i64 lanes.
@@ -291,7 +297,7 @@ fn slots_avx2(bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB])
         x += 8;
     }
     for (p, &k) in pos[x..].iter_mut().zip(&keys[x..]) {
-        *p = bounds.iter().filter(|&&b| b <= k).count() as i64;
+        *p = slot_of(bounds, k);
     }
     slot_histogram(pos, bounds.len(), ge);
 }
