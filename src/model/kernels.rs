@@ -766,6 +766,20 @@ pub fn exp4(isa: Isa, xs: &[f64; 4]) -> [f64; 4] {
     xs.map(exp)
 }
 
+/// `out[i] = e^xs[i]` with [`exp`]: four at a time with [`exp4`], the rest one by one (the same
+/// bits in each lane).
+#[inline(always)]
+pub fn exp_into(isa: Isa, xs: &[f64], out: &mut [f64]) {
+    let mut o = out.chunks_exact_mut(4);
+    let mut x = xs.chunks_exact(4);
+    for (o, x) in (&mut o).zip(&mut x) {
+        o.copy_from_slice(&exp4(isa, x.try_into().expect("four values")));
+    }
+    for (o, &x) in o.into_remainder().iter_mut().zip(x.remainder()) {
+        *o = exp(x);
+    }
+}
+
 /// `out[i] = e^(−a[i]·c)`, with [`exp`], in the chosen compiled version (the same bits in each).
 /// `bounded` says that every `a[i]` lies in 0..=[`EXP_SAFE_RATE`]: with 0 ≤ c ≤ 1 the arguments are then inside
 /// `exp`'s range and the AVX2 version leaves out the range checks (the same results).
@@ -900,6 +914,13 @@ mod tests {
                             "round {round} {isa:?}: {w} vs {g}"
                         );
                     }
+                }
+                // A batch of any length is the scalar exp of each value.
+                let mut got = vec![0.0; n];
+                exp_into(isa, &wild, &mut got);
+                for (x, g) in wild.iter().zip(&got) {
+                    let w = exp(*x);
+                    assert!(w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()), "exp_into {isa:?} {x}");
                 }
                 let (w, g) = (exp4(Isa::Generic, &four), exp4(isa, &four));
                 assert!(

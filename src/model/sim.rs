@@ -7,7 +7,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::demography::{self, Natural};
-use super::kernels::{self, ln_into};
+use super::kernels;
 use super::*;
 use crate::error::ModelError;
 use crate::indicators::{INDICATORS, Indicator};
@@ -99,6 +99,19 @@ struct CityState {
     net_mig: f64,
 }
 
+/// One city's values carried from the demography phase of a year step to the later phases.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pending {
+    nat: Natural,
+    intended: f64,
+    capped: bool,
+    net: f64,
+    pop: f64,
+    migrant_urban: f64,
+    p_prev: f64,
+    y_prev: f64,
+}
+
 /// Buffers for one draw, reused across draws of a thread.
 pub struct Workspace {
     p: [f64; crate::params::N_PARAMS],
@@ -114,6 +127,10 @@ pub struct Workspace {
     lnma: Vec<f64>,
     ma: Vec<f64>,
     ma_changed: Vec<bool>,
+    /// MA levels whose logs a draw needs, their logs, and where each difference goes in `dlnma`.
+    ma_args: Vec<f64>,
+    ma_logs: Vec<f64>,
+    ma_where: Vec<usize>,
     dlnma: Vec<f64>,
     surv: Vec<demography::Survival>,
     /// The year `surv` holds (it depends on the draw's ι: cleared when a draw starts).
@@ -130,6 +147,12 @@ pub struct Workspace {
     gamma0: Vec<f64>,
     m0: Vec<f64>,
     r0: Vec<f64>,
+    /// Arguments and results of a year step's batched ln and exp (9 per city at most).
+    args: Vec<f64>,
+    vals: Vec<f64>,
+    /// ln(w_i / w̄) of year t − 1, per city.
+    w_rel: Vec<f64>,
+    pend: Vec<Pending>,
     price: f64,
     disaster: f64,
     recovery: f64,
@@ -270,6 +293,9 @@ impl Workspace {
             lnma: vec![0.0; n],
             ma: vec![0.0; n],
             ma_changed: vec![false; n],
+            ma_args: vec![0.0; (years + 1) * n],
+            ma_logs: vec![0.0; (years + 1) * n],
+            ma_where: vec![0; (years + 1) * n],
             dlnma: vec![0.0; years.max(1) * n],
             surv: vec![demography::Survival::new([[0.0; AGES]; 2]); model.mortality.len()],
             surv_year: None,
@@ -285,6 +311,10 @@ impl Workspace {
             gamma0: vec![0.0; n],
             m0: vec![0.0; n],
             r0: vec![0.0; n],
+            args: vec![0.0; 9 * n],
+            vals: vec![0.0; 9 * n],
+            w_rel: vec![0.0; n],
+            pend: vec![Pending::default(); n],
             price: 1.0,
             disaster: 0.0,
             recovery: 0.0,
@@ -352,14 +382,6 @@ fn sample(
 
 fn normal<R: rand::Rng + ?Sized>(r: &mut R) -> f64 {
     StandardNormal.sample(r)
-}
-
-fn logit(v: f64) -> f64 {
-    kernels::ln(v / (1.0 - v))
-}
-
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + kernels::exp(-x))
 }
 
 /// The generators of a draw's shocks.
@@ -659,7 +681,7 @@ fn access_term(minutes: f64, theta: f64) -> f64 {
 /// MA_i(T) for every city, from the current travel times: O(cities × nodes).
 fn market_access_levels(model: &Model, travel: &[f64], theta: f64, out: &mut [f64]) {
     let nn = model.n_nodes;
-    let own = (OWN_TIME_MINUTES / 60.0).powf(-theta);
+    let own = access_term(OWN_TIME_MINUTES, theta);
     for (i, o) in out.iter_mut().enumerate() {
         let mut ma = model.masses[i] * own;
         for k in 0..nn {
@@ -673,18 +695,18 @@ fn market_access_levels(model: &Model, travel: &[f64], theta: f64, out: &mut [f6
 
 /// Δ_T ln MA_i(t) for every year of the draw, from its projects' opening years. The sums are
 /// built once per draw; a project that shortens the link a–c then changes only MA_a and MA_c, by
-/// the difference of that one term, so each opening costs O(pairs), not O(cities × nodes).
+/// the difference of that one term, so each opening costs O(pairs), not O(cities × nodes). The
+/// logarithms of the levels are taken together at the end, in one batch of independent lanes.
 fn market_access(model: &Model, ws: &mut Workspace) {
     let (n, nn) = (model.n, model.n_nodes);
     let theta = ws.p[P::MarketAccessDecay as usize];
     ws.travel.copy_from_slice(&model.travel_times);
     market_access_levels(model, &ws.travel, theta, &mut ws.ma);
-    for (l, ma) in ws.lnma.iter_mut().zip(&ws.ma) {
-        *l = kernels::ln(*ma);
-    }
-    ws.dlnma.fill(0.0);
+    // The levels whose logs are needed: every city's at the start, then each changed one, with
+    // the position in `dlnma` it goes to.
+    ws.ma_args[..n].copy_from_slice(&ws.ma);
+    let mut count = n;
     for t in model.base_year + 1..=model.horizon {
-        let mut changed = false;
         for (k, p) in model.projects.iter().enumerate() {
             if ws.open[k] != t {
                 continue;
@@ -700,23 +722,28 @@ fn market_access(model: &Model, ws: &mut Workspace) {
                             if i < n {
                                 ws.ma[i] += model.masses[other] * gain;
                                 ws.ma_changed[i] = true;
-                                changed = true;
                             }
                         }
                     }
                 }
             }
         }
-        if changed {
-            let row = (t - model.base_year - 1) as usize * n;
-            for i in 0..n {
-                if std::mem::take(&mut ws.ma_changed[i]) {
-                    let now = kernels::ln(ws.ma[i]);
-                    ws.dlnma[row + i] = now - ws.lnma[i];
-                    ws.lnma[i] = now;
-                }
+        let row = (t - model.base_year - 1) as usize * n;
+        for i in 0..n {
+            if std::mem::take(&mut ws.ma_changed[i]) {
+                ws.ma_args[count] = ws.ma[i];
+                ws.ma_where[count] = row + i;
+                count += 1;
             }
         }
+    }
+    kernels::ln_into(&ws.ma_args[..count], &mut ws.ma_logs[..count]);
+    ws.lnma.copy_from_slice(&ws.ma_logs[..n]);
+    ws.dlnma.fill(0.0);
+    for (&at, &now) in ws.ma_where[n..count].iter().zip(&ws.ma_logs[n..count]) {
+        let i = at % n;
+        ws.dlnma[at] = now - ws.lnma[i];
+        ws.lnma[i] = now;
     }
 }
 
@@ -987,11 +1014,21 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     }
     let lv = &mut ws.lever;
 
-    for i in 0..n {
-        let cb = &model.cities[i];
-        let c = &mut ws.cities[i];
+    // The cities are independent within a year (every coupling uses year t − 1), so the step
+    // goes phase by phase over all cities, and each phase's logarithms and exponentials are
+    // taken together: one batch of independent lanes instead of a chain of dependent scalar
+    // calls per city (those chains, waiting on each other, were a fifth of a draw's time). Each
+    // value is computed by the same formula as in a city-by-city loop: the same bits.
+    let cities = &mut ws.cities[..n];
+    let (args, vals, pend) = (&mut ws.args[..9 * n], &mut ws.vals[..9 * n], &mut ws.pend[..n]);
+    // Relative wages ln(w_i / w̄) of year t − 1.
+    for (a, c) in args.iter_mut().zip(cities.iter()) {
+        *a = c.y / c.emp / w_bar;
+    }
+    let w_rel = &mut ws.w_rel[..n];
+    kernels::ln_into(&args[..n], w_rel);
+    for (i, (c, cb)) in cities.iter_mut().zip(&model.cities).enumerate() {
         let (p_prev, y_prev, u_prev_rate) = (c.p, c.y, c.urban / c.p);
-        let w_rel = kernels::ln(c.y / c.emp / w_bar);
         // 2 demography
         let tfr = tfr_lr + (cb.tfr - tfr_lr) * tfr_decay + lv.tfr[i];
         let nat: Natural = demography::project_year(
@@ -1008,7 +1045,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
                 / (cb.population * kernels::exp(-1.0 / t_m));
         }
         let offset = if calib { 0.0 } else { ws.offset[i] };
-        let rate = (ws.m0[i] + offset) * mig_decay + beta_w * (w_rel - cb.rel_wage) + lv.mig[i];
+        let rate = (ws.m0[i] + offset) * mig_decay + beta_w * (w_rel[i] - cb.rel_wage) + lv.mig[i];
         let intended = p_prev * rate + sigma_m * p_prev * ws.eta[i];
         let spread = demography::spread_migrants(
             &mut c.pop,
@@ -1026,12 +1063,13 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         }
         let net = spread.realised;
         let pop = nat.population + net;
-        // 4 urbanization
+        // 4 urbanization: the arguments of logit v = ln(v / (1 − v)).
         let mut v_prev = c.urban / (u_max * p_prev);
         if !(LOGIT_EPS..=1.0 - LOGIT_EPS).contains(&v_prev) {
             v_prev = v_prev.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
             ws.diag.bump(Diag::LogitClamped);
         }
+        args[i] = v_prev / (1.0 - v_prev);
         let migrant_urban = if net >= 0.0 { pi_n * net } else { u_prev_rate * net };
         if calib {
             let mut v_star =
@@ -1040,12 +1078,27 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
                 v_star = v_star.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
                 ws.diag.bump(Diag::LogitClamped);
             }
-            ws.r0[i] = logit(v_star) - logit(v_prev);
+            args[n + i] = v_star / (1.0 - v_star);
+        }
+        pend[i] = Pending { nat, intended, capped: spread.capped, net, pop, migrant_urban, p_prev, y_prev };
+    }
+    let logits = if calib { 2 * n } else { n };
+    kernels::ln_into(&args[..logits], &mut vals[..logits]);
+    for (i, c) in cities.iter_mut().enumerate() {
+        let logit_prev = vals[i];
+        if calib {
+            ws.r0[i] = vals[n + i] - logit_prev;
         }
         let speed = r_norm + (ws.r0[i] - r_norm) * r_weight;
         c.zeta = rho_u * c.zeta + sigma_u * ws.eps_u[i];
-        let x = logit(v_prev) + speed + beta_y * c.dg + c.zeta;
-        let mut urban = u_max * sigmoid(x) * nat.population + migrant_urban;
+        let x = logit_prev + speed + beta_y * c.dg + c.zeta;
+        // sigmoid x = 1 / (1 + e^(−x))
+        args[i] = -x;
+    }
+    kernels::exp_into(ws.isa, &args[..n], &mut vals[..n]);
+    for (i, (c, cb)) in cities.iter_mut().zip(&model.cities).enumerate() {
+        let Pending { nat, intended, capped, net, pop, migrant_urban, p_prev, y_prev } = pend[i];
+        let mut urban = u_max * (1.0 / (1.0 + vals[i])) * nat.population + migrant_urban;
         let cap = u_max * pop;
         if !(0.0..=cap).contains(&urban) {
             urban = urban.clamp(0.0, cap);
@@ -1053,7 +1106,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         }
         // 5 labour
         // Uncapped, migration added n·μ to every cell: the age groups grew by n·Σμ over them.
-        let (working, old) = if spread.capped {
+        let (working, old) = if capped {
             let sums = demography::AgeSums::of(&c.pop);
             (sums.working, sums.old)
         } else {
@@ -1124,30 +1177,36 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             let transfer = if s == 1 { lv.tfp2[i] } else { 0.0 };
             c.ln_a[s] += common + SECTOR_DRIFT[s] + ws.gain[3 * i + s] + lv.tfp[3 * i + s] + transfer;
         }
-        // 9 output: Y_s = exp(ln A_s + α ln K_s + (1 − α) ln L_s), the logs and exps of the three
-        // sectors each in one vectorised batch.
-        let mut logs = [0.0; 8];
-        ln_into(&[c.k[0], c.k[1], c.k[2], labour[0], labour[1], labour[2], 1.0, 1.0], &mut logs);
-        let ln_y: [f64; 4] = std::array::from_fn(|s| {
-            if s < 3 { c.ln_a[s] + alpha * logs[s] + (1.0 - alpha) * logs[3 + s] } else { 0.0 }
-        });
-        let out_s = kernels::exp4(ws.isa, &ln_y);
-        let mut y = 0.0;
-        for s in 0..3 {
-            c.ys[s] = if cb.output[s] > 0.0 { out_s[s] } else { 0.0 };
-            y += c.ys[s];
-        }
+        // 9 output: Y_s = exp(ln A_s + α ln K_s + (1 − α) ln L_s); the logs of every city's
+        // capital and labour below.
+        args[6 * i..6 * i + 3].copy_from_slice(&c.k);
+        args[6 * i + 3..6 * i + 6].copy_from_slice(&labour);
         c.p_prev = p_prev;
         c.y_prev = y_prev;
         c.p = pop;
         c.urban = urban;
-        c.y = y;
         c.emp = emp;
         c.working = working;
         c.old = old;
         c.births = nat.births;
         c.deaths = nat.deaths;
         c.net_mig = net;
+    }
+    kernels::ln_into(&args[..6 * n], &mut vals[..6 * n]);
+    for (i, c) in cities.iter().enumerate() {
+        let logs = &vals[6 * i..6 * i + 6];
+        for s in 0..3 {
+            args[6 * n + 3 * i + s] = c.ln_a[s] + alpha * logs[s] + (1.0 - alpha) * logs[3 + s];
+        }
+    }
+    kernels::exp_into(ws.isa, &args[6 * n..9 * n], &mut vals[6 * n..9 * n]);
+    for (i, (c, cb)) in cities.iter_mut().zip(&model.cities).enumerate() {
+        let mut y = 0.0;
+        for s in 0..3 {
+            c.ys[s] = if cb.output[s] > 0.0 { vals[6 * n + 3 * i + s] } else { 0.0 };
+            y += c.ys[s];
+        }
+        c.y = y;
     }
     // Parks' output (step 9): value added at the host sector's TFP relative to its start year.
     for (pk, park) in model.parks.iter().enumerate() {
@@ -1212,12 +1271,14 @@ fn write_year(model: &Model, ws: &Workspace, t: i32, draw: u64, out: &mut [f64])
         for (a, x) in tot.iter_mut().zip(v) {
             *a += x;
         }
-        write_entity(layout, i, t, base, &v, c.y + lv.assess[i], ws.price, out);
-        check(layout, i, t, draw, &model.city_ids[i], &ws.p, out)?;
+        if !write_entity(layout, i, t, base, &v, c.y + lv.assess[i], ws.price, out) {
+            check(layout, i, t, draw, &model.city_ids[i], &ws.p, out)?;
+        }
     }
     // The region's assessment GDP is its territorial GDP (MODEL.md §7b).
-    write_entity(layout, model.n, t, base, &tot, tot[5], ws.price, out);
-    check(layout, model.n, t, draw, "region", &ws.p, out)?;
+    if !write_entity(layout, model.n, t, base, &tot, tot[5], ws.price, out) {
+        check(layout, model.n, t, draw, "region", &ws.p, out)?;
+    }
     if t == model.base_year || t == model.horizon {
         write_pyramids(model, ws, usize::from(t == model.horizon), out);
     }
@@ -1257,6 +1318,9 @@ fn write_pyramids(model: &Model, ws: &Workspace, which: usize, out: &mut [f64]) 
     }
 }
 
+/// Returns whether every value written is finite (the base year's flows, NaN by definition, are
+/// not counted): the values are checked while in registers, since reading them back right
+/// after the scalar stores would wait for those stores to reach the cache.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn write_entity(
@@ -1268,40 +1332,53 @@ fn write_entity(
     assessment: f64,
     price: f64,
     out: &mut [f64],
-) {
+) -> bool {
     use Indicator::*;
     let [p, u, w, old, emp, y, y1, y2, y3, births, deaths, net, p_prev, y_prev, tax] = *v;
     let p_mid = if base { p } else { 0.5 * (p + p_prev) };
     let at = layout.index(e, t, Population);
     let slot = &mut out[at..at + crate::indicators::N_INDICATORS];
-    slot[Population as usize] = p;
-    slot[UrbanPopulation as usize] = u;
-    slot[UrbanizationRate as usize] = 100.0 * u / p;
-    slot[WorkingAgeShare as usize] = 100.0 * w / p;
-    slot[OldAgeDependency as usize] = 100.0 * old / w;
-    slot[Employment as usize] = emp;
-    slot[GdpReal as usize] = y;
-    slot[GdpNominal as usize] = y * price;
-    slot[GdpPerCapita as usize] = 1e4 * y / p_mid;
-    slot[GdpSharePrimary as usize] = 100.0 * y1 / y;
-    slot[GdpShareSecondary as usize] = 100.0 * y2 / y;
-    slot[GdpShareTertiary as usize] = 100.0 * y3 / y;
-    slot[GdpAssessment as usize] = assessment;
+    // x − x is +0 for every finite x and NaN for ±∞ and NaN: the sum stays 0 while all are finite.
+    let mut zero = 0.0;
+    let mut put = |ind: Indicator, x: f64| {
+        slot[ind as usize] = x;
+        #[allow(clippy::eq_op)]
+        {
+            zero += x - x;
+        }
+    };
+    put(Population, p);
+    put(UrbanPopulation, u);
+    put(UrbanizationRate, 100.0 * u / p);
+    put(WorkingAgeShare, 100.0 * w / p);
+    put(OldAgeDependency, 100.0 * old / w);
+    put(Employment, emp);
+    put(GdpReal, y);
+    put(GdpNominal, y * price);
+    put(GdpPerCapita, 1e4 * y / p_mid);
+    put(GdpSharePrimary, 100.0 * y1 / y);
+    put(GdpShareSecondary, 100.0 * y2 / y);
+    put(GdpShareTertiary, 100.0 * y3 / y);
+    put(GdpAssessment, assessment);
     if base {
         for ind in INDICATORS.iter().filter(|i| i.is_flow()) {
             slot[*ind as usize] = f64::NAN;
         }
     } else {
-        slot[Births as usize] = births;
-        slot[Deaths as usize] = deaths;
-        slot[NetMigration as usize] = net;
-        slot[ParkTaxToPartner as usize] = tax;
-        slot[GdpGrowth as usize] = 100.0 * (y / y_prev - 1.0);
-        slot[PopulationGrowth as usize] = 100.0 * (p / p_prev - 1.0);
+        put(Births, births);
+        put(Deaths, deaths);
+        put(NetMigration, net);
+        put(ParkTaxToPartner, tax);
+        put(GdpGrowth, 100.0 * (y / y_prev - 1.0));
+        put(PopulationGrowth, 100.0 * (p / p_prev - 1.0));
     }
+    zero == 0.0
 }
 
-#[inline(always)]
+/// The error naming the first non-finite indicator of entity `e` in year t (called only when
+/// [`write_entity`] found one).
+#[cold]
+#[inline(never)]
 fn check(
     layout: Layout,
     e: usize,
@@ -1312,12 +1389,7 @@ fn check(
     out: &[f64],
 ) -> Result<(), ModelError> {
     let at = layout.index(e, t, Indicator::Population);
-    // The usual case in one branch-free pass; the loop below finds the first bad indicator (and
-    // skips the base year's flows, which are NaN by definition).
-    let slot = &out[at..at + crate::indicators::N_INDICATORS];
-    if t != layout.base_year && slot.iter().fold(true, |ok, v| ok & v.is_finite()) {
-        return Ok(());
-    }
+    // The first bad indicator (the base year's flows are NaN by definition).
     for ind in INDICATORS {
         if t == layout.base_year && ind.is_flow() {
             continue;
