@@ -131,6 +131,8 @@ pub struct Workspace {
     ma_args: Vec<f64>,
     ma_logs: Vec<f64>,
     ma_where: Vec<usize>,
+    /// (opening year, project) of the projects that open within the run, sorted.
+    opening: Vec<(i32, usize)>,
     dlnma: Vec<f64>,
     surv: Vec<demography::Survival>,
     /// The year `surv` holds (it depends on the draw's ι: cleared when a draw starts).
@@ -296,6 +298,7 @@ impl Workspace {
             ma_args: vec![0.0; (years + 1) * n],
             ma_logs: vec![0.0; (years + 1) * n],
             ma_where: vec![0; (years + 1) * n],
+            opening: Vec::with_capacity(model.projects.len()),
             dlnma: vec![0.0; years.max(1) * n],
             surv: vec![demography::Survival::new([[0.0; AGES]; 2]); model.mortality.len()],
             surv_year: None,
@@ -706,12 +709,23 @@ fn market_access(model: &Model, ws: &mut Workspace) {
     // the position in `dlnma` it goes to.
     ws.ma_args[..n].copy_from_slice(&ws.ma);
     let mut count = n;
-    for t in model.base_year + 1..=model.horizon {
-        for (k, p) in model.projects.iter().enumerate() {
-            if ws.open[k] != t {
-                continue;
-            }
-            for &(a, c, minutes) in &p.pairs {
+    // The projects that open within the run, by opening year (then by index, the order in
+    // which their links are applied).
+    let opening = &mut ws.opening;
+    opening.clear();
+    opening.extend(
+        ws.open
+            .iter()
+            .enumerate()
+            .filter(|&(_, &o)| o > model.base_year && o <= model.horizon)
+            .map(|(k, &o)| (o, k)),
+    );
+    opening.sort_unstable();
+    let mut at = 0;
+    while at < opening.len() {
+        let t = opening[at].0;
+        while at < opening.len() && opening[at].0 == t {
+            for &(a, c, minutes) in &model.projects[opening[at].1].pairs {
                 let old = ws.travel[a * nn + c];
                 if minutes < old {
                     ws.travel[a * nn + c] = minutes;
@@ -727,6 +741,7 @@ fn market_access(model: &Model, ws: &mut Workspace) {
                     }
                 }
             }
+            at += 1;
         }
         let row = (t - model.base_year - 1) as usize * n;
         for i in 0..n {
