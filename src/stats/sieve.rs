@@ -302,12 +302,53 @@ fn slots_avx2(bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB])
     slot_histogram(pos, bounds.len(), ge);
 }
 
+/// [`slots_inner`] with AVX-512 intrinsics for [`above_eight`]: per bound, a broadcast, and a
+/// compare into a mask and a masked increment per eight keys (half the operations per key of
+/// [`slots_avx2`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn slots_avx512(bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB]) {
+    use std::arch::x86_64::{
+        _mm512_cmpgt_epi64_mask, _mm512_loadu_si512, _mm512_mask_add_epi64, _mm512_set1_epi64,
+        _mm512_setzero_si512, _mm512_storeu_si512, _mm512_sub_epi64,
+    };
+    let n = keys.len();
+    let pos = &mut pos[..n];
+    let nb = _mm512_set1_epi64(bounds.len() as i64);
+    let one = _mm512_set1_epi64(1);
+    let mut x = 0;
+    while x + 16 <= n {
+        // SAFETY: x + 16 ≤ n = keys.len() = pos.len(); unaligned loads and stores.
+        unsafe {
+            let k0 = _mm512_loadu_si512(keys.as_ptr().add(x).cast());
+            let k1 = _mm512_loadu_si512(keys.as_ptr().add(x + 8).cast());
+            let (mut a0, mut a1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+            for &b in bounds {
+                let bv = _mm512_set1_epi64(b);
+                // One more bound above the key in each lane where the bound is greater.
+                a0 = _mm512_mask_add_epi64(a0, _mm512_cmpgt_epi64_mask(bv, k0), a0, one);
+                a1 = _mm512_mask_add_epi64(a1, _mm512_cmpgt_epi64_mask(bv, k1), a1, one);
+            }
+            _mm512_storeu_si512(pos.as_mut_ptr().add(x).cast(), _mm512_sub_epi64(nb, a0));
+            _mm512_storeu_si512(pos.as_mut_ptr().add(x + 8).cast(), _mm512_sub_epi64(nb, a1));
+        }
+        x += 16;
+    }
+    for (p, &k) in pos[x..].iter_mut().zip(&keys[x..]) {
+        *p = slot_of(bounds, k);
+    }
+    slot_histogram(pos, bounds.len(), ge);
+}
+
 /// [`slots_inner`] compiled for `isa` (the result is the same integers either way).
 fn slots(isa: Isa, bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB]) {
     match isa {
-        // SAFETY: `Isa::detected` returns Avx2 or Avx512 only when the processor has AVX2.
+        // SAFETY: the processor has AVX-512 F (checked in the guard).
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 | Isa::Avx512 => unsafe { slots_avx2(bounds, keys, pos, ge) },
+        Isa::Avx512 if Isa::Avx512.available() => unsafe { slots_avx512(bounds, keys, pos, ge) },
+        // SAFETY: the processor has AVX2 (checked in the guard).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 if Isa::Avx2.available() => unsafe { slots_avx2(bounds, keys, pos, ge) },
         _ => slots_inner(bounds, keys, pos, ge),
     }
 }
@@ -664,7 +705,7 @@ mod tests {
             let want_ge: Vec<u64> =
                 bounds.iter().map(|&b| keys.iter().filter(|&&x| x.min(TOP) >= b).count() as u64).collect();
             let mut versions = vec![Isa::Generic];
-            versions.extend([Isa::Avx2].into_iter().filter(|v| v.available()));
+            versions.extend([Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()));
             for isa in versions {
                 let (mut pos, mut ge) = (vec![-1; n], [u64::MAX; NB]);
                 slots(isa, &bounds, &keys, &mut pos, &mut ge);
