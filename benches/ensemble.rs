@@ -1,11 +1,12 @@
 //! Criterion benchmarks of the simulation core: one baseline draw (also in each compiled
 //! version the processor runs); 1000- and 10 000-draw baseline
-//! ensembles; the exact-quantile summary alone; scenario parse + resolve + model setup. Report
+//! ensembles, and 1000 draws of simulation alone (the core's throughput); the exact-quantile summary alone; scenario parse + resolve + model setup. Report
 //! medians; never gate CI on them (noise is ±3%): `.ci/icount` is the CI check.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use minxinan::model::sim::{self, Isa, Mode, Workspace};
 use minxinan::{Model, Region, RunConfig, Scenario, runner, stats};
+use rayon::prelude::*;
 use std::hint::black_box;
 
 fn baseline() -> (Region, Model) {
@@ -58,6 +59,19 @@ fn ensemble(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("1000 baseline draws (simulate)", |b| {
         b.iter(|| black_box(runner::run(&model, &cfg, &|_| {}).expect("run")))
+    });
+    // The core's throughput: the same draws in parallel, each written to its thread's one row
+    // (no 20 MB outcome matrix to fault in and fill, no sums).
+    g.bench_function("1000 baseline draws (simulation only)", |b| {
+        b.iter(|| {
+            (0..1000u64).into_par_iter().for_each_init(
+                || (Workspace::new(&model), vec![0.0; model.layout.len()]),
+                |(ws, row), draw| {
+                    sim::simulate(&model, 20181231, draw, Mode::Stochastic, ws, row).expect("draw");
+                    black_box(&row);
+                },
+            )
+        })
     });
     let ens = runner::run(&model, &cfg, &|_| {}).expect("run");
     g.bench_function("1000 baseline draws (summarise)", |b| b.iter(|| black_box(stats::summarise(&ens))));
