@@ -752,7 +752,7 @@ fn market_access(model: &Model, ws: &mut Workspace) {
             }
         }
     }
-    kernels::ln_into(&ws.ma_args[..count], &mut ws.ma_logs[..count]);
+    kernels::ln_into_on(ws.isa, &ws.ma_args[..count], &mut ws.ma_logs[..count]);
     ws.lnma.copy_from_slice(&ws.ma_logs[..n]);
     ws.dlnma.fill(0.0);
     for (&at, &now) in ws.ma_where[n..count].iter().zip(&ws.ma_logs[n..count]) {
@@ -1041,7 +1041,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         *a = c.y / c.emp / w_bar;
     }
     let w_rel = &mut ws.w_rel[..n];
-    kernels::ln_into(&args[..n], w_rel);
+    kernels::ln_into_on(ws.isa, &args[..n], w_rel);
     for (i, (c, cb)) in cities.iter_mut().zip(&model.cities).enumerate() {
         let (p_prev, y_prev, u_prev_rate) = (c.p, c.y, c.urban / c.p);
         // 2 demography
@@ -1098,7 +1098,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         pend[i] = Pending { nat, intended, capped: spread.capped, net, pop, migrant_urban, p_prev, y_prev };
     }
     let logits = if calib { 2 * n } else { n };
-    kernels::ln_into(&args[..logits], &mut vals[..logits]);
+    kernels::ln_into_on(ws.isa, &args[..logits], &mut vals[..logits]);
     for (i, c) in cities.iter_mut().enumerate() {
         let logit_prev = vals[i];
         if calib {
@@ -1207,7 +1207,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         c.deaths = nat.deaths;
         c.net_mig = net;
     }
-    kernels::ln_into(&args[..6 * n], &mut vals[..6 * n]);
+    kernels::ln_into_on(ws.isa, &args[..6 * n], &mut vals[..6 * n]);
     for (i, c) in cities.iter().enumerate() {
         let logs = &vals[6 * i..6 * i + 6];
         for s in 0..3 {
