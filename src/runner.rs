@@ -35,7 +35,11 @@ pub struct Ensemble {
     pub draws: Range<u64>,
     /// Layout of one draw's values.
     pub layout: Layout,
-    /// Row-major `draws × layout.len()` outcomes.
+    /// The outcomes, in chunks of [`CHUNK`] consecutive draws (the last may be shorter), each
+    /// chunk series by series: value j of draw k is at [`Ensemble::at`]. A series is thus a
+    /// few contiguous runs, which the summary and paired comparisons read without gathering
+    /// from 20 KB-apart rows. Use [`Ensemble::value`], [`Ensemble::row`] and
+    /// [`Ensemble::series_into`] rather than indexing.
     pub values: Vec<f64>,
     /// Clamps and caps counted over all draws.
     pub diagnostics: Diagnostics,
@@ -50,10 +54,43 @@ impl Ensemble {
         (self.draws.end - self.draws.start) as usize
     }
 
+    /// Where value j of draw k (counting from the first draw of the run) is in `values`.
+    #[inline]
+    pub fn at(&self, k: usize, j: usize) -> usize {
+        let chunk = CHUNK as usize;
+        let (c, r) = (k / chunk, k % chunk);
+        let m = chunk.min(self.n_draws() - c * chunk);
+        c * chunk * self.layout.len() + j * m + r
+    }
+
+    /// Value j of draw k (k counts from the first draw of the run).
+    #[inline]
+    pub fn value(&self, k: usize, j: usize) -> f64 {
+        self.values[self.at(k, j)]
+    }
+
+    /// One draw's values, into `out` (indexed like a draw's row).
+    pub fn row_into(&self, k: usize, out: &mut [f64]) {
+        for (j, o) in out.iter_mut().enumerate().take(self.layout.len()) {
+            *o = self.value(k, j);
+        }
+    }
+
     /// One draw's values (k counts from the first draw of the run).
-    pub fn row(&self, k: usize) -> &[f64] {
-        let n = self.layout.len();
-        &self.values[k * n..(k + 1) * n]
+    pub fn row(&self, k: usize) -> Vec<f64> {
+        let mut out = vec![0.0; self.layout.len()];
+        self.row_into(k, &mut out);
+        out
+    }
+
+    /// Every draw's value j, in draw order, into `out` (one contiguous copy per chunk).
+    pub fn series_into(&self, j: usize, out: &mut [f64]) {
+        let (n, width, chunk) = (self.n_draws(), self.layout.len(), CHUNK as usize);
+        for (c, dst) in out[..n].chunks_mut(chunk).enumerate() {
+            let m = dst.len();
+            let at = c * chunk * width + j * m;
+            dst.copy_from_slice(&self.values[at..at + m]);
+        }
     }
 }
 
@@ -185,7 +222,7 @@ pub fn summarise_run(
                 let mut sums = ChunkSums::new(width);
                 for row in rows.chunks_exact(width) {
                     sums.push(row);
-                    count_hits(&model.layout, targets, row, &mut out.hits);
+                    count_hits(&model.layout, targets, |j| row[j], &mut out.hits);
                 }
                 out.sieve.push_rows(br, rows, width);
                 out.sums.push((c, sums));
@@ -295,23 +332,35 @@ pub fn run_cancellable(
     let mut values = vec![0.0; n * width];
     let mode = if cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic };
     // Chunks of CHUNK draws, each run in draw order by one thread, which also sums its draws'
-    // values while they are in cache (no second pass over the matrix for the means).
+    // values while they are in cache (no second pass over the matrix for the means). The draws
+    // go to a few rows of the thread's own, then into the chunk series by series: each row of
+    // GROUP draws then fills whole cache lines of the chunk.
+    const GROUP: usize = 8;
     let chunk = CHUNK as usize;
     let results: Vec<Result<(Diagnostics, ChunkSums), ModelError>> = values
         .par_chunks_mut(width * chunk)
         .enumerate()
         .map_init(
-            || Workspace::new(model),
-            |ws, (c, rows)| {
+            || (Workspace::new(model), vec![0.0; GROUP * width]),
+            |(ws, rows), (c, dst)| {
+                let m = dst.len() / width;
                 let (mut diagnostics, mut sums) = (Diagnostics::default(), ChunkSums::new(width));
-                for (i, row) in rows.chunks_exact_mut(width).enumerate() {
-                    if cancelled() {
-                        return Err(ModelError::Cancelled);
+                for i0 in (0..m).step_by(GROUP) {
+                    let g = GROUP.min(m - i0);
+                    for (i, row) in rows.chunks_exact_mut(width).take(g).enumerate() {
+                        if cancelled() {
+                            return Err(ModelError::Cancelled);
+                        }
+                        let draw = draws.start + (c * chunk + i0 + i) as u64;
+                        diagnostics.merge(&sim::simulate(model, cfg.seed, draw, mode, ws, row)?);
+                        progress(1);
+                        sums.push(row);
                     }
-                    let draw = draws.start + (c * chunk + i) as u64;
-                    diagnostics.merge(&sim::simulate(model, cfg.seed, draw, mode, ws, row)?);
-                    progress(1);
-                    sums.push(row);
+                    for (j, run) in dst.chunks_exact_mut(m).enumerate() {
+                        for (i, v) in run[i0..i0 + g].iter_mut().enumerate() {
+                            *v = rows[i * width + j];
+                        }
+                    }
                 }
                 Ok((diagnostics, sums))
             },

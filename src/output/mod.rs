@@ -189,8 +189,9 @@ pub fn write_draws_csv<W: Write>(
     writeln!(w, "draw,entity,year,indicator,value")?;
     let keep = |i: Indicator| only.is_none_or(|l| l.contains(&i));
     let cols: Vec<_> = ens.layout.reported().filter(|(_, _, i, _)| keep(*i)).collect();
+    let mut row = vec![0.0; ens.layout.len()];
     for k in 0..ens.n_draws() {
-        let row = ens.row(k);
+        ens.row_into(k, &mut row);
         let d = ens.draws.start + k as u64;
         for (e, year, ind, j) in &cols {
             writeln!(w, "{d},{},{year},{},{}", region.entity_id(*e), ind.name(), num(row[*j]))?;

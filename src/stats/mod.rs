@@ -137,11 +137,12 @@ impl Summary {
     }
 }
 
-/// Whether each target holds in one draw's values (adds to `hits`).
+/// Whether each target holds in one draw's values, `value(j)` being its value j (adds to
+/// `hits`).
 #[inline]
-pub fn count_hits(layout: &Layout, targets: &[Target], row: &[f64], hits: &mut [u64]) {
+pub fn count_hits(layout: &Layout, targets: &[Target], value: impl Fn(usize) -> f64, hits: &mut [u64]) {
     for (t, h) in targets.iter().zip(hits) {
-        let v = row[layout.index(t.entity, t.year, t.indicator)];
+        let v = value(layout.index(t.entity, t.year, t.indicator));
         *h += u64::from(t.comparison.holds(v, t.threshold));
     }
 }
@@ -150,7 +151,7 @@ pub fn count_hits(layout: &Layout, targets: &[Target], row: &[f64], hits: &mut [
 pub fn summary_of(ens: &Ensemble, targets: &[Target]) -> Summary {
     let mut hits = vec![0; targets.len()];
     for k in 0..ens.n_draws() {
-        count_hits(&ens.layout, targets, ens.row(k), &mut hits);
+        count_hits(&ens.layout, targets, |j| ens.value(k, j), &mut hits);
     }
     Summary {
         draws: ens.draws.clone(),
@@ -206,30 +207,6 @@ pub fn series_stats(buf: &mut [f64]) -> SeriesStats {
     SeriesStats { mean, sd, q }
 }
 
-/// Series gathered together, at most: a row's values of one block are contiguous (eight cache
-/// lines), so gathering a block reads whole lines and each row's page is visited once per block.
-const BLOCK: usize = 64;
-/// Bytes of gathered series per thread, at most (fewer series per block for many draws).
-const GATHER_BYTES: usize = 8 << 20;
-
-/// How many rows ahead [`summarise`] prefetches.
-const AHEAD: usize = 8;
-
-/// Hint that `xs` will be read soon (one hint per cache line; nothing on other architectures).
-#[inline(always)]
-fn prefetch(xs: &[f64]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in xs.chunks(8) {
-        // SAFETY: a prefetch hint never faults and changes no state visible to the program; SSE
-        // is part of every x86-64 processor.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast())
-        };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = xs;
-}
-
 /// Statistics of every value position of an ensemble (indexed like a draw's row).
 pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
     let width = ens.layout.len();
@@ -238,36 +215,17 @@ pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
         return vec![series_stats(&mut []); width];
     }
     let moments = &ens.moments;
-    let block = (GATHER_BYTES / (8 * n)).clamp(8, BLOCK);
-    let blocks: Vec<Vec<SeriesStats>> = (0..width.div_ceil(block))
+    (0..width)
         .into_par_iter()
         .map_init(
-            || vec![0.0; block * n],
-            |cols: &mut Vec<f64>, b| {
-                let (lo, hi) = (b * block, ((b + 1) * block).min(width));
-                for k in 0..n {
-                    // Rows are a page apart: the hardware does not prefetch across pages, so
-                    // ask for the row a few ahead while this one is copied.
-                    if k + AHEAD < n {
-                        prefetch(&ens.values[(k + AHEAD) * width + lo..(k + AHEAD) * width + hi]);
-                    }
-                    let row = &ens.values[k * width + lo..k * width + hi];
-                    for (j, v) in row.iter().enumerate() {
-                        cols[j * n + k] = *v;
-                    }
-                }
-                cols.chunks_exact_mut(n)
-                    .take(hi - lo)
-                    .enumerate()
-                    .map(|(i, col)| {
-                        let (mean, sd) = moments.mean_sd(lo + i);
-                        SeriesStats { mean, sd, q: quantile::quantiles_type7(col, &PROBS) }
-                    })
-                    .collect()
+            || vec![0.0; n],
+            |col: &mut Vec<f64>, j| {
+                ens.series_into(j, col);
+                let (mean, sd) = moments.mean_sd(j);
+                SeriesStats { mean, sd, q: quantile::quantiles_type7(col, &PROBS) }
             },
         )
-        .collect();
-    blocks.into_iter().flatten().collect()
+        .collect()
 }
 
 /// Statistics of the paired difference alternative − base of one series over the same draws.
@@ -286,20 +244,20 @@ pub struct DiffStats {
 pub fn paired(base: &Ensemble, alt: &Ensemble) -> Vec<DiffStats> {
     assert_eq!(base.draws, alt.draws, "paired ensembles need the same draws");
     let n = base.n_draws();
-    let (wb, wa) = (base.layout.len(), alt.layout.len());
     // Entity outcomes come first in every layout, at the same positions.
     let width = base.layout.entities() * base.layout.years() * crate::indicators::N_INDICATORS;
     (0..width)
         .into_par_iter()
         .map_init(
-            || Vec::with_capacity(n),
-            |buf: &mut Vec<f64>, j| {
-                buf.clear();
+            || (vec![0.0; n], vec![0.0; n]),
+            |(buf, alt_j): &mut (Vec<f64>, Vec<f64>), j| {
+                base.series_into(j, buf);
+                alt.series_into(j, alt_j);
                 let mut higher = 0usize;
-                for k in 0..n {
-                    let (b, a) = (base.values[k * wb + j], alt.values[k * wa + j]);
+                for (d, &a) in buf.iter_mut().zip(alt_j.iter()) {
+                    let b = *d;
                     higher += usize::from(a > b);
-                    buf.push(a - b);
+                    *d = a - b;
                 }
                 let (mean, _) = mean_sd(buf);
                 let q = quantile::quantiles_type7(buf, &PROBS);
