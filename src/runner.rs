@@ -1,8 +1,9 @@
 //! Draws in parallel, results independent of the thread count.
 //!
 //! Each draw is a pure function of (model, seed, draw index): draws `a..b` of a long run equal a
-//! run of just those draws, whatever the thread count. [`run`] keeps every outcome in a row-major
-//! `draws × values` matrix (for `draws.csv` and paired comparisons); [`summarise_run`] summarises
+//! run of just those draws, whatever the thread count. [`run`] keeps every outcome (for
+//! `draws.csv` and paired comparisons), in chunks of [`CHUNK`] draws stored series by series
+//! ([`Ensemble`]); [`summarise_run`] summarises
 //! the draws as they come and keeps only what the exact quantiles need (memory ∝ √draws).
 
 use crate::error::ModelError;
