@@ -156,3 +156,31 @@ fn every_compiled_version_of_the_draw_gives_the_same_bits() {
         }
     }
 }
+
+#[test]
+fn the_kept_matrix_holds_each_draw_as_simulated_alone() {
+    use minxinan::model::sim::{self, Mode, Workspace};
+    // 300 draws: a full chunk of 256 and a partial one, each stored series by series.
+    let (_, _, model) = model_of(&baseline_text());
+    let ens =
+        runner::run(&model, &RunConfig { draws: 7..307, seed: 5, deterministic: false }, &|_| {}).unwrap();
+    let width = model.layout.len();
+    let mut ws = Workspace::new(&model);
+    let mut alone = vec![0.0; 300 * width];
+    for (k, row) in alone.chunks_exact_mut(width).enumerate() {
+        sim::simulate(&model, 5, 7 + k as u64, Mode::Stochastic, &mut ws, row).unwrap();
+    }
+    let same = |x: f64, y: f64| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
+    for k in 0..300 {
+        let row = ens.row(k);
+        assert!(
+            (0..width).all(|j| same(row[j], alone[k * width + j]) && same(ens.value(k, j), row[j])),
+            "draw {k}"
+        );
+    }
+    let mut series = vec![0.0; 300];
+    for j in 0..width {
+        ens.series_into(j, &mut series);
+        assert!((0..300).all(|k| same(series[k], alone[k * width + j])), "series {j}");
+    }
+}
