@@ -64,10 +64,11 @@ fn ensemble(c: &mut Criterion) {
     // (no 20 MB outcome matrix to fault in and fill, no sums).
     g.bench_function("1000 baseline draws (simulation only)", |b| {
         b.iter(|| {
-            (0..1000u64).into_par_iter().for_each_init(
+            // At least 125 draws per job: a workspace is built per job, not per draw.
+            (0..1000usize).into_par_iter().with_min_len(125).for_each_init(
                 || (Workspace::new(&model), vec![0.0; model.layout.len()]),
                 |(ws, row), draw| {
-                    sim::simulate(&model, 20181231, draw, Mode::Stochastic, ws, row).expect("draw");
+                    sim::simulate(&model, 20181231, draw as u64, Mode::Stochastic, ws, row).expect("draw");
                     black_box(&row);
                 },
             )
