@@ -3,8 +3,8 @@
 //! Each draw is a pure function of (model, seed, draw index): draws `a..b` of a long run equal a
 //! run of just those draws, whatever the thread count. [`run`] keeps every outcome (for
 //! `draws.csv` and paired comparisons), in chunks of [`CHUNK`] draws stored series by series
-//! ([`Ensemble`]); [`summarise_run`] summarises
-//! the draws as they come and keeps only what the exact quantiles need (memory ∝ √draws).
+//! ([`Ensemble`]); [`summarise_run`] summarises the draws as they come and keeps only what the
+//! exact quantiles need (memory ∝ √draws).
 
 use crate::error::ModelError;
 use crate::indicators::Layout;
