@@ -70,7 +70,7 @@ impl Ensemble {
         self.values[self.at(k, j)]
     }
 
-    /// One draw's values, into `out` (indexed like a draw's row).
+    /// One draw's values, into `out` (indexed like a draw's row; at most `layout.len()` of them).
     pub fn row_into(&self, k: usize, out: &mut [f64]) {
         for (j, o) in out.iter_mut().enumerate().take(self.layout.len()) {
             *o = self.value(k, j);
@@ -84,7 +84,8 @@ impl Ensemble {
         out
     }
 
-    /// Every draw's value j, in draw order, into `out` (one contiguous copy per chunk).
+    /// Every draw's value j, in draw order, into the first [`Ensemble::n_draws`] values of `out`
+    /// (one contiguous copy per chunk).
     pub fn series_into(&self, j: usize, out: &mut [f64]) {
         let (n, width, chunk) = (self.n_draws(), self.layout.len(), CHUNK as usize);
         for (c, dst) in out[..n].chunks_mut(chunk).enumerate() {
