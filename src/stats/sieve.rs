@@ -296,10 +296,7 @@ fn slots_avx2(bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB])
         }
         x += 8;
     }
-    for (p, &k) in pos[x..].iter_mut().zip(&keys[x..]) {
-        *p = slot_of(bounds, k);
-    }
-    slot_histogram(pos, bounds.len(), ge);
+    finish_slots(bounds, keys, pos, x, ge);
 }
 
 /// [`slots_inner`] with AVX-512 intrinsics for [`above_eight`]: per bound, a broadcast, and a
@@ -334,6 +331,13 @@ fn slots_avx512(bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64; NB
         }
         x += 16;
     }
+    finish_slots(bounds, keys, pos, x, ge);
+}
+
+/// The vector versions' last part: the slots of the keys from `x` on (fewer than a vector's
+/// worth), one at a time, then the counts at or above each bound.
+#[inline(always)]
+fn finish_slots(bounds: &[i64], keys: &[i64], pos: &mut [i64], x: usize, ge: &mut [u64; NB]) {
     for (p, &k) in pos[x..].iter_mut().zip(&keys[x..]) {
         *p = slot_of(bounds, k);
     }
