@@ -180,6 +180,9 @@ pub struct Model {
     pub cities: Vec<CityBase>,
     /// Distinct base mortality schedules m_g(x), `[sex][age]`.
     pub mortality: Vec<[[f64; AGES]; 2]>,
+    /// For each schedule and sex, how many leading rates are small enough for the short
+    /// exponential series ([`kernels::small_prefix`]).
+    pub mortality_small: Vec<[usize; 2]>,
     /// Whether every rate of every schedule lies in [0, `kernels::EXP_SAFE_RATE`] (707): then the
     /// survival arguments −m·(1 − ι)^k are inside `exp`'s range and need no range checks (the AVX2
     /// kernel skips them).
@@ -416,6 +419,10 @@ impl Model {
                 .iter()
                 .flat_map(|(_, m)| m.iter().flatten())
                 .all(|v| (0.0..=kernels::EXP_SAFE_RATE).contains(v)),
+            mortality_small: schedules
+                .iter()
+                .map(|(_, m)| [kernels::small_prefix(&m[0]), kernels::small_prefix(&m[1])])
+                .collect(),
             mortality: schedules.into_iter().map(|(_, m)| m).collect(),
             phi: demography::fertility_schedule(),
             gy_ref_region,

@@ -967,9 +967,10 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     // year share it: computed once).
     if ws.surv_year != Some(t) {
         let improve = (1.0 - p[P::MortalityImprovement as usize]).powi(t - b);
-        for (s, m) in ws.surv.iter_mut().zip(&model.mortality) {
+        for ((s, m), small) in ws.surv.iter_mut().zip(&model.mortality).zip(&model.mortality_small) {
             for g in 0..2 {
-                kernels::exp_scaled_neg(ws.isa, &m[g], model.mortality_bounded, improve, &mut s.s[g]);
+                let bounded = model.mortality_bounded;
+                kernels::exp_scaled_neg(ws.isa, &m[g], bounded, small[g], improve, &mut s.s[g]);
             }
             s.complete();
         }
