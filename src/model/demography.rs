@@ -170,12 +170,12 @@ pub fn project_year(
         // Survivors of ages 64–100 end aged 65+ (99 and 100 both in the open group 100+), of
         // 14–63 aged 15–64, of 0–13 aged 1–14; shifted in place from the top.
         let (top_alive, top_dead) = (p[MAX_AGE] * s[MAX_AGE], p[MAX_AGE] * q[MAX_AGE]);
-        let [(old, d2), (working, d1), (young, d0)] = kernels::survive_ages(isa, p, s, q);
+        let kernels::Survived { young, working, old, dead } = kernels::survive_ages(isa, p, s, q);
         p[MAX_AGE] += top_alive;
         let b = births * if g == 1 { male_birth_share } else { 1.0 - male_birth_share };
         p[0] = b * s[0];
         let old = old + top_alive;
-        nat.deaths += (((d0 + d1) + d2) + top_dead) + b * q[0];
+        nat.deaths += (dead + top_dead) + b * q[0];
         nat.population += ((p[0] + young) + working) + old;
         nat.working += working;
         nat.old += old;

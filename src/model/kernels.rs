@@ -94,45 +94,38 @@ pub fn dot_on(isa: Isa, a: &[f64], b: &[f64]) -> f64 {
     dot(a, b)
 }
 
-/// Survival and ageing of ages `lo..hi` in place: `p[x + 1] = p[x]·s[x]` for x from hi − 1 down
-/// to lo (so each `p[x]` is read before it is overwritten; `p[hi]` must have been used already); returns
-/// (Σ survivors, Σ p·q) in one pass, q = 1 − s. Eight cells at a time, top down, in lanes.
-#[inline(always)]
-pub fn survive_shift(p: &mut [f64], s: &[f64], q: &[f64], lo: usize, hi: usize) -> (f64, f64) {
-    assert!(lo <= hi && hi < p.len() && hi <= s.len() && hi <= q.len());
-    let (mut alive, mut dead) = ([0.0; LANES], [0.0; LANES]);
-    let mut x = hi;
-    while x >= lo + LANES {
-        x -= LANES;
-        let src: [f64; LANES] = p[x..x + LANES].try_into().expect("eight cells");
-        let sv: &[f64; LANES] = s[x..x + LANES].try_into().expect("eight rates");
-        let qv: &[f64; LANES] = q[x..x + LANES].try_into().expect("eight rates");
-        let mut v = [0.0; LANES];
-        for k in 0..LANES {
-            v[k] = src[k] * sv[k];
-            alive[k] += v[k];
-            dead[k] += src[k] * qv[k];
-        }
-        p[x + 1..x + 1 + LANES].copy_from_slice(&v);
-    }
-    // The lowest (hi − lo) mod 8 cells, one at a time, into their own sums.
-    let (mut alive_rest, mut dead_rest) = (0.0, 0.0);
-    while x > lo {
-        x -= 1;
-        let v = p[x] * s[x];
-        alive_rest += v;
-        dead_rest += p[x] * q[x];
-        p[x + 1] = v;
-    }
-    (combine(alive) + alive_rest, combine(dead) + dead_rest)
+/// Sums of one year's survival of one sex's cells 0..=99 ([`survive_ages`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Survived {
+    /// Σ survivors of cells 0..14 (aged 1–14 at the end of the year).
+    pub young: f64,
+    /// Σ survivors of cells 14..64 (aged 15–64).
+    pub working: f64,
+    /// Σ survivors of cells 64..100 (aged 65–100).
+    pub old: f64,
+    /// Σ p·q over cells 0..100: their deaths.
+    pub dead: f64,
 }
 
-/// One year's survival and ageing of one sex's cells `p` with rates `s` (q = 1 − s): [`survive_shift`] of
-/// the ages (64, 100), (14, 64) and (0, 14) in turn, returning each one's (Σ survivors, Σ deaths),
-/// in the chosen compiled version (the same operations in the same lanes, so the same bits).
-/// [`Isa::Avx2`] on a processor without AVX2 runs the baseline version.
+/// Blocks of eight cells over cells 0..100: block b holds cells 8b..8b + 8, cell x in lane x mod 8;
+/// the top block (96..104) has cells only in its lower four lanes.
+const SURVIVAL_BLOCKS: usize = MAX_AGE.div_ceil(LANES);
+/// The first working-age cell (survivors aged 15) and the first old-age cell (aged 65); the latter
+/// starts a block.
+const FIRST_WORKING: usize = 14;
+const FIRST_OLD: usize = 64;
+const _: () = assert!(FIRST_OLD.is_multiple_of(LANES) && FIRST_WORKING / LANES == 1);
+
+/// One year's survival and ageing of one sex's cells in place: `p[x + 1] = p[x]·s[x]` for x = 99
+/// down to 0 (`p[100]`, the open group, is the caller's to have read first), with the survivors'
+/// sums by age group and Σ p·q, q = 1 − s, in one pass.
+///
+/// The order is fixed: blocks of eight cells from the top down, cell x in lane x mod 8 of every
+/// sum; an age group's sum takes +0 in the lanes of cells outside the group (which leaves it
+/// unchanged: the sums start at +0 and never become −0); each sum ends with [`combine`]. Every
+/// compiled version does exactly these operations, so it gives the same bits.
 #[inline(always)]
-pub fn survive_ages(isa: Isa, p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> [(f64, f64); 3] {
+pub fn survive_ages(isa: Isa, p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> Survived {
     #[cfg(target_arch = "x86_64")]
     if use_avx512(isa) {
         // SAFETY: `use_avx512` checked that the processor has AVX-512 F/VL/DQ.
@@ -144,7 +137,36 @@ pub fn survive_ages(isa: Isa, p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AG
         return unsafe { avx2::survive_ages(p, s, q) };
     }
     let _ = isa;
-    [survive_shift(p, s, q, 64, MAX_AGE), survive_shift(p, s, q, 14, 64), survive_shift(p, s, q, 0, 14)]
+    survive_portable(p, s, q)
+}
+
+/// The portable version of [`survive_ages`].
+#[inline(always)]
+fn survive_portable(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> Survived {
+    let mut sums = [[0.0; LANES]; 4]; // young, working, old, dead
+    for b in (0..SURVIVAL_BLOCKS).rev() {
+        let base = b * LANES;
+        let (mut c, mut v, mut d) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+        for k in 0..LANES {
+            let x = base + k;
+            if x < MAX_AGE {
+                c[k] = p[x];
+                v[k] = c[k] * s[x];
+                d[k] = c[k] * q[x];
+            }
+        }
+        for k in 0..LANES {
+            let x = base + k;
+            if x < MAX_AGE {
+                let group = usize::from(x >= FIRST_WORKING) + usize::from(x >= FIRST_OLD);
+                sums[group][k] += v[k];
+                sums[3][k] += d[k];
+                p[x + 1] = v[k];
+            }
+        }
+    }
+    let [young, working, old, dead] = sums.map(combine);
+    Survived { young, working, old, dead }
 }
 
 /// Kernels written with AVX2 intrinsics where the compiler's own vectorisation of the portable
@@ -158,9 +180,9 @@ mod avx2 {
         _mm256_add_epi64, _mm256_add_pd, _mm256_and_pd, _mm256_and_si256, _mm256_andnot_pd, _mm256_blendv_pd,
         _mm256_castpd_si256, _mm256_castpd256_pd128, _mm256_castsi256_pd, _mm256_cmp_pd, _mm256_div_pd,
         _mm256_extractf128_pd, _mm256_i64gather_pd, _mm256_loadu_pd, _mm256_max_pd, _mm256_min_pd,
-        _mm256_movemask_pd, _mm256_mul_pd, _mm256_or_pd, _mm256_or_si256, _mm256_set1_epi64x, _mm256_set1_pd,
-        _mm256_setzero_pd, _mm256_slli_epi64, _mm256_srli_epi64, _mm256_storeu_pd, _mm256_sub_epi64,
-        _mm256_sub_pd, _mm256_xor_pd,
+        _mm256_movemask_pd, _mm256_mul_pd, _mm256_or_pd, _mm256_or_si256, _mm256_set_epi64x,
+        _mm256_set1_epi64x, _mm256_set1_pd, _mm256_setzero_pd, _mm256_slli_epi64, _mm256_srli_epi64,
+        _mm256_storeu_pd, _mm256_sub_epi64, _mm256_sub_pd, _mm256_xor_pd,
     };
 
     /// The lanes of two vectors as one array (lanes 0–3, then 4–7).
@@ -186,88 +208,53 @@ mod avx2 {
         _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)))
     }
 
-    /// [`super::survive_shift`] of the three ranges (64, 100), (14, 64), (0, 14) in turn, with
-    /// two 4-lane vectors per chunk of eight cells and one for four of the lowest cells.
+    /// [`super::survive_ages`]: each block of eight cells as two 4-lane vectors (lanes 0–3 and
+    /// 4–7); the top block's upper half holds no cell and is left out (its sums would take +0).
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) fn survive_ages(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> [(f64, f64); 3] {
-        [range(p, s, q, 64, MAX_AGE), range(p, s, q, 14, 64), range(p, s, q, 0, 14)]
-    }
-
-    /// One range of [`survive_ages`].
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn range(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES], lo: usize, hi: usize) -> (f64, f64) {
-        assert!(lo <= hi && hi < AGES);
-        let (mut a0, mut a1, mut d0, mut d1) =
-            (_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd());
+    pub(super) fn survive_ages(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> super::Survived {
+        use super::{FIRST_OLD, FIRST_WORKING, SURVIVAL_BLOCKS};
+        const { assert!(MAX_AGE == 8 * (SURVIVAL_BLOCKS - 1) + 4) };
+        let z = _mm256_setzero_pd();
+        let (mut young, mut working, mut old, mut dead) = ([z; 2], [z; 2], [z; 2], [z; 2]);
         let (pp, sp, qp) = (p.as_mut_ptr(), s.as_ptr(), q.as_ptr());
-        let mut x = hi;
-        // SAFETY (every block below): lo ≤ x and x + 8 ≤ hi < AGES = p.len() = s.len() (asserted
-        // above), so reads of x..x + 8 and shifted stores to x + 1..x + 9 ≤ hi + 1 are in
-        // bounds; each block reads all its cells before its shifted stores.
-        while x >= lo + LANES {
-            x -= LANES;
+        // Four cells x..x + 4: survivors (stored at x + 1..x + 5 after the cells are read) and
+        // deaths added into half h of `dead`.
+        let quad = |x: usize, dead: &mut [__m256d; 2], h: usize| {
+            // SAFETY: x + 4 ≤ MAX_AGE, so reads of x..x + 4 and the shifted store to
+            // x + 1..x + 5 ≤ AGES are in bounds; the cells are read before the store.
             unsafe {
-                let (c0, c1) = (_mm256_loadu_pd(pp.add(x)), _mm256_loadu_pd(pp.add(x + 4)));
-                let (s0, s1) = (_mm256_loadu_pd(sp.add(x)), _mm256_loadu_pd(sp.add(x + 4)));
-                let (v0, v1) = (_mm256_mul_pd(c0, s0), _mm256_mul_pd(c1, s1));
-                a0 = _mm256_add_pd(a0, v0);
-                a1 = _mm256_add_pd(a1, v1);
-                d0 = _mm256_add_pd(d0, _mm256_mul_pd(c0, _mm256_loadu_pd(qp.add(x))));
-                d1 = _mm256_add_pd(d1, _mm256_mul_pd(c1, _mm256_loadu_pd(qp.add(x + 4))));
-                _mm256_storeu_pd(pp.add(x + 1), v0);
-                _mm256_storeu_pd(pp.add(x + 5), v1);
+                let c = _mm256_loadu_pd(pp.add(x));
+                let v = _mm256_mul_pd(c, _mm256_loadu_pd(sp.add(x)));
+                dead[h] = _mm256_add_pd(dead[h], _mm256_mul_pd(c, _mm256_loadu_pd(qp.add(x))));
+                _mm256_storeu_pd(pp.add(x + 1), v);
+                v
             }
+        };
+        let top = 8 * (SURVIVAL_BLOCKS - 1);
+        old[0] = _mm256_add_pd(old[0], quad(top, &mut dead, 0));
+        for b in (FIRST_OLD / 8..SURVIVAL_BLOCKS - 1).rev() {
+            let hi = quad(8 * b + 4, &mut dead, 1);
+            let lo = quad(8 * b, &mut dead, 0);
+            old = [_mm256_add_pd(old[0], lo), _mm256_add_pd(old[1], hi)];
         }
-        let (alive_rest, dead_rest) = rest(p, s, q, lo, x);
-        (combine_lanes(a0, a1) + alive_rest, combine_lanes(d0, d1) + dead_rest)
-    }
-
-    /// The lowest cells lo..x of a range of [`survive_ages`] ((hi − lo) mod 8 of them), top down,
-    /// into sums of their own: four of them in one vector when there are at least four, then one
-    /// at a time. Returns (Σ survivors, Σ deaths) of these cells.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(super) fn rest(
-        p: &mut [f64; AGES],
-        s: &[f64; AGES],
-        q: &[f64; AGES],
-        lo: usize,
-        x: usize,
-    ) -> (f64, f64) {
-        assert!(lo <= x && x < AGES);
-        let (pp, sp, qp) = (p.as_mut_ptr(), s.as_ptr(), q.as_ptr());
-        let mut x = x;
-        let (mut alive, mut dead) = (0.0, 0.0);
-        // SAFETY (both blocks): lo ≤ x' < x < AGES for every cell x' read, and the shifted
-        // stores reach x at most; each block reads its cells before its shifted store.
-        if x >= lo + 4 {
-            x -= 4;
-            let (mut v, mut d) = ([0.0; 4], [0.0; 4]);
-            unsafe {
-                let (c, sv) = (_mm256_loadu_pd(pp.add(x)), _mm256_loadu_pd(sp.add(x)));
-                let vv = _mm256_mul_pd(c, sv);
-                _mm256_storeu_pd(v.as_mut_ptr(), vv);
-                _mm256_storeu_pd(d.as_mut_ptr(), _mm256_mul_pd(c, _mm256_loadu_pd(qp.add(x))));
-                _mm256_storeu_pd(pp.add(x + 1), vv);
-            }
-            for k in (0..4).rev() {
-                alive += v[k];
-                dead += d[k];
-            }
+        for b in (FIRST_WORKING / 8 + 1..FIRST_OLD / 8).rev() {
+            let hi = quad(8 * b + 4, &mut dead, 1);
+            let lo = quad(8 * b, &mut dead, 0);
+            working = [_mm256_add_pd(working[0], lo), _mm256_add_pd(working[1], hi)];
         }
-        while x > lo {
-            x -= 1;
-            unsafe {
-                let (c, sv) = (*pp.add(x), *sp.add(x));
-                let v = c * sv;
-                alive += v;
-                dead += c * *qp.add(x);
-                *pp.add(x + 1) = v;
-            }
-        }
-        (alive, dead)
+        // Cells 8..16: 8–13 young, 14 and 15 working (lanes 6 and 7).
+        let hi = quad(12, &mut dead, 1);
+        let lo = quad(8, &mut dead, 0);
+        // All-ones bits in lanes 2 and 3 of the upper half (cells 14 and 15).
+        let upper = _mm256_castsi256_pd(_mm256_set_epi64x(-1, -1, 0, 0));
+        young = [_mm256_add_pd(young[0], lo), _mm256_add_pd(young[1], _mm256_andnot_pd(upper, hi))];
+        working[1] = _mm256_add_pd(working[1], _mm256_and_pd(upper, hi));
+        let hi = quad(4, &mut dead, 1);
+        let lo = quad(0, &mut dead, 0);
+        young = [_mm256_add_pd(young[0], lo), _mm256_add_pd(young[1], hi)];
+        let sum = |v: [__m256d; 2]| combine_lanes(v[0], v[1]);
+        super::Survived { young: sum(young), working: sum(working), old: sum(old), dead: sum(dead) }
     }
 
     /// [`super::ln_positive`] of each value, four lanes at a time with the same operations lane
@@ -486,9 +473,10 @@ mod avx512 {
         _mm256_add_pd, _mm256_castpd256_pd128, _mm256_extractf128_pd, _mm512_add_epi64, _mm512_add_pd,
         _mm512_and_si512, _mm512_castpd_si512, _mm512_castpd512_pd256, _mm512_castsi512_pd,
         _mm512_cmp_pd_mask, _mm512_extractf64x4_pd, _mm512_loadu_pd, _mm512_mask_blend_pd,
-        _mm512_mask_storeu_pd, _mm512_maskz_loadu_pd, _mm512_max_pd, _mm512_min_pd, _mm512_mul_pd,
-        _mm512_permutex2var_pd, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_slli_epi64,
-        _mm512_storeu_pd, _mm512_sub_epi64, _mm512_sub_pd, _mm512_test_epi64_mask, _mm512_xor_pd,
+        _mm512_mask_storeu_pd, _mm512_maskz_loadu_pd, _mm512_maskz_mov_pd, _mm512_max_pd, _mm512_min_pd,
+        _mm512_mul_pd, _mm512_permutex2var_pd, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd,
+        _mm512_slli_epi64, _mm512_storeu_pd, _mm512_sub_epi64, _mm512_sub_pd, _mm512_test_epi64_mask,
+        _mm512_xor_pd,
     };
 
     /// [`super::combine`] of the eight lanes of `v`: lanes k and k + 4 first, then
@@ -501,38 +489,49 @@ mod avx512 {
         _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)))
     }
 
-    /// [`super::survive_shift`] of the three ranges (64, 100), (14, 64), (0, 14) in turn, one
-    /// 8-lane vector per chunk of eight cells and a 4-lane one for four of the lowest cells.
+    /// [`super::survive_ages`]: one 8-lane vector per block, the top block's upper four lanes
+    /// masked off (loaded as +0, not stored).
     #[inline]
     #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
-    pub(super) fn survive_ages(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> [(f64, f64); 3] {
-        [range(p, s, q, 64, MAX_AGE), range(p, s, q, 14, 64), range(p, s, q, 0, 14)]
-    }
-
-    /// One range of [`survive_ages`].
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
-    fn range(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES], lo: usize, hi: usize) -> (f64, f64) {
-        assert!(lo <= hi && hi < AGES);
-        let (mut alive, mut dead) = (_mm512_setzero_pd(), _mm512_setzero_pd());
+    pub(super) fn survive_ages(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> super::Survived {
+        use super::{FIRST_OLD, FIRST_WORKING, SURVIVAL_BLOCKS};
+        const { assert!(MAX_AGE == 8 * (SURVIVAL_BLOCKS - 1) + 4) };
+        let z = _mm512_setzero_pd();
+        let (mut young, mut working, mut old, mut dead) = (z, z, z, z);
         let (pp, sp, qp) = (p.as_mut_ptr(), s.as_ptr(), q.as_ptr());
-        let mut x = hi;
-        // SAFETY (every block below): lo ≤ x and x + 8 ≤ hi < AGES = p.len() = s.len() (asserted
-        // above), so reads of x..x + 8 and shifted stores to x + 1..x + 9 ≤ hi + 1 are in
-        // bounds; each block reads all its cells before its shifted store.
-        while x >= lo + LANES {
-            x -= LANES;
+        // The cells of block b in the lanes of `mask`: survivors (stored at 8b + 1.. after the
+        // cells are read), deaths added to `dead`.
+        let block = |b: usize, mask: u8, dead: &mut __m512d| {
+            // SAFETY: the lanes in `mask` are cells below MAX_AGE (lanes of the top block above
+            // its fourth are masked off: neither read nor written), so reads reach cell 99 and
+            // the shifted stores cell 100 < AGES at most; the cells are read before the store.
             unsafe {
-                let c = _mm512_loadu_pd(pp.add(x));
-                let v = _mm512_mul_pd(c, _mm512_loadu_pd(sp.add(x)));
-                alive = _mm512_add_pd(alive, v);
-                dead = _mm512_add_pd(dead, _mm512_mul_pd(c, _mm512_loadu_pd(qp.add(x))));
-                _mm512_storeu_pd(pp.add(x + 1), v);
+                let x = 8 * b;
+                let c = _mm512_maskz_loadu_pd(mask, pp.add(x));
+                let v = _mm512_mul_pd(c, _mm512_maskz_loadu_pd(mask, sp.add(x)));
+                *dead = _mm512_add_pd(*dead, _mm512_mul_pd(c, _mm512_maskz_loadu_pd(mask, qp.add(x))));
+                _mm512_mask_storeu_pd(pp.add(x + 1), mask, v);
+                v
             }
+        };
+        old = _mm512_add_pd(old, block(SURVIVAL_BLOCKS - 1, 0x0f, &mut dead));
+        for b in (FIRST_OLD / 8..SURVIVAL_BLOCKS - 1).rev() {
+            old = _mm512_add_pd(old, block(b, 0xff, &mut dead));
         }
-        // The lowest (hi − lo) mod 8 cells as in the AVX2 version.
-        let (alive_rest, dead_rest) = super::avx2::rest(p, s, q, lo, x);
-        (combine_lanes(alive) + alive_rest, combine_lanes(dead) + dead_rest)
+        for b in (FIRST_WORKING / 8 + 1..FIRST_OLD / 8).rev() {
+            working = _mm512_add_pd(working, block(b, 0xff, &mut dead));
+        }
+        // Cells 8..16: 8–13 young, 14 and 15 working (lanes 6 and 7); the other sum takes +0.
+        let v = block(1, 0xff, &mut dead);
+        young = _mm512_add_pd(young, _mm512_maskz_mov_pd(0x3f, v));
+        working = _mm512_add_pd(working, _mm512_maskz_mov_pd(0xc0, v));
+        young = _mm512_add_pd(young, block(0, 0xff, &mut dead));
+        super::Survived {
+            young: combine_lanes(young),
+            working: combine_lanes(working),
+            old: combine_lanes(old),
+            dead: combine_lanes(dead),
+        }
     }
 
     /// The 32-entry tables of 2^(j/32) (hi and lo parts) in registers, four vectors each.
@@ -989,16 +988,30 @@ mod tests {
             assert_eq!(sum(&x), exact, "n = {n}");
             let d: f64 = x.iter().zip(&y).map(|(a, b)| a * b).sum();
             assert_eq!(dot(&x, &y), d, "n = {n}");
-            // Shifting survival over every sub-range of a padded copy.
-            for lo in 0..=n {
-                let mut p: Vec<f64> = x.iter().copied().chain([7.0]).collect();
-                let q: Vec<f64> = y.iter().map(|v| 1.0 - v).collect();
-                let (alive, dead) = survive_shift(&mut p, &y, &q, lo, n);
-                let want_alive: f64 = (lo..n).map(|i| x[i] * y[i]).sum();
-                let want_dead: f64 = (lo..n).map(|i| x[i] * (1.0 - y[i])).sum();
-                assert_eq!((alive, dead), (want_alive, want_dead), "n = {n}, lo = {lo}");
-                assert!((lo..n).all(|i| p[i + 1] == x[i] * y[i]), "n = {n}, lo = {lo}");
-                assert!((0..=lo).all(|i| p[i] == x.get(i).copied().unwrap_or(7.0)), "n = {n}, lo = {lo}");
+        }
+    }
+
+    #[test]
+    fn survival_sums_are_the_exact_sums_by_age_group() {
+        // Integer cells and rates of 0, 1 or 2 (not survival rates, but every product and sum is
+        // an exact integer, so any order gives the exact sums).
+        for round in 0..20usize {
+            let x: [f64; AGES] = std::array::from_fn(|i| ((i * 7919 + round * 31) % 1000) as f64);
+            let s: [f64; AGES] = std::array::from_fn(|i| ((i + round) % 3) as f64);
+            let q = s.map(|v| 1.0 - v);
+            for isa in std::iter::once(Isa::Generic).chain(wide()) {
+                let mut p = x;
+                let got = survive_ages(isa, &mut p, &s, &q);
+                let group = |lo: usize, hi: usize| (lo..hi).map(|i| x[i] * s[i]).sum::<f64>();
+                let want = Survived {
+                    young: group(0, 14),
+                    working: group(14, 64),
+                    old: group(64, 100),
+                    dead: (0..100).map(|i| x[i] * q[i]).sum(),
+                };
+                assert_eq!(got, want, "round {round} {isa:?}");
+                assert!((0..100).all(|i| p[i + 1] == x[i] * s[i]), "round {round} {isa:?}: shifted cells");
+                assert_eq!(p[0], x[0], "cell 0 is the caller's (infants)");
             }
         }
     }
@@ -1032,7 +1045,7 @@ mod tests {
             for isa in wide() {
                 let mut b = p;
                 let got = survive_ages(isa, &mut b, &s, &q);
-                let bits = |v: [(f64, f64); 3]| v.map(|(x, y)| (x.to_bits(), y.to_bits()));
+                let bits = |v: Survived| [v.young, v.working, v.old, v.dead].map(f64::to_bits);
                 assert_eq!(bits(got), bits(want), "round {round} {isa:?}");
                 assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "round {round} {isa:?}");
             }
