@@ -153,6 +153,10 @@ impl AgeSums {
 /// One pass over each sex's cells gives the survivors, the deaths and the sums by broad age
 /// group (the survivors of age x are aged x + 1 at the end of the year; 99- and 100-year-olds
 /// both end in the open group 100+).
+///
+/// `inflow` = (n ≥ 0, μ): also add the year's net migrants n·μ to every cell, as
+/// [`spread_migrants`] would right after (the same roundings, cell by cell), while the cells are
+/// stored; the returned [`Natural`] is still the natural population's.
 #[inline(always)]
 pub fn project_year(
     pop: &mut [[f64; AGES]; 2],
@@ -161,6 +165,7 @@ pub fn project_year(
     phi: &[f64; AGES],
     male_birth_share: f64,
     isa: Isa,
+    inflow: Option<(f64, &[[f64; AGES]; 2])>,
 ) -> Natural {
     let tfr = tfr.max(0.0);
     let births = tfr * kernels::dot_on(isa, &phi[15..50], &pop[0][15..50]);
@@ -170,7 +175,8 @@ pub fn project_year(
         // Survivors of ages 64–100 end aged 65+ (99 and 100 both in the open group 100+), of
         // 14–63 aged 15–64, of 0–13 aged 1–14; shifted in place from the top.
         let (top_alive, top_dead) = (p[MAX_AGE] * s[MAX_AGE], p[MAX_AGE] * q[MAX_AGE]);
-        let kernels::Survived { young, working, old, dead } = kernels::survive_ages(isa, p, s, q);
+        let kernels::Survived { young, working, old, dead } =
+            kernels::survive_ages(isa, p, s, q, inflow.map(|(n, mu)| (n, &mu[g])));
         p[MAX_AGE] += top_alive;
         let b = births * if g == 1 { male_birth_share } else { 1.0 - male_birth_share };
         p[0] = b * s[0];
@@ -179,6 +185,11 @@ pub fn project_year(
         nat.population += ((p[0] + young) + working) + old;
         nat.working += working;
         nat.old += old;
+        if let Some((n, mu)) = inflow {
+            // The cells the kernel leaves to the caller, after the natural sums.
+            p[0] += n * mu[g][0];
+            p[MAX_AGE] += n * mu[g][MAX_AGE];
+        }
     }
     nat
 }
@@ -312,7 +323,7 @@ mod tests {
         let start: f64 = pop.iter().flatten().sum();
         let m = mortality(solve_gompertz(78.0).unwrap());
         let surv = Survival::new([m.map(|v| (-v).exp()), m.map(|v| (-v).exp())]);
-        let n = project_year(&mut pop, &surv, 1.6, &fertility_schedule(), 1.12 / 2.12, Isa::detected());
+        let n = project_year(&mut pop, &surv, 1.6, &fertility_schedule(), 1.12 / 2.12, Isa::detected(), None);
         let end: f64 = pop.iter().flatten().sum();
         assert!((end - (start + n.births - n.deaths)).abs() < 1e-12 * start);
         assert!((n.births - 1.6 * 35.0 / 35.0 * 1.0).abs() < 1e-12);

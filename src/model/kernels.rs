@@ -120,29 +120,64 @@ const _: () = assert!(FIRST_OLD.is_multiple_of(LANES) && FIRST_WORKING / LANES =
 /// down to 0 (`p[100]`, the open group, is the caller's to have read first), with the survivors'
 /// sums by age group and Σ p·q, q = 1 − s, in one pass.
 ///
+/// With `inflow` = (n, μ), the cells 1..=99 also receive n·μ as they are stored:
+/// `p[x + 1] = p[x]·s[x] + n·μ[x + 1]`, the same two roundings as adding n·μ after the kernel (the
+/// sums stay those of the survivors; cells 0 and 100 are left to the caller).
+///
 /// The order is fixed: blocks of eight cells from the top down, cell x in lane x mod 8 of every
 /// sum; an age group's sum takes +0 in the lanes of cells outside the group (which leaves it
-/// unchanged: the sums start at +0 and never become −0); each sum ends with [`combine`]. Every
-/// compiled version does exactly these operations, so it gives the same bits.
+/// unchanged: the sums start at +0 and never become −0); each sum ends by adding its lanes
+/// pairwise, as the module's sums do. Every compiled version does exactly these operations, so
+/// it gives the same bits.
 #[inline(always)]
-pub fn survive_ages(isa: Isa, p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> Survived {
+pub fn survive_ages(
+    isa: Isa,
+    p: &mut [f64; AGES],
+    s: &[f64; AGES],
+    q: &[f64; AGES],
+    inflow: Option<(f64, &[f64; AGES])>,
+) -> Survived {
+    // One compiled copy with the inflow and one without.
+    let (n, mu) = inflow.unwrap_or((0.0, s));
     #[cfg(target_arch = "x86_64")]
     if use_avx512(isa) {
         // SAFETY: `use_avx512` checked that the processor has AVX-512 F/VL/DQ.
-        return unsafe { avx512::survive_ages(p, s, q) };
+        return unsafe {
+            if inflow.is_some() {
+                avx512::survive_ages::<true>(p, s, q, n, mu)
+            } else {
+                avx512::survive_ages::<false>(p, s, q, n, mu)
+            }
+        };
     }
     #[cfg(target_arch = "x86_64")]
     if use_avx2(isa) {
         // SAFETY: `use_avx2` checked that the processor has AVX2.
-        return unsafe { avx2::survive_ages(p, s, q) };
+        return unsafe {
+            if inflow.is_some() {
+                avx2::survive_ages::<true>(p, s, q, n, mu)
+            } else {
+                avx2::survive_ages::<false>(p, s, q, n, mu)
+            }
+        };
     }
     let _ = isa;
-    survive_portable(p, s, q)
+    if inflow.is_some() {
+        survive_portable::<true>(p, s, q, n, mu)
+    } else {
+        survive_portable::<false>(p, s, q, n, mu)
+    }
 }
 
 /// The portable version of [`survive_ages`].
 #[inline(always)]
-fn survive_portable(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> Survived {
+fn survive_portable<const INFLOW: bool>(
+    p: &mut [f64; AGES],
+    s: &[f64; AGES],
+    q: &[f64; AGES],
+    n: f64,
+    mu: &[f64; AGES],
+) -> Survived {
     let mut sums = [[0.0; LANES]; 4]; // young, working, old, dead
     for b in (0..SURVIVAL_BLOCKS).rev() {
         let base = b * LANES;
@@ -161,7 +196,7 @@ fn survive_portable(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> Su
                 let group = usize::from(x >= FIRST_WORKING) + usize::from(x >= FIRST_OLD);
                 sums[group][k] += v[k];
                 sums[3][k] += d[k];
-                p[x + 1] = v[k];
+                p[x + 1] = if INFLOW && x + 1 < MAX_AGE { v[k] + n * mu[x + 1] } else { v[k] };
             }
         }
     }
@@ -212,46 +247,61 @@ mod avx2 {
     /// 4–7); the top block's upper half holds no cell and is left out (its sums would take +0).
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) fn survive_ages(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> super::Survived {
+    pub(super) fn survive_ages<const INFLOW: bool>(
+        p: &mut [f64; AGES],
+        s: &[f64; AGES],
+        q: &[f64; AGES],
+        n: f64,
+        mu: &[f64; AGES],
+    ) -> super::Survived {
         use super::{FIRST_OLD, FIRST_WORKING, SURVIVAL_BLOCKS};
         const { assert!(MAX_AGE == 8 * (SURVIVAL_BLOCKS - 1) + 4) };
         let z = _mm256_setzero_pd();
         let (mut young, mut working, mut old, mut dead) = ([z; 2], [z; 2], [z; 2], [z; 2]);
-        let (pp, sp, qp) = (p.as_mut_ptr(), s.as_ptr(), q.as_ptr());
-        // Four cells x..x + 4: survivors (stored at x + 1..x + 5 after the cells are read) and
-        // deaths added into half h of `dead`.
-        let quad = |x: usize, dead: &mut [__m256d; 2], h: usize| {
-            // SAFETY: x + 4 ≤ MAX_AGE, so reads of x..x + 4 and the shifted store to
-            // x + 1..x + 5 ≤ AGES are in bounds; the cells are read before the store.
+        let (pp, sp, qp, mp, nv) = (p.as_mut_ptr(), s.as_ptr(), q.as_ptr(), mu.as_ptr(), _mm256_set1_pd(n));
+        // Lanes 0–2: the top quad's cells whose survivors are not the open group (cell 100).
+        let below_top = _mm256_castsi256_pd(_mm256_set_epi64x(0, -1, -1, -1));
+        let top = 8 * (SURVIVAL_BLOCKS - 1);
+        // Four cells x..x + 4: survivors (stored at x + 1..x + 5 after the cells are read, with
+        // the inflow added) and deaths added into half h of `dead`.
+        let quad = |x: usize, dead: &mut [__m256d; 2], h: usize, top_quad: bool| {
+            // SAFETY: x + 4 ≤ MAX_AGE, so reads of x..x + 4 (μ: x + 1..x + 5 ≤ AGES) and the
+            // shifted store to x + 1..x + 5 ≤ AGES are in bounds; the cells are read before the
+            // store.
             unsafe {
                 let c = _mm256_loadu_pd(pp.add(x));
                 let v = _mm256_mul_pd(c, _mm256_loadu_pd(sp.add(x)));
                 dead[h] = _mm256_add_pd(dead[h], _mm256_mul_pd(c, _mm256_loadu_pd(qp.add(x))));
-                _mm256_storeu_pd(pp.add(x + 1), v);
+                let stored = if INFLOW {
+                    let w = _mm256_add_pd(v, _mm256_mul_pd(nv, _mm256_loadu_pd(mp.add(x + 1))));
+                    if top_quad { _mm256_blendv_pd(v, w, below_top) } else { w }
+                } else {
+                    v
+                };
+                _mm256_storeu_pd(pp.add(x + 1), stored);
                 v
             }
         };
-        let top = 8 * (SURVIVAL_BLOCKS - 1);
-        old[0] = _mm256_add_pd(old[0], quad(top, &mut dead, 0));
+        old[0] = _mm256_add_pd(old[0], quad(top, &mut dead, 0, true));
         for b in (FIRST_OLD / 8..SURVIVAL_BLOCKS - 1).rev() {
-            let hi = quad(8 * b + 4, &mut dead, 1);
-            let lo = quad(8 * b, &mut dead, 0);
+            let hi = quad(8 * b + 4, &mut dead, 1, false);
+            let lo = quad(8 * b, &mut dead, 0, false);
             old = [_mm256_add_pd(old[0], lo), _mm256_add_pd(old[1], hi)];
         }
         for b in (FIRST_WORKING / 8 + 1..FIRST_OLD / 8).rev() {
-            let hi = quad(8 * b + 4, &mut dead, 1);
-            let lo = quad(8 * b, &mut dead, 0);
+            let hi = quad(8 * b + 4, &mut dead, 1, false);
+            let lo = quad(8 * b, &mut dead, 0, false);
             working = [_mm256_add_pd(working[0], lo), _mm256_add_pd(working[1], hi)];
         }
         // Cells 8..16: 8–13 young, 14 and 15 working (lanes 6 and 7).
-        let hi = quad(12, &mut dead, 1);
-        let lo = quad(8, &mut dead, 0);
+        let hi = quad(12, &mut dead, 1, false);
+        let lo = quad(8, &mut dead, 0, false);
         // All-ones bits in lanes 2 and 3 of the upper half (cells 14 and 15).
         let upper = _mm256_castsi256_pd(_mm256_set_epi64x(-1, -1, 0, 0));
         young = [_mm256_add_pd(young[0], lo), _mm256_add_pd(young[1], _mm256_andnot_pd(upper, hi))];
         working[1] = _mm256_add_pd(working[1], _mm256_and_pd(upper, hi));
-        let hi = quad(4, &mut dead, 1);
-        let lo = quad(0, &mut dead, 0);
+        let hi = quad(4, &mut dead, 1, false);
+        let lo = quad(0, &mut dead, 0, false);
         young = [_mm256_add_pd(young[0], lo), _mm256_add_pd(young[1], hi)];
         let sum = |v: [__m256d; 2]| combine_lanes(v[0], v[1]);
         super::Survived { young: sum(young), working: sum(working), old: sum(old), dead: sum(dead) }
@@ -472,11 +522,11 @@ mod avx512 {
         __m512d, __m512i, _CMP_GT_OQ, _CMP_LT_OQ, _mm_add_pd, _mm_add_sd, _mm_cvtsd_f64, _mm_unpackhi_pd,
         _mm256_add_pd, _mm256_castpd256_pd128, _mm256_extractf128_pd, _mm512_add_epi64, _mm512_add_pd,
         _mm512_and_si512, _mm512_castpd_si512, _mm512_castpd512_pd256, _mm512_castsi512_pd,
-        _mm512_cmp_pd_mask, _mm512_extractf64x4_pd, _mm512_loadu_pd, _mm512_mask_blend_pd,
-        _mm512_mask_storeu_pd, _mm512_maskz_loadu_pd, _mm512_maskz_mov_pd, _mm512_max_pd, _mm512_min_pd,
-        _mm512_mul_pd, _mm512_permutex2var_pd, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd,
-        _mm512_slli_epi64, _mm512_storeu_pd, _mm512_sub_epi64, _mm512_sub_pd, _mm512_test_epi64_mask,
-        _mm512_xor_pd,
+        _mm512_cmp_pd_mask, _mm512_extractf64x4_pd, _mm512_loadu_pd, _mm512_mask_add_pd,
+        _mm512_mask_blend_pd, _mm512_mask_storeu_pd, _mm512_maskz_loadu_pd, _mm512_maskz_mov_pd,
+        _mm512_max_pd, _mm512_min_pd, _mm512_mul_pd, _mm512_permutex2var_pd, _mm512_set1_epi64,
+        _mm512_set1_pd, _mm512_setzero_pd, _mm512_slli_epi64, _mm512_storeu_pd, _mm512_sub_epi64,
+        _mm512_sub_pd, _mm512_test_epi64_mask, _mm512_xor_pd,
     };
 
     /// [`super::combine`] of the eight lanes of `v`: lanes k and k + 4 first, then
@@ -493,24 +543,39 @@ mod avx512 {
     /// masked off (loaded as +0, not stored).
     #[inline]
     #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
-    pub(super) fn survive_ages(p: &mut [f64; AGES], s: &[f64; AGES], q: &[f64; AGES]) -> super::Survived {
+    pub(super) fn survive_ages<const INFLOW: bool>(
+        p: &mut [f64; AGES],
+        s: &[f64; AGES],
+        q: &[f64; AGES],
+        n: f64,
+        mu: &[f64; AGES],
+    ) -> super::Survived {
         use super::{FIRST_OLD, FIRST_WORKING, SURVIVAL_BLOCKS};
         const { assert!(MAX_AGE == 8 * (SURVIVAL_BLOCKS - 1) + 4) };
         let z = _mm512_setzero_pd();
         let (mut young, mut working, mut old, mut dead) = (z, z, z, z);
-        let (pp, sp, qp) = (p.as_mut_ptr(), s.as_ptr(), q.as_ptr());
+        let (pp, sp, qp, mp, nv) = (p.as_mut_ptr(), s.as_ptr(), q.as_ptr(), mu.as_ptr(), _mm512_set1_pd(n));
         // The cells of block b in the lanes of `mask`: survivors (stored at 8b + 1.. after the
-        // cells are read), deaths added to `dead`.
+        // cells are read, with the inflow added but for the open group), deaths added to `dead`.
         let block = |b: usize, mask: u8, dead: &mut __m512d| {
             // SAFETY: the lanes in `mask` are cells below MAX_AGE (lanes of the top block above
-            // its fourth are masked off: neither read nor written), so reads reach cell 99 and
-            // the shifted stores cell 100 < AGES at most; the cells are read before the store.
+            // its fourth are masked off: neither read nor written), so reads reach cell 99 (μ:
+            // 99 at most, the open group's lane masked off too) and the shifted stores cell
+            // 100 < AGES at most; the cells are read before the store.
             unsafe {
                 let x = 8 * b;
                 let c = _mm512_maskz_loadu_pd(mask, pp.add(x));
                 let v = _mm512_mul_pd(c, _mm512_maskz_loadu_pd(mask, sp.add(x)));
                 *dead = _mm512_add_pd(*dead, _mm512_mul_pd(c, _mm512_maskz_loadu_pd(mask, qp.add(x))));
-                _mm512_mask_storeu_pd(pp.add(x + 1), mask, v);
+                let stored = if INFLOW {
+                    // The top block's fourth lane is the open group's: not added here.
+                    let add = if mask == 0xff { mask } else { mask >> 1 };
+                    let m = _mm512_mul_pd(nv, _mm512_maskz_loadu_pd(add, mp.add(x + 1)));
+                    _mm512_mask_add_pd(v, add, v, m)
+                } else {
+                    v
+                };
+                _mm512_mask_storeu_pd(pp.add(x + 1), mask, stored);
                 v
             }
         };
@@ -1001,7 +1066,7 @@ mod tests {
             let q = s.map(|v| 1.0 - v);
             for isa in std::iter::once(Isa::Generic).chain(wide()) {
                 let mut p = x;
-                let got = survive_ages(isa, &mut p, &s, &q);
+                let got = survive_ages(isa, &mut p, &s, &q, None);
                 let group = |lo: usize, hi: usize| (lo..hi).map(|i| x[i] * s[i]).sum::<f64>();
                 let want = Survived {
                     young: group(0, 14),
@@ -1012,6 +1077,13 @@ mod tests {
                 assert_eq!(got, want, "round {round} {isa:?}");
                 assert!((0..100).all(|i| p[i + 1] == x[i] * s[i]), "round {round} {isa:?}: shifted cells");
                 assert_eq!(p[0], x[0], "cell 0 is the caller's (infants)");
+                // An inflow lands in cells 1..=99 as they are stored; the sums stay the survivors'.
+                let mu: [f64; AGES] = std::array::from_fn(|i| (i % 4) as f64);
+                let mut p = x;
+                let with = survive_ages(isa, &mut p, &s, &q, Some((3.0, &mu)));
+                assert_eq!(with, want, "round {round} {isa:?}: sums with an inflow");
+                assert!((0..99).all(|i| p[i + 1] == x[i] * s[i] + 3.0 * mu[i + 1]), "round {round} {isa:?}");
+                assert_eq!((p[0], p[100]), (x[0], x[99] * s[99]), "cells 0 and 100 are the caller's");
             }
         }
     }
@@ -1040,14 +1112,19 @@ mod tests {
                 s[x] = (next() >> 11) as f64 / (1u64 << 53) as f64;
             }
             let q = s.map(|v| 1.0 - v);
-            let mut a = p;
-            let want = survive_ages(Isa::Generic, &mut a, &s, &q);
-            for isa in wide() {
-                let mut b = p;
-                let got = survive_ages(isa, &mut b, &s, &q);
-                let bits = |v: Survived| [v.young, v.working, v.old, v.dead].map(f64::to_bits);
-                assert_eq!(bits(got), bits(want), "round {round} {isa:?}");
-                assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "round {round} {isa:?}");
+            let mu: [f64; AGES] = std::array::from_fn(|_| (next() >> 11) as f64 / (1u64 << 60) as f64);
+            let n = (next() >> 11) as f64 / 1024.0;
+            for inflow in [None, Some((n, &mu))] {
+                let mut a = p;
+                let want = survive_ages(Isa::Generic, &mut a, &s, &q, inflow);
+                for isa in wide() {
+                    let mut b = p;
+                    let got = survive_ages(isa, &mut b, &s, &q, inflow);
+                    let bits = |v: Survived| [v.young, v.working, v.old, v.dead].map(f64::to_bits);
+                    assert_eq!(bits(got), bits(want), "round {round} {isa:?} {inflow:?}");
+                    let same = a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(same, "round {round} {isa:?} inflow {}", inflow.is_some());
+                }
             }
         }
     }

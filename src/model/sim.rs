@@ -1047,6 +1047,14 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let (p_prev, y_prev, u_prev_rate) = (c.p, c.y, c.urban / c.p);
         // 2 demography
         let tfr = tfr_lr + (cb.tfr - tfr_lr) * tfr_decay + lv.tfr[i];
+        // 3 migration: the intended migrants depend on year t − 1 only (and, in the calibration
+        // pass, on m_i0, solved from this year's natural population below).
+        let (offset, shock) = if calib { (0.0, 0.0) } else { (ws.offset[i], sigma_m * p_prev * ws.eta[i]) };
+        let (wage, lever) = (beta_w * (w_rel[i] - cb.rel_wage), lv.mig[i]);
+        let intended = |m0: f64| p_prev * ((m0 + offset) * mig_decay + wage + lever) + shock;
+        // An inflow binds no cap: the survival kernel adds it to the cells as it stores them
+        // (the same roundings as adding n·μ afterwards).
+        let early = if calib { None } else { Some(intended(ws.m0[i])).filter(|n| *n >= 0.0) };
         let nat: Natural = demography::project_year(
             &mut c.pop,
             &ws.surv[cb.mortality],
@@ -1054,23 +1062,27 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             &model.phi,
             cb.male_birth_share,
             ws.isa,
+            early.map(|n| (n, &cb.migrants)),
         );
-        // 3 migration
         if calib {
             ws.m0[i] = ((1.0 + cb.n_ref) * cb.population - nat.population)
                 / (cb.population * kernels::exp(-1.0 / t_m));
         }
-        let offset = if calib { 0.0 } else { ws.offset[i] };
-        let rate = (ws.m0[i] + offset) * mig_decay + beta_w * (w_rel[i] - cb.rel_wage) + lv.mig[i];
-        let intended = p_prev * rate + sigma_m * p_prev * ws.eta[i];
-        let spread = demography::spread_migrants(
-            &mut c.pop,
-            &cb.migrants,
-            cb.migrant_sums.total,
-            intended,
-            &mut ws.removal,
-            &mut ws.capped,
-        );
+        let intended = early.unwrap_or_else(|| intended(ws.m0[i]));
+        let spread = match early {
+            // What `spread_migrants` does with an inflow.
+            Some(n) => {
+                demography::Spread { realised: n * cb.migrant_sums.total, capped: false, dropped: 0.0 }
+            }
+            None => demography::spread_migrants(
+                &mut c.pop,
+                &cb.migrants,
+                cb.migrant_sums.total,
+                intended,
+                &mut ws.removal,
+                &mut ws.capped,
+            ),
+        };
         if spread.capped {
             ws.diag.bump(Diag::MigrationCapBinding);
         }
