@@ -450,8 +450,8 @@ impl Store {
                 if *failed || m == 0 {
                     return None;
                 }
-                let off = group(br, j, kept, pending);
-                let (below, lens) = (below(c), lens(c));
+                let (below, lens, points) = (below(c), lens(c), br.points(j));
+                let off = merge(kept, pending, &lens, &points)?;
                 // Each probability's two ranks, local to the bracket that holds them.
                 let mut want = Wanted::default();
                 let mut local = [(0usize, 0u64, 0u64); NP];
@@ -462,7 +462,7 @@ impl Store {
                     want.add(t, l.1);
                     want.add(t, l.2);
                 }
-                let keys = want.select(kept, &off, &br.points(j));
+                let keys = want.select(kept, &off, &points);
                 let mut out = [f64::NAN; NP];
                 for ((o, &p), &(t, a, b)) in out.iter_mut().zip(&PROBS).zip(&local) {
                     *o = type7_interpolate(m as usize, p, from_key(keys.get(t, a)), from_key(keys.get(t, b)));
@@ -473,40 +473,28 @@ impl Store {
     }
 }
 
-/// Merge the pending keys of series `j` into its kept keys, bracket by bracket; bracket t is
-/// `off[t]..off[t + 1]` of the result (which has no spare capacity).
-fn group(br: &Brackets, j: usize, kept: &mut Vec<i64>, pending: &mut Vec<Vec<i64>>) -> [usize; NP + 1] {
+/// Merge the pending keys of a series into its kept keys (in no particular order), and return
+/// where each bracket's keys would be in their sorted order: brackets are disjoint and in key
+/// order, and every key of a bracket of several keys is kept, so once sorted, bracket t's keys
+/// are `off[t]..off[t + 1]` with the lengths from the counts (a bracket of one key keeps none).
+/// `None` if the kept keys do not add up to those lengths (never, by construction: the caller
+/// then treats the series as lost and gathers it in full).
+fn merge(
+    kept: &mut Vec<i64>,
+    pending: &mut Vec<Vec<i64>>,
+    lens: &[u64; NP],
+    points: &[Option<i64>; NP],
+) -> Option<[usize; NP + 1]> {
     let total = kept.len() + pending.iter().map(Vec::len).sum::<usize>();
-    let mut all = Vec::with_capacity(total);
-    all.extend_from_slice(kept);
+    kept.reserve_exact(total - kept.len());
     for p in pending.drain(..) {
-        all.extend_from_slice(&p);
+        kept.extend_from_slice(&p);
     }
-    let mut off = [total; NP + 1];
-    off[0] = 0;
-    if br.intervals(j).count() <= 1 {
-        // One bracket holds everything kept: no sorting needed.
-        *kept = all;
-        return off;
-    }
-    let mut pos = vec![0i64; total];
-    slots(Isa::detected(), br.active(j), &all, &mut pos, &mut [0; NB]);
-    off = [0; NP + 1];
-    for &s in &pos {
-        off[s as usize / 2 + 1] += 1;
-    }
+    let mut off = [0; NP + 1];
     for t in 0..NP {
-        off[t + 1] += off[t];
+        off[t + 1] = off[t] + if points[t].is_none() { lens[t] as usize } else { 0 };
     }
-    let mut at = off;
-    let mut out = vec![0i64; total];
-    for (&k, &s) in all.iter().zip(&pos) {
-        let t = s as usize / 2;
-        out[at[t]] = k;
-        at[t] += 1;
-    }
-    *kept = out;
-    off
+    (off[NP] == total).then_some(off)
 }
 
 /// The number of values below each bracket, from the slot counts.
@@ -550,10 +538,14 @@ impl Wanted {
         self.n[t] += 1;
     }
 
-    /// Select every wanted rank of every bracket (reorders the keys within each bracket); a
-    /// bracket of one key has that key at every rank.
+    /// Select every wanted rank of every bracket, in one multi-selection over all the kept keys
+    /// (reordering them): local rank r of bracket t is rank `off[t] + r` of the kept keys
+    /// ([`merge`]). A bracket of one key has that key at every rank.
     fn select(mut self, kept: &mut [i64], off: &[usize; NP + 1], points: &[Option<i64>; NP]) -> Found {
         let mut found = Found { ranks: [[0; 2 * NP + 4]; NP], keys: [[0; 2 * NP + 4]; NP], n: [0; NP] };
+        // Global ranks, increasing (brackets in key order, each's ranks sorted and distinct).
+        let mut global = [0usize; NP * (2 * NP + 4)];
+        let mut n = 0;
         for t in 0..NP {
             let rs = &mut self.ranks[t][..self.n[t]];
             rs.sort_unstable();
@@ -567,13 +559,20 @@ impl Wanted {
             found.n[t] = k;
             if let Some(v) = points[t] {
                 found.keys[t][..k].fill(v);
-            } else if k > 0 {
-                let mut ranks = [0usize; 2 * NP + 4];
-                for (a, &r) in ranks.iter_mut().zip(&found.ranks[t][..k]) {
-                    *a = r as usize;
+            } else {
+                for &r in &found.ranks[t][..k] {
+                    global[n] = off[t] + r as usize;
+                    n += 1;
                 }
-                select_ranks(&mut kept[off[t]..off[t + 1]], &ranks[..k], &mut found.keys[t][..k]);
             }
+        }
+        let mut keys = [0i64; NP * (2 * NP + 4)];
+        select_ranks(kept, &global[..n], &mut keys[..n]);
+        let mut at = 0;
+        for t in (0..NP).filter(|&t| points[t].is_none()) {
+            let k = found.n[t];
+            found.keys[t][..k].copy_from_slice(&keys[at..at + k]);
+            at += k;
         }
         found
     }
@@ -605,8 +604,8 @@ fn rebracket_one(
     pending: &mut Vec<Vec<i64>>,
 ) -> Option<Vec<(i64, i64)>> {
     let old: Vec<(i64, i64)> = br.intervals(j).collect();
-    let off = group(br, j, kept, pending);
     let (below, lens, points) = (below(c), lens(c), br.points(j));
+    let off = merge(kept, pending, &lens, &points)?;
     // Each probability's new bracket in ranks, clipped to the bracket that holds its ranks.
     let mut want = Wanted::default();
     let mut plan = [(0usize, 0u64, 0u64, false, false); NP]; // (bracket, a, b, a clipped, b clipped)
