@@ -154,9 +154,9 @@ impl AgeSums {
 /// group (the survivors of age x are aged x + 1 at the end of the year; 99- and 100-year-olds
 /// both end in the open group 100+).
 ///
-/// `inflow` = (n ≥ 0, μ): also add the year's net migrants n·μ to every cell, as
-/// [`spread_migrants`] would right after (the same roundings, cell by cell), while the cells are
-/// stored; the returned [`Natural`] is still the natural population's.
+/// `early`: the year's net migrants, when known before the demography (see [`Early`]). The
+/// returned [`Natural`] is always the natural population's; the flag says whether an
+/// [`Early::Outflow`] stays within the cap in every cell (true for the other cases).
 #[inline(always)]
 pub fn project_year(
     pop: &mut [[f64; AGES]; 2],
@@ -165,8 +165,9 @@ pub fn project_year(
     phi: &[f64; AGES],
     male_birth_share: f64,
     isa: Isa,
-    inflow: Option<(f64, &[[f64; AGES]; 2])>,
-) -> Natural {
+    early: Early<'_>,
+) -> (Natural, bool) {
+    let mut within_cap = true;
     let tfr = tfr.max(0.0);
     let births = tfr * kernels::dot_on(isa, &phi[15..50], &pop[0][15..50]);
     let mut nat = Natural { births, ..Natural::default() };
@@ -175,8 +176,13 @@ pub fn project_year(
         // Survivors of ages 64–100 end aged 65+ (99 and 100 both in the open group 100+), of
         // 14–63 aged 15–64, of 0–13 aged 1–14; shifted in place from the top.
         let (top_alive, top_dead) = (p[MAX_AGE] * s[MAX_AGE], p[MAX_AGE] * q[MAX_AGE]);
-        let kernels::Survived { young, working, old, dead } =
-            kernels::survive_ages(isa, p, s, q, inflow.map(|(n, mu)| (n, &mu[g])));
+        let migrants = match early {
+            Early::None => kernels::Migrants::None,
+            Early::Inflow(n, mu) => kernels::Migrants::Add(n, &mu[g]),
+            Early::Outflow(n, mu) => kernels::Migrants::Check(n, &mu[g], OUTFLOW_CAP),
+        };
+        let kernels::Survived { young, working, old, dead, within_cap: kernel_within } =
+            kernels::survive_ages(isa, p, s, q, migrants);
         p[MAX_AGE] += top_alive;
         let b = births * if g == 1 { male_birth_share } else { 1.0 - male_birth_share };
         p[0] = b * s[0];
@@ -185,13 +191,35 @@ pub fn project_year(
         nat.population += ((p[0] + young) + working) + old;
         nat.working += working;
         nat.old += old;
-        if let Some((n, mu)) = inflow {
-            // The cells the kernel leaves to the caller, after the natural sums.
-            p[0] += n * mu[g][0];
-            p[MAX_AGE] += n * mu[g][MAX_AGE];
+        // The cells the kernel leaves to the caller, after the natural sums.
+        match early {
+            Early::None => {}
+            Early::Inflow(n, mu) => {
+                p[0] += n * mu[g][0];
+                p[MAX_AGE] += n * mu[g][MAX_AGE];
+            }
+            Early::Outflow(n, mu) => {
+                within_cap &= kernel_within
+                    && -n * mu[g][0] <= OUTFLOW_CAP * p[0]
+                    && -n * mu[g][MAX_AGE] <= OUTFLOW_CAP * p[MAX_AGE];
+            }
         }
     }
-    nat
+    (nat, within_cap)
+}
+
+/// The year's net migrants n of a city, when known before its demography (they depend on year
+/// t − 1 only, outside the calibration pass), with the migrant profile μ.
+#[derive(Debug, Clone, Copy)]
+pub enum Early<'a> {
+    /// Not known yet (the calibration pass), or not a number: [`spread_migrants`] afterwards.
+    None,
+    /// An inflow n ≥ 0, added to every cell as the survival kernel stores it (the same roundings
+    /// as [`spread_migrants`] right after; an inflow never meets the cap).
+    Inflow(f64, &'a [[f64; AGES]; 2]),
+    /// An outflow n < 0: the survival kernel checks the cap as it stores the cells; within it
+    /// (the usual case), [`add_migrants`] afterwards, else [`spread_migrants`].
+    Outflow(f64, &'a [[f64; AGES]; 2]),
 }
 
 /// What spreading net migrants did.
@@ -203,6 +231,18 @@ pub struct Spread {
     pub capped: bool,
     /// Outflow that could not be removed (dropped).
     pub dropped: f64,
+}
+
+/// Add n·μ to every cell: [`spread_migrants`] of an inflow, or of an outflow known to stay within
+/// the cap in every cell.
+#[inline(always)]
+pub fn add_migrants(pop: &mut [[f64; AGES]; 2], mu: &[[f64; AGES]; 2], mu_total: f64, n: f64) -> Spread {
+    for g in 0..2 {
+        for x in 0..AGES {
+            pop[g][x] += n * mu[g][x];
+        }
+    }
+    Spread { realised: n * mu_total, capped: false, dropped: 0.0 }
 }
 
 /// Add `n` net migrants spread by the profile `mu` (summing to 1). An outflow removes n·μ, but no
@@ -222,12 +262,7 @@ pub fn spread_migrants(
     let within_cap = n >= 0.0
         || (0..2).all(|g| (0..AGES).fold(true, |ok, x| ok & (-n * mu[g][x] <= OUTFLOW_CAP * pop[g][x])));
     if within_cap {
-        for g in 0..2 {
-            for x in 0..AGES {
-                pop[g][x] += n * mu[g][x];
-            }
-        }
-        return Spread { realised: n * mu_total, capped: false, dropped: 0.0 };
+        return add_migrants(pop, mu, mu_total, n);
     }
     let out = -n;
     for g in 0..2 {
@@ -323,7 +358,15 @@ mod tests {
         let start: f64 = pop.iter().flatten().sum();
         let m = mortality(solve_gompertz(78.0).unwrap());
         let surv = Survival::new([m.map(|v| (-v).exp()), m.map(|v| (-v).exp())]);
-        let n = project_year(&mut pop, &surv, 1.6, &fertility_schedule(), 1.12 / 2.12, Isa::detected(), None);
+        let (n, _) = project_year(
+            &mut pop,
+            &surv,
+            1.6,
+            &fertility_schedule(),
+            1.12 / 2.12,
+            Isa::detected(),
+            Early::None,
+        );
         let end: f64 = pop.iter().flatten().sum();
         assert!((end - (start + n.births - n.deaths)).abs() < 1e-12 * start);
         assert!((n.births - 1.6 * 35.0 / 35.0 * 1.0).abs() < 1e-12);

@@ -105,7 +105,30 @@ pub struct Survived {
     pub old: f64,
     /// Σ p·q over cells 0..100: their deaths.
     pub dead: f64,
+    /// With [`Migrants::Check`]: whether every cell stored (1..=99) can lose n·μ without losing
+    /// more than the outflow cap of itself (checked in the AVX-512 kernel as the cells are
+    /// stored, in a pass of its own elsewhere); true otherwise.
+    pub within_cap: bool,
 }
+
+/// What [`survive_ages`] does with the year's net migrants n (spread by the profile μ) in the
+/// cells it stores, 1..=99 (cells 0 and 100 are the caller's).
+#[derive(Debug, Clone, Copy)]
+pub enum Migrants<'a> {
+    /// Nothing.
+    None,
+    /// Add an inflow n ≥ 0: store `p[x]·s[x] + n·μ[x + 1]`, the same two roundings as adding n·μ
+    /// afterwards.
+    Add(f64, &'a [f64; AGES]),
+    /// Check an outflow n < 0 against the cap: −n·μ ≤ `cap`·p for each survivor p (as
+    /// `demography::spread_migrants` compares them), into [`Survived::within_cap`].
+    Check(f64, &'a [f64; AGES], f64),
+}
+
+/// [`Migrants`] as a kernel's compile-time mode.
+const NONE: u8 = 0;
+const ADD: u8 = 1;
+const CHECK: u8 = 2;
 
 /// Blocks of eight cells over cells 0..100: block b holds cells 8b..8b + 8, cell x in lane x mod 8;
 /// the top block (96..104) has cells only in its lower four lanes.
@@ -135,48 +158,59 @@ pub fn survive_ages(
     p: &mut [f64; AGES],
     s: &[f64; AGES],
     q: &[f64; AGES],
-    inflow: Option<(f64, &[f64; AGES])>,
+    migrants: Migrants<'_>,
 ) -> Survived {
-    // One compiled copy with the inflow and one without.
-    let (n, mu) = inflow.unwrap_or((0.0, s));
+    // One compiled copy per mode; `n` is the migrants (−n for a check), `cap` the cap.
+    let (mode, n, mu, cap) = match migrants {
+        Migrants::None => (NONE, 0.0, s, 0.0),
+        Migrants::Add(n, mu) => (ADD, n, mu, 0.0),
+        Migrants::Check(n, mu, cap) => (CHECK, -n, mu, cap),
+    };
+    macro_rules! by_mode {
+        ($mode:expr, $($f:ident)::+) => {
+            match $mode {
+                ADD => $($f)::+::<ADD>(p, s, q, n, mu, cap),
+                CHECK => $($f)::+::<CHECK>(p, s, q, n, mu, cap),
+                _ => $($f)::+::<NONE>(p, s, q, n, mu, cap),
+            }
+        };
+    }
     #[cfg(target_arch = "x86_64")]
     if use_avx512(isa) {
         // SAFETY: `use_avx512` checked that the processor has AVX-512 F/VL/DQ.
-        return unsafe {
-            if inflow.is_some() {
-                avx512::survive_ages::<true>(p, s, q, n, mu)
-            } else {
-                avx512::survive_ages::<false>(p, s, q, n, mu)
-            }
-        };
+        return unsafe { by_mode!(mode, avx512::survive_ages) };
     }
+    // Elsewhere the check is a pass of its own after the kernel (in the AVX2 kernel it cost
+    // more instructions than it saved).
+    let unfused = if mode == CHECK { NONE } else { mode };
     #[cfg(target_arch = "x86_64")]
-    if use_avx2(isa) {
+    let done = if use_avx2(isa) {
         // SAFETY: `use_avx2` checked that the processor has AVX2.
-        return unsafe {
-            if inflow.is_some() {
-                avx2::survive_ages::<true>(p, s, q, n, mu)
-            } else {
-                avx2::survive_ages::<false>(p, s, q, n, mu)
-            }
-        };
-    }
-    let _ = isa;
-    if inflow.is_some() {
-        survive_portable::<true>(p, s, q, n, mu)
+        unsafe { by_mode!(unfused, avx2::survive_ages) }
     } else {
-        survive_portable::<false>(p, s, q, n, mu)
+        by_mode!(unfused, survive_portable)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = by_mode!(unfused, survive_portable);
+    let _ = isa;
+    match migrants {
+        // n is −n here.
+        Migrants::Check(..) => {
+            Survived { within_cap: (1..MAX_AGE).fold(true, |ok, y| ok & (n * mu[y] <= cap * p[y])), ..done }
+        }
+        _ => done,
     }
 }
 
 /// The portable version of [`survive_ages`].
 #[inline(always)]
-fn survive_portable<const INFLOW: bool>(
+fn survive_portable<const MODE: u8>(
     p: &mut [f64; AGES],
     s: &[f64; AGES],
     q: &[f64; AGES],
     n: f64,
     mu: &[f64; AGES],
+    cap: f64,
 ) -> Survived {
     let mut sums = [[0.0; LANES]; 4]; // young, working, old, dead
     for b in (0..SURVIVAL_BLOCKS).rev() {
@@ -196,12 +230,13 @@ fn survive_portable<const INFLOW: bool>(
                 let group = usize::from(x >= FIRST_WORKING) + usize::from(x >= FIRST_OLD);
                 sums[group][k] += v[k];
                 sums[3][k] += d[k];
-                p[x + 1] = if INFLOW && x + 1 < MAX_AGE { v[k] + n * mu[x + 1] } else { v[k] };
+                p[x + 1] = if MODE == ADD && x + 1 < MAX_AGE { v[k] + n * mu[x + 1] } else { v[k] };
             }
         }
     }
     let [young, working, old, dead] = sums.map(combine);
-    Survived { young, working, old, dead }
+    let _ = cap;
+    Survived { young, working, old, dead, within_cap: true }
 }
 
 /// Kernels written with AVX2 intrinsics where the compiler's own vectorisation of the portable
@@ -247,13 +282,16 @@ mod avx2 {
     /// 4–7); the top block's upper half holds no cell and is left out (its sums would take +0).
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) fn survive_ages<const INFLOW: bool>(
+    pub(super) fn survive_ages<const MODE: u8>(
         p: &mut [f64; AGES],
         s: &[f64; AGES],
         q: &[f64; AGES],
         n: f64,
         mu: &[f64; AGES],
+        cap: f64,
     ) -> super::Survived {
+        use super::ADD;
+        let _ = cap;
         use super::{FIRST_OLD, FIRST_WORKING, SURVIVAL_BLOCKS};
         const { assert!(MAX_AGE == 8 * (SURVIVAL_BLOCKS - 1) + 4) };
         let z = _mm256_setzero_pd();
@@ -272,7 +310,7 @@ mod avx2 {
                 let c = _mm256_loadu_pd(pp.add(x));
                 let v = _mm256_mul_pd(c, _mm256_loadu_pd(sp.add(x)));
                 dead[h] = _mm256_add_pd(dead[h], _mm256_mul_pd(c, _mm256_loadu_pd(qp.add(x))));
-                let stored = if INFLOW {
+                let stored = if MODE == ADD {
                     let w = _mm256_add_pd(v, _mm256_mul_pd(nv, _mm256_loadu_pd(mp.add(x + 1))));
                     if top_quad { _mm256_blendv_pd(v, w, below_top) } else { w }
                 } else {
@@ -304,7 +342,13 @@ mod avx2 {
         let lo = quad(0, &mut dead, 0, false);
         young = [_mm256_add_pd(young[0], lo), _mm256_add_pd(young[1], hi)];
         let sum = |v: [__m256d; 2]| combine_lanes(v[0], v[1]);
-        super::Survived { young: sum(young), working: sum(working), old: sum(old), dead: sum(dead) }
+        super::Survived {
+            young: sum(young),
+            working: sum(working),
+            old: sum(old),
+            dead: sum(dead),
+            within_cap: true,
+        }
     }
 
     /// [`super::ln_positive`] of each value, four lanes at a time with the same operations lane
@@ -519,9 +563,9 @@ mod avx512 {
     use super::LANES;
     use crate::region::{AGES, MAX_AGE};
     use std::arch::x86_64::{
-        __m512d, __m512i, _CMP_GT_OQ, _CMP_LT_OQ, _mm_add_pd, _mm_add_sd, _mm_cvtsd_f64, _mm_unpackhi_pd,
-        _mm256_add_pd, _mm256_castpd256_pd128, _mm256_extractf128_pd, _mm512_add_epi64, _mm512_add_pd,
-        _mm512_and_si512, _mm512_castpd_si512, _mm512_castpd512_pd256, _mm512_castsi512_pd,
+        __m512d, __m512i, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_LT_OQ, _mm_add_pd, _mm_add_sd, _mm_cvtsd_f64,
+        _mm_unpackhi_pd, _mm256_add_pd, _mm256_castpd256_pd128, _mm256_extractf128_pd, _mm512_add_epi64,
+        _mm512_add_pd, _mm512_and_si512, _mm512_castpd_si512, _mm512_castpd512_pd256, _mm512_castsi512_pd,
         _mm512_cmp_pd_mask, _mm512_extractf64x4_pd, _mm512_loadu_pd, _mm512_mask_add_pd,
         _mm512_mask_blend_pd, _mm512_mask_storeu_pd, _mm512_maskz_loadu_pd, _mm512_maskz_mov_pd,
         _mm512_max_pd, _mm512_min_pd, _mm512_mul_pd, _mm512_permutex2var_pd, _mm512_set1_epi64,
@@ -543,13 +587,18 @@ mod avx512 {
     /// masked off (loaded as +0, not stored).
     #[inline]
     #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
-    pub(super) fn survive_ages<const INFLOW: bool>(
+    pub(super) fn survive_ages<const MODE: u8>(
         p: &mut [f64; AGES],
         s: &[f64; AGES],
         q: &[f64; AGES],
         n: f64,
         mu: &[f64; AGES],
+        cap: f64,
     ) -> super::Survived {
+        use super::{ADD, CHECK};
+        let capv = _mm512_set1_pd(cap);
+        // Lanes of cells over the cap.
+        let mut over: u8 = 0;
         use super::{FIRST_OLD, FIRST_WORKING, SURVIVAL_BLOCKS};
         const { assert!(MAX_AGE == 8 * (SURVIVAL_BLOCKS - 1) + 4) };
         let z = _mm512_setzero_pd();
@@ -557,7 +606,7 @@ mod avx512 {
         let (pp, sp, qp, mp, nv) = (p.as_mut_ptr(), s.as_ptr(), q.as_ptr(), mu.as_ptr(), _mm512_set1_pd(n));
         // The cells of block b in the lanes of `mask`: survivors (stored at 8b + 1.. after the
         // cells are read, with the inflow added but for the open group), deaths added to `dead`.
-        let block = |b: usize, mask: u8, dead: &mut __m512d| {
+        let mut block = |b: usize, mask: u8, dead: &mut __m512d| {
             // SAFETY: the lanes in `mask` are cells below MAX_AGE (lanes of the top block above
             // its fourth are masked off: neither read nor written), so reads reach cell 99 (μ:
             // 99 at most, the open group's lane masked off too) and the shifted stores cell
@@ -567,14 +616,19 @@ mod avx512 {
                 let c = _mm512_maskz_loadu_pd(mask, pp.add(x));
                 let v = _mm512_mul_pd(c, _mm512_maskz_loadu_pd(mask, sp.add(x)));
                 *dead = _mm512_add_pd(*dead, _mm512_mul_pd(c, _mm512_maskz_loadu_pd(mask, qp.add(x))));
-                let stored = if INFLOW {
-                    // The top block's fourth lane is the open group's: not added here.
-                    let add = if mask == 0xff { mask } else { mask >> 1 };
-                    let m = _mm512_mul_pd(nv, _mm512_maskz_loadu_pd(add, mp.add(x + 1)));
-                    _mm512_mask_add_pd(v, add, v, m)
+                // The top block's fourth lane is the open group's: the caller's.
+                let stored_mask = if mask == 0xff { mask } else { mask >> 1 };
+                let stored = if MODE == ADD {
+                    let m = _mm512_mul_pd(nv, _mm512_maskz_loadu_pd(stored_mask, mp.add(x + 1)));
+                    _mm512_mask_add_pd(v, stored_mask, v, m)
                 } else {
                     v
                 };
+                if MODE == CHECK {
+                    // nv is −n here.
+                    let m = _mm512_mul_pd(nv, _mm512_maskz_loadu_pd(stored_mask, mp.add(x + 1)));
+                    over |= !_mm512_cmp_pd_mask::<_CMP_LE_OQ>(m, _mm512_mul_pd(capv, v)) & stored_mask;
+                }
                 _mm512_mask_storeu_pd(pp.add(x + 1), mask, stored);
                 v
             }
@@ -596,6 +650,7 @@ mod avx512 {
             working: combine_lanes(working),
             old: combine_lanes(old),
             dead: combine_lanes(dead),
+            within_cap: over == 0,
         }
     }
 
@@ -1066,13 +1121,14 @@ mod tests {
             let q = s.map(|v| 1.0 - v);
             for isa in std::iter::once(Isa::Generic).chain(wide()) {
                 let mut p = x;
-                let got = survive_ages(isa, &mut p, &s, &q, None);
+                let got = survive_ages(isa, &mut p, &s, &q, Migrants::None);
                 let group = |lo: usize, hi: usize| (lo..hi).map(|i| x[i] * s[i]).sum::<f64>();
                 let want = Survived {
                     young: group(0, 14),
                     working: group(14, 64),
                     old: group(64, 100),
                     dead: (0..100).map(|i| x[i] * q[i]).sum(),
+                    within_cap: true,
                 };
                 assert_eq!(got, want, "round {round} {isa:?}");
                 assert!((0..100).all(|i| p[i + 1] == x[i] * s[i]), "round {round} {isa:?}: shifted cells");
@@ -1080,10 +1136,30 @@ mod tests {
                 // An inflow lands in cells 1..=99 as they are stored; the sums stay the survivors'.
                 let mu: [f64; AGES] = std::array::from_fn(|i| (i % 4) as f64);
                 let mut p = x;
-                let with = survive_ages(isa, &mut p, &s, &q, Some((3.0, &mu)));
+                let with = survive_ages(isa, &mut p, &s, &q, Migrants::Add(3.0, &mu));
                 assert_eq!(with, want, "round {round} {isa:?}: sums with an inflow");
                 assert!((0..99).all(|i| p[i + 1] == x[i] * s[i] + 3.0 * mu[i + 1]), "round {round} {isa:?}");
                 assert_eq!((p[0], p[100]), (x[0], x[99] * s[99]), "cells 0 and 100 are the caller's");
+                // An outflow is checked against the cap in cells 1..=99 and changes nothing.
+                let mu: [f64; AGES] =
+                    std::array::from_fn(|y| if y == 0 || s[y - 1] == 0.0 { 0.0 } else { (y % 4) as f64 });
+                for n in [-0.25, -40.0, -1e9] {
+                    let mut p = x;
+                    let checked = survive_ages(isa, &mut p, &s, &q, Migrants::Check(n, &mu, 0.9));
+                    let within = (1..100).all(|y| -n * mu[y] <= 0.9 * (x[y - 1] * s[y - 1]));
+                    assert_eq!(
+                        checked,
+                        Survived { within_cap: within, ..want },
+                        "round {round} {isa:?} n = {n}"
+                    );
+                    assert!(
+                        (0..100).all(|i| p[i + 1] == x[i] * s[i]),
+                        "round {round} {isa:?}: checked cells"
+                    );
+                    if n == -1e9 {
+                        assert!(!within, "some cell is over the cap");
+                    }
+                }
             }
         }
     }
@@ -1114,16 +1190,17 @@ mod tests {
             let q = s.map(|v| 1.0 - v);
             let mu: [f64; AGES] = std::array::from_fn(|_| (next() >> 11) as f64 / (1u64 << 60) as f64);
             let n = (next() >> 11) as f64 / 1024.0;
-            for inflow in [None, Some((n, &mu))] {
+            for inflow in [Migrants::None, Migrants::Add(n, &mu), Migrants::Check(-n, &mu, 0.9)] {
                 let mut a = p;
                 let want = survive_ages(Isa::Generic, &mut a, &s, &q, inflow);
                 for isa in wide() {
                     let mut b = p;
                     let got = survive_ages(isa, &mut b, &s, &q, inflow);
-                    let bits = |v: Survived| [v.young, v.working, v.old, v.dead].map(f64::to_bits);
+                    let bits =
+                        |v: Survived| ([v.young, v.working, v.old, v.dead].map(f64::to_bits), v.within_cap);
                     assert_eq!(bits(got), bits(want), "round {round} {isa:?} {inflow:?}");
                     let same = a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits());
-                    assert!(same, "round {round} {isa:?} inflow {}", inflow.is_some());
+                    assert!(same, "round {round} {isa:?} {inflow:?}");
                 }
             }
         }

@@ -1052,29 +1052,40 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let (offset, shock) = if calib { (0.0, 0.0) } else { (ws.offset[i], sigma_m * p_prev * ws.eta[i]) };
         let (wage, lever) = (beta_w * (w_rel[i] - cb.rel_wage), lv.mig[i]);
         let intended = |m0: f64| p_prev * ((m0 + offset) * mig_decay + wage + lever) + shock;
-        // An inflow binds no cap: the survival kernel adds it to the cells as it stores them
-        // (the same roundings as adding n·μ afterwards).
-        let early = if calib { None } else { Some(intended(ws.m0[i])).filter(|n| *n >= 0.0) };
-        let nat: Natural = demography::project_year(
+        // Known early, the migrants meet the survival kernel: an inflow is added to the cells as
+        // they are stored, an outflow checked against the cap (the same roundings, the same
+        // decisions as `spread_migrants` afterwards).
+        let early_n = if calib { f64::NAN } else { intended(ws.m0[i]) };
+        let early = if early_n >= 0.0 {
+            demography::Early::Inflow(early_n, &cb.migrants)
+        } else if early_n < 0.0 {
+            demography::Early::Outflow(early_n, &cb.migrants)
+        } else {
+            demography::Early::None
+        };
+        let (nat, within_cap): (Natural, bool) = demography::project_year(
             &mut c.pop,
             &ws.surv[cb.mortality],
             tfr,
             &model.phi,
             cb.male_birth_share,
             ws.isa,
-            early.map(|n| (n, &cb.migrants)),
+            early,
         );
         if calib {
             ws.m0[i] = ((1.0 + cb.n_ref) * cb.population - nat.population)
                 / (cb.population * kernels::exp(-1.0 / t_m));
         }
-        let intended = early.unwrap_or_else(|| intended(ws.m0[i]));
+        let intended = if calib { intended(ws.m0[i]) } else { early_n };
         let spread = match early {
-            // What `spread_migrants` does with an inflow.
-            Some(n) => {
+            // What `spread_migrants` does with an inflow, or with an outflow within the cap.
+            demography::Early::Inflow(n, _) => {
                 demography::Spread { realised: n * cb.migrant_sums.total, capped: false, dropped: 0.0 }
             }
-            None => demography::spread_migrants(
+            demography::Early::Outflow(n, mu) if within_cap => {
+                demography::add_migrants(&mut c.pop, mu, cb.migrant_sums.total, n)
+            }
+            _ => demography::spread_migrants(
                 &mut c.pop,
                 &cb.migrants,
                 cb.migrant_sums.total,
