@@ -535,14 +535,8 @@ mod avx2 {
     #[inline]
     #[target_feature(enable = "avx2")]
     fn exp_small_v(x: __m256d) -> __m256d {
-        let c = _mm256_set1_pd;
-        let mut p = _mm256_add_pd(c(1.0 / 720.0), _mm256_mul_pd(x, c(1.0 / 5040.0)));
-        p = _mm256_add_pd(c(1.0 / 120.0), _mm256_mul_pd(x, p));
-        p = _mm256_add_pd(c(1.0 / 24.0), _mm256_mul_pd(x, p));
-        p = _mm256_add_pd(c(1.0 / 6.0), _mm256_mul_pd(x, p));
-        p = _mm256_add_pd(c(0.5), _mm256_mul_pd(x, p));
-        p = _mm256_add_pd(c(1.0), _mm256_mul_pd(x, p));
-        _mm256_add_pd(c(1.0), _mm256_mul_pd(x, p))
+        let [first, rest @ ..] = super::EXP_SMALL_HORNER;
+        rest.iter().fold(_mm256_set1_pd(first), |p, &c| _mm256_add_pd(_mm256_set1_pd(c), _mm256_mul_pd(x, p)))
     }
 
     /// [`super::exp_into`] of four values.
@@ -728,14 +722,8 @@ mod avx512 {
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn exp_small_v(x: __m512d) -> __m512d {
-        let c = _mm512_set1_pd;
-        let mut p = _mm512_add_pd(c(1.0 / 720.0), _mm512_mul_pd(x, c(1.0 / 5040.0)));
-        p = _mm512_add_pd(c(1.0 / 120.0), _mm512_mul_pd(x, p));
-        p = _mm512_add_pd(c(1.0 / 24.0), _mm512_mul_pd(x, p));
-        p = _mm512_add_pd(c(1.0 / 6.0), _mm512_mul_pd(x, p));
-        p = _mm512_add_pd(c(0.5), _mm512_mul_pd(x, p));
-        p = _mm512_add_pd(c(1.0), _mm512_mul_pd(x, p));
-        _mm512_add_pd(c(1.0), _mm512_mul_pd(x, p))
+        let [first, rest @ ..] = super::EXP_SMALL_HORNER;
+        rest.iter().fold(_mm512_set1_pd(first), |p, &c| _mm512_add_pd(_mm512_set1_pd(c), _mm512_mul_pd(x, p)))
     }
 
     /// [`super::dot`]: one 8-lane vector per chunk of eight, the remainder into lanes 0.. as
@@ -1075,14 +1063,13 @@ pub const SMALL_RATE: f64 = 1.0 / 64.0;
 /// operations of [`exp`], which needs a range reduction and a table for arguments of any size.
 #[inline(always)]
 pub fn exp_small(x: f64) -> f64 {
-    let p = 1.0 / 720.0 + x * (1.0 / 5040.0);
-    let p = 1.0 / 120.0 + x * p;
-    let p = 1.0 / 24.0 + x * p;
-    let p = 1.0 / 6.0 + x * p;
-    let p = 0.5 + x * p;
-    let p = 1.0 + x * p;
-    1.0 + x * p
+    let [first, rest @ ..] = EXP_SMALL_HORNER;
+    rest.iter().fold(first, |p, &c| c + x * p)
 }
+
+/// [`exp_small`]'s Horner steps p ← c + x·p, from p = 1/7!: e^x = 1 + x·(1 + x·(1/2 + …)).
+const EXP_SMALL_HORNER: [f64; 8] =
+    [1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0];
 
 /// How many leading rates of `m` may use [`exp_small`] in [`exp_scaled_neg`]: the longest prefix
 /// of rates in [0, [`SMALL_RATE`]], rounded down to a multiple of eight.
