@@ -166,32 +166,32 @@ pub fn survive_ages(
         Migrants::Add(n, mu) => (ADD, n, mu, 0.0),
         Migrants::Check(n, mu, cap) => (CHECK, -n, mu, cap),
     };
+    // The version's copy for `mode` among the modes it has (any other runs as NONE).
     macro_rules! by_mode {
-        ($mode:expr, $($f:ident)::+) => {
-            match $mode {
-                ADD => $($f)::+::<ADD>(p, s, q, n, mu, cap),
-                CHECK => $($f)::+::<CHECK>(p, s, q, n, mu, cap),
-                _ => $($f)::+::<NONE>(p, s, q, n, mu, cap),
+        ($f:path, $($m:ident),*) => {{
+            use $f as kernel;
+            match mode {
+                $($m => kernel::<$m>(p, s, q, n, mu, cap),)*
+                _ => kernel::<NONE>(p, s, q, n, mu, cap),
             }
-        };
+        }};
     }
     #[cfg(target_arch = "x86_64")]
     if use_avx512(isa) {
         // SAFETY: `use_avx512` checked that the processor has AVX-512 F/VL/DQ.
-        return unsafe { by_mode!(mode, avx512::survive_ages) };
+        return unsafe { by_mode!(avx512::survive_ages, ADD, CHECK) };
     }
     // Elsewhere the check is a pass of its own after the kernel (in the AVX2 kernel it cost
     // more instructions than it saved).
-    let unfused = if mode == CHECK { NONE } else { mode };
     #[cfg(target_arch = "x86_64")]
     let done = if use_avx2(isa) {
         // SAFETY: `use_avx2` checked that the processor has AVX2.
-        unsafe { by_mode!(unfused, avx2::survive_ages) }
+        unsafe { by_mode!(avx2::survive_ages, ADD) }
     } else {
-        by_mode!(unfused, survive_portable)
+        by_mode!(survive_portable, ADD)
     };
     #[cfg(not(target_arch = "x86_64"))]
-    let done = by_mode!(unfused, survive_portable);
+    let done = by_mode!(survive_portable, ADD);
     let _ = isa;
     match migrants {
         // n is −n here.
