@@ -235,6 +235,7 @@ fn survive_portable<const MODE: u8>(
         }
     }
     let [young, working, old, dead] = sums.map(combine);
+    // No CHECK mode here: the cap is checked after this kernel.
     let _ = cap;
     Survived { young, working, old, dead, within_cap: true }
 }
@@ -290,9 +291,9 @@ mod avx2 {
         mu: &[f64; AGES],
         cap: f64,
     ) -> super::Survived {
-        use super::ADD;
+        use super::{ADD, FIRST_OLD, FIRST_WORKING, SURVIVAL_BLOCKS};
+        // No CHECK mode here: the cap is checked after this kernel.
         let _ = cap;
-        use super::{FIRST_OLD, FIRST_WORKING, SURVIVAL_BLOCKS};
         const { assert!(MAX_AGE == 8 * (SURVIVAL_BLOCKS - 1) + 4) };
         let z = _mm256_setzero_pd();
         let (mut young, mut working, mut old, mut dead) = ([z; 2], [z; 2], [z; 2], [z; 2]);
@@ -589,11 +590,10 @@ mod avx512 {
         mu: &[f64; AGES],
         cap: f64,
     ) -> super::Survived {
-        use super::{ADD, CHECK};
+        use super::{ADD, CHECK, FIRST_OLD, FIRST_WORKING, SURVIVAL_BLOCKS};
         let capv = _mm512_set1_pd(cap);
         // Lanes of cells over the cap.
         let mut over: u8 = 0;
-        use super::{FIRST_OLD, FIRST_WORKING, SURVIVAL_BLOCKS};
         const { assert!(MAX_AGE == 8 * (SURVIVAL_BLOCKS - 1) + 4) };
         let z = _mm512_setzero_pd();
         let (mut young, mut working, mut old, mut dead) = (z, z, z, z);
