@@ -156,8 +156,12 @@ impl AgeSums {
 ///
 /// `early`: the year's net migrants, when known before the demography (see [`Early`]). The
 /// returned [`Natural`] is always the natural population's; the flag says whether an
-/// [`Early::Outflow`] stays within the cap in every cell (true for the other cases).
+/// [`Early::Outflow`] stays within the cap in every cell (true for the other cases). An inflow
+/// or an outflow is added to every cell of `pop` (as [`add_migrants`] would add it); with an
+/// outflow, `natural` holds the cells without it, for the caller to put back into `pop` when
+/// the cap binds (`natural` is left alone otherwise).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub fn project_year(
     pop: &mut [[f64; AGES]; 2],
     surv: &Survival,
@@ -166,6 +170,7 @@ pub fn project_year(
     male_birth_share: f64,
     isa: Isa,
     early: Early<'_>,
+    natural: &mut [[f64; AGES]; 2],
 ) -> (Natural, bool) {
     let mut within_cap = true;
     let tfr = tfr.max(0.0);
@@ -179,10 +184,10 @@ pub fn project_year(
         let migrants = match early {
             Early::None => kernels::Migrants::None,
             Early::Inflow(n, mu) => kernels::Migrants::Add(n, &mu[g]),
-            Early::Outflow(n, mu) => kernels::Migrants::Check(n, &mu[g], OUTFLOW_CAP),
+            Early::Outflow(n, mu) => kernels::Migrants::Outflow(n, &mu[g], OUTFLOW_CAP),
         };
         let kernels::Survived { young, working, old, dead, within_cap: kernel_within } =
-            kernels::survive_ages(isa, p, s, q, migrants);
+            kernels::survive_ages(isa, p, s, q, migrants, &mut natural[g]);
         p[MAX_AGE] += top_alive;
         let b = births * if g == 1 { male_birth_share } else { 1.0 - male_birth_share };
         p[0] = b * s[0];
@@ -202,6 +207,10 @@ pub fn project_year(
                 within_cap &= kernel_within
                     && -n * mu[g][0] <= OUTFLOW_CAP * p[0]
                     && -n * mu[g][MAX_AGE] <= OUTFLOW_CAP * p[MAX_AGE];
+                natural[g][0] = p[0];
+                natural[g][MAX_AGE] = p[MAX_AGE];
+                p[0] += n * mu[g][0];
+                p[MAX_AGE] += n * mu[g][MAX_AGE];
             }
         }
     }
@@ -217,8 +226,9 @@ pub enum Early<'a> {
     /// An inflow n ≥ 0, added to every cell as the survival kernel stores it (the same roundings
     /// as [`spread_migrants`] right after; an inflow never meets the cap).
     Inflow(f64, &'a [[f64; AGES]; 2]),
-    /// An outflow n < 0: the survival kernel checks the cap as it stores the cells; within it
-    /// (the usual case), [`add_migrants`] afterwards, else [`spread_migrants`].
+    /// An outflow n < 0: added to every cell as an inflow is, while the survival kernel checks
+    /// the cap and keeps the natural cells aside; should the cap bind (rarely), the caller puts
+    /// the natural cells back and calls [`spread_migrants`].
     Outflow(f64, &'a [[f64; AGES]; 2]),
 }
 
@@ -366,6 +376,7 @@ mod tests {
             1.12 / 2.12,
             Isa::detected(),
             Early::None,
+            &mut [[0.0; AGES]; 2],
         );
         let end: f64 = pop.iter().flatten().sum();
         assert!((end - (start + n.births - n.deaths)).abs() < 1e-12 * start);
@@ -377,6 +388,56 @@ mod tests {
         assert!((n.working - sums.working).abs() < 1e-12 * end && (n.old - sums.old).abs() < 1e-12 * end);
         let by_hand: f64 = (0..2).map(|g| pop[g][15..65].iter().sum::<f64>()).sum();
         assert!((sums.working - by_hand).abs() < 1e-12 * end);
+    }
+
+    #[test]
+    fn early_migrants_give_the_cells_of_spreading_them_after_the_year() {
+        let m = mortality(solve_gompertz(78.0).unwrap());
+        let surv = Survival::new([m.map(|v| (-v).exp()), m.map(|v| (-v).exp())]);
+        let start: [[f64; AGES]; 2] =
+            std::array::from_fn(|g| std::array::from_fn(|x| 1000.0 + (x * 37 + g * 11) as f64 % 700.0));
+        let mu: [[f64; AGES]; 2] = std::array::from_fn(|g| {
+            std::array::from_fn(|x| if (18..40).contains(&x) { 0.02 + g as f64 * 0.001 } else { 0.0005 })
+        });
+        let total: f64 = mu.iter().flatten().sum();
+        // An inflow, an outflow within the cap, and one over it (the young cells lose most), in
+        // every compiled version.
+        let isas = [Isa::Generic, Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available());
+        let mut capped = 0;
+        for (isa, n) in isas.flat_map(|isa| [5000.0, -5000.0, -60_000.0].map(|n| (isa, n))) {
+            let year = |early: Early<'_>, pop: &mut [[f64; AGES]; 2], natural: &mut [[f64; AGES]; 2]| {
+                project_year(
+                    pop,
+                    &surv,
+                    1.6,
+                    &fertility_schedule(),
+                    1.12 / 2.12,
+                    Isa::detected(),
+                    early,
+                    natural,
+                )
+            };
+            let (mut want, mut unused) = (start, [[0.0; AGES]; 2]);
+            let (nat_want, _) = year(Early::None, &mut want, &mut unused);
+            let natural_cells = want;
+            let (mut r, mut c) = ([[0.0; AGES]; 2], [[false; AGES]; 2]);
+            let spread = spread_migrants(&mut want, &mu, total, n, &mut r, &mut c);
+            let early = if n >= 0.0 { Early::Inflow(n, &mu) } else { Early::Outflow(n, &mu) };
+            let (mut got, mut natural) = (start, [[0.0; AGES]; 2]);
+            let (nat, within_cap) = year(early, &mut got, &mut natural);
+            assert_eq!(nat, nat_want, "{isa:?} n = {n}: the natural sums");
+            assert_eq!(within_cap, !spread.capped, "{isa:?} n = {n}");
+            capped += usize::from(spread.capped);
+            if within_cap {
+                assert_eq!(got, want, "{isa:?} n = {n}: the cells with the migrants added");
+            } else {
+                assert_eq!(natural, natural_cells, "{isa:?} n = {n}: the natural cells kept aside");
+            }
+            if n < 0.0 {
+                assert_eq!(natural, natural_cells, "{isa:?} n = {n}: the natural cells");
+            }
+        }
+        assert!(capped > 0, "the cap bound in some case");
     }
 
     #[test]

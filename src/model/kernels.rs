@@ -105,9 +105,9 @@ pub struct Survived {
     pub old: f64,
     /// Σ p·q over cells 0..100: their deaths.
     pub dead: f64,
-    /// With [`Migrants::Check`]: whether every cell stored (1..=99) can lose n·μ without losing
-    /// more than the outflow cap of itself (checked in the AVX-512 kernel as the cells are
-    /// stored, in a pass of its own elsewhere); true otherwise.
+    /// With [`Migrants::Outflow`]: whether every cell stored (1..=99) can lose n·μ without
+    /// losing more than the outflow cap of itself (checked in the AVX-512 kernel as the cells
+    /// are stored, in a pass of its own over the natural cells elsewhere); true otherwise.
     pub within_cap: bool,
 }
 
@@ -120,15 +120,17 @@ pub enum Migrants<'a> {
     /// Add an inflow n ≥ 0: store `p[x]·s[x] + n·μ[x + 1]`, the same two roundings as adding n·μ
     /// afterwards.
     Add(f64, &'a [f64; AGES]),
-    /// Check an outflow n < 0 against the cap: −n·μ ≤ `cap`·p for each survivor p (as
+    /// An outflow n < 0: stored as [`Migrants::Add`] stores an inflow, with the survivors
+    /// themselves kept in the kernel's `natural` cells (for the caller to put back should the
+    /// cap bind), and checked against the cap: −n·μ ≤ `cap`·p for each survivor p (as
     /// `demography::spread_migrants` compares them), into [`Survived::within_cap`].
-    Check(f64, &'a [f64; AGES], f64),
+    Outflow(f64, &'a [f64; AGES], f64),
 }
 
 /// [`Migrants`] as a kernel's compile-time mode.
 const NONE: u8 = 0;
 const ADD: u8 = 1;
-const CHECK: u8 = 2;
+const OUTFLOW: u8 = 2;
 
 /// Blocks of eight cells over cells 0..100: block b holds cells 8b..8b + 8, cell x in lane x mod 8;
 /// the top block (96..104) has cells only in its lower four lanes.
@@ -143,9 +145,11 @@ const _: () = assert!(FIRST_OLD.is_multiple_of(LANES) && FIRST_WORKING / LANES =
 /// down to 0 (`p[100]`, the open group, is the caller's to have read first), with the survivors'
 /// sums by age group and Σ p·q, q = 1 − s, in one pass.
 ///
-/// With `inflow` = (n, μ), the cells 1..=99 also receive n·μ as they are stored:
+/// With migrants (n, μ), the cells 1..=99 also receive n·μ as they are stored:
 /// `p[x + 1] = p[x]·s[x] + n·μ[x + 1]`, the same two roundings as adding n·μ after the kernel (the
-/// sums stay those of the survivors; cells 0 and 100 are left to the caller).
+/// sums stay those of the survivors; cells 0 and 100 are left to the caller). With an outflow,
+/// `natural[x + 1]` keeps the survivors `p[x]·s[x]` (1..=100; `natural` is not touched
+/// otherwise).
 ///
 /// The order is fixed: blocks of eight cells from the top down, cell x in lane x mod 8 of every
 /// sum; an age group's sum takes +0 in the lanes of cells outside the group (which leaves it
@@ -159,45 +163,46 @@ pub fn survive_ages(
     s: &[f64; AGES],
     q: &[f64; AGES],
     migrants: Migrants<'_>,
+    natural: &mut [f64; AGES],
 ) -> Survived {
-    // One compiled copy per mode; `n` is the migrants (−n for a check), `cap` the cap.
+    // One compiled copy per mode; `n` is the migrants, `cap` the cap.
     let (mode, n, mu, cap) = match migrants {
         Migrants::None => (NONE, 0.0, s, 0.0),
         Migrants::Add(n, mu) => (ADD, n, mu, 0.0),
-        Migrants::Check(n, mu, cap) => (CHECK, -n, mu, cap),
+        Migrants::Outflow(n, mu, cap) => (OUTFLOW, n, mu, cap),
     };
     // The version's copy for `mode` among the modes it has (any other runs as NONE).
     macro_rules! by_mode {
         ($f:path, $($m:ident),*) => {{
             use $f as kernel;
             match mode {
-                $($m => kernel::<$m>(p, s, q, n, mu, cap),)*
-                _ => kernel::<NONE>(p, s, q, n, mu, cap),
+                $($m => kernel::<$m>(p, s, q, n, mu, cap, natural),)*
+                _ => kernel::<NONE>(p, s, q, n, mu, cap, natural),
             }
         }};
     }
     #[cfg(target_arch = "x86_64")]
     if use_avx512(isa) {
         // SAFETY: `use_avx512` checked that the processor has AVX-512 F/VL/DQ.
-        return unsafe { by_mode!(avx512::survive_ages, ADD, CHECK) };
+        return unsafe { by_mode!(avx512::survive_ages, ADD, OUTFLOW) };
     }
     // Elsewhere the check is a pass of its own after the kernel (in the AVX2 kernel it cost
     // more instructions than it saved).
     #[cfg(target_arch = "x86_64")]
     let done = if use_avx2(isa) {
         // SAFETY: `use_avx2` checked that the processor has AVX2.
-        unsafe { by_mode!(avx2::survive_ages, ADD) }
+        unsafe { by_mode!(avx2::survive_ages, ADD, OUTFLOW) }
     } else {
-        by_mode!(survive_portable, ADD)
+        by_mode!(survive_portable, ADD, OUTFLOW)
     };
     #[cfg(not(target_arch = "x86_64"))]
-    let done = by_mode!(survive_portable, ADD);
+    let done = by_mode!(survive_portable, ADD, OUTFLOW);
     let _ = isa;
     match migrants {
-        // n is −n here.
-        Migrants::Check(..) => {
-            Survived { within_cap: (1..MAX_AGE).fold(true, |ok, y| ok & (n * mu[y] <= cap * p[y])), ..done }
-        }
+        Migrants::Outflow(..) => Survived {
+            within_cap: (1..MAX_AGE).fold(true, |ok, y| ok & (-n * mu[y] <= cap * natural[y])),
+            ..done
+        },
         _ => done,
     }
 }
@@ -211,6 +216,7 @@ fn survive_portable<const MODE: u8>(
     n: f64,
     mu: &[f64; AGES],
     cap: f64,
+    natural: &mut [f64; AGES],
 ) -> Survived {
     let mut sums = [[0.0; LANES]; 4]; // young, working, old, dead
     for b in (0..SURVIVAL_BLOCKS).rev() {
@@ -230,12 +236,16 @@ fn survive_portable<const MODE: u8>(
                 let group = usize::from(x >= FIRST_WORKING) + usize::from(x >= FIRST_OLD);
                 sums[group][k] += v[k];
                 sums[3][k] += d[k];
-                p[x + 1] = if MODE == ADD && x + 1 < MAX_AGE { v[k] + n * mu[x + 1] } else { v[k] };
+                let added = (MODE == ADD || MODE == OUTFLOW) && x + 1 < MAX_AGE;
+                p[x + 1] = if added { v[k] + n * mu[x + 1] } else { v[k] };
+                if MODE == OUTFLOW {
+                    natural[x + 1] = v[k];
+                }
             }
         }
     }
     let [young, working, old, dead] = sums.map(combine);
-    // No CHECK mode here: the cap is checked after this kernel.
+    // The cap is checked after this kernel.
     let _ = cap;
     Survived { young, working, old, dead, within_cap: true }
 }
@@ -290,10 +300,12 @@ mod avx2 {
         n: f64,
         mu: &[f64; AGES],
         cap: f64,
+        natural: &mut [f64; AGES],
     ) -> super::Survived {
-        use super::{ADD, FIRST_OLD, FIRST_WORKING, SURVIVAL_BLOCKS};
-        // No CHECK mode here: the cap is checked after this kernel.
+        use super::{ADD, FIRST_OLD, FIRST_WORKING, OUTFLOW, SURVIVAL_BLOCKS};
+        // The cap is checked after this kernel.
         let _ = cap;
+        let np = natural.as_mut_ptr();
         const { assert!(MAX_AGE == 8 * (SURVIVAL_BLOCKS - 1) + 4) };
         let z = _mm256_setzero_pd();
         let (mut young, mut working, mut old, mut dead) = ([z; 2], [z; 2], [z; 2], [z; 2]);
@@ -311,12 +323,15 @@ mod avx2 {
                 let c = _mm256_loadu_pd(pp.add(x));
                 let v = _mm256_mul_pd(c, _mm256_loadu_pd(sp.add(x)));
                 dead[h] = _mm256_add_pd(dead[h], _mm256_mul_pd(c, _mm256_loadu_pd(qp.add(x))));
-                let stored = if MODE == ADD {
+                let stored = if MODE == ADD || MODE == OUTFLOW {
                     let w = _mm256_add_pd(v, _mm256_mul_pd(nv, _mm256_loadu_pd(mp.add(x + 1))));
                     if top_quad { _mm256_blendv_pd(v, w, below_top) } else { w }
                 } else {
                     v
                 };
+                if MODE == OUTFLOW {
+                    _mm256_storeu_pd(np.add(x + 1), v);
+                }
                 _mm256_storeu_pd(pp.add(x + 1), stored);
                 v
             }
@@ -589,9 +604,10 @@ mod avx512 {
         n: f64,
         mu: &[f64; AGES],
         cap: f64,
+        natural: &mut [f64; AGES],
     ) -> super::Survived {
-        use super::{ADD, CHECK, FIRST_OLD, FIRST_WORKING, SURVIVAL_BLOCKS};
-        let capv = _mm512_set1_pd(cap);
+        use super::{ADD, FIRST_OLD, FIRST_WORKING, OUTFLOW, SURVIVAL_BLOCKS};
+        let (capv, negv, np) = (_mm512_set1_pd(cap), _mm512_set1_pd(-n), natural.as_mut_ptr());
         // Lanes of cells over the cap.
         let mut over: u8 = 0;
         const { assert!(MAX_AGE == 8 * (SURVIVAL_BLOCKS - 1) + 4) };
@@ -612,17 +628,18 @@ mod avx512 {
                 *dead = _mm512_add_pd(*dead, _mm512_mul_pd(c, _mm512_maskz_loadu_pd(mask, qp.add(x))));
                 // The top block's fourth lane is the open group's: the caller's.
                 let stored_mask = if mask == 0xff { mask } else { mask >> 1 };
-                let stored = if MODE == ADD {
-                    let m = _mm512_mul_pd(nv, _mm512_maskz_loadu_pd(stored_mask, mp.add(x + 1)));
-                    _mm512_mask_add_pd(v, stored_mask, v, m)
+                let stored = if MODE == ADD || MODE == OUTFLOW {
+                    let mu = _mm512_maskz_loadu_pd(stored_mask, mp.add(x + 1));
+                    if MODE == OUTFLOW {
+                        // −n·μ against the cap, as `spread_migrants` compares them.
+                        let out = _mm512_mul_pd(negv, mu);
+                        over |= !_mm512_cmp_pd_mask::<_CMP_LE_OQ>(out, _mm512_mul_pd(capv, v)) & stored_mask;
+                        _mm512_mask_storeu_pd(np.add(x + 1), mask, v);
+                    }
+                    _mm512_mask_add_pd(v, stored_mask, v, _mm512_mul_pd(nv, mu))
                 } else {
                     v
                 };
-                if MODE == CHECK {
-                    // nv is −n here.
-                    let m = _mm512_mul_pd(nv, _mm512_maskz_loadu_pd(stored_mask, mp.add(x + 1)));
-                    over |= !_mm512_cmp_pd_mask::<_CMP_LE_OQ>(m, _mm512_mul_pd(capv, v)) & stored_mask;
-                }
                 _mm512_mask_storeu_pd(pp.add(x + 1), mask, stored);
                 v
             }
@@ -1108,7 +1125,9 @@ mod tests {
             let q = s.map(|v| 1.0 - v);
             for isa in std::iter::once(Isa::Generic).chain(wide()) {
                 let mut p = x;
-                let got = survive_ages(isa, &mut p, &s, &q, Migrants::None);
+                let mut nat = [7.0; AGES];
+                let got = survive_ages(isa, &mut p, &s, &q, Migrants::None, &mut nat);
+                assert!(nat.iter().all(|&v| v == 7.0), "natural cells untouched without an outflow");
                 let group = |lo: usize, hi: usize| (lo..hi).map(|i| x[i] * s[i]).sum::<f64>();
                 let want = Survived {
                     young: group(0, 14),
@@ -1123,16 +1142,17 @@ mod tests {
                 // An inflow lands in cells 1..=99 as they are stored; the sums stay the survivors'.
                 let mu: [f64; AGES] = std::array::from_fn(|i| (i % 4) as f64);
                 let mut p = x;
-                let with = survive_ages(isa, &mut p, &s, &q, Migrants::Add(3.0, &mu));
+                let with = survive_ages(isa, &mut p, &s, &q, Migrants::Add(3.0, &mu), &mut nat);
                 assert_eq!(with, want, "round {round} {isa:?}: sums with an inflow");
                 assert!((0..99).all(|i| p[i + 1] == x[i] * s[i] + 3.0 * mu[i + 1]), "round {round} {isa:?}");
                 assert_eq!((p[0], p[100]), (x[0], x[99] * s[99]), "cells 0 and 100 are the caller's");
-                // An outflow is checked against the cap in cells 1..=99 and changes nothing.
+                // An outflow lands as an inflow does, is checked against the cap in cells 1..=99,
+                // and leaves the survivors themselves in the natural cells 1..=100.
                 let mu: [f64; AGES] =
                     std::array::from_fn(|y| if y == 0 || s[y - 1] == 0.0 { 0.0 } else { (y % 4) as f64 });
                 for n in [-0.25, -40.0, -1e9] {
                     let mut p = x;
-                    let checked = survive_ages(isa, &mut p, &s, &q, Migrants::Check(n, &mu, 0.9));
+                    let checked = survive_ages(isa, &mut p, &s, &q, Migrants::Outflow(n, &mu, 0.9), &mut nat);
                     let within = (1..100).all(|y| -n * mu[y] <= 0.9 * (x[y - 1] * s[y - 1]));
                     assert_eq!(
                         checked,
@@ -1140,8 +1160,13 @@ mod tests {
                         "round {round} {isa:?} n = {n}"
                     );
                     assert!(
-                        (0..100).all(|i| p[i + 1] == x[i] * s[i]),
-                        "round {round} {isa:?}: checked cells"
+                        (0..99).all(|i| p[i + 1] == x[i] * s[i] + n * mu[i + 1]),
+                        "round {round} {isa:?}: cells with the outflow"
+                    );
+                    assert_eq!((p[0], p[100]), (x[0], x[99] * s[99]), "cells 0 and 100 are the caller's");
+                    assert!(
+                        (0..100).all(|i| nat[i + 1] == x[i] * s[i]),
+                        "round {round} {isa:?}: natural cells"
                     );
                     if n == -1e9 {
                         assert!(!within, "some cell is over the cap");
@@ -1177,12 +1202,14 @@ mod tests {
             let q = s.map(|v| 1.0 - v);
             let mu: [f64; AGES] = std::array::from_fn(|_| (next() >> 11) as f64 / (1u64 << 60) as f64);
             let n = (next() >> 11) as f64 / 1024.0;
-            for inflow in [Migrants::None, Migrants::Add(n, &mu), Migrants::Check(-n, &mu, 0.9)] {
-                let mut a = p;
-                let want = survive_ages(Isa::Generic, &mut a, &s, &q, inflow);
+            for inflow in [Migrants::None, Migrants::Add(n, &mu), Migrants::Outflow(-n, &mu, 0.9)] {
+                let (mut a, mut nat_a) = (p, [0.0; AGES]);
+                let want = survive_ages(Isa::Generic, &mut a, &s, &q, inflow, &mut nat_a);
                 for isa in wide() {
-                    let mut b = p;
-                    let got = survive_ages(isa, &mut b, &s, &q, inflow);
+                    let (mut b, mut nat_b) = (p, [0.0; AGES]);
+                    let got = survive_ages(isa, &mut b, &s, &q, inflow, &mut nat_b);
+                    let same = nat_a.iter().zip(&nat_b).all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(same, "round {round} {isa:?} {inflow:?}: natural cells");
                     let bits =
                         |v: Survived| ([v.young, v.working, v.old, v.dead].map(f64::to_bits), v.within_cap);
                     assert_eq!(bits(got), bits(want), "round {round} {isa:?} {inflow:?}");

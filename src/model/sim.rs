@@ -139,6 +139,8 @@ pub struct Workspace {
     surv_year: Option<i32>,
     removal: [[f64; AGES]; 2],
     capped: [[bool; AGES]; 2],
+    /// A city's cells without this year's outflow (see `demography::project_year`).
+    natural: [[f64; AGES]; 2],
     cities: Vec<CityState>,
     base: Vec<CityState>,
     base_logs: Vec<[[f64; 3]; 3]>,
@@ -304,6 +306,7 @@ impl Workspace {
             surv_year: None,
             removal: [[0.0; AGES]; 2],
             capped: [[false; AGES]; 2],
+            natural: [[0.0; AGES]; 2],
             cities: base.clone(),
             base,
             base_logs,
@@ -1052,9 +1055,9 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let (offset, shock) = if calib { (0.0, 0.0) } else { (ws.offset[i], sigma_m * p_prev * ws.eta[i]) };
         let (wage, lever) = (beta_w * (w_rel[i] - cb.rel_wage), lv.mig[i]);
         let intended = |m0: f64| p_prev * ((m0 + offset) * mig_decay + wage + lever) + shock;
-        // Known early, the migrants meet the survival kernel: an inflow is added to the cells as
-        // they are stored, an outflow checked against the cap (the same roundings, the same
-        // decisions as `spread_migrants` afterwards).
+        // Known early, the migrants meet the survival kernel: they are added to the cells as
+        // they are stored, an outflow checked against the cap with the natural cells kept aside
+        // (the same roundings, the same decisions as `spread_migrants` afterwards).
         let early_n = if calib { f64::NAN } else { intended(ws.m0[i]) };
         let early = if early_n >= 0.0 {
             demography::Early::Inflow(early_n, &cb.migrants)
@@ -1071,6 +1074,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             cb.male_birth_share,
             ws.isa,
             early,
+            &mut ws.natural,
         );
         if calib {
             ws.m0[i] = ((1.0 + cb.n_ref) * cb.population - nat.population)
@@ -1079,13 +1083,22 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         let intended = if calib { intended(ws.m0[i]) } else { early_n };
         let spread = match early {
             // What `spread_migrants` does with an inflow, or with an outflow within the cap.
-            demography::Early::Inflow(n, _) => {
+            demography::Early::Inflow(n, _) | demography::Early::Outflow(n, _) if within_cap => {
                 demography::Spread { realised: n * cb.migrant_sums.total, capped: false, dropped: 0.0 }
             }
-            demography::Early::Outflow(n, mu) if within_cap => {
-                demography::add_migrants(&mut c.pop, mu, cb.migrant_sums.total, n)
+            // The cap binds: from the natural cells, the way `spread_migrants` goes.
+            demography::Early::Outflow(..) => {
+                c.pop = ws.natural;
+                demography::spread_migrants(
+                    &mut c.pop,
+                    &cb.migrants,
+                    cb.migrant_sums.total,
+                    intended,
+                    &mut ws.removal,
+                    &mut ws.capped,
+                )
             }
-            _ => demography::spread_migrants(
+            demography::Early::Inflow(..) | demography::Early::None => demography::spread_migrants(
                 &mut c.pop,
                 &cb.migrants,
                 cb.migrant_sums.total,
