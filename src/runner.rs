@@ -12,7 +12,9 @@ use crate::model::Model;
 use crate::model::sim::{self, Diagnostics, Mode, Workspace};
 use crate::region::Target;
 use crate::stats::sieve::{Brackets, Sieve, Store};
-use crate::stats::{CHUNK, ChunkSums, Moments, PROBS, SeriesStats, Summary, count_hits, quantile};
+use crate::stats::{
+    CHUNK, ChunkSums, DiffStats, Moments, PROBS, SeriesStats, Summary, count_hits, paired_width, quantile,
+};
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Mutex;
@@ -113,9 +115,33 @@ pub fn streams(model: &Model, draws: u64) -> bool {
 /// Bytes [`summarise_run`] needs at most, about: the first stage keeps every value, later stages
 /// about 40·√draws values per series (see [`crate::stats::sieve`]), with room to grow.
 pub fn memory_needed_streaming(model: &Model, draws: u64, sieve: &SieveConfig) -> u64 {
+    streaming_bytes(model.layout.len(), draws, sieve)
+}
+
+/// [`memory_needed_streaming`] of rows of `width` values.
+fn streaming_bytes(width: usize, draws: u64, sieve: &SieveConfig) -> u64 {
     let per_series =
         (draws.min(sieve.first_stage) as f64).max(2.0 * 40.0 * (sieve.z / 5.0) * (draws as f64).sqrt());
-    (per_series.min(draws as f64) * 8.0 * model.layout.len() as f64) as u64
+    (per_series.min(draws as f64) * 8.0 * width as f64) as u64
+}
+
+/// Whether a comparison of `models` over `draws` draws is better summarised as it goes
+/// ([`compare`]) than by keeping every scenario's draws: as for a run, when the kept outcomes
+/// would exceed [`STREAM_ABOVE_BYTES`].
+pub fn compare_streams(models: &[Model], draws: u64) -> bool {
+    models.iter().map(|m| memory_needed(m, draws)).fold(0, u64::saturating_add) > STREAM_ABOVE_BYTES
+}
+
+/// Bytes a comparison needs, about: every scenario's outcomes kept, or with
+/// [`compare_streams`], the streamed rows of every scenario's values and each alternative's
+/// differences (see [`memory_needed_streaming`]).
+pub fn compare_memory_needed(models: &[Model], draws: u64, sieve: &SieveConfig) -> u64 {
+    if !compare_streams(models, draws) {
+        return models.iter().map(|m| memory_needed(m, draws)).fold(0, u64::saturating_add);
+    }
+    let diffs = models.len().saturating_sub(1) * models.first().map_or(0, |m| paired_width(&m.layout));
+    let width = models.iter().map(|m| m.layout.len()).sum::<usize>() + diffs;
+    streaming_bytes(width, draws, sieve)
 }
 
 /// How [`summarise_run`] brackets the quantiles. The defaults suit every run; tests narrow them
@@ -140,35 +166,51 @@ struct StageOut {
     sieve: Sieve,
     sums: Vec<(u64, ChunkSums)>,
     hits: Vec<u64>,
-    diagnostics: Diagnostics,
     error: Option<(u64, ModelError)>,
 }
 
-/// Run the draws of `cfg` and summarise them as they finish: the same [`Summary`], bit for bit,
-/// as [`crate::stats::summary_of`] of [`run`], without keeping every draw. Draws go to the
-/// threads in chunks of [`CHUNK`] in draw order; means and sds are folded chunk by chunk in draw
-/// order, quantiles are exact order statistics (see [`crate::stats::sieve`]), so the result
-/// does not depend on the thread count. On a failing draw, the error of the lowest failing draw
-/// is returned, as [`run`] does.
-pub fn summarise_run(
-    model: &Model,
-    cfg: &RunConfig,
-    targets: &[Target],
+/// Fills the row of draw k (counted from 0: the run's first draw) with a worker's state.
+type Fill<'a, S> = dyn Fn(&mut S, u64, &mut [f64]) -> Result<(), ModelError> + Sync + 'a;
+
+/// What [`stream`] summarises: rows of `width` values, one per draw, filled by `fill` with a
+/// state of each worker thread's own (made by `init`, kept from stage to stage), and counters
+/// (`hits`, `n_hits` of them) that `count` adds each row to.
+struct Rows<'a, S> {
+    width: usize,
+    n_hits: usize,
+    init: &'a (dyn Fn() -> S + Sync),
+    fill: &'a Fill<'a, S>,
+    count: &'a (dyn Fn(&[f64], &mut [u64]) + Sync),
+    /// Called with `per_row` as each row is filled (not when rows are filled again).
+    progress: &'a (dyn Fn(u64) + Sync),
+    per_row: u64,
+}
+
+/// What [`stream`] found: every position's statistics, the counters, the number of positions
+/// gathered again in full (see [`crate::stats::sieve`]), and the workers' states.
+struct Streamed<S> {
+    stats: Vec<SeriesStats>,
+    hits: Vec<u64>,
+    lost: Vec<usize>,
+    states: Vec<S>,
+}
+
+/// The streamed summary of `n` rows (see [`summarise_run`]): chunks of [`CHUNK`] rows go to the
+/// threads in order; each thread fills a chunk's rows, counts them, sums them for the moments and
+/// sorts them into its sieve; the stages' sieves are merged and rebracketed in between.
+fn stream<S: Send>(
+    rows: &Rows<'_, S>,
+    n: u64,
     sieve: SieveConfig,
-    progress: &(dyn Fn(u64) + Sync),
     cancelled: &(dyn Fn() -> bool + Sync),
-) -> Result<Summary, ModelError> {
-    let draws = if cfg.deterministic { 0..1 } else { cfg.draws.clone() };
-    let mode = if cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic };
-    let n = draws.end - draws.start;
-    let width = model.layout.len();
+) -> Result<Streamed<S>, ModelError> {
+    let width = rows.width;
     let threads = rayon::current_num_threads();
-    let workspaces: Vec<Mutex<Option<Workspace>>> = (0..threads).map(|_| Mutex::new(None)).collect();
+    let states: Vec<Mutex<Option<S>>> = (0..threads).map(|_| Mutex::new(None)).collect();
     let mut brackets = Brackets::everything(width);
     let mut store = Store::new(width);
     let mut moments = Moments::new(width);
-    let mut hits = vec![0u64; targets.len()];
-    let mut diagnostics = Diagnostics::default();
+    let mut hits = vec![0u64; rows.n_hits];
     let first = sieve.first_stage.max(1).div_ceil(CHUNK) * CHUNK;
     let (mut done, mut end) = (0, first.min(n));
     loop {
@@ -179,17 +221,16 @@ pub fn summarise_run(
         let room = if done == 0 { (end as usize).div_ceil(threads) + CHUNK as usize } else { 16 };
         let (br, st) = (&brackets, &store);
         let outs: Vec<StageOut> = rayon::broadcast(|ctx| {
-            let mut slot = workspaces[ctx.index() % threads].lock().unwrap_or_else(|e| e.into_inner());
-            let ws = slot.get_or_insert_with(|| Workspace::new(model));
+            let mut slot = states[ctx.index() % threads].lock().unwrap_or_else(|e| e.into_inner());
+            let state = slot.get_or_insert_with(rows.init);
             let mut out = StageOut {
                 sieve: Sieve::new(st, share, room),
                 sums: Vec::new(),
-                hits: vec![0; targets.len()],
-                diagnostics: Diagnostics::default(),
+                hits: vec![0; rows.n_hits],
                 error: None,
             };
             // One chunk's draws, row-major: summarised together once the chunk is done.
-            let mut rows = vec![0.0; CHUNK as usize * width];
+            let mut buf = vec![0.0; CHUNK as usize * width];
             loop {
                 let c = next.fetch_add(1, Ordering::Relaxed);
                 if c >= limit.load(Ordering::Relaxed) {
@@ -197,36 +238,30 @@ pub fn summarise_run(
                 }
                 let mut ran = 0;
                 for (r, row) in
-                    ((c * CHUNK).max(done)..((c + 1) * CHUNK).min(end)).zip(rows.chunks_exact_mut(width))
+                    ((c * CHUNK).max(done)..((c + 1) * CHUNK).min(end)).zip(buf.chunks_exact_mut(width))
                 {
-                    let result = if cancelled() {
-                        Err(ModelError::Cancelled)
-                    } else {
-                        sim::simulate(model, cfg.seed, draws.start + r, mode, ws, row)
-                    };
-                    match result {
-                        Ok(d) => out.diagnostics.merge(&d),
-                        Err(e) => {
-                            // Chunks are handed out in order: every chunk before this one is
-                            // already running, and none after it need start.
-                            limit.fetch_min(c, Ordering::Relaxed);
-                            out.error = Some((r, e));
-                            break;
-                        }
+                    let result =
+                        if cancelled() { Err(ModelError::Cancelled) } else { (rows.fill)(state, r, row) };
+                    if let Err(e) = result {
+                        // Chunks are handed out in order: every chunk before this one is
+                        // already running, and none after it need start.
+                        limit.fetch_min(c, Ordering::Relaxed);
+                        out.error = Some((r, e));
+                        break;
                     }
                     ran += 1;
-                    progress(1);
+                    (rows.progress)(rows.per_row);
                 }
                 if out.error.is_some() {
                     break;
                 }
-                let rows = &rows[..ran * width];
+                let filled = &buf[..ran * width];
                 let mut sums = ChunkSums::new(width);
-                for row in rows.chunks_exact(width) {
+                for row in filled.chunks_exact(width) {
                     sums.push(row);
-                    count_hits(&model.layout, targets, |j| row[j], &mut out.hits);
+                    (rows.count)(row, &mut out.hits);
                 }
-                out.sieve.push_rows(br, rows, width);
+                out.sieve.push_rows(br, filled, width);
                 out.sums.push((c, sums));
             }
             out
@@ -248,7 +283,6 @@ pub fn summarise_run(
             for (a, b) in hits.iter_mut().zip(&o.hits) {
                 *a += b;
             }
-            diagnostics.merge(&o.diagnostics);
         }
         if let Some((_, e)) = error {
             return Err(e);
@@ -268,8 +302,7 @@ pub fn summarise_run(
     let quantiles = store.quantiles(&brackets);
     drop(store);
     let lost: Vec<usize> = (0..width).filter(|&j| quantiles[j].is_none()).collect();
-    let regathered =
-        if lost.is_empty() { Vec::new() } else { gather(model, cfg, &draws, mode, &lost, cancelled)? };
+    let regathered = if lost.is_empty() { Vec::new() } else { gather(rows, n, &lost, cancelled)? };
     let mut stats: Vec<SeriesStats> = quantiles
         .iter()
         .enumerate()
@@ -282,29 +315,29 @@ pub fn summarise_run(
         let mut col: Vec<f64> = regathered.iter().skip(i).step_by(lost.len()).copied().collect();
         stats[j].q = quantile::quantiles_type7(&mut col, &PROBS);
     }
-    Ok(Summary { draws, layout: model.layout, stats, target_hits: hits, diagnostics, regathered: lost.len() })
+    let states =
+        states.into_iter().filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner())).collect();
+    Ok(Streamed { stats, hits, lost, states })
 }
 
-/// Run the draws again and keep only the value positions `cols` (row-major `draws × cols`).
-fn gather(
-    model: &Model,
-    cfg: &RunConfig,
-    draws: &Range<u64>,
-    mode: Mode,
+/// Fill the `n` rows again, with states of their own, and keep only the value positions `cols`
+/// (row-major `n × cols`).
+fn gather<S: Send>(
+    rows: &Rows<'_, S>,
+    n: u64,
     cols: &[usize],
     cancelled: &(dyn Fn() -> bool + Sync),
 ) -> Result<Vec<f64>, ModelError> {
-    let n = (draws.end - draws.start) as usize;
-    let mut out = vec![0.0; n * cols.len()];
+    let mut out = vec![0.0; n as usize * cols.len()];
     out.par_chunks_mut(cols.len())
         .enumerate()
         .map_init(
-            || (Workspace::new(model), vec![0.0; model.layout.len()]),
-            |(ws, row), (k, dst)| {
+            || ((rows.init)(), vec![0.0; rows.width]),
+            |(state, row), (k, dst)| {
                 if cancelled() {
                     return Err(ModelError::Cancelled);
                 }
-                sim::simulate(model, cfg.seed, draws.start + k as u64, mode, ws, row)?;
+                (rows.fill)(state, k as u64, row)?;
                 for (d, &j) in dst.iter_mut().zip(cols) {
                     *d = row[j];
                 }
@@ -313,6 +346,167 @@ fn gather(
         )
         .collect::<Result<(), ModelError>>()?;
     Ok(out)
+}
+
+/// Run the draws of `cfg` and summarise them as they finish: the same [`Summary`], bit for bit,
+/// as [`crate::stats::summary_of`] of [`run`], without keeping every draw. Draws go to the
+/// threads in chunks of [`CHUNK`] in draw order; means and sds are folded chunk by chunk in draw
+/// order, quantiles are exact order statistics (see [`crate::stats::sieve`]), so the result
+/// does not depend on the thread count. On a failing draw, the error of the lowest failing draw
+/// is returned, as [`run`] does.
+pub fn summarise_run(
+    model: &Model,
+    cfg: &RunConfig,
+    targets: &[Target],
+    sieve: SieveConfig,
+    progress: &(dyn Fn(u64) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Summary, ModelError> {
+    let draws = if cfg.deterministic { 0..1 } else { cfg.draws.clone() };
+    let mode = if cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic };
+    let rows = Rows {
+        width: model.layout.len(),
+        n_hits: targets.len(),
+        init: &|| (Workspace::new(model), Diagnostics::default()),
+        fill: &|(ws, diagnostics): &mut (Workspace, Diagnostics), k, row| {
+            diagnostics.merge(&sim::simulate(model, cfg.seed, draws.start + k, mode, ws, row)?);
+            Ok(())
+        },
+        count: &|row, hits| count_hits(&model.layout, targets, |j| row[j], hits),
+        progress,
+        per_row: 1,
+    };
+    let s = stream(&rows, draws.end - draws.start, sieve, cancelled)?;
+    let mut diagnostics = Diagnostics::default();
+    for (_, d) in &s.states {
+        diagnostics.merge(d);
+    }
+    Ok(Summary {
+        draws,
+        layout: model.layout,
+        stats: s.stats,
+        target_hits: s.hits,
+        diagnostics,
+        regathered: s.lost.len(),
+    })
+}
+
+/// [`compare`]'s result: each scenario's summary, and for each alternative (scenarios 1..) the
+/// statistics of its paired differences from the base (scenario 0).
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// One summary per scenario, in the order given.
+    pub summaries: Vec<Summary>,
+    /// For alternative k (1..), [`crate::stats::paired`] of the base and it.
+    pub diffs: Vec<Vec<DiffStats>>,
+}
+
+/// Run every model on the same draws and summarise them as they finish, with the paired
+/// differences of each alternative from the base: the same numbers, bit for bit, as
+/// [`crate::stats::summary_of`] and [`crate::stats::paired`] of [`run`]'s ensembles, in memory
+/// that grows with √draws (see [`summarise_run`]). Each row holds every scenario's values, then
+/// each alternative's differences from the base over the entity outcomes (the positions
+/// [`crate::stats::paired`] compares).
+pub fn compare(
+    models: &[Model],
+    targets: &[&[Target]],
+    cfg: &RunConfig,
+    sieve: SieveConfig,
+    progress: &(dyn Fn(u64) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Comparison, ModelError> {
+    assert!(!models.is_empty() && models.len() == targets.len(), "a target list per model");
+    let draws = if cfg.deterministic { 0..1 } else { cfg.draws.clone() };
+    let mode = if cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic };
+    let k = models.len();
+    // Where each scenario's values, each alternative's differences and each list of hit
+    // counters start in a row; the differences' "alternative higher" counters follow the hits.
+    let mut off = vec![0usize; k + 1];
+    for (i, m) in models.iter().enumerate() {
+        off[i + 1] = off[i] + m.layout.len();
+    }
+    let diff_width = paired_width(&models[0].layout);
+    assert!(models.iter().all(|m| paired_width(&m.layout) == diff_width), "the same entities and years");
+    let diff_at = |a: usize| off[k] + (a - 1) * diff_width;
+    let mut hit_off = vec![0usize; k + 1];
+    for (i, t) in targets.iter().enumerate() {
+        hit_off[i + 1] = hit_off[i] + t.len();
+    }
+    let higher_at = |a: usize| hit_off[k] + (a - 1) * diff_width;
+    let rows = Rows {
+        width: diff_at(k),
+        n_hits: higher_at(k),
+        init: &|| (models.iter().map(Workspace::new).collect::<Vec<_>>(), vec![Diagnostics::default(); k]),
+        fill: &|(ws, diagnostics): &mut (Vec<Workspace>, Vec<Diagnostics>), r, row| {
+            for (i, m) in models.iter().enumerate() {
+                let d = sim::simulate(
+                    m,
+                    cfg.seed,
+                    draws.start + r,
+                    mode,
+                    &mut ws[i],
+                    &mut row[off[i]..off[i + 1]],
+                )?;
+                diagnostics[i].merge(&d);
+            }
+            let (base, rest) = row.split_at_mut(off[1]);
+            for a in 1..k {
+                let (alt, diff) = (off[a] - off[1], diff_at(a) - off[1]);
+                for j in 0..diff_width {
+                    rest[diff + j] = rest[alt + j] - base[j];
+                }
+            }
+            Ok(())
+        },
+        count: &|row, hits| {
+            for (i, m) in models.iter().enumerate() {
+                count_hits(&m.layout, targets[i], |j| row[off[i] + j], &mut hits[hit_off[i]..hit_off[i + 1]]);
+            }
+            for a in 1..k {
+                let (alt, h) =
+                    (&row[off[a]..off[a] + diff_width], &mut hits[higher_at(a)..higher_at(a) + diff_width]);
+                for ((c, &x), &b) in h.iter_mut().zip(alt).zip(&row[..diff_width]) {
+                    *c += u64::from(x > b);
+                }
+            }
+        },
+        progress,
+        per_row: k as u64,
+    };
+    let n = draws.end - draws.start;
+    let s = stream(&rows, n, sieve, cancelled)?;
+    let mut diagnostics = vec![Diagnostics::default(); k];
+    for (_, d) in &s.states {
+        for (a, b) in diagnostics.iter_mut().zip(d) {
+            a.merge(b);
+        }
+    }
+    let lost_in = |lo: usize, hi: usize| s.lost.iter().filter(|&&j| (lo..hi).contains(&j)).count();
+    let summaries = (0..k)
+        .map(|i| Summary {
+            draws: draws.clone(),
+            layout: models[i].layout,
+            stats: s.stats[off[i]..off[i + 1]].to_vec(),
+            target_hits: s.hits[hit_off[i]..hit_off[i + 1]].to_vec(),
+            diagnostics: diagnostics[i],
+            regathered: lost_in(off[i], off[i + 1]),
+        })
+        .collect();
+    let diffs = (1..k)
+        .map(|a| {
+            (0..diff_width)
+                .map(|j| {
+                    let st = s.stats[diff_at(a) + j];
+                    DiffStats {
+                        mean: st.mean,
+                        q: st.q,
+                        prob_alt_higher: s.hits[higher_at(a) + j] as f64 / n as f64,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Comparison { summaries, diffs })
 }
 
 /// Run the draws of `cfg`, calling `progress(n)` as draws finish (from any thread).

@@ -1,12 +1,13 @@
 //! The streaming summary (`runner::summarise_run`, which keeps only the values near each
 //! quantile) gives the same bits as summarising a run that keeps every draw, whatever the thread
-//! count, the stage sizes, or whether a series had to be gathered again in full.
+//! count, the stage sizes, or whether a series had to be gathered again in full; so does the
+//! streamed comparison (`runner::compare`) against paired ensembles.
 
 mod common;
 
 use common::*;
 use minxinan::runner::{self, SieveConfig};
-use minxinan::stats::{self, Summary};
+use minxinan::stats::{self, DiffStats, Summary};
 use minxinan::{Model, RunConfig};
 
 fn bits(s: &Summary) -> Vec<u64> {
@@ -129,4 +130,77 @@ fn a_large_run_streams_and_writes_the_same_files_as_one_that_keeps_every_draw() 
         let b = std::fs::read(dir.path().join("kept").join(f)).unwrap();
         assert!(a == b, "{f} differs");
     }
+}
+
+fn scenario(name: &str) -> (minxinan::Scenario, Model) {
+    let region = minxinan::Region::embedded();
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+    let sc = minxinan::Scenario::load(&root().join("scenarios").join(name), &read, &region).unwrap();
+    let model = Model::new(&region, &sc).unwrap();
+    (sc, model)
+}
+
+fn diff_bits(d: &[DiffStats]) -> Vec<u64> {
+    d.iter().flat_map(|x| [x.mean, x.prob_alt_higher].into_iter().chain(x.q)).map(f64::to_bits).collect()
+}
+
+#[test]
+fn a_streamed_comparison_equals_paired_ensembles_that_keep_every_draw() {
+    // A base and two alternatives, one with parks (a longer layout); 2 500 draws from 1 000: a
+    // first stage of 512, then 1 024 and the rest.
+    let runs: Vec<(minxinan::Scenario, Model)> =
+        ["baseline.toml", "co-built-parks.toml", "industry-transfer.toml"].map(scenario).into();
+    let models: Vec<Model> = runs.iter().map(|(_, m)| m.clone()).collect();
+    let targets: Vec<&[minxinan::region::Target]> = runs.iter().map(|(s, _)| s.targets.as_slice()).collect();
+    let cfg = RunConfig { draws: 1000..3500, seed: 5, deterministic: false };
+    let ensembles: Vec<_> = models.iter().map(|m| runner::run(m, &cfg, &|_| {}).unwrap()).collect();
+    let want: Vec<Summary> =
+        ensembles.iter().zip(&runs).map(|(e, (sc, _))| stats::summary_of(e, &sc.targets)).collect();
+    let want_diffs: Vec<Vec<DiffStats>> =
+        (1..3).map(|k| stats::paired(&ensembles[0], &ensembles[k])).collect();
+    assert!(
+        want_diffs.iter().all(|d| d.iter().any(|x| x.mean != 0.0)),
+        "the alternatives differ from the base"
+    );
+    for (threads, z) in [(1, 5.0), (2, 5.0), (3, 5.0), (2, 0.0)] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let sieve = SieveConfig { first_stage: 512, z };
+        let progress = std::sync::atomic::AtomicU64::new(0);
+        let count = |k: u64| {
+            progress.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
+        };
+        let got =
+            pool.install(|| runner::compare(&models, &targets, &cfg, sieve, &count, &|| false)).unwrap();
+        let what = format!("{threads} threads, z = {z}");
+        assert_eq!(progress.into_inner(), 3 * 2500, "{what}: every scenario's draws counted");
+        for (k, (g, w)) in got.summaries.iter().zip(&want).enumerate() {
+            assert_same(g, w, &format!("{what}, scenario {k}"));
+        }
+        for (k, (g, w)) in got.diffs.iter().zip(&want_diffs).enumerate() {
+            assert_eq!(g.len(), w.len());
+            assert!(diff_bits(g) == diff_bits(w), "{what}, alternative {}: paired differences", k + 1);
+        }
+        if z == 0.0 {
+            assert!(got.summaries.iter().any(|s| s.regathered > 0), "{what}: some series regathered");
+        }
+    }
+}
+
+#[test]
+fn a_large_comparison_streams_and_writes_every_file() {
+    // Two scenarios of 20 000 draws would keep 0.8 GB of outcomes: `compare` streams them.
+    let dir = tempfile::tempdir().unwrap();
+    let models = [scenario("baseline.toml").1, scenario("co-built-parks.toml").1];
+    assert!(runner::compare_streams(&models, 20_000) && !runner::compare_streams(&models, 5_000));
+    let (base, alt) = (root().join("scenarios/baseline.toml"), root().join("scenarios/co-built-parks.toml"));
+    let args = ["compare", base.to_str().unwrap(), alt.to_str().unwrap(), "--draws", "20000", "--quiet"];
+    let o = minxinan(dir.path(), &[&args[..], &["--no-report", "--out", "cmp"]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["summary.csv", "targets.csv", "pyramids.csv", "parks.csv", "compare.csv", "manifest.json"] {
+        assert!(dir.path().join("cmp").join(f).exists(), "{f} written");
+    }
+    let rows = read_summary(&dir.path().join("cmp/compare.csv"));
+    assert!(rows.len() > 1000, "{} rows of compare.csv", rows.len());
+    let p = |r: &std::collections::HashMap<String, String>| r["prob_alt_higher"].parse::<f64>().unwrap();
+    assert!(rows.iter().all(|r| (0.0..=1.0).contains(&p(r))), "probabilities in [0, 1]");
 }

@@ -314,7 +314,11 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     }
     let seed = a.common.seed.unwrap_or(base.seed);
     let models: Vec<Model> = scenarios.iter().map(|s| Model::new(region, s)).collect::<Result<_, _>>()?;
-    check_memory(models.iter().map(|m| runner::memory_needed(m, draws)).sum())?;
+    // Large comparisons are summarised as the draws finish (the same numbers, a fraction of the
+    // memory).
+    let sieve = runner::SieveConfig::default();
+    let streamed = runner::compare_streams(&models, draws);
+    check_memory(runner::compare_memory_needed(&models, draws, &sieve))?;
     let cfg = RunConfig { draws: 0..draws, seed, deterministic: false };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.common.threads.unwrap_or(0))
@@ -322,19 +326,32 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
         .context("cannot start the worker threads")?;
     let threads = pool.current_num_threads();
     let bar = progress_bar(a.common.quiet, draws * models.len() as u64, "compare".into());
-    let mut ensembles = Vec::new();
-    for m in &models {
-        ensembles.push(
-            pool.install(|| runner::run_cancellable(m, &cfg, &|k| bar.inc(k), &super::interrupted))
-                .map_err(minxinan::Error::from)?,
-        );
-    }
+    let (stats, diffs, freeing) = if streamed {
+        let targets: Vec<&[minxinan::region::Target]> =
+            scenarios.iter().map(|s| s.targets.as_slice()).collect();
+        let c = pool
+            .install(|| runner::compare(&models, &targets, &cfg, sieve, &|k| bar.inc(k), &super::interrupted))
+            .map_err(minxinan::Error::from)?;
+        (c.summaries, c.diffs, Freeing::none())
+    } else {
+        let mut ensembles = Vec::new();
+        for m in &models {
+            ensembles.push(
+                pool.install(|| runner::run_cancellable(m, &cfg, &|k| bar.inc(k), &super::interrupted))
+                    .map_err(minxinan::Error::from)?,
+            );
+        }
+        let stats: Vec<_> = ensembles
+            .iter()
+            .zip(&scenarios)
+            .map(|(e, s)| pool.install(|| stats::summary_of(e, &s.targets)))
+            .collect();
+        let diffs: Vec<_> = (1..ensembles.len())
+            .map(|k| pool.install(|| stats::paired(&ensembles[0], &ensembles[k])))
+            .collect();
+        (stats, diffs, Freeing::start(ensembles))
+    };
     bar.finish_and_clear();
-    let stats: Vec<_> = ensembles
-        .iter()
-        .zip(&scenarios)
-        .map(|(e, s)| pool.install(|| stats::summary_of(e, &s.targets)))
-        .collect();
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let out_dir = a
         .common
@@ -366,11 +383,9 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     }
     let mut cmp = String::from(output::COMPARE_HEADER);
     for k in 1..scenarios.len() {
-        let diff = pool.install(|| stats::paired(&ensembles[0], &ensembles[k]));
-        cmp.push_str(&output::compare_csv(names[0], names[k], region, &stats[0], &stats[k], &diff));
+        cmp.push_str(&output::compare_csv(names[0], names[k], region, &stats[0], &stats[k], &diffs[k - 1]));
     }
     put("compare.csv", cmp, a.common.excel)?;
-    let freeing = Freeing::start(ensembles);
     let commit = env!("MINXINAN_GIT_COMMIT");
     let started_at = rfc3339(started);
     let paths: Vec<String> = a.scenarios.iter().map(|p| p.display().to_string()).collect();

@@ -239,18 +239,25 @@ pub struct DiffStats {
     pub prob_alt_higher: f64,
 }
 
+/// The value positions that paired comparisons compare: the entity outcomes, which come first
+/// and at the same positions in every layout of a region with the same years.
+pub fn paired_width(layout: &Layout) -> usize {
+    layout.entities() * layout.years() * crate::indicators::N_INDICATORS
+}
+
 /// Paired differences of every value position of two ensembles run over the same draws (common
-/// random numbers: draw k of each shares every random quantity the two scenarios have in common).
+/// random numbers: draw k of each shares every random quantity the two scenarios have in common),
+/// over the [`paired_width`] entity outcomes. The mean difference is folded from chunks of
+/// [`CHUNK`] draws in draw order, as [`Moments`] folds a run's means, so that a streamed
+/// comparison ([`crate::runner::compare`]) gives the same bits.
 pub fn paired(base: &Ensemble, alt: &Ensemble) -> Vec<DiffStats> {
     assert_eq!(base.draws, alt.draws, "paired ensembles need the same draws");
     let n = base.n_draws();
-    // Entity outcomes come first in every layout, at the same positions.
-    let width = base.layout.entities() * base.layout.years() * crate::indicators::N_INDICATORS;
-    (0..width)
+    (0..paired_width(&base.layout))
         .into_par_iter()
         .map_init(
-            || (vec![0.0; n], vec![0.0; n]),
-            |(buf, alt_j): &mut (Vec<f64>, Vec<f64>), j| {
+            || (vec![0.0; n], vec![0.0; n], ChunkSums::new(1)),
+            |(buf, alt_j, sums): &mut (Vec<f64>, Vec<f64>, ChunkSums), j| {
                 base.series_into(j, buf);
                 alt.series_into(j, alt_j);
                 let mut higher = 0usize;
@@ -259,7 +266,15 @@ pub fn paired(base: &Ensemble, alt: &Ensemble) -> Vec<DiffStats> {
                     higher += usize::from(a > b);
                     *d = a - b;
                 }
-                let (mean, _) = mean_sd(buf);
+                let mut moments = Moments::new(1);
+                for chunk in buf.chunks(CHUNK as usize) {
+                    sums.clear();
+                    for x in chunk {
+                        sums.push(std::slice::from_ref(x));
+                    }
+                    moments.absorb(sums);
+                }
+                let (mean, _) = moments.mean_sd(0);
                 let q = quantile::quantiles_type7(buf, &PROBS);
                 DiffStats { mean, q, prob_alt_higher: higher as f64 / n as f64 }
             },
