@@ -414,11 +414,11 @@ impl Store {
             .zip(self.pending.par_iter_mut())
             .zip(self.failed.par_iter_mut())
             .enumerate()
-            .map(|(j, (((c, kept), pending), failed))| {
+            .map_init(Vec::new, |pos, (j, (((c, kept), pending), failed))| {
                 if *failed {
                     return None;
                 }
-                let r = rebracket_one(m, z, old, j, c, kept, pending);
+                let r = rebracket_one(m, z, old, j, c, kept, pending, pos);
                 if r.is_none() {
                     *failed = true;
                     *c = [0; SLOTS];
@@ -593,7 +593,8 @@ impl Found {
 }
 
 /// New brackets of series `j` after `m` draws (and its counts and kept keys to match), or `None`
-/// when a needed rank is not inside a bracket.
+/// when a needed rank is not inside a bracket. `pos` is scratch space.
+#[allow(clippy::too_many_arguments)]
 fn rebracket_one(
     m: u64,
     z: f64,
@@ -602,6 +603,7 @@ fn rebracket_one(
     c: &mut [u64; SLOTS],
     kept: &mut Vec<i64>,
     pending: &mut Vec<Vec<i64>>,
+    pos: &mut Vec<i64>,
 ) -> Option<Vec<(i64, i64)>> {
     let old: Vec<(i64, i64)> = br.intervals(j).collect();
     let (below, lens, points) = (below(c), lens(c), br.points(j));
@@ -651,9 +653,9 @@ fn rebracket_one(
     let iv: Vec<(i64, i64)> = merged.iter().map(|&(_, lo, hi)| (lo, hi)).collect();
     let bounds = encode(&iv);
     let bounds = active(&bounds);
-    let mut pos = vec![0i64; kept.len()];
+    pos.resize(kept.len(), 0);
     let mut ge = [0u64; NB];
-    slots(Isa::detected(), bounds, kept, &mut pos, &mut ge);
+    slots(Isa::detected(), bounds, kept, pos, &mut ge);
     *c = slot_counts(kept.len() as u64, &ge, bounds.len());
     let new_points: [Option<i64>; NP] =
         std::array::from_fn(|u| iv.get(u).and_then(|&(lo, hi)| is_point(lo, hi).then_some(lo)));
@@ -668,10 +670,15 @@ fn rebracket_one(
             c[slot] += lens[t];
         }
     }
-    let mut fresh: Vec<i64> =
-        kept.iter().zip(&pos).filter(|&(_, &s)| (keep >> s) & 1 == 1).map(|(&k, _)| k).collect();
-    fresh.shrink_to_fit();
-    *kept = fresh;
+    // The keys of the new brackets, compacted in place without a branch (w ≤ i), then the
+    // buffer shrunk (in place: the allocator keeps the front).
+    let mut w = 0;
+    for i in 0..kept.len() {
+        kept[w] = kept[i];
+        w += ((keep >> pos[i]) & 1) as usize;
+    }
+    kept.truncate(w);
+    kept.shrink_to_fit();
     Some(iv)
 }
 
