@@ -131,6 +131,8 @@ pub struct Sieve {
     cols: Vec<i64>,
     /// Scratch: the slot of each key of one series.
     pos: Vec<i64>,
+    /// Scratch: the kept keys of one series, before they go to its buffer.
+    picked: Vec<i64>,
 }
 
 /// A buffer written without a branch on whether the value is kept: the key is always written
@@ -150,7 +152,13 @@ impl Sieve {
             .iter()
             .map(|v| Tail { buf: vec![0; ((v.len() as f64 * share) as usize).max(room)], len: 0 })
             .collect();
-        Sieve { counts: vec![[0; SLOTS]; store.counts.len()], kept, cols: Vec::new(), pos: Vec::new() }
+        Sieve {
+            counts: vec![[0; SLOTS]; store.counts.len()],
+            kept,
+            cols: Vec::new(),
+            pos: Vec::new(),
+            picked: Vec::new(),
+        }
     }
 
     /// Sort one draw's values into their slots.
@@ -166,6 +174,7 @@ impl Sieve {
         let isa = Isa::detected();
         self.cols.resize(GATHER * n, 0);
         self.pos.resize(n, 0);
+        self.picked.resize(n, 0);
         for j0 in (0..width).step_by(GATHER) {
             let g = GATHER.min(width - j0);
             for (r, row) in rows.chunks_exact(width).enumerate() {
@@ -184,16 +193,23 @@ impl Sieve {
                 }
                 // A bracket of one key needs only its count.
                 let keep = keep_mask(&br.points(j), bounds.len().div_ceil(2));
-                let t = &mut self.kept[j];
-                if t.buf.len() < t.len + n {
-                    t.buf.resize(t.len + n + t.len / 4, 0);
+                if keep == 0 {
+                    continue;
                 }
-                let out = &mut t.buf[t.len..t.len + n];
+                // The kept keys gather in a small scratch buffer that stays in the core's cache
+                // (every key is written after the last kept one, and the count grows only when
+                // it is kept: no branch), then only they go to the series' buffer.
+                let picked = &mut self.picked[..n];
                 let mut w = 0;
                 for (&key, &s) in keys.iter().zip(&self.pos[..n]) {
-                    out[w.min(n - 1)] = key;
+                    picked[w.min(n - 1)] = key;
                     w += ((keep >> s) & 1) as usize;
                 }
+                let t = &mut self.kept[j];
+                if t.buf.len() < t.len + w {
+                    t.buf.resize(t.len + n + t.len / 4, 0);
+                }
+                t.buf[t.len..t.len + w].copy_from_slice(&picked[..w]);
                 t.len += w;
             }
         }
