@@ -154,7 +154,7 @@ pub struct Workspace {
     /// Arguments and results of a year step's batched ln and exp (9 per city at most).
     args: Vec<f64>,
     vals: Vec<f64>,
-    /// ln(w_i / w̄) of year t − 1, per city.
+    /// ln(w_i / w̄) of year t − 1 per city, then the logits of their urbanization.
     w_rel: Vec<f64>,
     pend: Vec<Pending>,
     price: f64,
@@ -319,7 +319,7 @@ impl Workspace {
             r0: vec![0.0; n],
             args: vec![0.0; 9 * n],
             vals: vec![0.0; 9 * n],
-            w_rel: vec![0.0; n],
+            w_rel: vec![0.0; 2 * n],
             pend: vec![Pending::default(); n],
             price: 1.0,
             disaster: 0.0,
@@ -1040,12 +1040,19 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     // value is computed by the same formula as in a city-by-city loop: the same bits.
     let cities = &mut ws.cities[..n];
     let (args, vals, pend) = (&mut ws.args[..9 * n], &mut ws.vals[..9 * n], &mut ws.pend[..n]);
-    // Relative wages ln(w_i / w̄) of year t − 1.
-    for (a, c) in args.iter_mut().zip(cities.iter()) {
-        *a = c.y / c.emp / w_bar;
+    // Relative wages ln(w_i / w̄) and the logits of urbanization ln(v / (1 − v)) of year t − 1,
+    // in one batch: the first n and the next n.
+    for (i, c) in cities.iter().enumerate() {
+        args[i] = c.y / c.emp / w_bar;
+        let mut v_prev = c.urban / (u_max * c.p);
+        if !(LOGIT_EPS..=1.0 - LOGIT_EPS).contains(&v_prev) {
+            v_prev = v_prev.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
+            ws.diag.bump(Diag::LogitClamped);
+        }
+        args[n + i] = v_prev / (1.0 - v_prev);
     }
-    let w_rel = &mut ws.w_rel[..n];
-    kernels::ln_into_on(ws.isa, &args[..n], w_rel);
+    let w_rel = &mut ws.w_rel[..2 * n];
+    kernels::ln_into_on(ws.isa, &args[..2 * n], w_rel);
     for (i, (c, cb)) in cities.iter_mut().zip(&model.cities).enumerate() {
         let (p_prev, y_prev, u_prev_rate) = (c.p, c.y, c.urban / c.p);
         // 2 demography
@@ -1115,13 +1122,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         }
         let net = spread.realised;
         let pop = nat.population + net;
-        // 4 urbanization: the arguments of logit v = ln(v / (1 − v)).
-        let mut v_prev = c.urban / (u_max * p_prev);
-        if !(LOGIT_EPS..=1.0 - LOGIT_EPS).contains(&v_prev) {
-            v_prev = v_prev.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
-            ws.diag.bump(Diag::LogitClamped);
-        }
-        args[i] = v_prev / (1.0 - v_prev);
+        // 4 urbanization (the calibration pass: the argument of logit v* = ln(v* / (1 − v*))).
         let migrant_urban = if net >= 0.0 { pi_n * net } else { u_prev_rate * net };
         if calib {
             let mut v_star =
@@ -1130,16 +1131,17 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
                 v_star = v_star.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
                 ws.diag.bump(Diag::LogitClamped);
             }
-            args[n + i] = v_star / (1.0 - v_star);
+            args[i] = v_star / (1.0 - v_star);
         }
         pend[i] = Pending { nat, intended, capped: spread.capped, net, pop, migrant_urban, p_prev, y_prev };
     }
-    let logits = if calib { 2 * n } else { n };
-    kernels::ln_into_on(ws.isa, &args[..logits], &mut vals[..logits]);
+    if calib {
+        kernels::ln_into_on(ws.isa, &args[..n], &mut vals[..n]);
+    }
     for (i, c) in cities.iter_mut().enumerate() {
-        let logit_prev = vals[i];
+        let logit_prev = w_rel[n + i];
         if calib {
-            ws.r0[i] = vals[n + i] - logit_prev;
+            ws.r0[i] = vals[i] - logit_prev;
         }
         let speed = r_norm + (ws.r0[i] - r_norm) * r_weight;
         c.zeta = rho_u * c.zeta + sigma_u * ws.eps_u[i];
