@@ -1093,9 +1093,12 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             demography::Early::Inflow(n, _) | demography::Early::Outflow(n, _) if within_cap => {
                 demography::Spread { realised: n * cb.migrant_sums.total, capped: false, dropped: 0.0 }
             }
-            // The cap binds: from the natural cells, the way `spread_migrants` goes.
-            demography::Early::Outflow(..) => {
-                c.pop = ws.natural;
+            // Not known early (the calibration pass), or an outflow over the cap: spread from
+            // the natural cells.
+            _ => {
+                if let demography::Early::Outflow(..) = early {
+                    c.pop = ws.natural;
+                }
                 demography::spread_migrants(
                     &mut c.pop,
                     &cb.migrants,
@@ -1105,14 +1108,6 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
                     &mut ws.capped,
                 )
             }
-            demography::Early::Inflow(..) | demography::Early::None => demography::spread_migrants(
-                &mut c.pop,
-                &cb.migrants,
-                cb.migrant_sums.total,
-                intended,
-                &mut ws.removal,
-                &mut ws.capped,
-            ),
         };
         if spread.capped {
             ws.diag.bump(Diag::MigrationCapBinding);
