@@ -187,6 +187,24 @@ fn a_streamed_comparison_equals_paired_ensembles_that_keep_every_draw() {
 }
 
 #[test]
+fn a_deterministic_comparison_is_one_draw_of_central_values() {
+    let runs = ["baseline.toml", "industry-transfer.toml"].map(scenario);
+    let models: Vec<Model> = runs.iter().map(|(_, m)| m.clone()).collect();
+    let targets: Vec<&[minxinan::region::Target]> = runs.iter().map(|(s, _)| s.targets.as_slice()).collect();
+    let cfg = RunConfig { draws: 0..500, seed: 9, deterministic: true };
+    let got = runner::compare(&models, &targets, &cfg, SieveConfig::default(), &|_| {}, &|| false).unwrap();
+    let ensembles: Vec<_> = models.iter().map(|m| runner::run(m, &cfg, &|_| {}).unwrap()).collect();
+    for ((g, e), (sc, _)) in got.summaries.iter().zip(&ensembles).zip(&runs) {
+        assert_eq!(g.n_draws(), 1, "one draw");
+        assert_same(g, &stats::summary_of(e, &sc.targets), "deterministic");
+    }
+    let want = stats::paired(&ensembles[0], &ensembles[1]);
+    assert!(diff_bits(&got.diffs[0]) == diff_bits(&want), "paired differences of the central draws");
+    // One draw: every quantile of a difference is that draw's difference.
+    assert!(got.diffs[0].iter().all(|d| d.q.iter().all(|&q| q.to_bits() == d.mean.to_bits())));
+}
+
+#[test]
 fn a_large_comparison_streams_and_writes_every_file() {
     // Two scenarios of 20 000 draws would keep 0.8 GB of outcomes: `compare` streams them.
     let dir = tempfile::tempdir().unwrap();
