@@ -573,14 +573,15 @@ mod avx512 {
     use super::LANES;
     use crate::region::{AGES, MAX_AGE};
     use std::arch::x86_64::{
-        __m512d, __m512i, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_LT_OQ, _mm_add_pd, _mm_add_sd, _mm_cvtsd_f64,
-        _mm_unpackhi_pd, _mm256_add_pd, _mm256_castpd256_pd128, _mm256_extractf128_pd, _mm512_add_epi64,
-        _mm512_add_pd, _mm512_and_si512, _mm512_castpd_si512, _mm512_castpd512_pd256, _mm512_castsi512_pd,
-        _mm512_cmp_pd_mask, _mm512_extractf64x4_pd, _mm512_loadu_pd, _mm512_mask_add_pd,
-        _mm512_mask_blend_pd, _mm512_mask_storeu_pd, _mm512_maskz_loadu_pd, _mm512_maskz_mov_pd,
-        _mm512_max_pd, _mm512_min_pd, _mm512_mul_pd, _mm512_permutex2var_pd, _mm512_set1_epi64,
-        _mm512_set1_pd, _mm512_setzero_pd, _mm512_slli_epi64, _mm512_storeu_pd, _mm512_sub_epi64,
-        _mm512_sub_pd, _mm512_test_epi64_mask, _mm512_xor_pd,
+        __m512d, __m512i, _CMP_GE_OQ, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_LT_OQ, _mm_add_pd, _mm_add_sd,
+        _mm_cvtsd_f64, _mm_unpackhi_pd, _mm256_add_pd, _mm256_castpd256_pd128, _mm256_extractf128_pd,
+        _mm512_add_epi64, _mm512_add_pd, _mm512_and_si512, _mm512_castpd_si512, _mm512_castpd512_pd256,
+        _mm512_castsi512_pd, _mm512_cmp_pd_mask, _mm512_div_pd, _mm512_extractf64x4_pd, _mm512_loadu_pd,
+        _mm512_mask_add_pd, _mm512_mask_blend_pd, _mm512_mask_mul_pd, _mm512_mask_storeu_pd,
+        _mm512_maskz_loadu_pd, _mm512_maskz_mov_pd, _mm512_max_pd, _mm512_min_pd, _mm512_mul_pd,
+        _mm512_or_si512, _mm512_permutex2var_pd, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd,
+        _mm512_slli_epi64, _mm512_srli_epi64, _mm512_storeu_pd, _mm512_sub_epi64, _mm512_sub_pd,
+        _mm512_test_epi64_mask, _mm512_xor_pd,
     };
 
     /// [`super::combine`] of the eight lanes of `v`: lanes k and k + 4 first, then
@@ -766,6 +767,116 @@ mod avx512 {
             *acc += a[k] * b[k];
         }
         super::combine(lanes)
+    }
+
+    /// [`super::ln_positive`] of each value, eight lanes at a time with the same operations lane
+    /// for lane, the last len mod 8 under a mask; whether any value is not a positive normal
+    /// number (those lanes hold garbage: the caller patches them).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(super) fn ln_into(xs: &[f64], out: &mut [f64]) -> bool {
+        use super::{LG, LN2_HI, LN2_LO};
+        let n = xs.len().min(out.len());
+        let c = _mm512_set1_pd;
+        let one = |x: __m512d| {
+            let bits = _mm512_castpd_si512(x);
+            let m1 = _mm512_castsi512_pd(_mm512_or_si512(
+                _mm512_and_si512(bits, _mm512_set1_epi64(0x000f_ffff_ffff_ffff)),
+                _mm512_set1_epi64(0x3ff0_0000_0000_0000),
+            ));
+            let big = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(m1, c(std::f64::consts::SQRT_2));
+            let m = _mm512_mask_mul_pd(m1, big, c(0.5), m1);
+            // k = e − 1023 + big, exactly (small integers): the exponent field as a double
+            // through the 2^52 trick.
+            let two52 = _mm512_set1_epi64(0x4330_0000_0000_0000);
+            let e = _mm512_sub_pd(
+                _mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64::<52>(bits), two52)),
+                _mm512_castsi512_pd(two52),
+            );
+            let k = _mm512_mask_add_pd(_mm512_sub_pd(e, c(1023.0)), big, _mm512_sub_pd(e, c(1023.0)), c(1.0));
+            let f = _mm512_sub_pd(m, c(1.0));
+            let hfsq = _mm512_mul_pd(_mm512_mul_pd(c(0.5), f), f);
+            let s = _mm512_div_pd(f, _mm512_add_pd(c(2.0), f));
+            let z = _mm512_mul_pd(s, s);
+            let w = _mm512_mul_pd(z, z);
+            let t1 = _mm512_mul_pd(
+                w,
+                _mm512_add_pd(
+                    c(LG[1]),
+                    _mm512_mul_pd(w, _mm512_add_pd(c(LG[3]), _mm512_mul_pd(w, c(LG[5])))),
+                ),
+            );
+            let t2 = _mm512_mul_pd(
+                z,
+                _mm512_add_pd(
+                    c(LG[0]),
+                    _mm512_mul_pd(
+                        w,
+                        _mm512_add_pd(
+                            c(LG[2]),
+                            _mm512_mul_pd(w, _mm512_add_pd(c(LG[4]), _mm512_mul_pd(w, c(LG[6])))),
+                        ),
+                    ),
+                ),
+            );
+            let r = _mm512_add_pd(t2, t1);
+            let inner = _mm512_add_pd(_mm512_mul_pd(s, _mm512_add_pd(hfsq, r)), _mm512_mul_pd(k, c(LN2_LO)));
+            _mm512_sub_pd(_mm512_mul_pd(k, c(LN2_HI)), _mm512_sub_pd(_mm512_sub_pd(hfsq, inner), f))
+        };
+        // Lanes not in [MIN_POSITIVE, ∞), NaN included.
+        let outside = |x: __m512d, mask: u8| {
+            let inside = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, c(f64::MIN_POSITIVE))
+                & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, c(f64::INFINITY));
+            !inside & mask
+        };
+        let mut odd = 0u8;
+        let mut i = 0;
+        while i + LANES <= n {
+            // SAFETY: i + 8 ≤ n ≤ both lengths; unaligned loads and stores.
+            unsafe {
+                let x = _mm512_loadu_pd(xs.as_ptr().add(i));
+                odd |= outside(x, 0xff);
+                _mm512_storeu_pd(out.as_mut_ptr().add(i), one(x));
+            }
+            i += LANES;
+        }
+        if i < n {
+            let mask = (1u8 << (n - i)) - 1;
+            // SAFETY: the mask covers lanes i..n only (n − i < 8), inside both slices; masked-off
+            // lanes are neither read nor written (they hold +0 here, not counted as odd).
+            unsafe {
+                let x = _mm512_maskz_loadu_pd(mask, xs.as_ptr().add(i));
+                odd |= outside(x, mask);
+                _mm512_mask_storeu_pd(out.as_mut_ptr().add(i), mask, one(x));
+            }
+        }
+        odd != 0
+    }
+
+    /// [`super::exp_into`]: eight values at a time, the last len mod 8 under a mask (lane for
+    /// lane the same operations as [`super::exp`]).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(super) fn exp_into(xs: &[f64], out: &mut [f64]) {
+        let n = xs.len().min(out.len());
+        let tables = Tables::load();
+        let mut i = 0;
+        while i + LANES <= n {
+            // SAFETY: i + 8 ≤ n ≤ both lengths.
+            unsafe {
+                let y = exp_v::<true>(_mm512_loadu_pd(xs.as_ptr().add(i)), &tables);
+                _mm512_storeu_pd(out.as_mut_ptr().add(i), y);
+            }
+            i += LANES;
+        }
+        if i < n {
+            let mask = (1u8 << (n - i)) - 1;
+            // SAFETY: the mask covers lanes i..n only, inside both slices.
+            unsafe {
+                let y = exp_v::<true>(_mm512_maskz_loadu_pd(mask, xs.as_ptr().add(i)), &tables);
+                _mm512_mask_storeu_pd(out.as_mut_ptr().add(i), mask, y);
+            }
+        }
     }
 
     /// [`super::exp_scaled_neg`]: eight cells at a time, the last n mod 8 with masked loads
@@ -999,6 +1110,14 @@ pub fn ln_into(xs: &[f64], out: &mut [f64]) {
 #[inline(always)]
 pub fn ln_into_on(isa: Isa, xs: &[f64], out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
+    if use_avx512(isa) {
+        // SAFETY: `use_avx512` checked that the processor has AVX-512 F/DQ.
+        if unsafe { avx512::ln_into(xs, out) } {
+            ln_fix(xs, out);
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if use_avx2(isa) {
         // SAFETY: `use_avx2` checked that the processor has AVX2.
         if unsafe { avx2::ln_into(xs, out) } {
@@ -1036,6 +1155,11 @@ pub fn exp4(isa: Isa, xs: &[f64; 4]) -> [f64; 4] {
 /// bits in each lane).
 #[inline(always)]
 pub fn exp_into(isa: Isa, xs: &[f64], out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if use_avx512(isa) {
+        // SAFETY: `use_avx512` checked that the processor has AVX-512 F/DQ.
+        return unsafe { avx512::exp_into(xs, out) };
+    }
     let mut o = out.chunks_exact_mut(4);
     let mut x = xs.chunks_exact(4);
     for (o, x) in (&mut o).zip(&mut x) {

@@ -133,6 +133,8 @@ pub struct Workspace {
     ma_where: Vec<usize>,
     /// (opening year, project) of the projects that open within the run, sorted.
     opening: Vec<(i32, usize)>,
+    /// Where each year's openings start in `opening` (a counting sort by year).
+    opening_at: Vec<usize>,
     dlnma: Vec<f64>,
     surv: Vec<demography::Survival>,
     /// The year `surv` holds (it depends on the draw's ι: cleared when a draw starts).
@@ -300,7 +302,8 @@ impl Workspace {
             ma_args: vec![0.0; (years + 1) * n],
             ma_logs: vec![0.0; (years + 1) * n],
             ma_where: vec![0; (years + 1) * n],
-            opening: Vec::with_capacity(model.projects.len()),
+            opening: vec![(0, 0); model.projects.len()],
+            opening_at: vec![0; years + 1],
             dlnma: vec![0.0; years.max(1) * n],
             surv: vec![demography::Survival::new([[0.0; AGES]; 2]); model.mortality.len()],
             surv_year: None,
@@ -712,18 +715,30 @@ fn market_access(model: &Model, ws: &mut Workspace) {
     // the position in `dlnma` it goes to.
     ws.ma_args[..n].copy_from_slice(&ws.ma);
     let mut count = n;
-    // The projects that open within the run, by opening year (then by index, the order in
-    // which their links are applied).
-    let opening = &mut ws.opening;
-    opening.clear();
-    opening.extend(
-        ws.open
-            .iter()
-            .enumerate()
-            .filter(|&(_, &o)| o > model.base_year && o <= model.horizon)
-            .map(|(k, &o)| (o, k)),
-    );
-    opening.sort_unstable();
+    // The projects that open within the run, by opening year, then by index (the order in
+    // which their links are applied): a counting sort by year, the order that sorting the pairs
+    // (year, index) gives, without a comparison sort's unpredictable branches.
+    let (b, h) = (model.base_year, model.horizon);
+    let starts = &mut ws.opening_at;
+    starts.fill(0);
+    for &o in &ws.open {
+        if o > b && o <= h {
+            starts[(o - b) as usize] += 1;
+        }
+    }
+    // Each year's count becomes where its openings start.
+    let mut len = 0;
+    for at in starts.iter_mut() {
+        (*at, len) = (len, len + *at);
+    }
+    for (k, &o) in ws.open.iter().enumerate() {
+        if o > b && o <= h {
+            let y = (o - b) as usize;
+            ws.opening[starts[y]] = (o, k);
+            starts[y] += 1;
+        }
+    }
+    let opening = &ws.opening[..len];
     let mut at = 0;
     while at < opening.len() {
         let t = opening[at].0;
