@@ -51,8 +51,10 @@ const BLOCK: usize = 16;
 const DOUBLE_ROUNDS: usize = 4;
 /// The ChaCha constant "expand 32-byte k".
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
-/// Streams per lane group of [`first_blocks`].
+/// Streams per lane group of [`first_blocks`] (AVX2 and portable).
 const WIDE: usize = 8;
+/// Blocks per lane group with AVX-512, and per refill of a [`WideStream`].
+const WIDEST: usize = 16;
 
 /// The key words of (seed, purpose), as [`stream`] lays out its key bytes.
 fn key_words(seed: u64, purpose: u64) -> [u32; 8] {
@@ -129,6 +131,25 @@ fn block(key: &[u32; 8], draw: u64, counter: u64) -> [u32; BLOCK] {
 pub fn first_blocks(isa: Isa, seed: u64, draw: u64, purposes: &[u64], out: &mut [[u32; BLOCK]]) {
     assert_eq!(purposes.len(), out.len(), "one block per purpose");
     let base = state(&key_words(seed, 0), draw, 0);
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 && Isa::Avx512.available() {
+        for (group, dest) in purposes.chunks(WIDEST).zip(out.chunks_mut(WIDEST)) {
+            let mut input = base.map(|w| [w; WIDEST]);
+            for (l, p) in group.iter().enumerate() {
+                input[6][l] = *p as u32;
+                input[7][l] = (*p >> 32) as u32;
+            }
+            let mut x = [[0; WIDEST]; BLOCK];
+            // SAFETY: the processor has AVX-512 F (checked just above).
+            unsafe { avx512::blocks16(&input, &mut x) };
+            for (l, d) in dest.iter_mut().enumerate() {
+                for w in 0..BLOCK {
+                    d[w] = x[w][l];
+                }
+            }
+        }
+        return;
+    }
     for (group, dest) in purposes.chunks(WIDE).zip(out.chunks_mut(WIDE)) {
         let mut input = base.map(|w| [w; WIDE]);
         for (l, p) in group.iter().enumerate() {
@@ -214,6 +235,162 @@ mod avx2 {
             unsafe { _mm256_storeu_si256(out[w].as_mut_ptr().cast(), _mm256_add_epi32(x[w], inp[w])) };
         }
         out
+    }
+}
+
+/// [`blocks`] of sixteen states in AVX-512 vectors (one vector per state word; the rotations
+/// are single instructions): the same words.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{BLOCK, DOUBLE_ROUNDS, WIDEST};
+    use std::arch::x86_64::{
+        __m512i, _mm512_add_epi32, _mm512_loadu_si512, _mm512_rol_epi32, _mm512_storeu_si512,
+        _mm512_xor_si512,
+    };
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn quarter(x: &mut [__m512i; BLOCK], [a, b, c, d]: [usize; 4]) {
+        x[a] = _mm512_add_epi32(x[a], x[b]);
+        x[d] = _mm512_rol_epi32::<16>(_mm512_xor_si512(x[d], x[a]));
+        x[c] = _mm512_add_epi32(x[c], x[d]);
+        x[b] = _mm512_rol_epi32::<12>(_mm512_xor_si512(x[b], x[c]));
+        x[a] = _mm512_add_epi32(x[a], x[b]);
+        x[d] = _mm512_rol_epi32::<8>(_mm512_xor_si512(x[d], x[a]));
+        x[c] = _mm512_add_epi32(x[c], x[d]);
+        x[b] = _mm512_rol_epi32::<7>(_mm512_xor_si512(x[b], x[c]));
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn blocks16(input: &[[u32; WIDEST]; BLOCK], out: &mut [[u32; WIDEST]; BLOCK]) {
+        // SAFETY: each row holds sixteen u32 (64 bytes); unaligned loads and stores.
+        let load = |row: &[u32; WIDEST]| unsafe { _mm512_loadu_si512(row.as_ptr().cast()) };
+        let inp: [__m512i; BLOCK] = std::array::from_fn(|w| load(&input[w]));
+        let mut x = inp;
+        for _ in 0..DOUBLE_ROUNDS {
+            quarter(&mut x, [0, 4, 8, 12]);
+            quarter(&mut x, [1, 5, 9, 13]);
+            quarter(&mut x, [2, 6, 10, 14]);
+            quarter(&mut x, [3, 7, 11, 15]);
+            quarter(&mut x, [0, 5, 10, 15]);
+            quarter(&mut x, [1, 6, 11, 12]);
+            quarter(&mut x, [2, 7, 8, 13]);
+            quarter(&mut x, [3, 4, 9, 14]);
+        }
+        for w in 0..BLOCK {
+            // SAFETY: as above.
+            unsafe { _mm512_storeu_si512(out[w].as_mut_ptr().cast(), _mm512_add_epi32(x[w], inp[w])) };
+        }
+    }
+}
+
+/// A ChaCha8 stream of (seed, purpose, draw) that computes its blocks many at a time, in lanes
+/// (sixteen with AVX-512, eight with AVX2 or in portable lanes): the same `u32`s, `u64`s and
+/// bytes, in the same order, as [`stream`], which computes four blocks at a time after a key
+/// set-up of its own. For the streams a draw reads a few hundred words from.
+#[derive(Debug, Clone)]
+pub struct WideStream {
+    /// Word w of block `counter + l` in `words[w][l]`.
+    words: [[u32; WIDEST]; BLOCK],
+    /// The next word to hand out: word `index % 16` of block `index / 16` (`end`: none left).
+    index: usize,
+    /// Words per refill: 16 per block computed at once.
+    end: usize,
+    /// The input state of the next refill's first block (its counter in words 12–13).
+    input: [u32; BLOCK],
+    isa: Isa,
+}
+
+impl WideStream {
+    /// The stream of (seed, purpose, draw), computed in the compiled version `isa`.
+    pub fn new(isa: Isa, seed: u64, purpose: u64, draw: u64) -> WideStream {
+        let mut s = WideStream { words: [[0; WIDEST]; BLOCK], index: 0, end: 0, input: [0; BLOCK], isa };
+        s.restart(isa, seed, purpose, draw);
+        s
+    }
+
+    /// Start over as the stream of (seed, purpose, draw) in `isa`, as [`WideStream::new`] would
+    /// (without writing its 1 KB of words).
+    pub fn restart(&mut self, isa: Isa, seed: u64, purpose: u64, draw: u64) {
+        #[cfg(target_arch = "x86_64")]
+        let lanes = if isa == Isa::Avx512 && Isa::Avx512.available() { WIDEST } else { WIDE };
+        #[cfg(not(target_arch = "x86_64"))]
+        let lanes = WIDE;
+        self.end = lanes * BLOCK;
+        self.index = self.end;
+        self.input = state(&key_words(seed, purpose), draw, 0);
+        self.isa = isa;
+    }
+
+    /// The next blocks, as many as the lanes.
+    #[cold]
+    fn refill(&mut self) {
+        let lanes = self.end / BLOCK;
+        let counter = u64::from(self.input[12]) | (u64::from(self.input[13]) << 32);
+        let mut input = self.input.map(|w| [w; WIDEST]);
+        for (l, c) in (0..WIDEST as u64).map(|l| counter.wrapping_add(l)).enumerate() {
+            input[12][l] = c as u32;
+            input[13][l] = (c >> 32) as u32;
+        }
+        let next = counter.wrapping_add(lanes as u64);
+        self.input[12] = next as u32;
+        self.input[13] = (next >> 32) as u32;
+        #[cfg(target_arch = "x86_64")]
+        if lanes == WIDEST {
+            // SAFETY: sixteen lanes only with AVX-512 F (`restart` checked it).
+            unsafe { avx512::blocks16(&input, &mut self.words) };
+            self.index = 0;
+            return;
+        }
+        let eight = input.map(|row| std::array::from_fn::<u32, WIDE, _>(|l| row[l]));
+        #[cfg(target_arch = "x86_64")]
+        let x = if matches!(self.isa, Isa::Avx2 | Isa::Avx512) && Isa::Avx2.available() {
+            // SAFETY: the processor has AVX2 (checked just above).
+            unsafe { avx2::blocks8(&eight) }
+        } else {
+            blocks::<WIDE>(&eight)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let x = blocks::<WIDE>(&eight);
+        for (o, x) in self.words.iter_mut().zip(&x) {
+            o[..WIDE].copy_from_slice(x);
+        }
+        self.index = 0;
+    }
+
+    #[inline(always)]
+    fn word(&mut self) -> u32 {
+        if self.index == self.end {
+            self.refill();
+        }
+        let i = self.index;
+        self.index += 1;
+        self.words[i % BLOCK][i / BLOCK]
+    }
+}
+
+/// [`OneShot`]'s word-stream semantics (rand_core's `BlockRng`).
+impl TryRng for WideStream {
+    type Error = Infallible;
+
+    #[inline]
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(self.word())
+    }
+
+    #[inline]
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let lo = self.word();
+        let hi = self.word();
+        Ok((u64::from(hi) << 32) | u64::from(lo))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        for chunk in dst.chunks_mut(4) {
+            let w = self.word().to_le_bytes();
+            chunk.copy_from_slice(&w[..chunk.len()]);
+        }
+        Ok(())
     }
 }
 
@@ -321,6 +498,51 @@ mod tests {
                         _ => assert_eq!(got.random::<f64>().to_bits(), want.random::<f64>().to_bits()),
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn wide_streams_are_the_chacha8_streams() {
+        use rand::Rng;
+        // Several refills of sixteen blocks, a block counter whose low word wraps within a
+        // refill (set through the input state), and every compiled version.
+        for (seed, p, draw) in
+            [(0u64, purpose("a"), 0u64), (20181231, purpose("shocks.tfp"), 7), (u64::MAX, 3, u64::MAX)]
+        {
+            for isa in [Isa::Generic, Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()) {
+                let mut want = stream(seed, p, draw);
+                // A restarted stream is the new one.
+                let mut got = WideStream::new(isa, 1, 2, 3);
+                got.next_u64();
+                got.restart(isa, seed, p, draw);
+                for step in 0..1_500usize {
+                    match step % 5 {
+                        0 => assert_eq!(got.next_u32(), want.next_u32(), "{isa:?} u32 {step}"),
+                        1 | 2 => assert_eq!(got.next_u64(), want.next_u64(), "{isa:?} u64 {step}"),
+                        3 => {
+                            let n = step % 11;
+                            let (mut a, mut b) = ([0u8; 11], [0u8; 11]);
+                            got.fill_bytes(&mut a[..n]);
+                            want.fill_bytes(&mut b[..n]);
+                            assert_eq!(a, b, "{isa:?} bytes {step}");
+                        }
+                        _ => assert_eq!(got.random::<f64>().to_bits(), want.random::<f64>().to_bits()),
+                    }
+                }
+            }
+        }
+        // Block 2^32 − 3 onwards: the counter's high word is carried within a refill.
+        let mut want = stream(5, 6, 7);
+        want.set_word_pos(16 * ((1u128 << 32) - 3));
+        for isa in [Isa::Generic, Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()) {
+            let mut w = want.clone();
+            let mut got = WideStream::new(isa, 5, 6, 7);
+            let c = (1u64 << 32) - 3;
+            got.input[12] = c as u32;
+            got.input[13] = (c >> 32) as u32;
+            for k in 0..600 {
+                assert_eq!(got.next_u32(), w.next_u32(), "{isa:?} word {k} after the wrap");
             }
         }
     }

@@ -13,7 +13,7 @@ use crate::error::ModelError;
 use crate::indicators::{INDICATORS, Indicator};
 use crate::params::P;
 use crate::region::Statistics;
-use crate::rng::{OneShot, Stream};
+use crate::rng::{OneShot, WideStream};
 use crate::scenario::Lever;
 use rand::RngExt;
 use rand::distr::Distribution;
@@ -153,6 +153,12 @@ pub struct Workspace {
     gamma0: Vec<f64>,
     m0: Vec<f64>,
     r0: Vec<f64>,
+    /// The draw's convergence factors of each year b + 1.. (`decay_factors`), their arguments
+    /// first.
+    decay_args: Vec<f64>,
+    decays: Vec<f64>,
+    /// The draw's shock streams.
+    shocks: ShockStreams,
     /// Arguments and results of a year step's batched ln and exp (9 per city at most).
     args: Vec<f64>,
     vals: Vec<f64>,
@@ -320,6 +326,9 @@ impl Workspace {
             gamma0: vec![0.0; n],
             m0: vec![0.0; n],
             r0: vec![0.0; n],
+            decay_args: vec![0.0; DECAYS * years.max(1)],
+            decays: vec![0.0; DECAYS * years.max(1)],
+            shocks: ShockStreams::new(),
             args: vec![0.0; 9 * n],
             vals: vec![0.0; 9 * n],
             w_rel: vec![0.0; 2 * n],
@@ -393,24 +402,35 @@ fn normal<R: rand::Rng + ?Sized>(r: &mut R) -> f64 {
     StandardNormal.sample(r)
 }
 
-/// The generators of a draw's shocks.
+/// The generators of a draw's shocks (the streams of [`crate::rng::stream`], sixteen blocks at a
+/// time).
 struct ShockStreams {
-    tfp: Stream,
-    disaster: Stream,
-    migration: Stream,
-    urbanization: Stream,
-    inflation: Stream,
+    tfp: WideStream,
+    disaster: WideStream,
+    migration: WideStream,
+    urbanization: WideStream,
+    inflation: WideStream,
 }
 
 impl ShockStreams {
-    fn new(seed: u64, draw: u64) -> ShockStreams {
+    fn new() -> ShockStreams {
+        let wide = |purpose| WideStream::new(Isa::Generic, 0, purpose, 0);
         ShockStreams {
-            tfp: crate::rng::stream(seed, purposes::TFP, draw),
-            disaster: crate::rng::stream(seed, purposes::DISASTER, draw),
-            migration: crate::rng::stream(seed, purposes::MIGRATION, draw),
-            urbanization: crate::rng::stream(seed, purposes::URBANIZATION, draw),
-            inflation: crate::rng::stream(seed, purposes::INFLATION, draw),
+            tfp: wide(purposes::TFP),
+            disaster: wide(purposes::DISASTER),
+            migration: wide(purposes::MIGRATION),
+            urbanization: wide(purposes::URBANIZATION),
+            inflation: wide(purposes::INFLATION),
         }
+    }
+
+    /// The streams of (seed, draw), in `isa`.
+    fn restart(&mut self, isa: Isa, seed: u64, draw: u64) {
+        self.tfp.restart(isa, seed, purposes::TFP, draw);
+        self.disaster.restart(isa, seed, purposes::DISASTER, draw);
+        self.migration.restart(isa, seed, purposes::MIGRATION, draw);
+        self.urbanization.restart(isa, seed, purposes::URBANIZATION, draw);
+        self.inflation.restart(isa, seed, purposes::INFLATION, draw);
     }
 }
 
@@ -592,6 +612,7 @@ fn simulate_inner(
     ws.diag = Diagnostics::default();
     ws.surv_year = None;
     sample_inputs(model, seed, draw, mode, ws)?;
+    decay_factors(model, ws);
     market_access(model, ws);
     prepare_base(model, ws);
     // Calibration pass: year b+1 with zero shocks, levers off, infrastructure frozen.
@@ -607,16 +628,41 @@ fn simulate_inner(
     // The draw itself.
     reset(model, ws);
     write_year(model, ws, model.base_year, draw, out)?;
-    let mut streams = (mode == Mode::Stochastic).then(|| ShockStreams::new(seed, draw));
+    let stochastic = mode == Mode::Stochastic;
+    if stochastic {
+        ws.shocks.restart(ws.isa, seed, draw);
+    }
     for t in model.base_year + 1..=model.horizon {
-        if let Some(s) = streams.as_mut() {
-            draw_shocks(model, ws, s);
+        if stochastic {
+            draw_shocks(model, ws);
         }
         step(model, ws, t, false);
         write_year(model, ws, t, draw, out)?;
         observe(YearView { year: t, ws });
     }
     Ok(ws.diag)
+}
+
+/// Convergence factors per year.
+const DECAYS: usize = 4;
+
+/// The draw's convergence factors of every year t = b + 1.. (k = t − b), in one batch of
+/// exponentials: e^(−k/T_TFR), e^(−k/T_m), e^(−k/10) (investment rate) and e^(−(k−1)/T_c)
+/// (TFP growth), `DECAYS` per year in `ws.decays`.
+fn decay_factors(model: &Model, ws: &mut Workspace) {
+    let p = &ws.p;
+    let (t_tfr, t_m, t_c) = (
+        p[P::TfrConvergenceYears as usize],
+        p[P::MigrationDecayYears as usize],
+        p[P::TfpConvergenceYears as usize],
+    );
+    let years = (model.horizon - model.base_year) as usize;
+    for (y, a) in ws.decay_args.chunks_exact_mut(DECAYS).take(years).enumerate() {
+        let k = (y + 1) as f64;
+        a.copy_from_slice(&[-k / t_tfr, -k / t_m, -k / INVESTMENT_CONVERGENCE_YEARS, -(k - 1.0) / t_c]);
+    }
+    let len = DECAYS * years;
+    kernels::exp_into(ws.isa, &ws.decay_args[..len], &mut ws.decays[..len]);
 }
 
 fn sample_inputs(
@@ -855,8 +901,9 @@ fn reset(model: &Model, ws: &mut Workspace) {
     lv.park_ln_a0.fill(0.0);
 }
 
-fn draw_shocks(model: &Model, ws: &mut Workspace, s: &mut ShockStreams) {
+fn draw_shocks(model: &Model, ws: &mut Workspace) {
     let n = model.n;
+    let s = &mut ws.shocks;
     let p = &ws.p;
     let sz = p[P::TfpShockSd as usize];
     match &model.cholesky {
@@ -1007,9 +1054,9 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     dma_mean /= p_sum;
 
     let tfr_lr = p[P::TfrLongRun as usize];
-    let tfr_decay = kernels::exp(-k / p[P::TfrConvergenceYears as usize]);
-    let t_m = p[P::MigrationDecayYears as usize];
-    let mig_decay = kernels::exp(-k / t_m);
+    let at = DECAYS * (t - b - 1) as usize;
+    let [tfr_decay, mig_decay, inv_decay, tfp_decay] =
+        ws.decays[at..at + DECAYS].try_into().expect("four factors a year");
     let beta_w = p[P::MigrationWageResponse as usize];
     let sigma_m = p[P::MigrationShockSd as usize];
     let u_max = p[P::UrbanizationCeiling as usize];
@@ -1021,11 +1068,9 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     let d1 = p[P::PrimaryEmploymentDecline as usize];
     let d23 = p[P::SecondaryToTertiaryShift as usize];
     let s_lr = p[P::InvestmentRateLongRun as usize];
-    let inv_decay = kernels::exp(-k / INVESTMENT_CONVERGENCE_YEARS);
     let delta = p[P::Depreciation as usize];
     let alpha = p[P::CapitalShare as usize];
     let gamma_lr = p[P::TfpGrowthLongRun as usize];
-    let tfp_decay = kernels::exp(-(k - 1.0) / p[P::TfpConvergenceYears as usize]);
     let eps_ma = p[P::MarketAccessElasticity as usize];
     // Direct project effects of year t on ln A (none in the calibration pass).
     ws.gain.fill(0.0);
@@ -1099,8 +1144,8 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             &mut ws.natural,
         );
         if calib {
-            ws.m0[i] = ((1.0 + cb.n_ref) * cb.population - nat.population)
-                / (cb.population * kernels::exp(-1.0 / t_m));
+            // e^(−1/T_m) is year b + 1's migration decay.
+            ws.m0[i] = ((1.0 + cb.n_ref) * cb.population - nat.population) / (cb.population * mig_decay);
         }
         let intended = if calib { intended(ws.m0[i]) } else { early_n };
         let spread = match early {
@@ -1517,10 +1562,10 @@ mod tests {
         let mut ws = Workspace::new(model);
         let mut out = vec![0.0; model.layout.len()];
         simulate(model, 1, 0, Mode::Stochastic, &mut ws, &mut out).unwrap();
-        let mut s = ShockStreams::new(1, 0);
+        ws.shocks.restart(ws.isa, 1, 0);
         let mut series = vec![Vec::with_capacity(years); model.n];
         for _ in 0..years {
-            draw_shocks(model, &mut ws, &mut s);
+            draw_shocks(model, &mut ws);
             for (i, z) in ws.z.iter().enumerate() {
                 series[i].push(*z);
             }
