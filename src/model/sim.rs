@@ -159,7 +159,7 @@ pub struct Workspace {
     decays: Vec<f64>,
     /// The draw's shock streams.
     shocks: ShockStreams,
-    /// Arguments and results of a year step's batched ln and exp (9 per city at most).
+    /// Arguments and results of a year step's batched ln and exp (10 per city at most).
     args: Vec<f64>,
     vals: Vec<f64>,
     /// ln(w_i / w̄) of year t − 1 per city, then the logits of their urbanization.
@@ -329,8 +329,8 @@ impl Workspace {
             decay_args: vec![0.0; DECAYS * years.max(1)],
             decays: vec![0.0; DECAYS * years.max(1)],
             shocks: ShockStreams::new(),
-            args: vec![0.0; 9 * n],
-            vals: vec![0.0; 9 * n],
+            args: vec![0.0; 10 * n],
+            vals: vec![0.0; 10 * n],
             w_rel: vec![0.0; 2 * n],
             pend: vec![Pending::default(); n],
             price: 1.0,
@@ -1099,7 +1099,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     // calls per city (those chains, waiting on each other, were a fifth of a draw's time). Each
     // value is computed by the same formula as in a city-by-city loop: the same bits.
     let cities = &mut ws.cities[..n];
-    let (args, vals, pend) = (&mut ws.args[..9 * n], &mut ws.vals[..9 * n], &mut ws.pend[..n]);
+    let (args, vals, pend) = (&mut ws.args[..10 * n], &mut ws.vals[..10 * n], &mut ws.pend[..n]);
     // Relative wages ln(w_i / w̄) and the logits of urbanization ln(v / (1 − v)) of year t − 1,
     // in one batch: the first n and the next n.
     for (i, c) in cities.iter().enumerate() {
@@ -1260,31 +1260,21 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
                 ws.diag.bump(Diag::CapitalFloor);
             }
         }
-        // 8 TFP
-        if calib {
-            let mut denom = 0.0;
-            for s in 0..3 {
-                if cb.output[s] > 0.0 {
-                    denom += kernels::exp(c.ln_a[s] + SECTOR_DRIFT[s])
-                        * c.k[s].powf(alpha)
-                        * labour[s].powf(1.0 - alpha);
-                }
-            }
-            ws.gamma0[i] = kernels::ln((1.0 + cb.g_ref) * cb.gdp / denom);
-        }
-        let gamma = gamma_lr + (ws.gamma0[i] - gamma_lr) * tfp_decay;
-        let dma = if calib {
-            0.0
-        } else {
-            match model.market_access {
+        // 8 TFP (in the calibration pass after the logs below, which γ_i0 needs).
+        if !calib {
+            let gamma = gamma_lr + (ws.gamma0[i] - gamma_lr) * tfp_decay;
+            let dma = match model.market_access {
                 MarketAccess::Absolute => ws.dlnma[row + i],
                 MarketAccess::Relative => ws.dlnma[row + i] - dma_mean,
-            }
-        };
-        let common = gamma + eps_ma * dma + ws.z[i] + ws.disaster;
-        for s in 0..3 {
-            let transfer = if s == 1 { lv.tfp2[i] } else { 0.0 };
-            c.ln_a[s] += common + SECTOR_DRIFT[s] + ws.gain[3 * i + s] + lv.tfp[3 * i + s] + transfer;
+            };
+            let common = gamma + eps_ma * dma + ws.z[i] + ws.disaster;
+            advance_tfp(
+                &mut c.ln_a,
+                common,
+                &ws.gain[3 * i..3 * i + 3],
+                &lv.tfp[3 * i..3 * i + 3],
+                lv.tfp2[i],
+            );
         }
         // 9 output: Y_s = exp(ln A_s + α ln K_s + (1 − α) ln L_s); the logs of every city's
         // capital and labour below.
@@ -1302,6 +1292,41 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         c.net_mig = net;
     }
     kernels::ln_into_on(ws.isa, &args[..6 * n], &mut vals[..6 * n]);
+    if calib {
+        // γ_i0 = ln[(1 + g_i)·Y_i(b) / Σ_s e^(ln A_s + drift_s + α ln K_s + (1 − α) ln L_s)]: year
+        // b + 1's output at γ = 0, by the output's own formula, in two batches.
+        for (i, c) in cities.iter().enumerate() {
+            let logs = &vals[6 * i..6 * i + 6];
+            for s in 0..3 {
+                args[6 * n + 3 * i + s] =
+                    c.ln_a[s] + SECTOR_DRIFT[s] + alpha * logs[s] + (1.0 - alpha) * logs[3 + s];
+            }
+        }
+        kernels::exp_into(ws.isa, &args[6 * n..9 * n], &mut vals[6 * n..9 * n]);
+        for (i, cb) in model.cities.iter().enumerate() {
+            let mut denom = 0.0;
+            for s in 0..3 {
+                if cb.output[s] > 0.0 {
+                    denom += vals[6 * n + 3 * i + s];
+                }
+            }
+            args[9 * n + i] = (1.0 + cb.g_ref) * cb.gdp / denom;
+        }
+        kernels::ln_into_on(ws.isa, &args[9 * n..10 * n], &mut vals[9 * n..10 * n]);
+        for (i, c) in cities.iter_mut().enumerate() {
+            ws.gamma0[i] = vals[9 * n + i];
+            // No market access, shocks or levers in the calibration pass.
+            let gamma = gamma_lr + (ws.gamma0[i] - gamma_lr) * tfp_decay;
+            let common = gamma + eps_ma * 0.0 + ws.z[i] + ws.disaster;
+            advance_tfp(
+                &mut c.ln_a,
+                common,
+                &ws.gain[3 * i..3 * i + 3],
+                &lv.tfp[3 * i..3 * i + 3],
+                lv.tfp2[i],
+            );
+        }
+    }
     for (i, c) in cities.iter().enumerate() {
         let logs = &vals[6 * i..6 * i + 6];
         for s in 0..3 {
@@ -1362,6 +1387,16 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     for (c, cb) in ws.cities.iter_mut().zip(&model.cities) {
         let g = (c.y / c.p) / (c.y_prev / c.p_prev) - 1.0;
         c.dg = (g - g_region) - (cb.gy_ref - model.gy_ref_region);
+    }
+}
+
+/// Step 8's ln A_s(t) = ln A_s(t − 1) + `common` (γ_i(t), market access, shocks) + drift_s +
+/// the projects' gains + the levers' TFP changes (and the transfer's, to sector 2).
+#[inline(always)]
+fn advance_tfp(ln_a: &mut [f64; 3], common: f64, gain: &[f64], tfp: &[f64], tfp2: f64) {
+    for s in 0..3 {
+        let transfer = if s == 1 { tfp2 } else { 0.0 };
+        ln_a[s] += common + SECTOR_DRIFT[s] + gain[s] + tfp[s] + transfer;
     }
 }
 
