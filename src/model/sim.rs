@@ -157,6 +157,8 @@ pub struct Workspace {
     /// first.
     decay_args: Vec<f64>,
     decays: Vec<f64>,
+    /// (1 − ι)^k of each year b + k, k = 1...
+    improve: Vec<f64>,
     /// The draw's shock streams.
     shocks: ShockStreams,
     /// Arguments and results of a year step's batched ln and exp (10 per city at most).
@@ -328,6 +330,7 @@ impl Workspace {
             r0: vec![0.0; n],
             decay_args: vec![0.0; DECAYS * years.max(1)],
             decays: vec![0.0; DECAYS * years.max(1)],
+            improve: vec![0.0; years.max(1)],
             shocks: ShockStreams::new(),
             args: vec![0.0; 10 * n],
             vals: vec![0.0; 10 * n],
@@ -663,6 +666,12 @@ fn decay_factors(model: &Model, ws: &mut Workspace) {
     }
     let len = DECAYS * years;
     kernels::exp_into(ws.isa, &ws.decay_args[..len], &mut ws.decays[..len]);
+    // The mortality improvement (1 − ι)^k of each year: independent of each other, computed
+    // together here rather than one per year step (a call each, waited on).
+    let base = 1.0 - p[P::MortalityImprovement as usize];
+    for (k, v) in ws.improve.iter_mut().take(years).enumerate() {
+        *v = kernels::powi(base, k as u32 + 1);
+    }
 }
 
 fn sample_inputs(
@@ -1031,7 +1040,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
     // Survival of year t for each mortality schedule (the calibration pass and the draw's first
     // year share it: computed once).
     if ws.surv_year != Some(t) {
-        let improve = (1.0 - p[P::MortalityImprovement as usize]).powi(t - b);
+        let improve = ws.improve[(t - b - 1) as usize];
         for ((s, m), small) in ws.surv.iter_mut().zip(&model.mortality).zip(&model.mortality_small) {
             for g in 0..2 {
                 let bounded = model.mortality_bounded;
