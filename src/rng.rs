@@ -420,6 +420,7 @@ impl OneShot {
         self.index = 0;
     }
 
+    #[inline]
     fn word(&mut self) -> u32 {
         if self.index == BLOCK {
             self.refill();
