@@ -369,31 +369,6 @@ impl WideStream {
     }
 }
 
-/// [`OneShot`]'s word-stream semantics (rand_core's `BlockRng`).
-impl TryRng for WideStream {
-    type Error = Infallible;
-
-    #[inline]
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok(self.word())
-    }
-
-    #[inline]
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let lo = self.word();
-        let hi = self.word();
-        Ok((u64::from(hi) << 32) | u64::from(lo))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(4) {
-            let w = self.word().to_le_bytes();
-            chunk.copy_from_slice(&w[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
 /// The stream of one (seed, purpose, draw) with its first block already computed (by
 /// [`first_blocks`]): the same `u32`s, `u64`s and bytes, in the same order, as [`stream`]; later
 /// blocks are computed one at a time when needed.
@@ -430,32 +405,39 @@ impl OneShot {
     }
 }
 
-/// The word-stream semantics of rand_core's `BlockRng` (which [`Stream`] uses): a `u64` is the
-/// next two words, low first, across a block boundary if need be; bytes take whole words, little
-/// endian, and a partly used word's rest is dropped.
-impl TryRng for OneShot {
-    type Error = Infallible;
+/// The word-stream semantics of rand_core's `BlockRng` (which [`Stream`] uses), for a type with
+/// a `word()` method: a `u64` is the next two words, low first, across a block boundary if need
+/// be; bytes take whole words, little endian, and a partly used word's rest is dropped.
+macro_rules! word_stream {
+    ($t:ty) => {
+        impl TryRng for $t {
+            type Error = Infallible;
 
-    #[inline]
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok(self.word())
-    }
+            #[inline]
+            fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+                Ok(self.word())
+            }
 
-    #[inline]
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let lo = self.word();
-        let hi = self.word();
-        Ok((u64::from(hi) << 32) | u64::from(lo))
-    }
+            #[inline]
+            fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+                let lo = self.word();
+                let hi = self.word();
+                Ok((u64::from(hi) << 32) | u64::from(lo))
+            }
 
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(4) {
-            let w = self.word().to_le_bytes();
-            chunk.copy_from_slice(&w[..chunk.len()]);
+            fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+                for chunk in dst.chunks_mut(4) {
+                    let w = self.word().to_le_bytes();
+                    chunk.copy_from_slice(&w[..chunk.len()]);
+                }
+                Ok(())
+            }
         }
-        Ok(())
-    }
+    };
 }
+
+word_stream!(OneShot);
+word_stream!(WideStream);
 
 #[cfg(test)]
 mod tests {
