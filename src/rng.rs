@@ -7,10 +7,12 @@
 //! the other draws of the run, or which other purposes a scenario has (common random numbers).
 //!
 //! Most purposes draw one or a few numbers per draw (a parameter, a project's delay). For them,
-//! [`first_blocks`] computes the first 64-byte ChaCha8 block of many purposes at once, eight
-//! streams in the lanes of each operation, and [`OneShot`] hands out that block's words and then
-//! the stream's next blocks: exactly the numbers [`stream`] gives, for a fraction of the work
-//! (its generator computes four blocks at a time, for one or two words used).
+//! [`first_blocks`] computes the first 64-byte ChaCha8 block of many purposes at once, eight or
+//! sixteen streams in the lanes of each operation, and [`OneShot`] hands out that block's words
+//! and then the stream's next blocks: exactly the numbers [`stream`] gives, for a fraction of the
+//! work (its generator computes four blocks at a time, for one or two words used). The streams a
+//! draw reads a few hundred words from (its shocks) are [`WideStream`]s: the same words again,
+//! their blocks computed sixteen at a time (AVX-512) or eight (AVX2, portable lanes).
 
 use rand::SeedableRng;
 use rand::rand_core::{Infallible, TryRng};
@@ -126,8 +128,9 @@ fn block(key: &[u32; 8], draw: u64, counter: u64) -> [u32; BLOCK] {
 }
 
 /// The first block of the stream of each (seed, `purposes[k]`, draw) into `out[k]`: eight
-/// streams at a time, word by word in lanes (the same words as [`stream`]'s first 16 `u32`s).
-/// `isa`: the compiled version (AVX2 vectors, or the portable lanes; the same words).
+/// streams at a time (sixteen with AVX-512), word by word in lanes (the same words as
+/// [`stream`]'s first 16 `u32`s). `isa`: the compiled version (AVX-512 or AVX2 vectors, or the
+/// portable lanes; the same words).
 pub fn first_blocks(isa: Isa, seed: u64, draw: u64, purposes: &[u64], out: &mut [[u32; BLOCK]]) {
     assert_eq!(purposes.len(), out.len(), "one block per purpose");
     let base = state(&key_words(seed, 0), draw, 0);
