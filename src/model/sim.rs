@@ -1277,13 +1277,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
                 MarketAccess::Relative => ws.dlnma[row + i] - dma_mean,
             };
             let common = gamma + eps_ma * dma + ws.z[i] + ws.disaster;
-            advance_tfp(
-                &mut c.ln_a,
-                common,
-                &ws.gain[3 * i..3 * i + 3],
-                &lv.tfp[3 * i..3 * i + 3],
-                lv.tfp2[i],
-            );
+            advance_tfp(&mut c.ln_a, i, common, &ws.gain, lv);
         }
         // 9 output: Y_s = exp(ln A_s + α ln K_s + (1 − α) ln L_s); the logs of every city's
         // capital and labour below.
@@ -1327,13 +1321,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             // No market access, shocks or levers in the calibration pass.
             let gamma = gamma_lr + (ws.gamma0[i] - gamma_lr) * tfp_decay;
             let common = gamma + eps_ma * 0.0 + ws.z[i] + ws.disaster;
-            advance_tfp(
-                &mut c.ln_a,
-                common,
-                &ws.gain[3 * i..3 * i + 3],
-                &lv.tfp[3 * i..3 * i + 3],
-                lv.tfp2[i],
-            );
+            advance_tfp(&mut c.ln_a, i, common, &ws.gain, lv);
         }
     }
     for (i, c) in cities.iter().enumerate() {
@@ -1402,7 +1390,8 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
 /// Step 8's ln A_s(t) = ln A_s(t − 1) + `common` (γ_i(t), market access, shocks) + drift_s +
 /// the projects' gains + the levers' TFP changes (and the transfer's, to sector 2).
 #[inline(always)]
-fn advance_tfp(ln_a: &mut [f64; 3], common: f64, gain: &[f64], tfp: &[f64], tfp2: f64) {
+fn advance_tfp(ln_a: &mut [f64; 3], i: usize, common: f64, gain: &[f64], lv: &Levers) {
+    let (gain, tfp, tfp2) = (&gain[3 * i..3 * i + 3], &lv.tfp[3 * i..3 * i + 3], lv.tfp2[i]);
     for s in 0..3 {
         let transfer = if s == 1 { tfp2 } else { 0.0 };
         ln_a[s] += common + SECTOR_DRIFT[s] + gain[s] + tfp[s] + transfer;
