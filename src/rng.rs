@@ -135,42 +135,40 @@ pub fn first_blocks(isa: Isa, seed: u64, draw: u64, purposes: &[u64], out: &mut 
     assert_eq!(purposes.len(), out.len(), "one block per purpose");
     let base = state(&key_words(seed, 0), draw, 0);
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx512 && Isa::Avx512.available() {
-        for (group, dest) in purposes.chunks(WIDEST).zip(out.chunks_mut(WIDEST)) {
-            let mut input = base.map(|w| [w; WIDEST]);
-            for (l, p) in group.iter().enumerate() {
-                input[6][l] = *p as u32;
-                input[7][l] = (*p >> 32) as u32;
-            }
-            let mut x = [[0; WIDEST]; BLOCK];
-            // SAFETY: the processor has AVX-512 F (checked just above).
-            unsafe { avx512::blocks16(&input, &mut x) };
-            for (l, d) in dest.iter_mut().enumerate() {
-                for w in 0..BLOCK {
-                    d[w] = x[w][l];
-                }
-            }
+    {
+        if isa == Isa::Avx512 && Isa::Avx512.available() {
+            return first_blocks_in::<WIDEST>(&base, purposes, out, |input| {
+                let mut x = [[0; WIDEST]; BLOCK];
+                // SAFETY: the processor has AVX-512 F (checked just above).
+                unsafe { avx512::blocks16(input, &mut x) };
+                x
+            });
         }
-        return;
+        if matches!(isa, Isa::Avx2 | Isa::Avx512) && Isa::Avx2.available() {
+            // SAFETY: the processor has AVX2 (checked just above).
+            return first_blocks_in::<WIDE>(&base, purposes, out, |input| unsafe { avx2::blocks8(input) });
+        }
     }
-    for (group, dest) in purposes.chunks(WIDE).zip(out.chunks_mut(WIDE)) {
-        let mut input = base.map(|w| [w; WIDE]);
+    let _ = isa;
+    first_blocks_in::<WIDE>(&base, purposes, out, blocks::<WIDE>);
+}
+
+/// [`first_blocks`] in groups of `L` streams, whose blocks `compute` gives (word w of stream l in
+/// `[w][l]`, in and out).
+#[inline(always)]
+fn first_blocks_in<const L: usize>(
+    base: &[u32; BLOCK],
+    purposes: &[u64],
+    out: &mut [[u32; BLOCK]],
+    compute: impl Fn(&[[u32; L]; BLOCK]) -> [[u32; L]; BLOCK],
+) {
+    for (group, dest) in purposes.chunks(L).zip(out.chunks_mut(L)) {
+        let mut input = base.map(|w| [w; L]);
         for (l, p) in group.iter().enumerate() {
             input[6][l] = *p as u32;
             input[7][l] = (*p >> 32) as u32;
         }
-        #[cfg(target_arch = "x86_64")]
-        let x = if matches!(isa, Isa::Avx2 | Isa::Avx512) && Isa::Avx2.available() {
-            // SAFETY: the processor has AVX2 (checked just above).
-            unsafe { avx2::blocks8(&input) }
-        } else {
-            blocks::<WIDE>(&input)
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let x = {
-            let _ = isa;
-            blocks::<WIDE>(&input)
-        };
+        let x = compute(&input);
         for (l, d) in dest.iter_mut().enumerate() {
             for w in 0..BLOCK {
                 d[w] = x[w][l];
