@@ -1,12 +1,13 @@
 //! The work that `.ci/icount` counts instructions of under callgrind: one baseline draw, and a
-//! 1000-draw baseline ensemble with its exact quantiles, each in one function
-//! (`icount::measured_*`) so that callgrind's `--toggle-collect` counts only it. Setup (region,
+//! 1000-draw baseline ensemble (in batches, as the runner runs it) with its exact quantiles,
+//! each in one function (`icount::measured_*`) so that callgrind's `--toggle-collect` counts
+//! only it. Setup (region,
 //! scenario, model, buffers) is outside the counted functions. Single-threaded, so the count is
 //! exactly repeatable.
 //!
 //! Usage: `icount one_draw | ensemble_1k`.
 
-use minxinan::model::sim::{self, Mode, Workspace};
+use minxinan::model::sim::{self, BATCH, Batch, Mode, Workspace};
 use minxinan::{Model, Region, Scenario, stats};
 use std::hint::black_box;
 
@@ -16,18 +17,13 @@ fn measured_one_draw(model: &Model, ws: &mut Workspace, out: &mut [f64]) {
 }
 
 #[inline(never)]
-fn measured_ensemble_1k(model: &Model, ws: &mut Workspace, out: &mut [f64], column: &mut Vec<f64>) -> f64 {
+fn measured_ensemble_1k(model: &Model, batch: &mut Batch, out: &mut [f64], column: &mut Vec<f64>) -> f64 {
     let width = model.layout.len();
-    for k in 0..1000u64 {
-        sim::simulate(
-            model,
-            20181231,
-            k,
-            Mode::Stochastic,
-            ws,
-            &mut out[k as usize * width..(k as usize + 1) * width],
-        )
-        .expect("draw");
+    // In batches, as the runner runs them.
+    for first in (0..1000u64).step_by(BATCH) {
+        let last = (first + BATCH as u64).min(1000);
+        let rows = &mut out[first as usize * width..last as usize * width];
+        sim::simulate_batch(model, 20181231, first..last, Mode::Stochastic, batch, rows).expect("draws");
     }
     let mut acc = 0.0;
     for j in 0..width {
@@ -54,7 +50,8 @@ fn main() {
         "ensemble_1k" => {
             let mut out = vec![0.0; model.layout.len() * 1000];
             let mut column = Vec::with_capacity(1000);
-            black_box(measured_ensemble_1k(&model, &mut ws, &mut out, &mut column));
+            let mut batch = Batch::new(&model);
+            black_box(measured_ensemble_1k(&model, &mut batch, &mut out, &mut column));
         }
         _ => {
             eprintln!("usage: icount one_draw | ensemble_1k");

@@ -9,7 +9,7 @@
 use crate::error::ModelError;
 use crate::indicators::Layout;
 use crate::model::Model;
-use crate::model::sim::{self, Diagnostics, Mode, Workspace};
+use crate::model::sim::{self, BATCH, Batch, Diagnostics, Mode};
 use crate::region::Target;
 use crate::stats::sieve::{Brackets, Sieve, Store};
 use crate::stats::{
@@ -169,8 +169,9 @@ struct StageOut {
     error: Option<(u64, ModelError)>,
 }
 
-/// Fills the row of draw k (counted from 0: the run's first draw) with a worker's state.
-type Fill<'a, S> = dyn Fn(&mut S, u64, &mut [f64]) -> Result<(), ModelError> + Sync + 'a;
+/// Fills the rows of draws `ks` (counted from 0: the run's first draw; at most [`BATCH`] of
+/// them) with a worker's state, one after another; on a failure, gives the lowest failing draw.
+type Fill<'a, S> = dyn Fn(&mut S, Range<u64>, &mut [f64]) -> Result<(), (u64, ModelError)> + Sync + 'a;
 
 /// What [`stream`] summarises: rows of `width` values, one per draw, filled by `fill` with a
 /// state of each worker thread's own (made by `init`, kept from stage to stage), and counters
@@ -236,21 +237,25 @@ fn stream<S: Send>(
                 if c >= limit.load(Ordering::Relaxed) {
                     break;
                 }
+                let (first, last) = ((c * CHUNK).max(done), ((c + 1) * CHUNK).min(end));
                 let mut ran = 0;
-                for (r, row) in
-                    ((c * CHUNK).max(done)..((c + 1) * CHUNK).min(end)).zip(buf.chunks_exact_mut(width))
-                {
-                    let result =
-                        if cancelled() { Err(ModelError::Cancelled) } else { (rows.fill)(state, r, row) };
+                for r in (first..last).step_by(BATCH) {
+                    let g = (last - r).min(BATCH as u64);
+                    let span = &mut buf[ran * width..(ran + g as usize) * width];
+                    let result = if cancelled() {
+                        Err((r, ModelError::Cancelled))
+                    } else {
+                        (rows.fill)(state, r..r + g, span)
+                    };
                     if let Err(e) = result {
                         // Chunks are handed out in order: every chunk before this one is
                         // already running, and none after it need start.
                         limit.fetch_min(c, Ordering::Relaxed);
-                        out.error = Some((r, e));
+                        out.error = Some(e);
                         break;
                     }
-                    ran += 1;
-                    (rows.progress)(rows.per_row);
+                    ran += g as usize;
+                    (rows.progress)(rows.per_row * g);
                 }
                 if out.error.is_some() {
                     break;
@@ -337,7 +342,7 @@ fn gather<S: Send>(
                 if cancelled() {
                     return Err(ModelError::Cancelled);
                 }
-                (rows.fill)(state, k as u64, row)?;
+                (rows.fill)(state, k as u64..k as u64 + 1, row).map_err(|(_, e)| e)?;
                 for (d, &j) in dst.iter_mut().zip(cols) {
                     *d = row[j];
                 }
@@ -367,9 +372,12 @@ pub fn summarise_run(
     let rows = Rows {
         width: model.layout.len(),
         n_hits: targets.len(),
-        init: &|| (Workspace::new(model), Diagnostics::default()),
-        fill: &|(ws, diagnostics): &mut (Workspace, Diagnostics), k, row| {
-            diagnostics.merge(&sim::simulate(model, cfg.seed, draws.start + k, mode, ws, row)?);
+        init: &|| (Batch::new(model), Diagnostics::default()),
+        fill: &|(batch, diagnostics): &mut (Batch, Diagnostics), ks, rows| {
+            let at = draws.start + ks.start..draws.start + ks.end;
+            let d = sim::simulate_batch(model, cfg.seed, at, mode, batch, rows)
+                .map_err(|(draw, e)| (draw - draws.start, e))?;
+            diagnostics.merge(&d);
             Ok(())
         },
         count: &|row, hits| count_hits(&model.layout, targets, |j| row[j], hits),
@@ -436,24 +444,31 @@ pub fn compare(
     let rows = Rows {
         width: diff_at(k),
         n_hits: higher_at(k),
-        init: &|| (models.iter().map(Workspace::new).collect::<Vec<_>>(), vec![Diagnostics::default(); k]),
-        fill: &|(ws, diagnostics): &mut (Vec<Workspace>, Vec<Diagnostics>), r, row| {
+        init: &|| {
+            let scratch = vec![0.0; BATCH * models.iter().map(|m| m.layout.len()).max().unwrap_or(0)];
+            (models.iter().map(Batch::new).collect::<Vec<_>>(), scratch, vec![Diagnostics::default(); k])
+        },
+        fill: &|(batches, scratch, diagnostics): &mut (Vec<Batch>, Vec<f64>, Vec<Diagnostics>), ks, rows| {
+            let width = diff_at(k);
+            let at = draws.start + ks.start..draws.start + ks.end;
+            // Each scenario's draws run as a batch, then go to their places in the rows.
             for (i, m) in models.iter().enumerate() {
-                let d = sim::simulate(
-                    m,
-                    cfg.seed,
-                    draws.start + r,
-                    mode,
-                    &mut ws[i],
-                    &mut row[off[i]..off[i + 1]],
-                )?;
+                let w = m.layout.len();
+                let scratch = &mut scratch[..rows.len() / width * w];
+                let d = sim::simulate_batch(m, cfg.seed, at.clone(), mode, &mut batches[i], scratch)
+                    .map_err(|(draw, e)| (draw - draws.start, e))?;
                 diagnostics[i].merge(&d);
+                for (row, values) in rows.chunks_exact_mut(width).zip(scratch.chunks_exact(w)) {
+                    row[off[i]..off[i + 1]].copy_from_slice(values);
+                }
             }
-            let (base, rest) = row.split_at_mut(off[1]);
-            for a in 1..k {
-                let (alt, diff) = (off[a] - off[1], diff_at(a) - off[1]);
-                for j in 0..diff_width {
-                    rest[diff + j] = rest[alt + j] - base[j];
+            for row in rows.chunks_exact_mut(width) {
+                let (base, rest) = row.split_at_mut(off[1]);
+                for a in 1..k {
+                    let (alt, diff) = (off[a] - off[1], diff_at(a) - off[1]);
+                    for j in 0..diff_width {
+                        rest[diff + j] = rest[alt + j] - base[j];
+                    }
                 }
             }
             Ok(())
@@ -476,7 +491,7 @@ pub fn compare(
     let n = draws.end - draws.start;
     let s = stream(&rows, n, sieve, cancelled)?;
     let mut diagnostics = vec![Diagnostics::default(); k];
-    for (_, d) in &s.states {
+    for (_, _, d) in &s.states {
         for (a, b) in diagnostics.iter_mut().zip(d) {
             a.merge(b);
         }
@@ -515,7 +530,7 @@ pub fn run(model: &Model, cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) -> R
 }
 
 /// [`run`], stopping with [`ModelError::Cancelled`] as soon as `cancelled()` says so (checked
-/// before each draw).
+/// before each batch of draws, `sim::BATCH` at most).
 pub fn run_cancellable(
     model: &Model,
     cfg: &RunConfig,
@@ -529,27 +544,31 @@ pub fn run_cancellable(
     let mode = if cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic };
     // Chunks of CHUNK draws, each run in draw order by one thread, which also sums its draws'
     // values while they are in cache (no second pass over the matrix for the means). The draws
-    // go to a few rows of the thread's own, then into the chunk series by series: each row of
-    // GROUP draws then fills whole cache lines of the chunk.
-    const GROUP: usize = 8;
+    // go to a few rows of the thread's own (a batch, see `sim::simulate_batch`), then into the
+    // chunk series by series: each row of GROUP draws then fills whole cache lines of the chunk.
+    const GROUP: usize = BATCH;
     let chunk = CHUNK as usize;
     let results: Vec<Result<(Diagnostics, ChunkSums), ModelError>> = values
         .par_chunks_mut(width * chunk)
         .enumerate()
         .map_init(
-            || (Workspace::new(model), vec![0.0; GROUP * width]),
-            |(ws, rows), (c, dst)| {
+            || (Batch::new(model), vec![0.0; GROUP * width]),
+            |(batch, rows), (c, dst)| {
                 let m = dst.len() / width;
                 let (mut diagnostics, mut sums) = (Diagnostics::default(), ChunkSums::new(width));
                 for i0 in (0..m).step_by(GROUP) {
                     let g = GROUP.min(m - i0);
-                    for (i, row) in rows.chunks_exact_mut(width).take(g).enumerate() {
-                        if cancelled() {
-                            return Err(ModelError::Cancelled);
-                        }
-                        let draw = draws.start + (c * chunk + i0 + i) as u64;
-                        diagnostics.merge(&sim::simulate(model, cfg.seed, draw, mode, ws, row)?);
-                        progress(1);
+                    if cancelled() {
+                        return Err(ModelError::Cancelled);
+                    }
+                    let first = draws.start + (c * chunk + i0) as u64;
+                    let filled = &mut rows[..g * width];
+                    let d =
+                        sim::simulate_batch(model, cfg.seed, first..first + g as u64, mode, batch, filled)
+                            .map_err(|(_, e)| e)?;
+                    diagnostics.merge(&d);
+                    progress(g as u64);
+                    for row in filled.chunks_exact(width) {
                         sums.push(row);
                     }
                     for (j, run) in dst.chunks_exact_mut(m).enumerate() {

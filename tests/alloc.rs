@@ -1,7 +1,7 @@
 //! The simulation core allocates nothing per draw (so nothing per year): a counting global
 //! allocator counts the allocations made while a warmed-up workspace simulates draws.
 
-use minxinan::model::sim::{Mode, Workspace, simulate};
+use minxinan::model::sim::{BATCH, Batch, Mode, Workspace, simulate, simulate_batch};
 use minxinan::{Model, Region, Scenario};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,6 +65,16 @@ fn simulating_draws_allocates_nothing() {
             }
             let n = ALLOCS.load(Ordering::SeqCst) - before;
             assert_eq!(n, 0, "{n} allocations in 19 draws ({mode:?})");
+            // The same draws in batches, as the runner runs them.
+            let mut batch = Batch::new(&m);
+            let mut rows = vec![0.0; BATCH * m.layout.len()];
+            simulate_batch(&m, 1, 0..BATCH as u64, mode, &mut batch, &mut rows).unwrap();
+            let before = ALLOCS.load(Ordering::SeqCst);
+            for first in (BATCH as u64..40).step_by(BATCH) {
+                simulate_batch(&m, 1, first..first + BATCH as u64, mode, &mut batch, &mut rows).unwrap();
+            }
+            let n = ALLOCS.load(Ordering::SeqCst) - before;
+            assert_eq!(n, 0, "{n} allocations in four batches ({mode:?})");
         }
     }
 }

@@ -192,3 +192,91 @@ fn the_kept_matrix_holds_each_draw_as_simulated_alone() {
         assert!((0..300).all(|k| same(series[k], alone[k * width + j])), "series {j}");
     }
 }
+
+#[test]
+fn a_batch_of_draws_gives_each_draw_as_simulated_alone() {
+    use minxinan::model::sim::{
+        BATCH, Batch, Diagnostics, Isa, Mode, Workspace, simulate_batch_on, simulate_on,
+    };
+    let region = minxinan::Region::embedded();
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+    let load = |path: &str| {
+        let sc = minxinan::Scenario::load(&root().join(path), &read, &region).unwrap();
+        minxinan::Model::new(&region, &sc).unwrap()
+    };
+    let (_, _, base_model) = model_of(&baseline_text());
+    let models = [base_model, load("scenarios/plan-full.toml"), load("tests/extreme/high.toml")];
+    let same = |a: &[f64], b: &[f64]| {
+        a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+    };
+    for model in &models {
+        let w = model.layout.len();
+        let mut ws = Workspace::new(model);
+        let mut batch = Batch::new(model);
+        let mut alone = vec![0.0; w];
+        let mut rows = vec![0.0; BATCH * w];
+        for isa in [Isa::Generic, Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()) {
+            // Batches of every size, at draws that do not start at a multiple of the batch.
+            for (first, k) in [(3, 1), (11, 3), (20, BATCH), (29, 5), (40, BATCH)] {
+                for mode in [Mode::Stochastic, Mode::Deterministic] {
+                    let draws = first..first + k as u64;
+                    let got =
+                        simulate_batch_on(isa, model, 5, draws.clone(), mode, &mut batch, &mut rows[..k * w])
+                            .unwrap();
+                    let mut sum = Diagnostics::default();
+                    for (draw, row) in draws.zip(rows.chunks_exact(w)) {
+                        sum.merge(
+                            &simulate_on(isa, model, 5, draw, mode, &mut ws, &mut alone, |_| {}).unwrap(),
+                        );
+                        assert!(same(&alone, row), "{isa:?} {mode:?}: draw {draw} differs in a batch of {k}");
+                    }
+                    assert_eq!(got, sum, "the batch's diagnostics are its draws' summed");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_failing_draw_leaves_its_batch_and_the_lowest_failure_is_reported() {
+    use minxinan::model::sim::{BATCH, Batch, Mode, Workspace, simulate, simulate_batch};
+    // About 60% of the draws cannot meet this truncation (1 000 tries of a 3.3-sd tail each).
+    let text = "[scenario]\nname = \"t\"\n[parameters]\ntfr_long_run = { dist = \"normal\", mean = 1.0, sd = 0.01, truncate = [1.033, 3.0] }\n";
+    let (_, _, model) = model_of(text);
+    let w = model.layout.len();
+    let mut ws = Workspace::new(&model);
+    let mut batch = Batch::new(&model);
+    let mut alone = vec![0.0; w];
+    let mut rows = vec![0.0; BATCH * w];
+    let (mut mixed, mut clean) = (0, 0);
+    for start in (0..20 * BATCH as u64).step_by(BATCH) {
+        let draws = start..start + BATCH as u64;
+        let singles: Vec<_> = draws
+            .clone()
+            .map(|d| simulate(&model, 8, d, Mode::Stochastic, &mut ws, &mut alone).map(|_| alone.clone()))
+            .collect();
+        let got = simulate_batch(&model, 8, draws.clone(), Mode::Stochastic, &mut batch, &mut rows);
+        let lowest = singles.iter().position(Result::is_err);
+        match (got, lowest) {
+            (Ok(_), None) => clean += 1,
+            (Err((draw, e)), Some(at)) => {
+                assert_eq!(draw, start + at as u64);
+                assert_eq!(e.to_string(), singles[at].as_ref().unwrap_err().to_string());
+                mixed += usize::from(singles.iter().any(Result::is_ok));
+            }
+            (got, lowest) => panic!("batch {start}: {got:?} where the first failure alone is {lowest:?}"),
+        }
+        // The draws that run alone run the same in the batch, whatever the others do.
+        for (single, row) in singles.iter().zip(rows.chunks_exact(w)) {
+            if let Ok(values) = single {
+                assert!(
+                    values
+                        .iter()
+                        .zip(row)
+                        .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+                );
+            }
+        }
+    }
+    assert!(mixed > 0, "some batch held failing and running draws ({clean} ran clean)");
+}

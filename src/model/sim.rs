@@ -19,6 +19,17 @@ use rand::RngExt;
 use rand::distr::Distribution;
 use rand_distr::StandardNormal;
 
+/// For each live draw d of a batch, with its workspace.
+macro_rules! each_live {
+    ($wss:expr, $live:expr, |$d:ident, $ws:pat_param| $body:expr) => {
+        for ($d, $ws) in $wss.iter_mut().enumerate() {
+            if $live[$d] {
+                $body;
+            }
+        }
+    };
+}
+
 /// Kinds of clamps and caps counted per run (reported in `manifest.json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
@@ -161,11 +172,10 @@ pub struct Workspace {
     improve: Vec<f64>,
     /// The draw's shock streams.
     shocks: ShockStreams,
-    /// Arguments and results of a year step's batched ln and exp (10 per city at most).
-    args: Vec<f64>,
-    vals: Vec<f64>,
-    /// ln(w_i / w̄) of year t − 1 per city, then the logits of their urbanization.
-    w_rel: Vec<f64>,
+    /// A single draw's joined batches (a [`Batch`] has its own, for all its draws).
+    joined: Joined,
+    /// The population-weighted mean of Δ ln MA of year t − 1 (the year step's first phase).
+    dma_mean: f64,
     pend: Vec<Pending>,
     price: f64,
     disaster: f64,
@@ -332,9 +342,8 @@ impl Workspace {
             decays: vec![0.0; DECAYS * years.max(1)],
             improve: vec![0.0; years.max(1)],
             shocks: ShockStreams::new(),
-            args: vec![0.0; 10 * n],
-            vals: vec![0.0; 10 * n],
-            w_rel: vec![0.0; 2 * n],
+            joined: Joined::new(n, 1),
+            dma_mean: 0.0,
             pend: vec![Pending::default(); n],
             price: 1.0,
             disaster: 0.0,
@@ -570,80 +579,217 @@ pub fn simulate_on(
     mode: Mode,
     ws: &mut Workspace,
     out: &mut [f64],
-    observe: impl FnMut(YearView<'_>),
+    mut observe: impl FnMut(YearView<'_>),
 ) -> Result<Diagnostics, ModelError> {
+    // A batch of one: the workspace's own joined batches (taking them out moves three words each).
+    let mut joined = std::mem::take(&mut ws.joined);
+    let result =
+        run_on(isa, model, seed, draw, mode, std::slice::from_mut(ws), &mut joined, out, |_, v| observe(v));
+    ws.joined = joined;
+    result.map_err(|(_, e)| e)
+}
+
+/// Draws that [`simulate_batch`] runs together, at most.
+pub const BATCH: usize = 8;
+
+/// Buffers for up to [`BATCH`] draws run together, reused across batches of a thread.
+pub struct Batch {
+    ws: Vec<Workspace>,
+    joined: Joined,
+}
+
+impl Batch {
+    /// Buffers sized for a model.
+    pub fn new(model: &Model) -> Batch {
+        Batch { ws: (0..BATCH).map(|_| Workspace::new(model)).collect(), joined: Joined::new(model.n, BATCH) }
+    }
+}
+
+/// Simulate the draws `draws` (at most [`BATCH`] of them) of a run with `seed` together, draw
+/// `draws.start + d` into row d of `out` (rows of `model.layout.len()` values). Each row holds
+/// what [`simulate`] writes for its draw, bit for bit: the draws go through each year's phases
+/// together, and each batched logarithm or exponential of a year takes every draw's arguments
+/// at once (long batches keep the vector units busy where one draw's short ones wait on their
+/// latency). Returns the draws' diagnostics summed, or the lowest failing draw with its error.
+///
+/// # Panics
+/// If `draws` holds more than [`BATCH`] draws or `out` is not one row per draw.
+pub fn simulate_batch(
+    model: &Model,
+    seed: u64,
+    draws: std::ops::Range<u64>,
+    mode: Mode,
+    batch: &mut Batch,
+    out: &mut [f64],
+) -> Result<Diagnostics, (u64, ModelError)> {
+    simulate_batch_on(Isa::detected(), model, seed, draws, mode, batch, out)
+}
+
+/// [`simulate_batch`] with a chosen compiled version, as [`simulate_on`].
+///
+/// # Panics
+/// As [`simulate_batch`].
+pub fn simulate_batch_on(
+    isa: Isa,
+    model: &Model,
+    seed: u64,
+    draws: std::ops::Range<u64>,
+    mode: Mode,
+    batch: &mut Batch,
+    out: &mut [f64],
+) -> Result<Diagnostics, (u64, ModelError)> {
+    let k = draws.end.saturating_sub(draws.start) as usize;
+    assert!(k <= BATCH, "a batch runs at most {BATCH} draws, not {k}");
+    assert_eq!(out.len(), k * model.layout.len(), "one row per draw");
+    if k == 0 {
+        return Ok(Diagnostics::default());
+    }
+    let wss = &mut batch.ws[..k];
+    run_on(isa, model, seed, draws.start, mode, wss, &mut batch.joined, out, |_, _| {})
+        .map_err(|(d, e)| (draws.start + d as u64, e))
+}
+
+/// The draws `first..` (one per workspace) in the chosen compiled version; a failing draw is
+/// given by its place in the batch.
+#[allow(clippy::too_many_arguments)]
+fn run_on(
+    isa: Isa,
+    model: &Model,
+    seed: u64,
+    first: u64,
+    mode: Mode,
+    wss: &mut [Workspace],
+    joined: &mut Joined,
+    out: &mut [f64],
+    observe: impl FnMut(usize, YearView<'_>),
+) -> Result<Diagnostics, (usize, ModelError)> {
     #[cfg(target_arch = "x86_64")]
     if matches!(isa, Isa::Avx2 | Isa::Avx512) && Isa::Avx2.available() {
         // The AVX-512 version is this draw with the AVX-512 kernels: compiling the whole draw
         // for AVX-512 was slower (its 512-bit code outside the kernels gains nothing here).
-        ws.isa = if isa == Isa::Avx512 && Isa::Avx512.available() { Isa::Avx512 } else { Isa::Avx2 };
+        let chosen = if isa == Isa::Avx512 && Isa::Avx512.available() { Isa::Avx512 } else { Isa::Avx2 };
+        for ws in wss.iter_mut() {
+            ws.isa = chosen;
+        }
         // SAFETY: the processor has AVX2 (checked just above).
-        return unsafe { simulate_avx2(model, seed, draw, mode, ws, out, observe) };
+        return unsafe { simulate_avx2(model, seed, first, mode, wss, joined, out, observe) };
     }
     let _ = isa;
-    ws.isa = Isa::Generic;
-    simulate_inner(model, seed, draw, mode, ws, out, observe)
+    for ws in wss.iter_mut() {
+        ws.isa = Isa::Generic;
+    }
+    simulate_inner(model, seed, first, mode, wss, joined, out, observe)
 }
 
-/// The draw compiled with AVX2: the hot functions below are `#[inline(always)]`, so they are
+/// The draws compiled with AVX2: the hot functions below are `#[inline(always)]`, so they are
 /// compiled into this function with its instruction set.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
 fn simulate_avx2(
     model: &Model,
     seed: u64,
-    draw: u64,
+    first: u64,
     mode: Mode,
-    ws: &mut Workspace,
+    wss: &mut [Workspace],
+    joined: &mut Joined,
     out: &mut [f64],
-    observe: impl FnMut(YearView<'_>),
-) -> Result<Diagnostics, ModelError> {
-    simulate_inner(model, seed, draw, mode, ws, out, observe)
+    observe: impl FnMut(usize, YearView<'_>),
+) -> Result<Diagnostics, (usize, ModelError)> {
+    simulate_inner(model, seed, first, mode, wss, joined, out, observe)
 }
 
+/// Keep the failure of the lowest draw.
+fn keep_first(failed: &mut Option<(usize, ModelError)>, d: usize, e: ModelError) {
+    if failed.as_ref().is_none_or(|(d0, _)| d < *d0) {
+        *failed = Some((d, e));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn simulate_inner(
     model: &Model,
     seed: u64,
-    draw: u64,
+    first: u64,
     mode: Mode,
-    ws: &mut Workspace,
+    wss: &mut [Workspace],
+    joined: &mut Joined,
     out: &mut [f64],
-    mut observe: impl FnMut(YearView<'_>),
-) -> Result<Diagnostics, ModelError> {
-    debug_assert_eq!(out.len(), model.layout.len());
-    ws.diag = Diagnostics::default();
-    ws.surv_year = None;
-    sample_inputs(model, seed, draw, mode, ws)?;
-    decay_factors(model, ws);
-    market_access(model, ws);
-    prepare_base(model, ws);
-    // Calibration pass: year b+1 with zero shocks, levers off, infrastructure frozen.
-    reset(model, ws);
-    ws.z.fill(0.0);
-    ws.eta.fill(0.0);
-    ws.eps_u.fill(0.0);
-    ws.disaster = 0.0;
-    ws.eps_pi = 0.0;
-    let saved = ws.diag;
-    step(model, ws, model.base_year + 1, true);
-    ws.diag = saved;
-    // The draw itself.
-    reset(model, ws);
-    write_year(model, ws, model.base_year, draw, out)?;
-    let stochastic = mode == Mode::Stochastic;
-    if stochastic {
-        ws.shocks.restart(ws.isa, seed, draw);
-    }
-    for t in model.base_year + 1..=model.horizon {
-        if stochastic {
-            draw_shocks(model, ws);
+    mut observe: impl FnMut(usize, YearView<'_>),
+) -> Result<Diagnostics, (usize, ModelError)> {
+    let width = model.layout.len();
+    debug_assert_eq!(out.len(), wss.len() * width);
+    debug_assert!(!wss.is_empty() && wss.len() <= BATCH);
+    let b = model.base_year;
+    // A draw that fails leaves the batch; the others go on.
+    let mut live = [false; BATCH];
+    let mut failed = None;
+    let mut saved = [Diagnostics::default(); BATCH];
+    for (d, ws) in wss.iter_mut().enumerate() {
+        ws.diag = Diagnostics::default();
+        ws.surv_year = None;
+        if let Err(e) = sample_inputs(model, seed, first + d as u64, mode, ws) {
+            keep_first(&mut failed, d, e);
+            continue;
         }
-        step(model, ws, t, false);
-        write_year(model, ws, t, draw, out)?;
-        observe(YearView { year: t, ws });
+        live[d] = true;
+        decay_factors(model, ws);
+        market_access(model, ws);
+        prepare_base(model, ws);
+        // Calibration pass: year b+1 with zero shocks, levers off, infrastructure frozen.
+        reset(model, ws);
+        ws.z.fill(0.0);
+        ws.eta.fill(0.0);
+        ws.eps_u.fill(0.0);
+        ws.disaster = 0.0;
+        ws.eps_pi = 0.0;
+        saved[d] = ws.diag;
     }
-    Ok(ws.diag)
+    step(model, wss, &live, joined, b + 1, true);
+    // The draws themselves.
+    let stochastic = mode == Mode::Stochastic;
+    for ((d, ws), row) in wss.iter_mut().enumerate().zip(out.chunks_exact_mut(width)) {
+        if !live[d] {
+            continue;
+        }
+        ws.diag = saved[d];
+        reset(model, ws);
+        if let Err(e) = write_year(model, ws, b, first + d as u64, row) {
+            live[d] = false;
+            keep_first(&mut failed, d, e);
+            continue;
+        }
+        if stochastic {
+            ws.shocks.restart(ws.isa, seed, first + d as u64);
+        }
+    }
+    for t in b + 1..=model.horizon {
+        if stochastic {
+            each_live!(wss, live, |_d, ws| draw_shocks(model, ws));
+        }
+        step(model, wss, &live, joined, t, false);
+        for ((d, ws), row) in wss.iter_mut().enumerate().zip(out.chunks_exact_mut(width)) {
+            if !live[d] {
+                continue;
+            }
+            match write_year(model, ws, t, first + d as u64, row) {
+                Ok(()) => observe(d, YearView { year: t, ws }),
+                Err(e) => {
+                    live[d] = false;
+                    keep_first(&mut failed, d, e);
+                }
+            }
+        }
+    }
+    if let Some(f) = failed {
+        return Err(f);
+    }
+    let mut total = Diagnostics::default();
+    for ws in wss.iter() {
+        total.merge(&ws.diag);
+    }
+    Ok(total)
 }
 
 /// Convergence factors per year.
@@ -1029,13 +1175,137 @@ fn prepare_levers(model: &Model, ws: &mut Workspace, t: i32, delta: f64) {
     }
 }
 
-/// One year t for every city (MODEL.md §0 order). In the calibration pass (`calib`), shocks and
-/// infrastructure are off and γ_i0, m_i0, r_i0 are solved in closed form where each is first used.
+/// One joined batch of a year step: each draw writes `per` arguments at its own offset, and the
+/// batch's ln or exp then runs over every draw's arguments at once.
+#[derive(Debug, Clone, Default)]
+struct Lane {
+    per: usize,
+    args: Vec<f64>,
+    vals: Vec<f64>,
+}
+
+impl Lane {
+    fn new(per: usize, draws: usize) -> Lane {
+        Lane { per, args: vec![1.0; per * draws], vals: vec![0.0; per * draws] }
+    }
+
+    /// Draw d's arguments.
+    #[inline(always)]
+    fn args(&mut self, d: usize) -> &mut [f64] {
+        &mut self.args[d * self.per..(d + 1) * self.per]
+    }
+
+    /// Draw d's results.
+    #[inline(always)]
+    fn vals(&self, d: usize) -> &[f64] {
+        &self.vals[d * self.per..(d + 1) * self.per]
+    }
+
+    /// ln of the first `draws` draws' arguments.
+    #[inline(always)]
+    fn ln(&mut self, isa: Isa, draws: usize) {
+        let len = draws * self.per;
+        kernels::ln_into_on(isa, &self.args[..len], &mut self.vals[..len]);
+    }
+
+    /// exp of the first `draws` draws' arguments.
+    #[inline(always)]
+    fn exp(&mut self, isa: Isa, draws: usize) {
+        let len = draws * self.per;
+        kernels::exp_into(isa, &self.args[..len], &mut self.vals[..len]);
+    }
+}
+
+/// The year step's batched logarithms and exponentials, for the draws of a batch together (see
+/// [`step`]).
+#[derive(Debug, Clone, Default)]
+struct Joined {
+    /// ln(w_i / w̄) of year t − 1 per city, then the logits of their urbanization (2n).
+    wage: Lane,
+    /// The calibration pass's logit v* (n).
+    v_star: Lane,
+    /// e^(−x) of the urbanization's sigmoid (n).
+    urban: Lane,
+    /// ln K_s and ln L_s (6n).
+    logs: Lane,
+    /// The calibration pass's output at γ = 0 (3n), and the logs of γ_i0's ratios (n).
+    calib_y: Lane,
+    calib_gamma: Lane,
+    /// Output by sector (3n).
+    output: Lane,
+}
+
+impl Joined {
+    fn new(n: usize, draws: usize) -> Joined {
+        Joined {
+            wage: Lane::new(2 * n, draws),
+            v_star: Lane::new(n, draws),
+            urban: Lane::new(n, draws),
+            logs: Lane::new(6 * n, draws),
+            calib_y: Lane::new(3 * n, draws),
+            calib_gamma: Lane::new(n, draws),
+            output: Lane::new(3 * n, draws),
+        }
+    }
+}
+
+/// One year t for every city of every live draw of a batch (MODEL.md §0 order). In the
+/// calibration pass (`calib`), shocks and infrastructure are off and γ_i0, m_i0, r_i0 are solved
+/// in closed form where each is first used.
+///
+/// The cities are independent within a year (every coupling uses year t − 1), so the step goes
+/// phase by phase over all cities, and each phase's logarithms and exponentials are taken
+/// together: one batch of independent lanes instead of a chain of dependent scalar calls per
+/// city. The draws of a batch go through the phases together, so each batch holds every draw's
+/// arguments: short batches wait on their own latency, long ones keep the vector units busy.
+/// Each value is computed by the same formula as in a city-by-city loop of one draw: the same
+/// bits, whatever the batch.
 #[inline(always)]
-fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
-    let p = ws.p;
+fn step(model: &Model, wss: &mut [Workspace], live: &[bool], j: &mut Joined, t: i32, calib: bool) {
+    let (isa, k) = (wss[0].isa, wss.len());
+    each_live!(wss, live, |d, ws| begin_year(model, ws, t, calib, j.wage.args(d)));
+    j.wage.ln(isa, k);
+    each_live!(wss, live, |d, ws| demography_phase(model, ws, t, calib, j.wage.vals(d), j.v_star.args(d)));
+    if calib {
+        j.v_star.ln(isa, k);
+    }
+    each_live!(wss, live, |d, ws| urbanization_args(
+        model,
+        ws,
+        t,
+        calib,
+        j.wage.vals(d),
+        j.v_star.vals(d),
+        j.urban.args(d)
+    ));
+    j.urban.exp(isa, k);
+    each_live!(wss, live, |d, ws| factors_phase(model, ws, t, calib, j.urban.vals(d), j.logs.args(d)));
+    j.logs.ln(isa, k);
+    if calib {
+        each_live!(wss, live, |d, ws| output_args(ws, true, j.logs.vals(d), j.calib_y.args(d)));
+        j.calib_y.exp(isa, k);
+        each_live!(wss, live, |d, _| calibration_ratios(model, j.calib_y.vals(d), j.calib_gamma.args(d)));
+        j.calib_gamma.ln(isa, k);
+        each_live!(wss, live, |d, ws| calibrate_tfp(model, ws, t, j.calib_gamma.vals(d)));
+    }
+    each_live!(wss, live, |d, ws| output_args(ws, false, j.logs.vals(d), j.output.args(d)));
+    j.output.exp(isa, k);
+    each_live!(wss, live, |d, ws| end_year(model, ws, t, j.output.vals(d)));
+}
+
+/// The draw's four convergence factors of year t: TFR, migration, investment rate, TFP growth.
+#[inline(always)]
+fn decays_of(model: &Model, ws: &Workspace, t: i32) -> [f64; DECAYS] {
+    let at = DECAYS * (t - model.base_year - 1) as usize;
+    ws.decays[at..at + DECAYS].try_into().expect("four factors a year")
+}
+
+/// Year t's first phase: the survival table, the regional aggregates of year t − 1, the
+/// projects' direct effects and the levers; then the arguments of ln(w_i / w̄) and of the logits
+/// ln(v / (1 − v)) of year t − 1's urbanization (`args`: the first n and the next n).
+#[inline(always)]
+fn begin_year(model: &Model, ws: &mut Workspace, t: i32, calib: bool, args: &mut [f64]) {
     let b = model.base_year;
-    let k = (t - b) as f64;
     let n = model.n;
     // Survival of year t for each mortality schedule (the calibration pass and the draw's first
     // year share it: computed once).
@@ -1060,27 +1330,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         dma_mean += c.p * ws.dlnma[row + i];
     }
     let w_bar = y_sum / e_sum;
-    dma_mean /= p_sum;
-
-    let tfr_lr = p[P::TfrLongRun as usize];
-    let at = DECAYS * (t - b - 1) as usize;
-    let [tfr_decay, mig_decay, inv_decay, tfp_decay] =
-        ws.decays[at..at + DECAYS].try_into().expect("four factors a year");
-    let beta_w = p[P::MigrationWageResponse as usize];
-    let sigma_m = p[P::MigrationShockSd as usize];
-    let u_max = p[P::UrbanizationCeiling as usize];
-    let pi_n = p[P::MigrantUrbanShare as usize];
-    let r_norm = p[P::UrbanizationNormSpeed as usize];
-    let r_weight = (1.0 - (k - 1.0) / URBANIZATION_CONVERGENCE_YEARS).max(0.0);
-    let beta_y = p[P::UrbanizationGrowthResponse as usize];
-    let (rho_u, sigma_u) = (p[P::UrbanizationShockPersistence as usize], p[P::UrbanizationShockSd as usize]);
-    let d1 = p[P::PrimaryEmploymentDecline as usize];
-    let d23 = p[P::SecondaryToTertiaryShift as usize];
-    let s_lr = p[P::InvestmentRateLongRun as usize];
-    let delta = p[P::Depreciation as usize];
-    let alpha = p[P::CapitalShare as usize];
-    let gamma_lr = p[P::TfpGrowthLongRun as usize];
-    let eps_ma = p[P::MarketAccessElasticity as usize];
+    ws.dma_mean = dma_mean / p_sum;
     // Direct project effects of year t on ln A (none in the calibration pass).
     ws.gain.fill(0.0);
     if !calib {
@@ -1095,23 +1345,13 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             }
         }
     }
-
     ws.lever.clear_year(model.has_levers());
     if !calib {
+        let delta = ws.p[P::Depreciation as usize];
         prepare_levers(model, ws, t, delta);
     }
-    let lv = &mut ws.lever;
-
-    // The cities are independent within a year (every coupling uses year t − 1), so the step
-    // goes phase by phase over all cities, and each phase's logarithms and exponentials are
-    // taken together: one batch of independent lanes instead of a chain of dependent scalar
-    // calls per city (those chains, waiting on each other, were a fifth of a draw's time). Each
-    // value is computed by the same formula as in a city-by-city loop: the same bits.
-    let cities = &mut ws.cities[..n];
-    let (args, vals, pend) = (&mut ws.args[..10 * n], &mut ws.vals[..10 * n], &mut ws.pend[..n]);
-    // Relative wages ln(w_i / w̄) and the logits of urbanization ln(v / (1 − v)) of year t − 1,
-    // in one batch: the first n and the next n.
-    for (i, c) in cities.iter().enumerate() {
+    let u_max = ws.p[P::UrbanizationCeiling as usize];
+    for (i, c) in ws.cities.iter().enumerate() {
         args[i] = c.y / c.emp / w_bar;
         let mut v_prev = c.urban / (u_max * c.p);
         if !(LOGIT_EPS..=1.0 - LOGIT_EPS).contains(&v_prev) {
@@ -1120,9 +1360,29 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         }
         args[n + i] = v_prev / (1.0 - v_prev);
     }
-    let w_rel = &mut ws.w_rel[..2 * n];
-    kernels::ln_into_on(ws.isa, &args[..2 * n], w_rel);
-    for (i, (c, cb)) in cities.iter_mut().zip(&model.cities).enumerate() {
+}
+
+/// Year t's demography and migration (steps 2 and 3) for every city, from `w_rel` (the logs of
+/// [`begin_year`]'s arguments); in the calibration pass, m_i0 and the arguments of logit v*
+/// (`v_star`).
+#[inline(always)]
+fn demography_phase(
+    model: &Model,
+    ws: &mut Workspace,
+    t: i32,
+    calib: bool,
+    w_rel: &[f64],
+    v_star: &mut [f64],
+) {
+    let p = &ws.p;
+    let tfr_lr = p[P::TfrLongRun as usize];
+    let [tfr_decay, mig_decay, _, _] = decays_of(model, ws, t);
+    let beta_w = p[P::MigrationWageResponse as usize];
+    let sigma_m = p[P::MigrationShockSd as usize];
+    let u_max = p[P::UrbanizationCeiling as usize];
+    let pi_n = p[P::MigrantUrbanShare as usize];
+    let lv = &ws.lever;
+    for (i, (c, cb)) in ws.cities.iter_mut().zip(&model.cities).enumerate() {
         let (p_prev, y_prev, u_prev_rate) = (c.p, c.y, c.urban / c.p);
         // 2 demography
         let tfr = tfr_lr + (cb.tfr - tfr_lr) * tfr_decay + lv.tfr[i];
@@ -1189,34 +1449,69 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         // 4 urbanization (the calibration pass: the argument of logit v* = ln(v* / (1 − v*))).
         let migrant_urban = if net >= 0.0 { pi_n * net } else { u_prev_rate * net };
         if calib {
-            let mut v_star =
+            let mut v =
                 ((cb.urban / cb.population + cb.du_ref) * pop - migrant_urban) / (u_max * nat.population);
-            if !(LOGIT_EPS..=1.0 - LOGIT_EPS).contains(&v_star) {
-                v_star = v_star.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
+            if !(LOGIT_EPS..=1.0 - LOGIT_EPS).contains(&v) {
+                v = v.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
                 ws.diag.bump(Diag::LogitClamped);
             }
-            args[i] = v_star / (1.0 - v_star);
+            v_star[i] = v / (1.0 - v);
         }
-        pend[i] = Pending { nat, intended, capped: spread.capped, net, pop, migrant_urban, p_prev, y_prev };
+        ws.pend[i] =
+            Pending { nat, intended, capped: spread.capped, net, pop, migrant_urban, p_prev, y_prev };
     }
-    if calib {
-        kernels::ln_into_on(ws.isa, &args[..n], &mut vals[..n]);
-    }
-    for (i, c) in cities.iter_mut().enumerate() {
+}
+
+/// The arguments −x of the urbanization's sigmoid 1 / (1 + e^(−x)) (step 4), from the logits of
+/// year t − 1 (`w_rel[n..]`); in the calibration pass, r_i0 from logit v* (`v_star`).
+#[inline(always)]
+fn urbanization_args(
+    model: &Model,
+    ws: &mut Workspace,
+    t: i32,
+    calib: bool,
+    w_rel: &[f64],
+    v_star: &[f64],
+    args: &mut [f64],
+) {
+    let n = model.n;
+    let p = &ws.p;
+    let k = (t - model.base_year) as f64;
+    let r_norm = p[P::UrbanizationNormSpeed as usize];
+    let r_weight = (1.0 - (k - 1.0) / URBANIZATION_CONVERGENCE_YEARS).max(0.0);
+    let beta_y = p[P::UrbanizationGrowthResponse as usize];
+    let (rho_u, sigma_u) = (p[P::UrbanizationShockPersistence as usize], p[P::UrbanizationShockSd as usize]);
+    for (i, c) in ws.cities.iter_mut().enumerate() {
         let logit_prev = w_rel[n + i];
         if calib {
-            ws.r0[i] = vals[i] - logit_prev;
+            ws.r0[i] = v_star[i] - logit_prev;
         }
         let speed = r_norm + (ws.r0[i] - r_norm) * r_weight;
         c.zeta = rho_u * c.zeta + sigma_u * ws.eps_u[i];
         let x = logit_prev + speed + beta_y * c.dg + c.zeta;
-        // sigmoid x = 1 / (1 + e^(−x))
         args[i] = -x;
     }
-    kernels::exp_into(ws.isa, &args[..n], &mut vals[..n]);
-    for (i, (c, cb)) in cities.iter_mut().zip(&model.cities).enumerate() {
-        let Pending { nat, intended, capped, net, pop, migrant_urban, p_prev, y_prev } = pend[i];
-        let mut urban = u_max * (1.0 / (1.0 + vals[i])) * nat.population + migrant_urban;
+}
+
+/// Urbanization, labour, capital and TFP of year t (steps 4–8; in the calibration pass TFP waits
+/// for γ_i0), from e^(−x) (`urban`); the arguments of ln K_s and ln L_s (`args`, six per city).
+#[inline(always)]
+fn factors_phase(model: &Model, ws: &mut Workspace, t: i32, calib: bool, urban: &[f64], args: &mut [f64]) {
+    let p = &ws.p;
+    let n = model.n;
+    let [_, _, inv_decay, tfp_decay] = decays_of(model, ws, t);
+    let u_max = p[P::UrbanizationCeiling as usize];
+    let d1 = p[P::PrimaryEmploymentDecline as usize];
+    let d23 = p[P::SecondaryToTertiaryShift as usize];
+    let s_lr = p[P::InvestmentRateLongRun as usize];
+    let delta = p[P::Depreciation as usize];
+    let gamma_lr = p[P::TfpGrowthLongRun as usize];
+    let eps_ma = p[P::MarketAccessElasticity as usize];
+    let row = (t - model.base_year - 1) as usize * n;
+    let lv = &mut ws.lever;
+    for (i, (c, cb)) in ws.cities.iter_mut().zip(&model.cities).enumerate() {
+        let Pending { nat, intended, capped, net, pop, migrant_urban, p_prev, y_prev } = ws.pend[i];
+        let mut urban = u_max * (1.0 / (1.0 + urban[i])) * nat.population + migrant_urban;
         let cap = u_max * pop;
         if !(0.0..=cap).contains(&urban) {
             urban = urban.clamp(0.0, cap);
@@ -1274,13 +1569,13 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
             let gamma = gamma_lr + (ws.gamma0[i] - gamma_lr) * tfp_decay;
             let dma = match model.market_access {
                 MarketAccess::Absolute => ws.dlnma[row + i],
-                MarketAccess::Relative => ws.dlnma[row + i] - dma_mean,
+                MarketAccess::Relative => ws.dlnma[row + i] - ws.dma_mean,
             };
             let common = gamma + eps_ma * dma + ws.z[i] + ws.disaster;
             advance_tfp(&mut c.ln_a, i, common, &ws.gain, lv);
         }
         // 9 output: Y_s = exp(ln A_s + α ln K_s + (1 − α) ln L_s); the logs of every city's
-        // capital and labour below.
+        // capital and labour next.
         args[6 * i..6 * i + 3].copy_from_slice(&c.k);
         args[6 * i + 3..6 * i + 6].copy_from_slice(&labour);
         c.p_prev = p_prev;
@@ -1294,51 +1589,70 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         c.deaths = nat.deaths;
         c.net_mig = net;
     }
-    kernels::ln_into_on(ws.isa, &args[..6 * n], &mut vals[..6 * n]);
-    if calib {
-        // γ_i0 = ln[(1 + g_i)·Y_i(b) / Σ_s e^(ln A_s + drift_s + α ln K_s + (1 − α) ln L_s)]: year
-        // b + 1's output at γ = 0, by the output's own formula, in two batches.
-        for (i, c) in cities.iter().enumerate() {
-            let logs = &vals[6 * i..6 * i + 6];
-            for s in 0..3 {
-                args[6 * n + 3 * i + s] =
-                    c.ln_a[s] + SECTOR_DRIFT[s] + alpha * logs[s] + (1.0 - alpha) * logs[3 + s];
-            }
-        }
-        kernels::exp_into(ws.isa, &args[6 * n..9 * n], &mut vals[6 * n..9 * n]);
-        for (i, cb) in model.cities.iter().enumerate() {
-            let mut denom = 0.0;
-            for s in 0..3 {
-                if cb.output[s] > 0.0 {
-                    denom += vals[6 * n + 3 * i + s];
-                }
-            }
-            args[9 * n + i] = (1.0 + cb.g_ref) * cb.gdp / denom;
-        }
-        kernels::ln_into_on(ws.isa, &args[9 * n..10 * n], &mut vals[9 * n..10 * n]);
-        for (i, c) in cities.iter_mut().enumerate() {
-            ws.gamma0[i] = vals[9 * n + i];
-            // No market access, shocks or levers in the calibration pass.
-            let gamma = gamma_lr + (ws.gamma0[i] - gamma_lr) * tfp_decay;
-            let common = gamma + eps_ma * 0.0 + ws.z[i] + ws.disaster;
-            advance_tfp(&mut c.ln_a, i, common, &ws.gain, lv);
-        }
-    }
-    for (i, c) in cities.iter().enumerate() {
-        let logs = &vals[6 * i..6 * i + 6];
+}
+
+/// The arguments ln A_s + α ln K_s + (1 − α) ln L_s of output by sector, from the logs of
+/// [`factors_phase`]'s arguments (`logs`); with `drift`, ln A_s + drift_s + …: the calibration
+/// pass's output of year b + 1 at γ = 0.
+#[inline(always)]
+fn output_args(ws: &Workspace, drift: bool, logs: &[f64], args: &mut [f64]) {
+    let alpha = ws.p[P::CapitalShare as usize];
+    for (i, c) in ws.cities.iter().enumerate() {
+        let logs = &logs[6 * i..6 * i + 6];
         for s in 0..3 {
-            args[6 * n + 3 * i + s] = c.ln_a[s] + alpha * logs[s] + (1.0 - alpha) * logs[3 + s];
+            args[3 * i + s] = if drift {
+                c.ln_a[s] + SECTOR_DRIFT[s] + alpha * logs[s] + (1.0 - alpha) * logs[3 + s]
+            } else {
+                c.ln_a[s] + alpha * logs[s] + (1.0 - alpha) * logs[3 + s]
+            };
         }
     }
-    kernels::exp_into(ws.isa, &args[6 * n..9 * n], &mut vals[6 * n..9 * n]);
-    for (i, (c, cb)) in cities.iter_mut().zip(&model.cities).enumerate() {
+}
+
+/// The calibration pass: γ_i0 = ln[(1 + g_i)·Y_i(b) / Σ_s e^(ln A_s + drift_s + α ln K_s +
+/// (1 − α) ln L_s)], year b + 1's output at γ = 0 by the output's own formula; the ratios whose
+/// logs are γ_i0 (`args`), from the exponentials (`ys`, three per city).
+#[inline(always)]
+fn calibration_ratios(model: &Model, ys: &[f64], args: &mut [f64]) {
+    for (i, cb) in model.cities.iter().enumerate() {
+        let mut denom = 0.0;
+        for s in 0..3 {
+            if cb.output[s] > 0.0 {
+                denom += ys[3 * i + s];
+            }
+        }
+        args[i] = (1.0 + cb.g_ref) * cb.gdp / denom;
+    }
+}
+
+/// The calibration pass's γ_i0 (`gamma0`: the logs of [`calibration_ratios`]) and its step 8.
+#[inline(always)]
+fn calibrate_tfp(model: &Model, ws: &mut Workspace, t: i32, gamma0: &[f64]) {
+    let [_, _, _, tfp_decay] = decays_of(model, ws, t);
+    let gamma_lr = ws.p[P::TfpGrowthLongRun as usize];
+    let eps_ma = ws.p[P::MarketAccessElasticity as usize];
+    for (i, c) in ws.cities.iter_mut().enumerate() {
+        ws.gamma0[i] = gamma0[i];
+        // No market access, shocks or levers in the calibration pass.
+        let gamma = gamma_lr + (ws.gamma0[i] - gamma_lr) * tfp_decay;
+        let common = gamma + eps_ma * 0.0 + ws.z[i] + ws.disaster;
+        advance_tfp(&mut c.ln_a, i, common, &ws.gain, &ws.lever);
+    }
+}
+
+/// Year t's output by sector (`ys`: the exponentials of [`output_args`]), the parks' output
+/// (step 9), prices and Δg_i(t) for next year's urbanization.
+#[inline(always)]
+fn end_year(model: &Model, ws: &mut Workspace, t: i32, ys: &[f64]) {
+    for (i, (c, cb)) in ws.cities.iter_mut().zip(&model.cities).enumerate() {
         let mut y = 0.0;
         for s in 0..3 {
-            c.ys[s] = if cb.output[s] > 0.0 { vals[6 * n + 3 * i + s] } else { 0.0 };
+            c.ys[s] = if cb.output[s] > 0.0 { ys[3 * i + s] } else { 0.0 };
             y += c.ys[s];
         }
         c.y = y;
     }
+    let lv = &mut ws.lever;
     // Parks' output (step 9): value added at the host sector's TFP relative to its start year.
     for (pk, park) in model.parks.iter().enumerate() {
         let (h, sec) = (park.host, park.sector);
@@ -1371,6 +1685,7 @@ fn step(model: &Model, ws: &mut Workspace, t: i32, calib: bool) {
         lv.tax[park.partner] += tax;
     }
     // Prices and Δg_i(t) for next year's urbanization.
+    let p = &ws.p;
     let infl = p[P::InflationMean as usize] + p[P::InflationSd as usize] * ws.eps_pi;
     ws.price *= (1.0 + infl).max(0.5);
     let (mut y1, mut p1, mut y0, mut p0) = (0.0, 0.0, 0.0, 0.0);
