@@ -1300,26 +1300,13 @@ fn decays_of(model: &Model, ws: &Workspace, t: i32) -> [f64; DECAYS] {
     ws.decays[at..at + DECAYS].try_into().expect("four factors a year")
 }
 
-/// Year t's first phase: the survival table, the regional aggregates of year t − 1, the
+/// Year t's first phase: the regional aggregates of year t − 1, the
 /// projects' direct effects and the levers; then the arguments of ln(w_i / w̄) and of the logits
 /// ln(v / (1 − v)) of year t − 1's urbanization (`args`: the first n and the next n).
 #[inline(always)]
 fn begin_year(model: &Model, ws: &mut Workspace, t: i32, calib: bool, args: &mut [f64]) {
     let b = model.base_year;
     let n = model.n;
-    // Survival of year t for each mortality schedule (the calibration pass and the draw's first
-    // year share it: computed once).
-    if ws.surv_year != Some(t) {
-        let improve = ws.improve[(t - b - 1) as usize];
-        for ((s, m), small) in ws.surv.iter_mut().zip(&model.mortality).zip(&model.mortality_small) {
-            for g in 0..2 {
-                let bounded = model.mortality_bounded;
-                kernels::exp_scaled_neg(ws.isa, &m[g], bounded, small[g], improve, &mut s.s[g]);
-            }
-            s.complete();
-        }
-        ws.surv_year = Some(t);
-    }
     // Regional aggregates of year t−1.
     let (mut y_sum, mut e_sum, mut p_sum, mut dma_mean) = (0.0, 0.0, 0.0, 0.0);
     let row = (t - b - 1) as usize * n;
@@ -1362,8 +1349,8 @@ fn begin_year(model: &Model, ws: &mut Workspace, t: i32, calib: bool, args: &mut
     }
 }
 
-/// Year t's demography and migration (steps 2 and 3) for every city, from `w_rel` (the logs of
-/// [`begin_year`]'s arguments); in the calibration pass, m_i0 and the arguments of logit v*
+/// Year t's survival table, demography and migration (steps 2 and 3) for every city, from
+/// `w_rel` (the logs of [`begin_year`]'s arguments); in the calibration pass, m_i0 and the arguments of logit v*
 /// (`v_star`).
 #[inline(always)]
 fn demography_phase(
@@ -1374,6 +1361,21 @@ fn demography_phase(
     w_rel: &[f64],
     v_star: &mut [f64],
 ) {
+    // Survival of year t for each mortality schedule (the calibration pass and the draw's first
+    // year share it: computed once). It is computed here, just before the survival kernel reads
+    // it: in a batch, the other draws' phases run in between, and would push it out of the
+    // core's first-level cache.
+    if ws.surv_year != Some(t) {
+        let improve = ws.improve[(t - model.base_year - 1) as usize];
+        for ((s, m), small) in ws.surv.iter_mut().zip(&model.mortality).zip(&model.mortality_small) {
+            for g in 0..2 {
+                let bounded = model.mortality_bounded;
+                kernels::exp_scaled_neg(ws.isa, &m[g], bounded, small[g], improve, &mut s.s[g]);
+            }
+            s.complete();
+        }
+        ws.surv_year = Some(t);
+    }
     let p = &ws.p;
     let tfr_lr = p[P::TfrLongRun as usize];
     let [tfr_decay, mig_decay, _, _] = decays_of(model, ws, t);
