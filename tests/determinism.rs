@@ -15,7 +15,10 @@ fn thread_count_and_draw_order_do_not_change_results() {
     let a = one.install(|| runner::run(&model, &cfg, &|_| {})).unwrap();
     let b = two.install(|| runner::run(&model, &cfg, &|_| {})).unwrap();
     assert!(
-        a.values.iter().zip(&b.values).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+        a.values()
+            .iter()
+            .zip(b.values())
+            .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
     );
     let sa = one.install(|| minxinan::stats::summarise(&a));
     let sb = two.install(|| minxinan::stats::summarise(&b));
