@@ -1,10 +1,11 @@
 //! Criterion benchmarks of the simulation core: one baseline draw (also in each compiled
-//! version the processor runs); 1000- and 10 000-draw baseline
-//! ensembles, and 1000 draws of simulation alone (the core's throughput); the exact-quantile summary alone; scenario parse + resolve + model setup. Report
-//! medians; never gate CI on them (noise is ±3%): `.ci/icount` is the CI check.
+//! version the processor runs, and in a batch of eight as the runner runs them); 1000- and
+//! 10 000-draw baseline ensembles, and 1000 draws of simulation alone (the core's throughput);
+//! the exact-quantile summary alone; scenario parse + resolve + model setup. Report medians;
+//! never gate CI on them (noise is ±3%): `.ci/icount` is the CI check.
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use minxinan::model::sim::{self, Isa, Mode, Workspace};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use minxinan::model::sim::{self, BATCH, Batch, Isa, Mode, Workspace};
 use minxinan::{Model, Region, RunConfig, Scenario, runner, stats};
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -50,6 +51,21 @@ fn one_draw(c: &mut Criterion) {
             })
         });
     }
+    // A batch of draws, as the runner runs them (`sim::simulate_batch`): time per draw.
+    let mut batch = Batch::new(&model);
+    let mut rows = vec![0.0; BATCH * model.layout.len()];
+    let mut g = c.benchmark_group("batch");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function(format!("{BATCH} baseline draws in a batch"), |b| {
+        b.iter(|| {
+            draw += BATCH as u64;
+            let draws = black_box(draw)..draw + BATCH as u64;
+            sim::simulate_batch(&model, 20181231, draws, Mode::Stochastic, &mut batch, &mut rows)
+                .expect("draws");
+            black_box(&rows);
+        })
+    });
+    g.finish();
 }
 
 fn ensemble(c: &mut Criterion) {
@@ -60,16 +76,20 @@ fn ensemble(c: &mut Criterion) {
     g.bench_function("1000 baseline draws (simulate)", |b| {
         b.iter(|| black_box(runner::run(&model, &cfg, &|_| {}).expect("run")))
     });
-    // The core's throughput: the same draws in parallel, each written to its thread's one row
-    // (no 20 MB outcome matrix to fault in and fill, no sums).
+    // The core's throughput: the same draws in parallel, in batches as the runner runs them,
+    // each batch written to its thread's few rows (no 20 MB outcome matrix to fault in and
+    // fill, no sums).
     g.bench_function("1000 baseline draws (simulation only)", |b| {
         b.iter(|| {
-            // At least 125 draws per job: a workspace is built per job, not per draw.
-            (0..1000usize).into_par_iter().with_min_len(125).for_each_init(
-                || (Workspace::new(&model), vec![0.0; model.layout.len()]),
-                |(ws, row), draw| {
-                    sim::simulate(&model, 20181231, draw as u64, Mode::Stochastic, ws, row).expect("draw");
-                    black_box(&row);
+            // At least 128 draws per job: a batch's buffers are built per job, not per draw.
+            (0..1000usize.div_ceil(BATCH)).into_par_iter().with_min_len(128 / BATCH).for_each_init(
+                || (Batch::new(&model), vec![0.0; BATCH * model.layout.len()]),
+                |(batch, rows), k| {
+                    let draws = (k * BATCH) as u64..((k + 1) * BATCH).min(1000) as u64;
+                    let rows = &mut rows[..(draws.end - draws.start) as usize * model.layout.len()];
+                    sim::simulate_batch(&model, 20181231, draws, Mode::Stochastic, batch, rows)
+                        .expect("draws");
+                    black_box(&rows);
                 },
             )
         })
