@@ -552,7 +552,6 @@ pub fn run_cancellable(
     // pages from the kernel, touched first by the workers).
     let mut values = vec![0.0; n * width + LINE];
     let start = values.as_ptr().align_offset(LINE * size_of::<f64>()).min(LINE);
-    prefer_huge_pages(&mut values);
     let mode = if cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic };
     // Chunks of CHUNK draws, each run in draw order by one thread, which also sums its draws'
     // values while they are in cache (no second pass over the matrix for the means). The draws
@@ -610,28 +609,6 @@ pub fn run_cancellable(
         moments.absorb(&sums);
     }
     Ok(Ensemble { draws, layout: model.layout, values, start, diagnostics, moments })
-}
-
-/// Ask the kernel (Linux) for 2 MB pages under a large fresh buffer: the workers' first writes
-/// to the kept outcomes then fault once per 2 MB instead of once per 4 KB (the page faults were
-/// a tenth of a 10 000-draw run's processor time). Advice only: where the kernel gives no huge
-/// pages, nothing changes.
-fn prefer_huge_pages(buf: &mut [f64]) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let (at, len) = (buf.as_mut_ptr() as usize, size_of_val(buf));
-        // Whole pages inside the buffer (4 KB pages are the smallest x86-64 and arm64 Linux use;
-        // a larger page size only shrinks what is advised).
-        let (start, end) = (at.next_multiple_of(4096), (at + len) / 4096 * 4096);
-        if len >= HUGE && end > start {
-            // SAFETY: the range lies inside `buf`, which this function borrows mutably;
-            // MADV_HUGEPAGE changes how its pages are backed, not their contents.
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = buf;
 }
 
 /// Values per 64-byte cache line.
