@@ -1,11 +1,12 @@
 //! Times each compiled version of the baseline draw that this processor runs (generic, AVX2,
-//! AVX-512), interleaved: rounds of 200 draws per version in turn, so that a shared machine's
-//! drift hits every version alike. Prints each version's median and fastest round (µs per
-//! draw, one thread), and the ratio of medians to the generic one.
+//! AVX-512), one draw at a time (`simulate_on`) and in batches of `sim::BATCH` as the runner
+//! runs them (`simulate_batch_on`), interleaved: rounds of 200 draws per version and way in
+//! turn, so that a shared machine's drift hits every one alike. Prints each one's median and
+//! fastest round (µs per draw, one thread), and the ratio of medians to the generic draw alone.
 //!
 //! Usage: `versions [rounds]` (default 40).
 
-use minxinan::model::sim::{Isa, Mode, Workspace, simulate_on};
+use minxinan::model::sim::{BATCH, Batch, Isa, Mode, Workspace, simulate_batch_on, simulate_on};
 use minxinan::{Model, Region, Scenario};
 use std::hint::black_box;
 use std::time::Instant;
@@ -18,9 +19,13 @@ fn main() {
     let model = Model::new(&region, &scenario).expect("model");
     let versions: Vec<Isa> =
         [Isa::Generic, Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()).collect();
+    let width = model.layout.len();
     let mut ws = Workspace::new(&model);
-    let mut out = vec![0.0; model.layout.len()];
-    let mut times = vec![Vec::new(); versions.len()];
+    let mut out = vec![0.0; width];
+    let mut batch = Batch::new(&model);
+    let mut rows = vec![0.0; BATCH * width];
+    // times[2v]: version v alone; times[2v + 1]: in batches.
+    let mut times = vec![Vec::new(); 2 * versions.len()];
     const PER_ROUND: u64 = 200;
     for round in 0..rounds as u64 {
         for (v, &isa) in versions.iter().enumerate() {
@@ -30,7 +35,16 @@ fn main() {
                 simulate_on(isa, &model, 20181231, draw, Mode::Stochastic, &mut ws, &mut out, |_| {})
                     .expect("draw");
             }
-            times[v].push(start.elapsed().as_secs_f64() * 1e6 / PER_ROUND as f64);
+            times[2 * v].push(start.elapsed().as_secs_f64() * 1e6 / PER_ROUND as f64);
+            let start = Instant::now();
+            for k in (0..PER_ROUND).step_by(BATCH) {
+                let first = black_box(round * PER_ROUND + k);
+                let draws = first..first + BATCH.min((PER_ROUND - k) as usize) as u64;
+                let rows = &mut rows[..(draws.end - draws.start) as usize * width];
+                simulate_batch_on(isa, &model, 20181231, draws, Mode::Stochastic, &mut batch, rows)
+                    .expect("draws");
+            }
+            times[2 * v + 1].push(start.elapsed().as_secs_f64() * 1e6 / PER_ROUND as f64);
         }
     }
     let median = |t: &mut Vec<f64>| {
@@ -39,11 +53,13 @@ fn main() {
     };
     let base = median(&mut times[0].clone());
     for (v, isa) in versions.iter().enumerate() {
-        let m = median(&mut times[v]);
-        println!(
-            "{isa:?}: median {m:.1} µs, fastest {:.1} µs, {:.3}× the generic time",
-            times[v][0],
-            m / base
-        );
+        for (way, t) in ["alone", "in batches"].iter().zip(&mut times[2 * v..2 * v + 2]) {
+            let m = median(t);
+            println!(
+                "{isa:?} {way}: median {m:.1} µs, fastest {:.1} µs, {:.3}× the generic draw alone",
+                t[0],
+                m / base
+            );
+        }
     }
 }
