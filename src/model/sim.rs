@@ -2,7 +2,9 @@
 //! year to the horizon, writing every outcome into the draw's slice (MODEL.md §0 order).
 //!
 //! The [`Workspace`] holds every buffer a draw needs; it is built once per thread and reused, so
-//! the per-year step allocates nothing.
+//! the per-year step allocates nothing. [`simulate_batch`] runs up to [`BATCH`] draws through
+//! each year's phases together (a [`Batch`] holds their workspaces), each draw's outcomes the
+//! bits it gets alone; [`simulate`] is a batch of one.
 // Loops over ages, sexes and sectors index several parallel arrays at once.
 #![allow(clippy::needless_range_loop)]
 
