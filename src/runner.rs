@@ -459,16 +459,28 @@ pub fn compare(
         fill: &|(batches, scratch, diagnostics): &mut (Vec<Batch>, Vec<f64>, Vec<Diagnostics>), ks, rows| {
             let width = diff_at(k);
             let at = draws.start + ks.start..draws.start + ks.end;
-            // Each scenario's draws run as a batch, then go to their places in the rows.
+            // Each scenario's draws run as a batch, then go to their places in the rows. A
+            // failure is reported as the row-by-row order would meet it: the lowest failing
+            // draw, and in it the first scenario.
+            let mut failed: Option<(u64, ModelError)> = None;
             for (i, m) in models.iter().enumerate() {
                 let w = m.layout.len();
                 let scratch = &mut scratch[..rows.len() / width * w];
-                let d = sim::simulate_batch(m, cfg.seed, at.clone(), mode, &mut batches[i], scratch)
-                    .map_err(|(draw, e)| (draw - draws.start, e))?;
-                diagnostics[i].merge(&d);
+                match sim::simulate_batch(m, cfg.seed, at.clone(), mode, &mut batches[i], scratch) {
+                    Ok(d) => diagnostics[i].merge(&d),
+                    Err((draw, e)) => {
+                        if failed.as_ref().is_none_or(|(r, _)| draw - draws.start < *r) {
+                            failed = Some((draw - draws.start, e));
+                        }
+                        continue;
+                    }
+                }
                 for (row, values) in rows.chunks_exact_mut(width).zip(scratch.chunks_exact(w)) {
                     row[off[i]..off[i + 1]].copy_from_slice(values);
                 }
+            }
+            if let Some(f) = failed {
+                return Err(f);
             }
             for row in rows.chunks_exact_mut(width) {
                 let (base, rest) = row.split_at_mut(off[1]);
