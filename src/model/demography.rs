@@ -81,32 +81,19 @@ pub fn fertility_schedule() -> [f64; AGES] {
     phi
 }
 
-/// One year's survival rates s_g(x, t) of a mortality schedule, with their complements
-/// q = 1 − s (the deaths' rates), computed once for every city that shares the schedule.
+/// One year's survival rates s_g(x, t) of a mortality schedule, computed once for every city
+/// that shares the schedule. The deaths' rates q = 1 − s are computed where they are used (the
+/// same bits as a table of them, one array less to write and read every year).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Survival {
     /// s_g(x, t) by sex (0 female, 1 male) and age.
     pub s: [[f64; AGES]; 2],
-    /// 1 − s_g(x, t).
-    pub q: [[f64; AGES]; 2],
 }
 
 impl Survival {
-    /// Survival rates `s` and their complements.
+    /// Survival rates `s`.
     pub fn new(s: [[f64; AGES]; 2]) -> Survival {
-        let mut out = Survival { s, q: [[0.0; AGES]; 2] };
-        out.complete();
-        out
-    }
-
-    /// Recompute `q` = 1 − `s` after `s` changed.
-    #[inline(always)]
-    pub fn complete(&mut self) {
-        for (q, s) in self.q.iter_mut().zip(&self.s) {
-            for (q, s) in q.iter_mut().zip(s) {
-                *q = 1.0 - s;
-            }
-        }
+        Survival { s }
     }
 }
 
@@ -177,22 +164,22 @@ pub fn project_year(
     let births = tfr * kernels::dot_on(isa, &phi[15..50], &pop[0][15..50]);
     let mut nat = Natural { births, ..Natural::default() };
     for g in 0..2 {
-        let (p, s, q) = (&mut pop[g], &surv.s[g], &surv.q[g]);
+        let (p, s) = (&mut pop[g], &surv.s[g]);
         // Survivors of ages 64–100 end aged 65+ (99 and 100 both in the open group 100+), of
         // 14–63 aged 15–64, of 0–13 aged 1–14; shifted in place from the top.
-        let (top_alive, top_dead) = (p[MAX_AGE] * s[MAX_AGE], p[MAX_AGE] * q[MAX_AGE]);
+        let (top_alive, top_dead) = (p[MAX_AGE] * s[MAX_AGE], p[MAX_AGE] * (1.0 - s[MAX_AGE]));
         let migrants = match early {
             Early::None => kernels::Migrants::None,
             Early::Inflow(n, mu) => kernels::Migrants::Add(n, &mu[g]),
             Early::Outflow(n, mu) => kernels::Migrants::Outflow(n, &mu[g], OUTFLOW_CAP),
         };
         let kernels::Survived { young, working, old, dead, within_cap: kernel_within } =
-            kernels::survive_ages(isa, p, s, q, migrants, &mut natural[g]);
+            kernels::survive_ages(isa, p, s, migrants, &mut natural[g]);
         p[MAX_AGE] += top_alive;
         let b = births * if g == 1 { male_birth_share } else { 1.0 - male_birth_share };
         p[0] = b * s[0];
         let old = old + top_alive;
-        nat.deaths += (dead + top_dead) + b * q[0];
+        nat.deaths += (dead + top_dead) + b * (1.0 - s[0]);
         nat.population += ((p[0] + young) + working) + old;
         nat.working += working;
         nat.old += old;

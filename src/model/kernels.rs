@@ -143,7 +143,7 @@ const _: () = assert!(FIRST_OLD.is_multiple_of(LANES) && FIRST_WORKING / LANES =
 
 /// One year's survival and ageing of one sex's cells in place: `p[x + 1] = p[x]·s[x]` for x = 99
 /// down to 0 (`p[100]`, the open group, is the caller's to have read first), with the survivors'
-/// sums by age group and Σ p·q, q = 1 − s, in one pass.
+/// sums by age group and Σ p·q, q = 1 − s (computed here, as the deaths need it), in one pass.
 ///
 /// With migrants (n, μ), the cells 1..=99 also receive n·μ as they are stored:
 /// `p[x + 1] = p[x]·s[x] + n·μ[x + 1]`, the same two roundings as adding n·μ after the kernel (the
@@ -161,7 +161,6 @@ pub fn survive_ages(
     isa: Isa,
     p: &mut [f64; AGES],
     s: &[f64; AGES],
-    q: &[f64; AGES],
     migrants: Migrants<'_>,
     natural: &mut [f64; AGES],
 ) -> Survived {
@@ -176,8 +175,8 @@ pub fn survive_ages(
         ($f:path, $($m:ident),*) => {{
             use $f as kernel;
             match mode {
-                $($m => kernel::<$m>(p, s, q, n, mu, cap, natural),)*
-                _ => kernel::<NONE>(p, s, q, n, mu, cap, natural),
+                $($m => kernel::<$m>(p, s, n, mu, cap, natural),)*
+                _ => kernel::<NONE>(p, s, n, mu, cap, natural),
             }
         }};
     }
@@ -212,7 +211,6 @@ pub fn survive_ages(
 fn survive_portable<const MODE: u8>(
     p: &mut [f64; AGES],
     s: &[f64; AGES],
-    q: &[f64; AGES],
     n: f64,
     mu: &[f64; AGES],
     cap: f64,
@@ -227,7 +225,7 @@ fn survive_portable<const MODE: u8>(
             if x < MAX_AGE {
                 c[k] = p[x];
                 v[k] = c[k] * s[x];
-                d[k] = c[k] * q[x];
+                d[k] = c[k] * (1.0 - s[x]);
             }
         }
         for k in 0..LANES {
@@ -296,7 +294,6 @@ mod avx2 {
     pub(super) fn survive_ages<const MODE: u8>(
         p: &mut [f64; AGES],
         s: &[f64; AGES],
-        q: &[f64; AGES],
         n: f64,
         mu: &[f64; AGES],
         cap: f64,
@@ -309,7 +306,8 @@ mod avx2 {
         const { assert!(MAX_AGE == 8 * (SURVIVAL_BLOCKS - 1) + 4) };
         let z = _mm256_setzero_pd();
         let (mut young, mut working, mut old, mut dead) = ([z; 2], [z; 2], [z; 2], [z; 2]);
-        let (pp, sp, qp, mp, nv) = (p.as_mut_ptr(), s.as_ptr(), q.as_ptr(), mu.as_ptr(), _mm256_set1_pd(n));
+        let (pp, sp, mp, nv, one) =
+            (p.as_mut_ptr(), s.as_ptr(), mu.as_ptr(), _mm256_set1_pd(n), _mm256_set1_pd(1.0));
         // Lanes 0–2: the top quad's cells whose survivors are not the open group (cell 100).
         let below_top = _mm256_castsi256_pd(_mm256_set_epi64x(0, -1, -1, -1));
         let top = 8 * (SURVIVAL_BLOCKS - 1);
@@ -321,8 +319,9 @@ mod avx2 {
             // store.
             unsafe {
                 let c = _mm256_loadu_pd(pp.add(x));
-                let v = _mm256_mul_pd(c, _mm256_loadu_pd(sp.add(x)));
-                dead[h] = _mm256_add_pd(dead[h], _mm256_mul_pd(c, _mm256_loadu_pd(qp.add(x))));
+                let sv = _mm256_loadu_pd(sp.add(x));
+                let v = _mm256_mul_pd(c, sv);
+                dead[h] = _mm256_add_pd(dead[h], _mm256_mul_pd(c, _mm256_sub_pd(one, sv)));
                 let stored = if MODE == ADD || MODE == OUTFLOW {
                     let w = _mm256_add_pd(v, _mm256_mul_pd(nv, _mm256_loadu_pd(mp.add(x + 1))));
                     if top_quad { _mm256_blendv_pd(v, w, below_top) } else { w }
@@ -601,7 +600,6 @@ mod avx512 {
     pub(super) fn survive_ages<const MODE: u8>(
         p: &mut [f64; AGES],
         s: &[f64; AGES],
-        q: &[f64; AGES],
         n: f64,
         mu: &[f64; AGES],
         cap: f64,
@@ -614,7 +612,8 @@ mod avx512 {
         const { assert!(MAX_AGE == 8 * (SURVIVAL_BLOCKS - 1) + 4) };
         let z = _mm512_setzero_pd();
         let (mut young, mut working, mut old, mut dead) = (z, z, z, z);
-        let (pp, sp, qp, mp, nv) = (p.as_mut_ptr(), s.as_ptr(), q.as_ptr(), mu.as_ptr(), _mm512_set1_pd(n));
+        let (pp, sp, mp, nv, one) =
+            (p.as_mut_ptr(), s.as_ptr(), mu.as_ptr(), _mm512_set1_pd(n), _mm512_set1_pd(1.0));
         // The cells of block b in the lanes of `mask`: survivors (stored at 8b + 1.. after the
         // cells are read, with the inflow added but for the open group), deaths added to `dead`.
         let mut block = |b: usize, mask: u8, dead: &mut __m512d| {
@@ -625,8 +624,10 @@ mod avx512 {
             unsafe {
                 let x = 8 * b;
                 let c = _mm512_maskz_loadu_pd(mask, pp.add(x));
-                let v = _mm512_mul_pd(c, _mm512_maskz_loadu_pd(mask, sp.add(x)));
-                *dead = _mm512_add_pd(*dead, _mm512_mul_pd(c, _mm512_maskz_loadu_pd(mask, qp.add(x))));
+                // Lanes off the mask: c = +0, so their death term is +0 whatever 1 − s is.
+                let sv = _mm512_maskz_loadu_pd(mask, sp.add(x));
+                let v = _mm512_mul_pd(c, sv);
+                *dead = _mm512_add_pd(*dead, _mm512_mul_pd(c, _mm512_sub_pd(one, sv)));
                 // The top block's fourth lane is the open group's: the caller's.
                 let stored_mask = if mask == 0xff { mask } else { mask >> 1 };
                 let stored = if MODE == ADD || MODE == OUTFLOW {
@@ -1268,7 +1269,7 @@ mod tests {
             for isa in std::iter::once(Isa::Generic).chain(wide()) {
                 let mut p = x;
                 let mut nat = [7.0; AGES];
-                let got = survive_ages(isa, &mut p, &s, &q, Migrants::None, &mut nat);
+                let got = survive_ages(isa, &mut p, &s, Migrants::None, &mut nat);
                 assert!(nat.iter().all(|&v| v == 7.0), "natural cells untouched without an outflow");
                 let group = |lo: usize, hi: usize| (lo..hi).map(|i| x[i] * s[i]).sum::<f64>();
                 let want = Survived {
@@ -1284,7 +1285,7 @@ mod tests {
                 // An inflow lands in cells 1..=99 as they are stored; the sums stay the survivors'.
                 let mu: [f64; AGES] = std::array::from_fn(|i| (i % 4) as f64);
                 let mut p = x;
-                let with = survive_ages(isa, &mut p, &s, &q, Migrants::Add(3.0, &mu), &mut nat);
+                let with = survive_ages(isa, &mut p, &s, Migrants::Add(3.0, &mu), &mut nat);
                 assert_eq!(with, want, "round {round} {isa:?}: sums with an inflow");
                 assert!((0..99).all(|i| p[i + 1] == x[i] * s[i] + 3.0 * mu[i + 1]), "round {round} {isa:?}");
                 assert_eq!((p[0], p[100]), (x[0], x[99] * s[99]), "cells 0 and 100 are the caller's");
@@ -1294,7 +1295,7 @@ mod tests {
                     std::array::from_fn(|y| if y == 0 || s[y - 1] == 0.0 { 0.0 } else { (y % 4) as f64 });
                 for n in [-0.25, -40.0, -1e9] {
                     let mut p = x;
-                    let checked = survive_ages(isa, &mut p, &s, &q, Migrants::Outflow(n, &mu, 0.9), &mut nat);
+                    let checked = survive_ages(isa, &mut p, &s, Migrants::Outflow(n, &mu, 0.9), &mut nat);
                     let within = (1..100).all(|y| -n * mu[y] <= 0.9 * (x[y - 1] * s[y - 1]));
                     assert_eq!(
                         checked,
@@ -1341,15 +1342,14 @@ mod tests {
                 };
                 s[x] = (next() >> 11) as f64 / (1u64 << 53) as f64;
             }
-            let q = s.map(|v| 1.0 - v);
             let mu: [f64; AGES] = std::array::from_fn(|_| (next() >> 11) as f64 / (1u64 << 60) as f64);
             let n = (next() >> 11) as f64 / 1024.0;
             for inflow in [Migrants::None, Migrants::Add(n, &mu), Migrants::Outflow(-n, &mu, 0.9)] {
                 let (mut a, mut nat_a) = (p, [0.0; AGES]);
-                let want = survive_ages(Isa::Generic, &mut a, &s, &q, inflow, &mut nat_a);
+                let want = survive_ages(Isa::Generic, &mut a, &s, inflow, &mut nat_a);
                 for isa in wide() {
                     let (mut b, mut nat_b) = (p, [0.0; AGES]);
-                    let got = survive_ages(isa, &mut b, &s, &q, inflow, &mut nat_b);
+                    let got = survive_ages(isa, &mut b, &s, inflow, &mut nat_b);
                     let same = nat_a.iter().zip(&nat_b).all(|(x, y)| x.to_bits() == y.to_bits());
                     assert!(same, "round {round} {isa:?} {inflow:?}: natural cells");
                     let bits =

@@ -1374,7 +1374,6 @@ fn demography_phase(
                 let bounded = model.mortality_bounded;
                 kernels::exp_scaled_neg(ws.isa, &m[g], bounded, small[g], improve, &mut s.s[g]);
             }
-            s.complete();
         }
         ws.surv_year = Some(t);
     }
