@@ -1352,8 +1352,8 @@ fn begin_year(model: &Model, ws: &mut Workspace, t: i32, calib: bool, args: &mut
 }
 
 /// Year t's survival table, demography and migration (steps 2 and 3) for every city, from
-/// `w_rel` (the logs of [`begin_year`]'s arguments); in the calibration pass, m_i0 and the arguments of logit v*
-/// (`v_star`).
+/// `w_rel` (the logs of [`begin_year`]'s arguments); in the calibration pass, m_i0 and the
+/// arguments of logit v* (`v_star`).
 #[inline(always)]
 fn demography_phase(
     model: &Model,
