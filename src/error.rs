@@ -111,6 +111,15 @@ pub enum ModelError {
     },
 }
 
+/// Keep in `slot` the failure of the lowest draw (or row) `at`: a run reports the failure that
+/// running its draws one by one, in order, would meet first. At a tie the failure kept first
+/// stays.
+pub(crate) fn keep_lowest<K: Ord>(slot: &mut Option<(K, ModelError)>, at: K, e: ModelError) {
+    if slot.as_ref().is_none_or(|(k, _)| at < *k) {
+        *slot = Some((at, e));
+    }
+}
+
 /// Any error of the library.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -6,7 +6,7 @@
 //! ([`Ensemble`]); [`summarise_run`] summarises the draws as they come and keeps only what the
 //! exact quantiles need (memory ∝ √draws).
 
-use crate::error::ModelError;
+use crate::error::{ModelError, keep_lowest};
 use crate::indicators::Layout;
 use crate::model::Model;
 use crate::model::sim::{self, BATCH, Batch, Diagnostics, Mode};
@@ -287,9 +287,7 @@ fn stream<S: Send>(
                 if matches!(e, ModelError::Cancelled) {
                     return Err(e);
                 }
-                if error.as_ref().is_none_or(|(r0, _)| r < *r0) {
-                    error = Some((r, e));
-                }
+                keep_lowest(&mut error, r, e);
             }
             sieves.push(o.sieve);
             sums.extend(o.sums);
@@ -469,9 +467,7 @@ pub fn compare(
                 match sim::simulate_batch(m, cfg.seed, at.clone(), mode, &mut batches[i], scratch) {
                     Ok(d) => diagnostics[i].merge(&d),
                     Err((draw, e)) => {
-                        if failed.as_ref().is_none_or(|(r, _)| draw - draws.start < *r) {
-                            failed = Some((draw - draws.start, e));
-                        }
+                        keep_lowest(&mut failed, draw - draws.start, e);
                         continue;
                     }
                 }

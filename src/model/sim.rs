@@ -11,7 +11,7 @@
 use super::demography::{self, Natural};
 use super::kernels;
 use super::*;
-use crate::error::ModelError;
+use crate::error::{ModelError, keep_lowest};
 use crate::indicators::{INDICATORS, Indicator};
 use crate::params::P;
 use crate::region::Statistics;
@@ -701,13 +701,6 @@ fn simulate_avx2(
     simulate_inner(model, seed, first, mode, wss, joined, out, observe)
 }
 
-/// Keep the failure of the lowest draw.
-fn keep_first(failed: &mut Option<(usize, ModelError)>, d: usize, e: ModelError) {
-    if failed.as_ref().is_none_or(|(d0, _)| d < *d0) {
-        *failed = Some((d, e));
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn simulate_inner(
@@ -732,7 +725,7 @@ fn simulate_inner(
         ws.diag = Diagnostics::default();
         ws.surv_year = None;
         if let Err(e) = sample_inputs(model, seed, first + d as u64, mode, ws) {
-            keep_first(&mut failed, d, e);
+            keep_lowest(&mut failed, d, e);
             continue;
         }
         live[d] = true;
@@ -759,7 +752,7 @@ fn simulate_inner(
         reset(model, ws);
         if let Err(e) = write_year(model, ws, b, first + d as u64, row) {
             live[d] = false;
-            keep_first(&mut failed, d, e);
+            keep_lowest(&mut failed, d, e);
             continue;
         }
         if stochastic {
@@ -779,7 +772,7 @@ fn simulate_inner(
                 Ok(()) => observe(d, YearView { year: t, ws }),
                 Err(e) => {
                     live[d] = false;
-                    keep_first(&mut failed, d, e);
+                    keep_lowest(&mut failed, d, e);
                 }
             }
         }
