@@ -218,11 +218,16 @@ pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
     (0..width)
         .into_par_iter()
         .map_init(
-            || vec![0.0; n],
-            |col: &mut Vec<f64>, j| {
+            || (vec![0; n], vec![0; n], vec![0.0; n]),
+            |(keys, scratch, col): &mut (Vec<i64>, Vec<i64>, Vec<f64>), j| {
+                // A copy of the series' runs first (wide loads keep many misses in flight),
+                // then its keys, made in the core's cache.
                 ens.series_into(j, col);
+                for (k, &x) in keys.iter_mut().zip(col.iter()) {
+                    *k = quantile::total_key(x);
+                }
                 let (mean, sd) = moments.mean_sd(j);
-                SeriesStats { mean, sd, q: quantile::quantiles_type7(col, &PROBS) }
+                SeriesStats { mean, sd, q: quantile::quantiles_of_keys(keys, &PROBS, scratch) }
             },
         )
         .collect()
@@ -256,8 +261,9 @@ pub fn paired(base: &Ensemble, alt: &Ensemble) -> Vec<DiffStats> {
     (0..paired_width(&base.layout))
         .into_par_iter()
         .map_init(
-            || (vec![0.0; n], vec![0.0; n], ChunkSums::new(1)),
-            |(buf, alt_j, sums): &mut (Vec<f64>, Vec<f64>, ChunkSums), j| {
+            || (vec![0.0; n], vec![0.0; n], ChunkSums::new(1), vec![0; n], vec![0; n]),
+            |(buf, alt_j, sums, keys, scratch): &mut (Vec<f64>, Vec<f64>, ChunkSums, Vec<i64>, Vec<i64>),
+             j| {
                 base.series_into(j, buf);
                 alt.series_into(j, alt_j);
                 let mut higher = 0usize;
@@ -275,7 +281,10 @@ pub fn paired(base: &Ensemble, alt: &Ensemble) -> Vec<DiffStats> {
                     moments.absorb(sums);
                 }
                 let (mean, _) = moments.mean_sd(0);
-                let q = quantile::quantiles_type7(buf, &PROBS);
+                for (k, &d) in keys.iter_mut().zip(buf.iter()) {
+                    *k = quantile::total_key(d);
+                }
+                let q = quantile::quantiles_of_keys(keys, &PROBS, scratch);
                 DiffStats { mean, q, prob_alt_higher: higher as f64 / n as f64 }
             },
         )

@@ -6,10 +6,23 @@
 //! bits (relative to the minimum), and only the buckets that hold a needed rank are gathered and
 //! searched again, down to a few hundred values, which are sorted. About three linear passes.
 
-/// Type-7 quantiles of `xs` at increasing probabilities `probs` (reorders `xs`). NaN for an empty
-/// sample. Values are ordered by `f64::total_cmp`.
+/// Type-7 quantiles of `xs` at increasing probabilities `probs`. NaN for an empty sample. Values
+/// are ordered by `f64::total_cmp`.
 pub fn quantiles_type7<const K: usize>(xs: &mut [f64], probs: &[f64; K]) -> [f64; K] {
-    let n = xs.len();
+    let mut keys: Vec<i64> = xs.iter().map(|x| total_key(*x)).collect();
+    let mut scratch = vec![0; keys.len()];
+    quantiles_of_keys(&mut keys, probs, &mut scratch)
+}
+
+/// [`quantiles_type7`] of the values whose [`total_key`]s are `keys` (overwritten), with
+/// `scratch` space of at least `keys.len()` keys: selection on integer keys that order exactly
+/// as `f64::total_cmp` does (cheaper to compare), and no allocation.
+pub(crate) fn quantiles_of_keys<const K: usize>(
+    keys: &mut [i64],
+    probs: &[f64; K],
+    scratch: &mut [i64],
+) -> [f64; K] {
+    let n = keys.len();
     let mut out = [f64::NAN; K];
     if n == 0 {
         return out;
@@ -27,16 +40,12 @@ pub fn quantiles_type7<const K: usize>(xs: &mut [f64], probs: &[f64; K]) -> [f64
             }
         }
     }
-    // Select on integer keys that order exactly as f64::total_cmp does (cheaper to compare).
-    let mut keys: Vec<i64> = xs.iter().map(|x| total_key(*x)).collect();
     let mut found = [0i64; 64];
-    select_ranks(&mut keys, &ranks[..nr], &mut found[..nr]);
-    for (&r, &k) in ranks[..nr].iter().zip(&found[..nr]) {
-        xs[r] = from_key(k);
-    }
+    select_ranks(keys, &ranks[..nr], &mut found[..nr], scratch);
+    let at = |r: usize| from_key(found[ranks[..nr].partition_point(|&x| x < r)]);
     for (o, &p) in out.iter_mut().zip(probs) {
         let (lo, hi) = type7_ranks(n, p);
-        *o = type7_interpolate(n, p, xs[lo], xs[hi]);
+        *o = type7_interpolate(n, p, at(lo), at(hi));
     }
     out
 }
@@ -71,72 +80,209 @@ pub(crate) fn from_key(k: i64) -> f64 {
 
 /// Below this many values, sort them.
 const SMALL: usize = 192;
+/// From this many keys on, [`Plan::counts`] counts in four tallies (below, zeroing and adding
+/// them costs more than it saves).
+const TALLIES_FROM: usize = 4096;
 /// Bits of the histogram's bucket index.
 const BUCKET_BITS: u32 = 10;
 
-/// The order statistics of `keys` at `ranks` (increasing, below `keys.len()`) into `out`.
-/// `keys` is reordered.
-pub(crate) fn select_ranks(keys: &mut [i64], ranks: &[usize], out: &mut [i64]) {
-    debug_assert_eq!(ranks.len(), out.len());
-    if ranks.is_empty() {
-        return;
+/// The order statistics of `keys` at `ranks` (increasing, below `keys.len()`) into `out`,
+/// with `scratch` space of at least `keys.len()` keys; nothing is allocated. The keys are
+/// overwritten: use [`select_ranks_keeping`] where they are needed afterwards.
+///
+/// Keys are counted into 1024 buckets by their high bits (relative to the minimum). The keys
+/// of the buckets that hold a needed rank are compacted branch-free into `scratch`, sorted by
+/// bucket into the front of `keys` (a counting sort of those few), and each bucket is searched
+/// on its own, down to a few hundred keys, which are sorted.
+pub(crate) fn select_ranks(keys: &mut [i64], ranks: &[usize], out: &mut [i64], scratch: &mut [i64]) {
+    debug_assert!(scratch.len() >= keys.len());
+    let Some(plan) = Plan::of(keys, ranks, out) else { return };
+    plan.compact(keys, scratch);
+    plan.by_bucket(&scratch[..plan.total], &mut keys[..plan.total]);
+    plan.search(&mut keys[..plan.total], ranks, out, scratch);
+}
+
+/// [`select_ranks`] that only reorders `keys`, with room for both the compacted keys and their
+/// sorted copy in `scratch` (grown as needed).
+pub(crate) fn select_ranks_keeping(
+    keys: &mut [i64],
+    ranks: &[usize],
+    out: &mut [i64],
+    scratch: &mut Vec<i64>,
+) {
+    let Some(plan) = Plan::of(keys, ranks, out) else { return };
+    let n = keys.len();
+    if scratch.len() < n + plan.total {
+        scratch.resize(n + plan.total, 0);
     }
-    if keys.len() <= SMALL {
-        keys.sort_unstable();
-        for (o, &r) in out.iter_mut().zip(ranks) {
-            *o = keys[r];
+    let (compacted, sorted) = scratch.split_at_mut(n);
+    plan.compact(keys, compacted);
+    let sorted = &mut sorted[..plan.total];
+    plan.by_bucket(&compacted[..plan.total], sorted);
+    plan.search(sorted, ranks, out, compacted);
+}
+
+/// One level of [`select_ranks`]: the buckets, and which of them hold the needed ranks.
+struct Plan {
+    min: i64,
+    shift: u32,
+    /// Per bucket: 1 if it holds a needed rank.
+    needed: [u8; 1 << BUCKET_BITS],
+    /// Per needed bucket, in order: (bucket, keys below it, keys in it).
+    wanted: [(usize, usize, usize); 64],
+    nw: usize,
+    /// Each needed rank's place in its bucket.
+    local: [usize; 64],
+    /// Keys in the needed buckets.
+    total: usize,
+}
+
+impl Plan {
+    /// The buckets of `keys` and the needed ones; `None` when `out` is already filled (no ranks,
+    /// a few keys, which are sorted, or every key the same).
+    fn of(keys: &mut [i64], ranks: &[usize], out: &mut [i64]) -> Option<Plan> {
+        debug_assert_eq!(ranks.len(), out.len());
+        if ranks.is_empty() {
+            return None;
         }
-        return;
-    }
-    let (mut min, mut max) = (i64::MAX, i64::MIN);
-    for &k in keys.iter() {
-        min = min.min(k);
-        max = max.max(k);
-    }
-    if min == max {
-        out.fill(min);
-        return;
-    }
-    // Bucket = (key − min) >> shift, with the shift that puts max in the top bucket's range.
-    let span = max.wrapping_sub(min) as u64;
-    let shift = (64 - span.leading_zeros()).saturating_sub(BUCKET_BITS);
-    let bucket = |k: i64| (k.wrapping_sub(min) as u64 >> shift) as usize;
-    let mut counts = [0usize; 1 << BUCKET_BITS];
-    for &k in keys.iter() {
-        counts[bucket(k)] += 1;
-    }
-    // The bucket of each needed rank and the rank's place in it.
-    let mut slot_of = [u8::MAX; 1 << BUCKET_BITS];
-    let mut wanted: [(usize, usize, usize); 64] = [(0, 0, 0); 64]; // (bucket, first rank, count)
-    let mut nw = 0;
-    let (mut b, mut below) = (0, 0);
-    let mut local = [0usize; 64];
-    for (i, &r) in ranks.iter().enumerate() {
-        while below + counts[b] <= r {
-            below += counts[b];
-            b += 1;
+        if keys.len() <= SMALL {
+            keys.sort_unstable();
+            for (o, &r) in out.iter_mut().zip(ranks) {
+                *o = keys[r];
+            }
+            return None;
         }
-        if nw == 0 || wanted[nw - 1].0 != b {
-            slot_of[b] = nw as u8;
-            wanted[nw] = (b, below, counts[b]);
-            nw += 1;
+        let (min, max) = key_range(keys);
+        if min == max {
+            out.fill(min);
+            return None;
         }
-        local[i] = r - below;
+        // Bucket = (key − min) >> shift, with the shift that puts max in the top bucket's range.
+        let span = max.wrapping_sub(min) as u64;
+        let shift = (64 - span.leading_zeros()).saturating_sub(BUCKET_BITS);
+        let mut plan = Plan {
+            min,
+            shift,
+            needed: [0; 1 << BUCKET_BITS],
+            wanted: [(0, 0, 0); 64],
+            nw: 0,
+            local: [0; 64],
+            total: 0,
+        };
+        let counts = plan.counts(keys);
+        let (mut b, mut below) = (0, 0);
+        for (i, &r) in ranks.iter().enumerate() {
+            while below + counts[b] as usize <= r {
+                below += counts[b] as usize;
+                b += 1;
+            }
+            let here = counts[b] as usize;
+            if plan.nw == 0 || plan.wanted[plan.nw - 1].0 != b {
+                plan.needed[b] = 1;
+                plan.wanted[plan.nw] = (b, below, here);
+                plan.nw += 1;
+                plan.total += here;
+            }
+            plan.local[i] = r - below;
+        }
+        Some(plan)
     }
-    // Gather the needed buckets' keys (in one pass), then search each on its own.
-    let mut gathered: Vec<Vec<i64>> = wanted[..nw].iter().map(|w| Vec::with_capacity(w.2)).collect();
-    for &k in keys.iter() {
-        let s = slot_of[bucket(k)];
-        if s != u8::MAX {
-            gathered[s as usize].push(k);
+
+    /// The number of keys in each bucket. Consecutive keys often share a bucket, and with one
+    /// tally each increment would wait for the one before: long runs of keys are counted in
+    /// four tallies.
+    fn counts(&self, keys: &[i64]) -> [u32; 1 << BUCKET_BITS] {
+        let mut counts = [0u32; 1 << BUCKET_BITS];
+        if keys.len() < TALLIES_FROM {
+            for &k in keys {
+                counts[self.bucket(k)] += 1;
+            }
+            return counts;
+        }
+        let mut tallies = [[0u32; 1 << BUCKET_BITS]; 3];
+        let mut quads = keys.chunks_exact(4);
+        for q in &mut quads {
+            counts[self.bucket(q[0])] += 1;
+            for (t, &k) in tallies.iter_mut().zip(&q[1..]) {
+                t[self.bucket(k)] += 1;
+            }
+        }
+        for &k in quads.remainder() {
+            counts[self.bucket(k)] += 1;
+        }
+        for (b, c) in counts.iter_mut().enumerate() {
+            *c += tallies[0][b] + tallies[1][b] + tallies[2][b];
+        }
+        counts
+    }
+
+    #[inline(always)]
+    fn bucket(&self, k: i64) -> usize {
+        (k.wrapping_sub(self.min) as u64 >> self.shift) as usize & ((1 << BUCKET_BITS) - 1)
+    }
+
+    /// The needed buckets' keys into the front of `dst`, without a branch: every key is written
+    /// after the last needed one, and the count grows only for a needed key.
+    fn compact(&self, keys: &[i64], dst: &mut [i64]) {
+        let dst = &mut dst[..keys.len()];
+        let mut w = 0;
+        for &k in keys {
+            dst[w] = k;
+            w += self.needed[self.bucket(k)] as usize;
+        }
+        debug_assert_eq!(w, self.total);
+    }
+
+    /// The compacted keys `src`, bucket by bucket, into `dst` (a counting sort).
+    fn by_bucket(&self, src: &[i64], dst: &mut [i64]) {
+        if self.nw == 1 {
+            dst.copy_from_slice(src);
+            return;
+        }
+        let mut slot = [0u8; 1 << BUCKET_BITS];
+        let mut at = [0usize; 64];
+        let mut start = 0;
+        for (i, w) in self.wanted[..self.nw].iter().enumerate() {
+            slot[w.0] = i as u8;
+            at[i] = start;
+            start += w.2;
+        }
+        for &k in src {
+            let s = slot[self.bucket(k)] as usize;
+            dst[at[s]] = k;
+            at[s] += 1;
         }
     }
-    let mut i = 0;
-    for (w, g) in wanted[..nw].iter().zip(gathered.iter_mut()) {
-        let j = i + ranks[i..].iter().take_while(|&&r| r < w.1 + w.2).count();
-        select_ranks(g, &local[i..j], &mut out[i..j]);
-        i = j;
+
+    /// The needed ranks, each needed bucket's (the keys `sorted` by [`Plan::by_bucket`]) searched
+    /// on its own.
+    fn search(&self, sorted: &mut [i64], ranks: &[usize], out: &mut [i64], scratch: &mut [i64]) {
+        let (mut i, mut start) = (0, 0);
+        for w in &self.wanted[..self.nw] {
+            let j = i + ranks[i..].iter().take_while(|&&r| r < w.1 + w.2).count();
+            select_ranks(&mut sorted[start..start + w.2], &self.local[i..j], &mut out[i..j], scratch);
+            (i, start) = (j, start + w.2);
+        }
     }
+}
+
+/// The smallest and largest key, in eight independent lanes.
+#[inline]
+fn key_range(keys: &[i64]) -> (i64, i64) {
+    let mut lo = [i64::MAX; 8];
+    let mut hi = [i64::MIN; 8];
+    let mut chunks = keys.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            lo[l] = lo[l].min(c[l]);
+            hi[l] = hi[l].max(c[l]);
+        }
+    }
+    for &k in chunks.remainder() {
+        lo[0] = lo[0].min(k);
+        hi[0] = hi[0].max(k);
+    }
+    (lo.into_iter().min().unwrap_or(i64::MAX), hi.into_iter().max().unwrap_or(i64::MIN))
 }
 
 #[cfg(test)]
@@ -222,10 +368,18 @@ mod tests {
             let mut sorted = keys.clone();
             sorted.sort_unstable();
             let mut out = vec![0; ranks.len()];
-            select_ranks(&mut keys, &ranks, &mut out);
+            let mut kept = keys.clone();
+            let mut scratch = vec![0; keys.len()];
+            select_ranks(&mut keys, &ranks, &mut out, &mut scratch);
             for (r, v) in ranks.iter().zip(&out) {
                 assert_eq!(*v, sorted[*r], "rank {r}");
             }
+            // The keeping version finds the same keys and leaves a permutation of the keys.
+            let mut again = vec![0; ranks.len()];
+            select_ranks_keeping(&mut kept, &ranks, &mut again, &mut Vec::new());
+            assert_eq!(again, out);
+            kept.sort_unstable();
+            assert_eq!(kept, sorted);
         }
     }
 }

@@ -23,7 +23,7 @@
 //! places as in [`super::quantile`].
 
 use super::PROBS;
-use super::quantile::{from_key, select_ranks, total_key, type7_interpolate, type7_ranks};
+use super::quantile::{from_key, select_ranks_keeping, total_key, type7_interpolate, type7_ranks};
 use crate::model::sim::Isa;
 use rayon::prelude::*;
 
@@ -430,20 +430,23 @@ impl Store {
             .zip(self.pending.par_iter_mut())
             .zip(self.failed.par_iter_mut())
             .enumerate()
-            .map_init(Vec::new, |pos, (j, (((c, kept), pending), failed))| {
-                if *failed {
-                    return None;
-                }
-                let r = rebracket_one(m, z, old, j, c, kept, pending, pos);
-                if r.is_none() {
-                    *failed = true;
-                    *c = [0; SLOTS];
-                    c[0] = m;
-                    *kept = Vec::new();
-                    *pending = Vec::new();
-                }
-                Some(r.unwrap_or_default())
-            })
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(pos, scratch), (j, (((c, kept), pending), failed))| {
+                    if *failed {
+                        return None;
+                    }
+                    let r = rebracket_one(m, z, old, j, c, kept, pending, pos, scratch);
+                    if r.is_none() {
+                        *failed = true;
+                        *c = [0; SLOTS];
+                        c[0] = m;
+                        *kept = Vec::new();
+                        *pending = Vec::new();
+                    }
+                    Some(r.unwrap_or_default())
+                },
+            )
             .collect();
         for (j, iv) in new.iter().enumerate() {
             if let Some(iv) = iv {
@@ -462,7 +465,7 @@ impl Store {
             .zip(self.pending.par_iter_mut())
             .zip(self.failed.par_iter())
             .enumerate()
-            .map(|(j, (((c, kept), pending), failed))| {
+            .map_init(Vec::new, |scratch, (j, (((c, kept), pending), failed))| {
                 if *failed || m == 0 {
                     return None;
                 }
@@ -478,7 +481,7 @@ impl Store {
                     want.add(t, l.1);
                     want.add(t, l.2);
                 }
-                let keys = want.select(kept, &off, &points);
+                let keys = want.select(kept, &off, &points, scratch);
                 let mut out = [f64::NAN; NP];
                 for ((o, &p), &(t, a, b)) in out.iter_mut().zip(&PROBS).zip(&local) {
                     *o = type7_interpolate(m as usize, p, from_key(keys.get(t, a)), from_key(keys.get(t, b)));
@@ -555,9 +558,15 @@ impl Wanted {
     }
 
     /// Select every wanted rank of every bracket, in one multi-selection over all the kept keys
-    /// (reordering them): local rank r of bracket t is rank `off[t] + r` of the kept keys
+    /// (reordering them; `scratch` grows to their number): local rank r of bracket t is rank `off[t] + r` of the kept keys
     /// ([`merge`]). A bracket of one key has that key at every rank.
-    fn select(mut self, kept: &mut [i64], off: &[usize; NP + 1], points: &[Option<i64>; NP]) -> Found {
+    fn select(
+        mut self,
+        kept: &mut [i64],
+        off: &[usize; NP + 1],
+        points: &[Option<i64>; NP],
+        scratch: &mut Vec<i64>,
+    ) -> Found {
         let mut found = Found { ranks: [[0; 2 * NP + 4]; NP], keys: [[0; 2 * NP + 4]; NP], n: [0; NP] };
         // Global ranks, increasing (brackets in key order, each's ranks sorted and distinct).
         let mut global = [0usize; NP * (2 * NP + 4)];
@@ -583,7 +592,7 @@ impl Wanted {
             }
         }
         let mut keys = [0i64; NP * (2 * NP + 4)];
-        select_ranks(kept, &global[..n], &mut keys[..n]);
+        select_ranks_keeping(kept, &global[..n], &mut keys[..n], scratch);
         let mut at = 0;
         for t in (0..NP).filter(|&t| points[t].is_none()) {
             let k = found.n[t];
@@ -609,7 +618,7 @@ impl Found {
 }
 
 /// New brackets of series `j` after `m` draws (and its counts and kept keys to match), or `None`
-/// when a needed rank is not inside a bracket. `pos` is scratch space.
+/// when a needed rank is not inside a bracket. `pos` and `scratch` are scratch space.
 #[allow(clippy::too_many_arguments)]
 fn rebracket_one(
     m: u64,
@@ -620,6 +629,7 @@ fn rebracket_one(
     kept: &mut Vec<i64>,
     pending: &mut Vec<Vec<i64>>,
     pos: &mut Vec<i64>,
+    scratch: &mut Vec<i64>,
 ) -> Option<Vec<(i64, i64)>> {
     let old: Vec<(i64, i64)> = br.intervals(j).collect();
     let (below, lens, points) = (below(c), lens(c), br.points(j));
@@ -644,7 +654,7 @@ fn rebracket_one(
         }
         plan[i] = (t, a - first, b - first, ca, cb);
     }
-    let keys = want.select(kept, &off, &points);
+    let keys = want.select(kept, &off, &points, scratch);
     let mut new: Vec<(usize, i64, i64)> = plan
         .iter()
         .map(|&(t, a, b, ca, cb)| {
