@@ -131,8 +131,6 @@ pub struct Sieve {
     cols: Vec<i64>,
     /// Scratch: the slot of each key of one series.
     pos: Vec<i64>,
-    /// Scratch: the kept keys of one series, before they go to its buffer.
-    picked: Vec<i64>,
 }
 
 /// A buffer written without a branch on whether the value is kept: the key is always written
@@ -152,13 +150,7 @@ impl Sieve {
             .iter()
             .map(|v| Tail { buf: vec![0; ((v.len() as f64 * share) as usize).max(room)], len: 0 })
             .collect();
-        Sieve {
-            counts: vec![[0; SLOTS]; store.counts.len()],
-            kept,
-            cols: Vec::new(),
-            pos: Vec::new(),
-            picked: Vec::new(),
-        }
+        Sieve { counts: vec![[0; SLOTS]; store.counts.len()], kept, cols: Vec::new(), pos: Vec::new() }
     }
 
     /// Sort one draw's values into their slots.
@@ -174,10 +166,10 @@ impl Sieve {
         let isa = Isa::detected();
         self.cols.resize(GATHER * n, 0);
         self.pos.resize(n, 0);
-        self.picked.resize(n, 0);
         for j0 in (0..width).step_by(GATHER) {
             let g = GATHER.min(width - j0);
-            for (r, row) in rows.chunks_exact(width).enumerate() {
+            let done = if g == GATHER { transposed_keys(isa, rows, width, j0, n, &mut self.cols) } else { 0 };
+            for (r, row) in rows.chunks_exact(width).enumerate().skip(done) {
                 for (i, x) in row[j0..j0 + g].iter().enumerate() {
                     self.cols[i * n + r] = total_key(*x);
                 }
@@ -188,7 +180,8 @@ impl Sieve {
                 let bounds = br.active(j);
                 let mut ge = [0u64; NB];
                 slots(isa, bounds, keys, &mut self.pos, &mut ge);
-                for (c, add) in self.counts[j].iter_mut().zip(slot_counts(n as u64, &ge, bounds.len())) {
+                let added = slot_counts(n as u64, &ge, bounds.len());
+                for (c, add) in self.counts[j].iter_mut().zip(added) {
                     *c += add as u32;
                 }
                 // A bracket of one key needs only its count.
@@ -196,20 +189,18 @@ impl Sieve {
                 if keep == 0 {
                     continue;
                 }
-                // The kept keys gather in a small scratch buffer that stays in the core's cache
-                // (every key is written after the last kept one, and the count grows only when
-                // it is kept: no branch), then only they go to the series' buffer.
-                let picked = &mut self.picked[..n];
-                let mut w = 0;
-                for (&key, &s) in keys.iter().zip(&self.pos[..n]) {
-                    picked[w.min(n - 1)] = key;
-                    w += ((keep >> s) & 1) as usize;
-                }
+                // The kept keys go straight to the end of the series' buffer, which the counts
+                // say how far to grow (with room for one vector of keys past them: the vector
+                // version writes whole vectors).
+                let w =
+                    (0..SLOTS).filter(|&s| (keep >> s) & 1 == 1).map(|s| added[s] as usize).sum::<usize>();
                 let t = &mut self.kept[j];
-                if t.buf.len() < t.len + w {
-                    t.buf.resize(t.len + n + t.len / 4, 0);
+                let end = t.len + w + PICK_SLACK;
+                if t.buf.len() < end {
+                    t.buf.resize(end + t.len / 4, 0);
                 }
-                t.buf[t.len..t.len + w].copy_from_slice(&picked[..w]);
+                let picked = pick(isa, keys, &self.pos[..n], keep, &mut t.buf[t.len..end]);
+                debug_assert_eq!(picked, w);
                 t.len += w;
             }
         }
@@ -218,6 +209,136 @@ impl Sieve {
 
 /// Series gathered together by [`Sieve::push_rows`] (one cache line of each row).
 const GATHER: usize = 8;
+/// Room [`pick`] needs past the keys it keeps.
+const PICK_SLACK: usize = 8;
+
+/// The keys whose slot (`pos`) is set in `keep`, in order, into the front of `dst` (which has
+/// [`PICK_SLACK`] more room than that: what lies past the kept keys is overwritten); their
+/// number. Without a branch: a key is written after the last kept one either way, and the count
+/// grows only when it is kept; eight at a time where the processor has AVX-512.
+fn pick(isa: Isa, keys: &[i64], pos: &[i64], keep: u32, dst: &mut [i64]) -> usize {
+    match isa {
+        // SAFETY: the processor has AVX-512 F (checked in the guard).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if Isa::Avx512.available() => unsafe { pick_avx512(keys, pos, keep, dst) },
+        _ => pick_from(keys, pos, keep, dst, 0, 0),
+    }
+}
+
+/// [`pick`] of keys `x..` one at a time, `w` kept so far.
+#[inline(always)]
+fn pick_from(keys: &[i64], pos: &[i64], keep: u32, dst: &mut [i64], x: usize, mut w: usize) -> usize {
+    let last = dst.len() - 1;
+    for (&key, &s) in keys[x..].iter().zip(&pos[x..]) {
+        dst[w.min(last)] = key;
+        w += ((keep >> s) & 1) as usize;
+    }
+    w
+}
+
+/// [`pick`] with AVX-512: per eight keys, the kept ones compressed to the front of a vector,
+/// which is stored whole after the last kept key.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn pick_avx512(keys: &[i64], pos: &[i64], keep: u32, dst: &mut [i64]) -> usize {
+    use std::arch::x86_64::{
+        _mm512_loadu_si512, _mm512_maskz_compress_epi64, _mm512_set1_epi64, _mm512_srlv_epi64,
+        _mm512_storeu_si512, _mm512_test_epi64_mask,
+    };
+    let n = keys.len().min(pos.len());
+    let (mask, one) = (_mm512_set1_epi64(i64::from(keep)), _mm512_set1_epi64(1));
+    let (mut x, mut w) = (0, 0);
+    while x + 8 <= n {
+        // The kept keys number at most dst.len() − PICK_SLACK in all, so w + 8 ≤ dst.len().
+        assert!(w + 8 <= dst.len(), "room for a vector past the kept keys");
+        // SAFETY: x + 8 ≤ n, the length of keys and pos; w + 8 ≤ dst.len() (asserted); unaligned
+        // loads and stores.
+        unsafe {
+            let k = _mm512_loadu_si512(keys.as_ptr().add(x).cast());
+            let s = _mm512_loadu_si512(pos.as_ptr().add(x).cast());
+            let m = _mm512_test_epi64_mask(_mm512_srlv_epi64(mask, s), one);
+            _mm512_storeu_si512(dst.as_mut_ptr().add(w).cast(), _mm512_maskz_compress_epi64(m, k));
+            w += m.count_ones() as usize;
+        }
+        x += 8;
+    }
+    pick_from(keys, pos, keep, dst, x, w)
+}
+
+/// The keys of values `j0..j0 + GATHER` of the first rows of `rows` (`n` rows of `width`), series
+/// by series, into `cols` (`cols[i·n + r]`, as [`Sieve::push_rows`] lays them out), eight rows
+/// at a time where the processor has AVX-512; the number of rows done (the caller does the
+/// rest one by one).
+fn transposed_keys(isa: Isa, rows: &[f64], width: usize, j0: usize, n: usize, cols: &mut [i64]) -> usize {
+    match isa {
+        // SAFETY: the processor has AVX-512 F (checked in the guard).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if Isa::Avx512.available() => unsafe { transposed_keys_avx512(rows, width, j0, n, cols) },
+        _ => 0,
+    }
+}
+
+/// [`transposed_keys`] with AVX-512: eight rows' eight values loaded, transposed in registers
+/// (three rounds of shuffles), made keys ([`total_key`]) and stored as eight series' runs.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn transposed_keys_avx512(rows: &[f64], width: usize, j0: usize, n: usize, cols: &mut [i64]) -> usize {
+    use std::arch::x86_64::{
+        __m512i, _MM_HINT_T0, _mm_prefetch, _mm512_loadu_si512, _mm512_shuffle_i64x2, _mm512_srai_epi64,
+        _mm512_srli_epi64, _mm512_storeu_si512, _mm512_unpackhi_epi64, _mm512_unpacklo_epi64,
+        _mm512_xor_si512,
+    };
+    assert!(j0 + GATHER <= width && rows.len() >= n * width && cols.len() >= GATHER * n);
+    // The key of each lane: the bits, with the others flipped where the sign is set.
+    let key = |b: __m512i| _mm512_xor_si512(b, _mm512_srli_epi64::<1>(_mm512_srai_epi64::<63>(b)));
+    let mut r = 0;
+    while r + 8 <= n {
+        // SAFETY: rows r..r + 8 hold values j0..j0 + 8 (asserted above), and the stores go to
+        // cols[i·n + r..i·n + r + 8] for i < 8, inside cols; unaligned loads and stores.
+        unsafe {
+            let p = rows.as_ptr().add(r * width + j0);
+            if j0 + 2 * GATHER <= width {
+                for k in 0..8 {
+                    _mm_prefetch::<_MM_HINT_T0>(p.add(k * width + GATHER).cast());
+                    _mm_prefetch::<_MM_HINT_T0>(p.add(k * width + 2 * GATHER - 1).cast());
+                }
+            }
+            let a: [__m512i; 8] = std::array::from_fn(|k| _mm512_loadu_si512(p.add(k * width).cast()));
+            // Pairs of rows interleaved, then pairs of pairs, then the four 128-bit lanes.
+            let t0 = _mm512_unpacklo_epi64(a[0], a[1]);
+            let t1 = _mm512_unpackhi_epi64(a[0], a[1]);
+            let t2 = _mm512_unpacklo_epi64(a[2], a[3]);
+            let t3 = _mm512_unpackhi_epi64(a[2], a[3]);
+            let t4 = _mm512_unpacklo_epi64(a[4], a[5]);
+            let t5 = _mm512_unpackhi_epi64(a[4], a[5]);
+            let t6 = _mm512_unpacklo_epi64(a[6], a[7]);
+            let t7 = _mm512_unpackhi_epi64(a[6], a[7]);
+            let u0 = _mm512_shuffle_i64x2::<0x88>(t0, t2);
+            let u1 = _mm512_shuffle_i64x2::<0xDD>(t0, t2);
+            let u2 = _mm512_shuffle_i64x2::<0x88>(t1, t3);
+            let u3 = _mm512_shuffle_i64x2::<0xDD>(t1, t3);
+            let u4 = _mm512_shuffle_i64x2::<0x88>(t4, t6);
+            let u5 = _mm512_shuffle_i64x2::<0xDD>(t4, t6);
+            let u6 = _mm512_shuffle_i64x2::<0x88>(t5, t7);
+            let u7 = _mm512_shuffle_i64x2::<0xDD>(t5, t7);
+            let c = [
+                _mm512_shuffle_i64x2::<0x88>(u0, u4),
+                _mm512_shuffle_i64x2::<0x88>(u2, u6),
+                _mm512_shuffle_i64x2::<0x88>(u1, u5),
+                _mm512_shuffle_i64x2::<0x88>(u3, u7),
+                _mm512_shuffle_i64x2::<0xDD>(u0, u4),
+                _mm512_shuffle_i64x2::<0xDD>(u2, u6),
+                _mm512_shuffle_i64x2::<0xDD>(u1, u5),
+                _mm512_shuffle_i64x2::<0xDD>(u3, u7),
+            ];
+            for (i, ci) in c.into_iter().enumerate() {
+                _mm512_storeu_si512(cols.as_mut_ptr().add(i * n + r).cast(), key(ci));
+            }
+        }
+        r += 8;
+    }
+    r
+}
 
 /// The slot of each key: the number of `bounds` at or below it, into `pos`; and for each bound,
 /// the number of keys at or above it, into `ge` (the first `bounds.len()` entries). `bounds` are
@@ -747,6 +868,62 @@ mod tests {
                 slots(isa, &bounds, &keys, &mut pos, &mut ge);
                 assert_eq!(pos, want_pos, "round {round} {isa:?}");
                 assert_eq!(&ge[..nb], &want_ge[..], "round {round} {isa:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn picks_and_transposed_keys_agree_with_their_definitions_in_every_version() {
+        let mut st = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            st
+        };
+        let mut versions = vec![Isa::Generic];
+        versions.extend([Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()));
+        for round in 0..200 {
+            // Picks: the keys whose slot is in `keep`, in order, and nothing else changed
+            // before them.
+            let n = round % 41;
+            let keys: Vec<i64> = (0..n).map(|_| next() as i64).collect();
+            let pos: Vec<i64> = (0..n).map(|_| (next() % SLOTS as u64) as i64).collect();
+            let keep = (next() as u32) & ((1 << SLOTS) - 1);
+            let want: Vec<i64> =
+                keys.iter().zip(&pos).filter(|&(_, &s)| (keep >> s) & 1 == 1).map(|(&k, _)| k).collect();
+            for &isa in &versions {
+                let mut dst = vec![7; want.len() + PICK_SLACK];
+                assert_eq!(pick(isa, &keys, &pos, keep, &mut dst), want.len(), "round {round} {isa:?}");
+                assert_eq!(&dst[..want.len()], &want[..], "round {round} {isa:?}");
+            }
+            // Transposed keys: cols[i·n + r] is the key of value j0 + i of row r, for the rows
+            // a version says it did (and every row of whole groups of eight with AVX-512).
+            let (width, rows_n) = (GATHER + round % 13, round % 27);
+            let rows: Vec<f64> = (0..rows_n * width)
+                .map(|i| match i % 11 {
+                    0 => -0.0,
+                    1 => f64::NAN,
+                    2 => f64::NEG_INFINITY,
+                    _ => f64::from_bits(next()),
+                })
+                .collect();
+            let j0 = round % (width - GATHER + 1);
+            for &isa in &versions {
+                let mut cols = vec![0; GATHER * rows_n];
+                let done = transposed_keys(isa, &rows, width, j0, rows_n, &mut cols);
+                if isa == Isa::Avx512 {
+                    assert_eq!(done, rows_n / 8 * 8, "round {round}");
+                }
+                for r in 0..done {
+                    for i in 0..GATHER {
+                        assert_eq!(
+                            cols[i * rows_n + r],
+                            total_key(rows[r * width + j0 + i]),
+                            "round {round} {isa:?}"
+                        );
+                    }
+                }
             }
         }
     }
