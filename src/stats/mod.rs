@@ -7,6 +7,7 @@
 
 pub mod quantile;
 pub mod sieve;
+pub(crate) mod transpose;
 
 use crate::Ensemble;
 use crate::indicators::Layout;

@@ -279,14 +279,14 @@ fn transposed_keys(isa: Isa, rows: &[f64], width: usize, j0: usize, n: usize, co
 }
 
 /// [`transposed_keys`] with AVX-512: eight rows' eight values loaded, transposed in registers
-/// (three rounds of shuffles), made keys ([`total_key`]) and stored as eight series' runs.
+/// ([`super::transpose::transpose8`]), made keys ([`total_key`]) and stored as eight series' runs.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn transposed_keys_avx512(rows: &[f64], width: usize, j0: usize, n: usize, cols: &mut [i64]) -> usize {
+    use super::transpose::transpose8;
     use std::arch::x86_64::{
-        __m512i, _MM_HINT_T0, _mm_prefetch, _mm512_loadu_si512, _mm512_shuffle_i64x2, _mm512_srai_epi64,
-        _mm512_srli_epi64, _mm512_storeu_si512, _mm512_unpackhi_epi64, _mm512_unpacklo_epi64,
-        _mm512_xor_si512,
+        __m512i, _MM_HINT_T0, _mm_prefetch, _mm512_loadu_si512, _mm512_srai_epi64, _mm512_srli_epi64,
+        _mm512_storeu_si512, _mm512_xor_si512,
     };
     assert!(j0 + GATHER <= width && rows.len() >= n * width && cols.len() >= GATHER * n);
     // The key of each lane: the bits, with the others flipped where the sign is set.
@@ -304,33 +304,7 @@ fn transposed_keys_avx512(rows: &[f64], width: usize, j0: usize, n: usize, cols:
                 }
             }
             let a: [__m512i; 8] = std::array::from_fn(|k| _mm512_loadu_si512(p.add(k * width).cast()));
-            // Pairs of rows interleaved, then pairs of pairs, then the four 128-bit lanes.
-            let t0 = _mm512_unpacklo_epi64(a[0], a[1]);
-            let t1 = _mm512_unpackhi_epi64(a[0], a[1]);
-            let t2 = _mm512_unpacklo_epi64(a[2], a[3]);
-            let t3 = _mm512_unpackhi_epi64(a[2], a[3]);
-            let t4 = _mm512_unpacklo_epi64(a[4], a[5]);
-            let t5 = _mm512_unpackhi_epi64(a[4], a[5]);
-            let t6 = _mm512_unpacklo_epi64(a[6], a[7]);
-            let t7 = _mm512_unpackhi_epi64(a[6], a[7]);
-            let u0 = _mm512_shuffle_i64x2::<0x88>(t0, t2);
-            let u1 = _mm512_shuffle_i64x2::<0xDD>(t0, t2);
-            let u2 = _mm512_shuffle_i64x2::<0x88>(t1, t3);
-            let u3 = _mm512_shuffle_i64x2::<0xDD>(t1, t3);
-            let u4 = _mm512_shuffle_i64x2::<0x88>(t4, t6);
-            let u5 = _mm512_shuffle_i64x2::<0xDD>(t4, t6);
-            let u6 = _mm512_shuffle_i64x2::<0x88>(t5, t7);
-            let u7 = _mm512_shuffle_i64x2::<0xDD>(t5, t7);
-            let c = [
-                _mm512_shuffle_i64x2::<0x88>(u0, u4),
-                _mm512_shuffle_i64x2::<0x88>(u2, u6),
-                _mm512_shuffle_i64x2::<0x88>(u1, u5),
-                _mm512_shuffle_i64x2::<0x88>(u3, u7),
-                _mm512_shuffle_i64x2::<0xDD>(u0, u4),
-                _mm512_shuffle_i64x2::<0xDD>(u2, u6),
-                _mm512_shuffle_i64x2::<0xDD>(u1, u5),
-                _mm512_shuffle_i64x2::<0xDD>(u3, u7),
-            ];
+            let c = transpose8(a);
             for (i, ci) in c.into_iter().enumerate() {
                 _mm512_storeu_si512(cols.as_mut_ptr().add(i * n + r).cast(), key(ci));
             }
