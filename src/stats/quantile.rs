@@ -88,7 +88,7 @@ const BUCKET_BITS: u32 = 10;
 
 /// The order statistics of `keys` at `ranks` (increasing, below `keys.len()`) into `out`,
 /// with `scratch` space of at least `keys.len()` keys; nothing is allocated. The keys are
-/// overwritten: use [`select_ranks_keeping`] where they are needed afterwards.
+/// overwritten: use [`select_ranks_of_parts`] where they are needed afterwards.
 ///
 /// Keys are counted into 1024 buckets by their high bits (relative to the minimum). The keys
 /// of the buckets that hold a needed rank are compacted branch-free into `scratch`, sorted by
@@ -97,26 +97,54 @@ const BUCKET_BITS: u32 = 10;
 pub(crate) fn select_ranks(keys: &mut [i64], ranks: &[usize], out: &mut [i64], scratch: &mut [i64]) {
     debug_assert!(scratch.len() >= keys.len());
     let Some(plan) = Plan::of(keys, ranks, out) else { return };
-    plan.compact(keys, scratch);
+    let w = plan.compact(keys, scratch);
+    debug_assert_eq!(w, plan.total);
     plan.by_bucket(&scratch[..plan.total], &mut keys[..plan.total]);
     plan.search(&mut keys[..plan.total], ranks, out, scratch);
 }
 
-/// [`select_ranks`] that only reorders `keys`, with room for both the compacted keys and their
-/// sorted copy in `scratch` (grown as needed).
-pub(crate) fn select_ranks_keeping(
-    keys: &mut [i64],
+/// [`select_ranks`] of the keys of all `parts` together, which are only read: the keys of the
+/// needed buckets are compacted into `scratch`, which grows to hold them and their sorted copy
+/// (all the keys when there are only a few: they are sorted there).
+pub(crate) fn select_ranks_of_parts(
+    parts: &[&[i64]],
     ranks: &[usize],
     out: &mut [i64],
     scratch: &mut Vec<i64>,
 ) {
-    let Some(plan) = Plan::of(keys, ranks, out) else { return };
-    let n = keys.len();
+    debug_assert_eq!(ranks.len(), out.len());
+    let n: usize = parts.iter().map(|p| p.len()).sum();
+    if ranks.is_empty() {
+        return;
+    }
+    if n <= SMALL {
+        if scratch.len() < n {
+            scratch.resize(n, 0);
+        }
+        let mut at = 0;
+        for p in parts {
+            scratch[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        let all = &mut scratch[..n];
+        all.sort_unstable();
+        for (o, &r) in out.iter_mut().zip(ranks) {
+            *o = all[r];
+        }
+        return;
+    }
+    let range =
+        parts.iter().map(|p| key_range(p)).fold((i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+    let Some(plan) = Plan::in_range(parts, range, ranks, out) else { return };
     if scratch.len() < n + plan.total {
         scratch.resize(n + plan.total, 0);
     }
     let (compacted, sorted) = scratch.split_at_mut(n);
-    plan.compact(keys, compacted);
+    let mut w = 0;
+    for p in parts {
+        w += plan.compact(p, &mut compacted[w..]);
+    }
+    debug_assert_eq!(w, plan.total);
     let sorted = &mut sorted[..plan.total];
     plan.by_bucket(&compacted[..plan.total], sorted);
     plan.search(sorted, ranks, out, compacted);
@@ -152,7 +180,12 @@ impl Plan {
             }
             return None;
         }
-        let (min, max) = key_range(keys);
+        Plan::in_range(&[keys], key_range(keys), ranks, out)
+    }
+
+    /// [`Plan::of`] the keys of all `parts` together, more than [`SMALL`] of them, whose smallest
+    /// and largest are `(min, max)`.
+    fn in_range(parts: &[&[i64]], (min, max): (i64, i64), ranks: &[usize], out: &mut [i64]) -> Option<Plan> {
         if min == max {
             out.fill(min);
             return None;
@@ -169,7 +202,10 @@ impl Plan {
             local: [0; 64],
             total: 0,
         };
-        let counts = plan.counts(keys);
+        let mut counts = [0u32; 1 << BUCKET_BITS];
+        for p in parts {
+            plan.count(p, &mut counts);
+        }
         let (mut b, mut below) = (0, 0);
         for (i, &r) in ranks.iter().enumerate() {
             while below + counts[b] as usize <= r {
@@ -188,16 +224,15 @@ impl Plan {
         Some(plan)
     }
 
-    /// The number of keys in each bucket. Consecutive keys often share a bucket, and with one
+    /// The number of keys in each bucket, added to `counts`. Consecutive keys often share a bucket, and with one
     /// tally each increment would wait for the one before: long runs of keys are counted in
     /// four tallies.
-    fn counts(&self, keys: &[i64]) -> [u32; 1 << BUCKET_BITS] {
-        let mut counts = [0u32; 1 << BUCKET_BITS];
+    fn count(&self, keys: &[i64], counts: &mut [u32; 1 << BUCKET_BITS]) {
         if keys.len() < TALLIES_FROM {
             for &k in keys {
                 counts[self.bucket(k)] += 1;
             }
-            return counts;
+            return;
         }
         let mut tallies = [[0u32; 1 << BUCKET_BITS]; 3];
         let mut quads = keys.chunks_exact(4);
@@ -213,7 +248,6 @@ impl Plan {
         for (b, c) in counts.iter_mut().enumerate() {
             *c += tallies[0][b] + tallies[1][b] + tallies[2][b];
         }
-        counts
     }
 
     #[inline(always)]
@@ -221,16 +255,17 @@ impl Plan {
         (k.wrapping_sub(self.min) as u64 >> self.shift) as usize & ((1 << BUCKET_BITS) - 1)
     }
 
-    /// The needed buckets' keys into the front of `dst`, without a branch: every key is written
-    /// after the last needed one, and the count grows only for a needed key.
-    fn compact(&self, keys: &[i64], dst: &mut [i64]) {
+    /// The needed buckets' keys into the front of `dst` (at least as long as `keys`), without a
+    /// branch: every key is written after the last needed one, and the count grows only for a
+    /// needed key; their number.
+    fn compact(&self, keys: &[i64], dst: &mut [i64]) -> usize {
         let dst = &mut dst[..keys.len()];
         let mut w = 0;
         for &k in keys {
             dst[w] = k;
             w += self.needed[self.bucket(k)] as usize;
         }
-        debug_assert_eq!(w, self.total);
+        w
     }
 
     /// The compacted keys `src`, bucket by bucket, into `dst` (a counting sort).
@@ -368,18 +403,27 @@ mod tests {
             let mut sorted = keys.clone();
             sorted.sort_unstable();
             let mut out = vec![0; ranks.len()];
-            let mut kept = keys.clone();
+            let kept = keys.clone();
             let mut scratch = vec![0; keys.len()];
             select_ranks(&mut keys, &ranks, &mut out, &mut scratch);
             for (r, v) in ranks.iter().zip(&out) {
                 assert_eq!(*v, sorted[*r], "rank {r}");
             }
-            // The keeping version finds the same keys and leaves a permutation of the keys.
+            // The keys split into parts (some empty) give the same keys, and stay as they were.
+            let before = kept.clone();
+            let cuts = [0, 0, 17, 1200, 1201, 4000, kept.len()];
+            let parts: Vec<&[i64]> = cuts.windows(2).map(|c| &kept[c[0]..c[1]]).collect();
             let mut again = vec![0; ranks.len()];
-            select_ranks_keeping(&mut kept, &ranks, &mut again, &mut Vec::new());
+            select_ranks_of_parts(&parts, &ranks, &mut again, &mut Vec::new());
             assert_eq!(again, out);
-            kept.sort_unstable();
-            assert_eq!(kept, sorted);
+            assert_eq!(kept, before);
+            // And a few keys in parts: sorted in the scratch space.
+            let few: Vec<&[i64]> = vec![&kept[..50], &kept[50..50], &kept[3000..3100]];
+            let mut small: Vec<i64> = few.concat();
+            small.sort_unstable();
+            let mut got = [0; 3];
+            select_ranks_of_parts(&few, &[0, 75, 149], &mut got, &mut Vec::new());
+            assert_eq!(got, [small[0], small[75], small[149]]);
         }
     }
 }

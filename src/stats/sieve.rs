@@ -23,7 +23,7 @@
 //! places as in [`super::quantile`].
 
 use super::PROBS;
-use super::quantile::{from_key, select_ranks_keeping, total_key, type7_interpolate, type7_ranks};
+use super::quantile::{from_key, select_ranks_of_parts, total_key, type7_interpolate, type7_ranks};
 use crate::model::sim::Isa;
 use rayon::prelude::*;
 
@@ -565,7 +565,7 @@ impl Store {
                     return None;
                 }
                 let (below, lens, points) = (below(c), lens(c), br.points(j));
-                let off = merge(kept, pending, &lens, &points)?;
+                let (parts, off) = parts(kept, pending, &lens, &points)?;
                 // Each probability's two ranks, local to the bracket that holds them.
                 let mut want = Wanted::default();
                 let mut local = [(0usize, 0u64, 0u64); NP];
@@ -576,7 +576,7 @@ impl Store {
                     want.add(t, l.1);
                     want.add(t, l.2);
                 }
-                let keys = want.select(kept, &off, &points, scratch);
+                let keys = want.select(&parts, &off, &points, scratch);
                 let mut out = [f64::NAN; NP];
                 for ((o, &p), &(t, a, b)) in out.iter_mut().zip(&PROBS).zip(&local) {
                     *o = type7_interpolate(m as usize, p, from_key(keys.get(t, a)), from_key(keys.get(t, b)));
@@ -587,28 +587,25 @@ impl Store {
     }
 }
 
-/// Merge the pending keys of a series into its kept keys (in no particular order), and return
-/// where each bracket's keys would be in their sorted order: brackets are disjoint and in key
-/// order, and every key of a bracket of several keys is kept, so once sorted, bracket t's keys
-/// are `off[t]..off[t + 1]` with the lengths from the counts (a bracket of one key keeps none).
-/// `None` if the kept keys do not add up to those lengths (never, by construction: the caller
-/// then treats the series as lost and gathers it in full).
-fn merge(
-    kept: &mut Vec<i64>,
-    pending: &mut Vec<Vec<i64>>,
+/// The kept keys of a series and the keys absorbed since (`pending`), as one list of parts, in
+/// no particular order, and where each bracket's keys would be in their sorted order: brackets
+/// are disjoint and in key order, and every key of a bracket of several keys is kept, so once
+/// sorted, bracket t's keys are `off[t]..off[t + 1]` with the lengths from the counts (a
+/// bracket of one key keeps none). `None` if the keys do not add up to those lengths (never, by
+/// construction: the caller then treats the series as lost and gathers it in full).
+fn parts<'a>(
+    kept: &'a [i64],
+    pending: &'a [Vec<i64>],
     lens: &[u64; NP],
     points: &[Option<i64>; NP],
-) -> Option<[usize; NP + 1]> {
-    let total = kept.len() + pending.iter().map(Vec::len).sum::<usize>();
-    kept.reserve_exact(total - kept.len());
-    for p in pending.drain(..) {
-        kept.extend_from_slice(&p);
-    }
+) -> Option<(Vec<&'a [i64]>, [usize; NP + 1])> {
+    let parts: Vec<&[i64]> = std::iter::once(kept).chain(pending.iter().map(Vec::as_slice)).collect();
+    let total: usize = parts.iter().map(|p| p.len()).sum();
     let mut off = [0; NP + 1];
     for t in 0..NP {
         off[t + 1] = off[t] + if points[t].is_none() { lens[t] as usize } else { 0 };
     }
-    (off[NP] == total).then_some(off)
+    (off[NP] == total).then_some((parts, off))
 }
 
 /// The number of values below each bracket, from the slot counts.
@@ -653,11 +650,11 @@ impl Wanted {
     }
 
     /// Select every wanted rank of every bracket, in one multi-selection over all the kept keys
-    /// (reordering them; `scratch` grows to their number): local rank r of bracket t is rank `off[t] + r` of the kept keys
+    /// (`parts`, only read; `scratch` grows as the selection needs): local rank r of bracket t is rank `off[t] + r` of the kept keys
     /// ([`merge`]). A bracket of one key has that key at every rank.
     fn select(
         mut self,
-        kept: &mut [i64],
+        parts: &[&[i64]],
         off: &[usize; NP + 1],
         points: &[Option<i64>; NP],
         scratch: &mut Vec<i64>,
@@ -687,7 +684,7 @@ impl Wanted {
             }
         }
         let mut keys = [0i64; NP * (2 * NP + 4)];
-        select_ranks_keeping(kept, &global[..n], &mut keys[..n], scratch);
+        select_ranks_of_parts(parts, &global[..n], &mut keys[..n], scratch);
         let mut at = 0;
         for t in (0..NP).filter(|&t| points[t].is_none()) {
             let k = found.n[t];
@@ -728,7 +725,7 @@ fn rebracket_one(
 ) -> Option<Vec<(i64, i64)>> {
     let old: Vec<(i64, i64)> = br.intervals(j).collect();
     let (below, lens, points) = (below(c), lens(c), br.points(j));
-    let off = merge(kept, pending, &lens, &points)?;
+    let (parts, off) = parts(kept, pending, &lens, &points)?;
     // Each probability's new bracket in ranks, clipped to the bracket that holds its ranks.
     let mut want = Wanted::default();
     let mut plan = [(0usize, 0u64, 0u64, false, false); NP]; // (bracket, a, b, a clipped, b clipped)
@@ -749,7 +746,7 @@ fn rebracket_one(
         }
         plan[i] = (t, a - first, b - first, ca, cb);
     }
-    let keys = want.select(kept, &off, &points, scratch);
+    let keys = want.select(&parts, &off, &points, scratch);
     let mut new: Vec<(usize, i64, i64)> = plan
         .iter()
         .map(|&(t, a, b, ca, cb)| {
@@ -767,20 +764,34 @@ fn rebracket_one(
         }
     }
     // Classify the kept keys against the new brackets in one pass, keeping those in brackets of
-    // more than one key. Counts that are not kept keys (the old gaps, old brackets of one key)
-    // go to the new slot that holds their place: after every new bracket made from an old
-    // bracket before them.
+    // more than one key: they go to a new buffer, part by part (the parts are not merged first).
+    // Counts that are not kept keys (the old gaps, old brackets of one key) go to the new slot
+    // that holds their place: after every new bracket made from an old bracket before them.
     let c_old = *c;
     let iv: Vec<(i64, i64)> = merged.iter().map(|&(_, lo, hi)| (lo, hi)).collect();
     let bounds = encode(&iv);
     let bounds = active(&bounds);
-    pos.resize(kept.len(), 0);
-    let mut ge = [0u64; NB];
-    slots(Isa::detected(), bounds, kept, pos, &mut ge);
-    *c = slot_counts(kept.len() as u64, &ge, bounds.len());
     let new_points: [Option<i64>; NP] =
         std::array::from_fn(|u| iv.get(u).and_then(|&(lo, hi)| is_point(lo, hi).then_some(lo)));
     let keep = keep_mask(&new_points, iv.len());
+    let isa = Isa::detected();
+    let total = off[NP];
+    let mut fresh = vec![0; total + PICK_SLACK];
+    let (mut ge, mut w) = ([0u64; NB], 0);
+    for part in &parts {
+        pos.resize(part.len(), 0);
+        let mut part_ge = [0u64; NB];
+        slots(isa, bounds, part, pos, &mut part_ge);
+        let added = slot_counts(part.len() as u64, &part_ge, bounds.len());
+        let k = (0..SLOTS).filter(|&s| (keep >> s) & 1 == 1).map(|s| added[s] as usize).sum::<usize>();
+        let picked = pick(isa, part, &pos[..part.len()], keep, &mut fresh[w..w + k + PICK_SLACK]);
+        debug_assert_eq!(picked, k);
+        w += k;
+        for (a, b) in ge.iter_mut().zip(part_ge) {
+            *a += b;
+        }
+    }
+    *c = slot_counts(total as u64, &ge, bounds.len());
     let gap_after = |t: usize| 2 * merged.iter().filter(|u| u.0 < t).count();
     for g in 0..=old.len() {
         c[gap_after(g)] += c_old[2 * g];
@@ -791,15 +802,12 @@ fn rebracket_one(
             c[slot] += lens[t];
         }
     }
-    // The keys of the new brackets, compacted in place without a branch (w ≤ i), then the
-    // buffer shrunk (in place: the allocator keeps the front).
-    let mut w = 0;
-    for i in 0..kept.len() {
-        kept[w] = kept[i];
-        w += ((keep >> pos[i]) & 1) as usize;
-    }
-    kept.truncate(w);
-    kept.shrink_to_fit();
+    // The new buffer shrunk to its keys (in place: the allocator keeps the front).
+    fresh.truncate(w);
+    fresh.shrink_to_fit();
+    drop(parts);
+    *kept = fresh;
+    pending.clear();
     Some(iv)
 }
 
