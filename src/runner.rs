@@ -270,8 +270,8 @@ fn stream<S: Send>(
                 }
                 let filled = &buf[..ran * width];
                 let mut sums = ChunkSums::new(width);
+                sums.push_rows(filled);
                 for row in filled.chunks_exact(width) {
-                    sums.push(row);
                     (rows.count)(row, &mut out.hits);
                 }
                 out.sieve.push_rows(br, filled, width);
@@ -587,9 +587,7 @@ pub fn run_cancellable(
                             .map_err(|(_, e)| e)?;
                     diagnostics.merge(&d);
                     progress(g as u64);
-                    for row in filled.chunks_exact(width) {
-                        sums.push(row);
-                    }
+                    sums.push_rows(filled);
                     for (j, run) in dst.chunks_exact_mut(m).enumerate() {
                         let run = &mut run[i0..i0 + g];
                         if g == LINE {

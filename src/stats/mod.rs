@@ -56,7 +56,45 @@ impl ChunkSums {
             *s2 += d * d;
         }
     }
+
+    /// Add the next draws' values (`rows`, row-major, [`ChunkSums::width`] each): the same sums,
+    /// bit for bit, as [`ChunkSums::push`] of each row in turn, with the sums read and written
+    /// once per eight rows instead of once per row.
+    pub fn push_rows(&mut self, rows: &[f64]) {
+        let width = self.width();
+        if width == 0 {
+            return;
+        }
+        let mut groups = rows.chunks_exact(ROWS_TOGETHER * width);
+        for g in &mut groups {
+            if self.n == 0 {
+                self.shift.copy_from_slice(&g[..width]);
+            }
+            self.n += ROWS_TOGETHER as u64;
+            let r: [&[f64]; ROWS_TOGETHER] = std::array::from_fn(|k| &g[k * width..(k + 1) * width]);
+            for (j, ((c, s1), s2)) in self.shift.iter().zip(&mut self.s1).zip(&mut self.s2).enumerate() {
+                let (mut a, mut b) = (*s1, *s2);
+                for row in r {
+                    let d = row[j] - c;
+                    a += d;
+                    b += d * d;
+                }
+                (*s1, *s2) = (a, b);
+            }
+        }
+        for row in groups.remainder().chunks_exact(width) {
+            self.push(row);
+        }
+    }
+
+    /// The number of value positions.
+    pub fn width(&self) -> usize {
+        self.shift.len()
+    }
 }
+
+/// Rows [`ChunkSums::push_rows`] adds together (a batch of draws).
+const ROWS_TOGETHER: usize = 8;
 
 /// Mean and sum of squared deviations per value position, folded chunk by chunk in draw order
 /// (Chan, Golub and LeVeque's pairwise update).
@@ -290,4 +328,39 @@ pub fn paired(base: &Ensemble, alt: &Ensemble) -> Vec<DiffStats> {
             },
         )
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_of_rows_together_are_the_sums_of_rows_one_by_one() {
+        let width = 5;
+        let mut st = 0x853c_49e6_748f_ea9bu64;
+        let mut next = move || {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            // Values of every size and sign, so that the order of the additions shows.
+            (st >> 11) as f64 / (1u64 << 53) as f64 * 2e6 - 1e6 + if st.is_multiple_of(3) { 1e-9 } else { 0.0 }
+        };
+        for first in 0..20 {
+            for second in [0, 1, 7, 8, 9, 17] {
+                let rows: Vec<f64> = (0..(first + second) * width).map(|_| next()).collect();
+                let mut one = ChunkSums::new(width);
+                for row in rows.chunks_exact(width) {
+                    one.push(row);
+                }
+                let mut together = ChunkSums::new(width);
+                together.push_rows(&rows[..first * width]);
+                together.push_rows(&rows[first * width..]);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(together.n, one.n, "{first} + {second} rows");
+                assert_eq!(bits(&together.shift), bits(&one.shift), "{first} + {second} rows");
+                assert_eq!(bits(&together.s1), bits(&one.s1), "{first} + {second} rows");
+                assert_eq!(bits(&together.s2), bits(&one.s2), "{first} + {second} rows");
+            }
+        }
+    }
 }
