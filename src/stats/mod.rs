@@ -343,7 +343,8 @@ mod tests {
             st ^= st >> 7;
             st ^= st << 17;
             // Values of every size and sign, so that the order of the additions shows.
-            (st >> 11) as f64 / (1u64 << 53) as f64 * 2e6 - 1e6 + if st.is_multiple_of(3) { 1e-9 } else { 0.0 }
+            (st >> 11) as f64 / (1u64 << 53) as f64 * 2e6 - 1e6
+                + if st.is_multiple_of(3) { 1e-9 } else { 0.0 }
         };
         for first in 0..20 {
             for second in [0, 1, 7, 8, 9, 17] {
