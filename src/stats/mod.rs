@@ -188,10 +188,15 @@ pub fn count_hits(layout: &Layout, targets: &[Target], value: impl Fn(usize) -> 
 
 /// The [`Summary`] of an ensemble that kept every draw, for `targets`.
 pub fn summary_of(ens: &Ensemble, targets: &[Target]) -> Summary {
-    let mut hits = vec![0; targets.len()];
-    for k in 0..ens.n_draws() {
-        count_hits(&ens.layout, targets, |j| ens.value(k, j), &mut hits);
-    }
+    // Target by target down its series, which lies in runs of CHUNK draws (draw by draw, each
+    // target's value would be a read from a different part of the matrix, mostly a miss).
+    let hits = targets
+        .iter()
+        .map(|t| {
+            let j = ens.layout.index(t.entity, t.year, t.indicator);
+            (0..ens.n_draws()).filter(|&k| t.comparison.holds(ens.value(k, j), t.threshold)).count() as u64
+        })
+        .collect();
     Summary {
         draws: ens.draws.clone(),
         layout: ens.layout,
