@@ -1800,27 +1800,18 @@ fn write_entity(
             zero += x - x;
         }
     };
-    // The entity's nine ratios, taken together: independent divisions in vector lanes instead of
-    // a chain of scalar ones (each the same correctly rounded quotient). In the base year the
-    // last two (growth) are not used.
-    let num = [100.0 * u, 100.0 * w, 100.0 * old, 1e4 * y, 100.0 * y1, 100.0 * y2, 100.0 * y3, y, p];
-    let den = [p, p, w, p_mid, y, y, y, y_prev, p_prev];
-    let mut q = [0.0; 9];
-    for ((q, n), d) in q.iter_mut().zip(num).zip(den) {
-        *q = n / d;
-    }
     put(Population, p);
     put(UrbanPopulation, u);
-    put(UrbanizationRate, q[0]);
-    put(WorkingAgeShare, q[1]);
-    put(OldAgeDependency, q[2]);
+    put(UrbanizationRate, 100.0 * u / p);
+    put(WorkingAgeShare, 100.0 * w / p);
+    put(OldAgeDependency, 100.0 * old / w);
     put(Employment, emp);
     put(GdpReal, y);
     put(GdpNominal, y * price);
-    put(GdpPerCapita, q[3]);
-    put(GdpSharePrimary, q[4]);
-    put(GdpShareSecondary, q[5]);
-    put(GdpShareTertiary, q[6]);
+    put(GdpPerCapita, 1e4 * y / p_mid);
+    put(GdpSharePrimary, 100.0 * y1 / y);
+    put(GdpShareSecondary, 100.0 * y2 / y);
+    put(GdpShareTertiary, 100.0 * y3 / y);
     put(GdpAssessment, assessment);
     if base {
         for ind in INDICATORS.iter().filter(|i| i.is_flow()) {
@@ -1831,8 +1822,8 @@ fn write_entity(
         put(Deaths, deaths);
         put(NetMigration, net);
         put(ParkTaxToPartner, tax);
-        put(GdpGrowth, 100.0 * (q[7] - 1.0));
-        put(PopulationGrowth, 100.0 * (q[8] - 1.0));
+        put(GdpGrowth, 100.0 * (y / y_prev - 1.0));
+        put(PopulationGrowth, 100.0 * (p / p_prev - 1.0));
     }
     zero == 0.0
 }
