@@ -816,15 +816,19 @@ mod tests {
     use super::*;
     use crate::stats::quantile::quantiles_type7;
 
-    #[test]
-    fn slots_are_counts_of_bounds_in_every_version() {
-        let mut st = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
+    /// A xorshift64 generator of test values.
+    fn xorshift(mut st: u64) -> impl FnMut() -> u64 {
+        move || {
             st ^= st << 13;
             st ^= st >> 7;
             st ^= st << 17;
             st
-        };
+        }
+    }
+
+    #[test]
+    fn slots_are_counts_of_bounds_in_every_version() {
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for round in 0..300 {
             let nb = round % (NB + 1);
             let mut bounds: Vec<i64> = (0..nb).map(|_| (next() % 200) as i64 - 100).collect();
@@ -856,13 +860,7 @@ mod tests {
 
     #[test]
     fn picks_and_transposed_keys_agree_with_their_definitions_in_every_version() {
-        let mut st = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            st ^= st << 13;
-            st ^= st >> 7;
-            st ^= st << 17;
-            st
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let mut versions = vec![Isa::Generic];
         versions.extend([Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()));
         for round in 0..200 {
