@@ -80,7 +80,7 @@ pub(crate) fn from_key(k: i64) -> f64 {
 
 /// Below this many values, sort them.
 const SMALL: usize = 192;
-/// From this many keys on, [`Plan::counts`] counts in four tallies (below, zeroing and adding
+/// From this many keys on, [`Plan::count`] counts in four tallies (below, zeroing and adding
 /// them costs more than it saves).
 const TALLIES_FROM: usize = 4096;
 /// Bits of the histogram's bucket index.

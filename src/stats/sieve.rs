@@ -109,6 +109,11 @@ fn keep_mask(points: &[Option<i64>; NP], brackets: usize) -> u32 {
     (0..brackets).filter(|&t| points[t].is_none()).fold(0, |m, t| m | 1 << (2 * t + 1))
 }
 
+/// The number of keys in the slots that `keep` keeps ([`keep_mask`]), from the slot counts.
+fn kept_in(keep: u32, counts: &[u64; SLOTS]) -> usize {
+    (0..SLOTS).filter(|&s| (keep >> s) & 1 == 1).map(|s| counts[s] as usize).sum()
+}
+
 /// Slot counts of `n` keys from the numbers of keys at or above each of the `bounds` bounds.
 fn slot_counts(n: u64, ge: &[u64; NB], bounds: usize) -> [u64; SLOTS] {
     let mut c = [0; SLOTS];
@@ -192,8 +197,7 @@ impl Sieve {
                 // The kept keys go straight to the end of the series' buffer, which the counts
                 // say how far to grow (with room for one vector of keys past them: the vector
                 // version writes whole vectors).
-                let w =
-                    (0..SLOTS).filter(|&s| (keep >> s) & 1 == 1).map(|s| added[s] as usize).sum::<usize>();
+                let w = kept_in(keep, &added);
                 let t = &mut self.kept[j];
                 let end = t.len + w + PICK_SLACK;
                 if t.buf.len() < end {
@@ -783,7 +787,7 @@ fn rebracket_one(
         let mut part_ge = [0u64; NB];
         slots(isa, bounds, part, pos, &mut part_ge);
         let added = slot_counts(part.len() as u64, &part_ge, bounds.len());
-        let k = (0..SLOTS).filter(|&s| (keep >> s) & 1 == 1).map(|s| added[s] as usize).sum::<usize>();
+        let k = kept_in(keep, &added);
         let picked = pick(isa, part, &pos[..part.len()], keep, &mut fresh[w..w + k + PICK_SLACK]);
         debug_assert_eq!(picked, k);
         w += k;
