@@ -193,6 +193,31 @@ impl Layout {
             + k as usize
     }
 
+    /// The positions of the base year's values, as runs of consecutive positions in increasing
+    /// order: each entity's indicators, each park's, then each entity's base pyramid. The base
+    /// year is data, the same in every draw (MODEL.md §10), so a run that keeps every draw keeps
+    /// these values once.
+    pub fn base_year_runs(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let entities = (0..self.entities()).map(|e| {
+            let at = self.index(e, self.base_year, INDICATORS[0]);
+            at..at + N_INDICATORS
+        });
+        let parks = (0..self.parks).map(|p| {
+            let at = self.park_index(p, self.base_year, PARK_INDICATORS[0].0);
+            at..at + N_PARK_INDICATORS
+        });
+        let pyramids = (0..self.entities()).map(|e| {
+            let at = self.pyramid_index(e, 0, 0, 0);
+            at..at + 2 * PYRAMID_GROUPS
+        });
+        entities.chain(parks).chain(pyramids)
+    }
+
+    /// How many values of a draw are not the base year's (see [`Layout::base_year_runs`]).
+    pub fn after_base_len(&self) -> usize {
+        self.len() - self.base_year_runs().map(|r| r.len()).sum::<usize>()
+    }
+
     /// Whether the layout holds no values (never, for a valid run).
     pub fn is_empty(&self) -> bool {
         self.len() == 0

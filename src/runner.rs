@@ -38,15 +38,22 @@ pub struct Ensemble {
     pub draws: Range<u64>,
     /// Layout of one draw's values.
     pub layout: Layout,
-    /// The outcomes, in chunks of [`CHUNK`] consecutive draws (the last may be shorter), each
-    /// chunk series by series: value j of draw k is at [`Ensemble::at`]. A series is thus a
-    /// few contiguous runs, which the summary and paired comparisons read without gathering
-    /// from 20 KB-apart rows. Read through [`Ensemble::values`], [`Ensemble::value`],
-    /// [`Ensemble::row`] and [`Ensemble::series_into`].
+    /// The outcomes after the base year ([`Layout::base_year_runs`] are the same in every
+    /// draw: they are kept once, in `base`), in chunks of [`CHUNK`] consecutive draws (the
+    /// last may be shorter), each chunk series by series in the order of `kept`. A series is
+    /// thus a few contiguous runs, which the summary and paired comparisons read without
+    /// gathering from 20 KB-apart rows. Read through [`Ensemble::values`],
+    /// [`Ensemble::value`], [`Ensemble::row`] and [`Ensemble::series_into`].
     values: Vec<f64>,
     /// Where the outcomes start in `values` (the first cache-line boundary: the runner writes
     /// whole lines).
     start: usize,
+    /// The positions kept per draw, in increasing order (every one but the base year's).
+    kept: Vec<u32>,
+    /// Each position's index in `kept`, or [`BASE`] for the base year's.
+    slot: Vec<u32>,
+    /// The base year's outcomes, indexed like a row ([`crate::Model::base_outcomes`]).
+    base: Vec<f64>,
     /// Clamps and caps counted over all draws.
     pub diagnostics: Diagnostics,
     /// Means and sums of squared deviations of every value position, folded from chunks of
@@ -54,10 +61,28 @@ pub struct Ensemble {
     pub moments: Moments,
 }
 
+/// [`Ensemble`]'s slot of a base-year position, which is not kept per draw.
+const BASE: u32 = u32::MAX;
+
+/// The positions of `layout` kept per draw (all but the base year's), and each position's index
+/// among them ([`BASE`] for the base year's).
+fn kept_positions(layout: &Layout) -> (Vec<u32>, Vec<u32>) {
+    let mut slot = vec![0; layout.len()];
+    for r in layout.base_year_runs() {
+        slot[r].fill(BASE);
+    }
+    let kept: Vec<u32> = (0..layout.len() as u32).filter(|&j| slot[j as usize] != BASE).collect();
+    for (s, &j) in kept.iter().enumerate() {
+        slot[j as usize] = s as u32;
+    }
+    (kept, slot)
+}
+
 impl Ensemble {
-    /// The outcomes, laid out as [`Ensemble::at`] says.
+    /// The kept outcomes (every draw's values after the base year), laid out in chunks of
+    /// [`CHUNK`] draws, series by series.
     pub fn values(&self) -> &[f64] {
-        &self.values[self.start..self.start + self.n_draws() * self.layout.len()]
+        &self.values[self.start..self.start + self.n_draws() * self.kept.len()]
     }
 
     /// Number of draws.
@@ -65,19 +90,22 @@ impl Ensemble {
         (self.draws.end - self.draws.start) as usize
     }
 
-    /// Where value j of draw k (counting from the first draw of the run) is in `values`.
+    /// Where kept series s of draw k (counting from the first draw of the run) is in `values`.
     #[inline]
-    pub fn at(&self, k: usize, j: usize) -> usize {
+    fn at(&self, k: usize, s: usize) -> usize {
         let chunk = CHUNK as usize;
         let (c, r) = (k / chunk, k % chunk);
         let m = chunk.min(self.n_draws() - c * chunk);
-        c * chunk * self.layout.len() + j * m + r
+        self.start + c * chunk * self.kept.len() + s * m + r
     }
 
     /// Value j of draw k (k counts from the first draw of the run).
     #[inline]
     pub fn value(&self, k: usize, j: usize) -> f64 {
-        self.values[self.start + self.at(k, j)]
+        match self.slot[j] {
+            BASE => self.base[j],
+            s => self.values[self.at(k, s as usize)],
+        }
     }
 
     /// One draw's values, into `out` (indexed like a draw's row; at most `layout.len()` of them).
@@ -97,10 +125,14 @@ impl Ensemble {
     /// Every draw's value j, in draw order, into the first [`Ensemble::n_draws`] values of `out`
     /// (one contiguous copy per chunk).
     pub fn series_into(&self, j: usize, out: &mut [f64]) {
-        let (n, width, chunk) = (self.n_draws(), self.layout.len(), CHUNK as usize);
+        let (n, width, chunk) = (self.n_draws(), self.kept.len(), CHUNK as usize);
+        let s = match self.slot[j] {
+            BASE => return out[..n].fill(self.base[j]),
+            s => s as usize,
+        };
         for (c, dst) in out[..n].chunks_mut(chunk).enumerate() {
             let m = dst.len();
-            let at = self.start + c * chunk * width + j * m;
+            let at = self.start + c * chunk * width + s * m;
             dst.copy_from_slice(&self.values[at..at + m]);
         }
     }
@@ -108,7 +140,9 @@ impl Ensemble {
 
 /// Bytes a run of `draws` draws needs for its outcomes (the matrix that dominates its memory).
 pub fn memory_needed(model: &Model, draws: u64) -> u64 {
-    draws.saturating_mul(model.layout.len() as u64).saturating_mul(std::mem::size_of::<f64>() as u64)
+    draws
+        .saturating_mul(model.layout.after_base_len() as u64)
+        .saturating_mul(std::mem::size_of::<f64>() as u64)
 }
 
 /// Above this many bytes of outcomes, `minxinan run` summarises the draws as they finish
@@ -556,9 +590,13 @@ pub fn run_cancellable(
     let draws = if cfg.deterministic { 0..1 } else { cfg.draws.clone() };
     let width = model.layout.len();
     let n = (draws.end - draws.start) as usize;
+    // The base year's outcomes are the same in every draw (`Model::base_outcomes`, which each
+    // draw copies): they are kept once, and every draw's other values in the matrix.
+    let (kept, slot) = kept_positions(&model.layout);
+    let kw = kept.len();
     // Room for the outcomes from the first 64-byte boundary on (a fresh allocation is zeroed
     // pages from the kernel, touched first by the workers).
-    let mut values = vec![0.0; n * width + LINE];
+    let mut values = vec![0.0; n * kw + LINE];
     let start = values.as_ptr().align_offset(LINE * size_of::<f64>()).min(LINE);
     let mode = if cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic };
     // Chunks of CHUNK draws, each run in draw order by one thread, which also sums its draws'
@@ -567,13 +605,13 @@ pub fn run_cancellable(
     // chunk series by series: each row of GROUP draws then fills whole cache lines of the chunk.
     const GROUP: usize = BATCH;
     let chunk = CHUNK as usize;
-    let results: Vec<Result<(Diagnostics, ChunkSums), ModelError>> = values[start..start + n * width]
-        .par_chunks_mut(width * chunk)
+    let results: Vec<Result<(Diagnostics, ChunkSums), ModelError>> = values[start..start + n * kw]
+        .par_chunks_mut(kw * chunk)
         .enumerate()
         .map_init(
             || (Batch::new(model), vec![0.0; GROUP * width]),
             |(batch, rows), (c, dst)| {
-                let m = dst.len() / width;
+                let m = dst.len() / kw;
                 let (mut diagnostics, mut sums) = (Diagnostics::default(), ChunkSums::new(width));
                 for i0 in (0..m).step_by(GROUP) {
                     let g = GROUP.min(m - i0);
@@ -588,8 +626,8 @@ pub fn run_cancellable(
                     diagnostics.merge(&d);
                     progress(g as u64);
                     sums.push_rows(filled);
-                    for (j, run) in dst.chunks_exact_mut(m).enumerate() {
-                        let run = &mut run[i0..i0 + g];
+                    for (&j, run) in kept.iter().zip(dst.chunks_exact_mut(m)) {
+                        let (j, run) = (j as usize, &mut run[i0..i0 + g]);
                         if g == LINE {
                             store_line(run, std::array::from_fn(|i| rows[i * width + j]));
                         } else {
@@ -614,7 +652,17 @@ pub fn run_cancellable(
         diagnostics.merge(&d);
         moments.absorb(&sums);
     }
-    Ok(Ensemble { draws, layout: model.layout, values, start, diagnostics, moments })
+    Ok(Ensemble {
+        draws,
+        layout: model.layout,
+        values,
+        start,
+        kept,
+        slot,
+        base: model.base_outcomes.clone(),
+        diagnostics,
+        moments,
+    })
 }
 
 /// Values per 64-byte cache line.

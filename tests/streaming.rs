@@ -108,15 +108,15 @@ fn cancelling_stops_the_run_in_any_stage() {
 
 #[test]
 fn a_large_run_streams_and_writes_the_same_files_as_one_that_keeps_every_draw() {
-    // 30 000 baseline draws would keep 0.6 GB of outcomes: `run` streams them. --save-draws keeps
+    // 35 000 baseline draws would keep 0.6 GB of outcomes: `run` streams them. --save-draws keeps
     // them all (to write draws.csv); every other file must be byte-identical.
     let dir = tempfile::tempdir().unwrap();
     let (_, _, model) = model_of(&baseline_text());
-    assert!(runner::streams(&model, 30_000) && !runner::streams(&model, 10_000));
+    assert!(runner::streams(&model, 35_000) && !runner::streams(&model, 10_000));
     let base = root().join("scenarios/baseline.toml");
     let base = base.to_str().unwrap();
     let run = |out: &str, extra: &[&str]| {
-        let mut args = vec!["run", base, "--draws", "30000", "--quiet", "--no-report", "--out", out];
+        let mut args = vec!["run", base, "--draws", "35000", "--quiet", "--no-report", "--out", out];
         args.extend_from_slice(extra);
         let o = minxinan(dir.path(), &args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -218,6 +218,13 @@ pub struct Model {
     /// the order the draw uses them: their first blocks are computed together
     /// ([`rng::first_blocks`]).
     pub one_shot: Vec<u64>,
+    /// A draw's outcomes of the base year, at their positions of [`Model::layout`] (the other
+    /// positions NaN): the base year is data, the same in every draw (`sim::base_outcomes`).
+    pub base_outcomes: Vec<f64>,
+    /// Whether every base-year outcome is finite (the base year's flows, NaN by definition,
+    /// aside). Then each draw copies [`Model::base_outcomes`]; otherwise it computes them, and
+    /// fails on the first that is not finite, as for any other year.
+    pub base_finite: bool,
 }
 
 /// Stream purposes of the shocks.
@@ -478,8 +485,11 @@ impl Model {
                 parks: scenario.parks.len(),
             },
             one_shot: Vec::new(),
+            base_outcomes: Vec::new(),
+            base_finite: false,
         };
         model.one_shot = model.one_shot_purposes();
+        (model.base_outcomes, model.base_finite) = sim::base_outcomes(&model);
         Ok(model)
     }
 

@@ -750,7 +750,15 @@ fn simulate_inner(
         }
         ws.diag = saved[d];
         reset(model, ws);
-        if let Err(e) = write_year(model, ws, b, first + d as u64, row) {
+        let base_year = if model.base_finite {
+            for r in model.layout.base_year_runs() {
+                row[r.clone()].copy_from_slice(&model.base_outcomes[r]);
+            }
+            Ok(())
+        } else {
+            write_year(model, ws, b, first + d as u64, row)
+        };
+        if let Err(e) = base_year {
             live[d] = false;
             keep_lowest(&mut failed, d, e);
             continue;
@@ -1709,6 +1717,22 @@ fn advance_tfp(ln_a: &mut [f64; 3], i: usize, common: f64, gain: &[f64], lv: &Le
     }
 }
 
+/// A draw's outcomes of the base year (the other positions NaN), and whether they are all
+/// finite (the base year's flows aside): the base state and the levers' initial stocks, which
+/// [`reset`] restores before every draw's base year, are data (only ln A, which no outcome
+/// shows, depends on the draw).
+pub(crate) fn base_outcomes(model: &Model) -> (Vec<f64>, bool) {
+    let mut ws = Workspace::new(model);
+    reset(model, &mut ws);
+    let mut row = vec![f64::NAN; model.layout.len()];
+    let finite = write_year(model, &ws, model.base_year, 0, &mut row).is_ok();
+    let mut out = vec![f64::NAN; row.len()];
+    for r in model.layout.base_year_runs() {
+        out[r.clone()].copy_from_slice(&row[r]);
+    }
+    (out, finite)
+}
+
 /// Write year t's outcomes of every city and the region into the draw's slice.
 #[inline(always)]
 fn write_year(model: &Model, ws: &Workspace, t: i32, draw: u64, out: &mut [f64]) -> Result<(), ModelError> {
@@ -1898,6 +1922,64 @@ mod tests {
             // The deterministic draw takes none.
             sample_inputs(&model, 3, 0, Mode::Deterministic, &mut ws).unwrap();
             assert_eq!(ws.one_shot_used, (0, 0));
+        }
+    }
+
+    #[test]
+    fn every_draw_computes_the_base_year_outcomes_that_the_model_copies() {
+        // With `base_finite` off, each draw computes its base year from its own reset state, as
+        // every year after it: those values must be the model's, bit for bit, whatever the draw
+        // and the levers (every scenario).
+        let region = Region::embedded();
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let model = Model::new(&region, &Scenario::load(&path, &read, &region).unwrap()).unwrap();
+            assert!(model.base_finite, "{}", path.display());
+            let mut computing = model.clone();
+            computing.base_finite = false;
+            computing.base_outcomes.fill(0.0);
+            let mut ws = Workspace::new(&model);
+            let mut out = vec![0.0; model.layout.len()];
+            for (draw, mode) in [(0, Mode::Deterministic), (1, Mode::Stochastic), (77, Mode::Stochastic)] {
+                simulate(&computing, 5, draw, mode, &mut ws, &mut out).unwrap();
+                for j in model.layout.base_year_runs().flatten() {
+                    assert_eq!(out[j].to_bits(), model.base_outcomes[j].to_bits(), "{} {j}", path.display());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_base_year_runs_are_the_base_years_positions() {
+        use crate::indicators::{N_INDICATORS, N_PARK_INDICATORS, PYRAMID_GROUPS};
+        for (cities, parks) in [(5, 0), (5, 3), (1, 1)] {
+            let l = Layout { cities, base_year: 2018, horizon: 2035, parks };
+            let mut base = vec![false; l.len()];
+            let mut last = None;
+            for r in l.base_year_runs() {
+                assert!(last.is_none_or(|e| e <= r.start) && !r.is_empty());
+                last = Some(r.end);
+                for j in r {
+                    base[j] = true;
+                }
+            }
+            // Each position decoded from the layout's formulas.
+            let (years, entity_end) = (l.years(), l.entities() * l.years() * N_INDICATORS);
+            let pyramid_start = entity_end + parks * years * N_PARK_INDICATORS;
+            for (j, &is_base) in base.iter().enumerate() {
+                let year = if j < entity_end {
+                    (j / N_INDICATORS) % years
+                } else if j < pyramid_start {
+                    ((j - entity_end) / N_PARK_INDICATORS) % years
+                } else {
+                    // which = 0 is the base year's pyramid, 1 the horizon's.
+                    ((j - pyramid_start) / (2 * PYRAMID_GROUPS)) % 2 * (years - 1)
+                };
+                assert_eq!(is_base, year == 0, "position {j} of {cities} cities, {parks} parks");
+            }
+            assert_eq!(l.after_base_len(), base.iter().filter(|&&b| !b).count());
         }
     }
 
