@@ -108,6 +108,12 @@ impl Ensemble {
         }
     }
 
+    /// Value j of every draw when j is a base-year position ([`Layout::base_year_runs`]).
+    #[inline]
+    pub fn base_year_value(&self, j: usize) -> Option<f64> {
+        (self.slot[j] == BASE).then(|| self.base[j])
+    }
+
     /// One draw's values, into `out` (indexed like a draw's row; at most `layout.len()` of them).
     pub fn row_into(&self, k: usize, out: &mut [f64]) {
         for (j, o) in out.iter_mut().enumerate().take(self.layout.len()) {

@@ -264,13 +264,17 @@ pub fn summarise(ens: &Ensemble) -> Vec<SeriesStats> {
         .map_init(
             || (vec![0; n], vec![0; n], vec![0.0; n]),
             |(keys, scratch, col): &mut (Vec<i64>, Vec<i64>, Vec<f64>), j| {
+                let (mean, sd) = moments.mean_sd(j);
+                if let Some(x) = ens.base_year_value(j) {
+                    // The same in every draw.
+                    return SeriesStats { mean, sd, q: quantile::quantiles_of_constant(n, x, &PROBS) };
+                }
                 // A copy of the series' runs first (wide loads keep many misses in flight),
                 // then its keys, made in the core's cache.
                 ens.series_into(j, col);
                 for (k, &x) in keys.iter_mut().zip(col.iter()) {
                     *k = quantile::total_key(x);
                 }
-                let (mean, sd) = moments.mean_sd(j);
                 SeriesStats { mean, sd, q: quantile::quantiles_of_keys(keys, &PROBS, scratch) }
             },
         )

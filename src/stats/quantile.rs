@@ -50,6 +50,19 @@ pub(crate) fn quantiles_of_keys<const K: usize>(
     out
 }
 
+/// [`quantiles_of_keys`] of `n` values that are all `x`: every order statistic is `x` (through
+/// its key, as there), interpolated by the same formula.
+pub(crate) fn quantiles_of_constant<const K: usize>(n: usize, x: f64, probs: &[f64; K]) -> [f64; K] {
+    let mut out = [f64::NAN; K];
+    if n > 0 {
+        let x = from_key(total_key(x));
+        for (o, &p) in out.iter_mut().zip(probs) {
+            *o = type7_interpolate(n, p, x, x);
+        }
+    }
+    out
+}
+
 /// The two order statistics (0-based ranks, increasing) that the type-7 quantile at `p` of `n`
 /// values (`n ≥ 1`) interpolates between.
 pub fn type7_ranks(n: usize, p: f64) -> (usize, usize) {
@@ -333,6 +346,22 @@ mod tests {
                 assert_eq!(total_key(a).cmp(&total_key(b)), a.total_cmp(&b), "{a} {b}");
             }
         }
+    }
+
+    #[test]
+    fn a_constant_series_has_the_quantiles_of_its_values_bit_for_bit() {
+        use crate::stats::PROBS;
+        let xs = [366.20099999999996, -0.0, 0.0, -2.5, 1e-310, f64::INFINITY, f64::NEG_INFINITY, f64::NAN];
+        for x in xs {
+            for n in [1, 2, 3, 191, 192, 193, 4095, 4096, 10_000] {
+                let mut keys = vec![total_key(x); n];
+                let mut scratch = vec![0; n];
+                let selected = quantiles_of_keys(&mut keys, &PROBS, &mut scratch);
+                let constant = quantiles_of_constant(n, x, &PROBS);
+                assert_eq!(selected.map(f64::to_bits), constant.map(f64::to_bits), "{x} × {n}");
+            }
+        }
+        assert!(quantiles_of_constant(0, 1.0, &PROBS).iter().all(|q| q.is_nan()));
     }
 
     #[test]
