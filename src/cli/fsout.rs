@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 pub struct Staging {
     dir: PathBuf,
     target: PathBuf,
+    /// The files [`Staging::write`] wrote, to be flushed to the disk before the commit.
+    written: std::cell::RefCell<Vec<PathBuf>>,
     done: bool,
 }
 
@@ -24,7 +26,7 @@ impl Staging {
         let dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Staging { dir, target: target.to_path_buf(), done: false })
+        Ok(Staging { dir, target: target.to_path_buf(), written: Default::default(), done: false })
     }
 
     /// The path of a file inside the staging folder.
@@ -32,7 +34,7 @@ impl Staging {
         self.dir.join(name)
     }
 
-    /// Write a file with optional byte-order mark.
+    /// Write a file with optional byte-order mark (made durable by [`Staging::commit`]).
     pub fn write(&self, name: &str, text: &str, bom: bool) -> Result<()> {
         let path = self.path(name);
         let mut f = fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
@@ -40,12 +42,32 @@ impl Staging {
             f.write_all(minxinan::output::BOM.as_bytes())?;
         }
         f.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
-        f.sync_all().ok();
+        self.written.borrow_mut().push(path);
         Ok(())
     }
 
-    /// Replace the output folder with the staging folder.
+    /// Flush the files [`Staging::write`] wrote to the disk, a few at a time on threads of their
+    /// own: the filesystem then commits them together, where one after the other each would wait
+    /// for its own commit. Best effort, as a filesystem may not support it.
+    fn sync_files(&self) {
+        let files = self.written.take();
+        const THREADS: usize = 8;
+        std::thread::scope(|s| {
+            for share in files.chunks(files.len().div_ceil(THREADS).max(1)) {
+                s.spawn(move || {
+                    for path in share {
+                        if let Ok(f) = fs::File::open(path) {
+                            f.sync_all().ok();
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /// Replace the output folder with the staging folder, its files on the disk first.
     pub fn commit(mut self) -> Result<()> {
+        self.sync_files();
         let old = self.dir.with_extension("old");
         if self.target.exists() {
             fs::rename(&self.target, &old)
