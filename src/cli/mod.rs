@@ -23,8 +23,23 @@ pub fn interrupted() -> bool {
     SIGNAL.load(std::sync::atomic::Ordering::SeqCst) != 0
 }
 
+/// Grow the heap 16 MB at a time (glibc's `M_TOP_PAD`, 128 KB by default). A run that keeps its
+/// draws gives their memory back on a thread of its own while the output files are formatted
+/// (`commands::Freeing`), and every time the formatting grows the heap it waits for that, as
+/// both need the address space's lock: 10 000 draws, formatting the files 16.6 → 6.9 ms, the
+/// run's end after the summary (now as long as the giving back) 19.4 → 16.0 ms (medians of
+/// 14). The padding is address space, not memory, until it is used.
+fn grow_heap_in_large_steps() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` sets one of glibc's tuning parameters; no other thread runs yet.
+    unsafe {
+        libc::mallopt(libc::M_TOP_PAD, 16 << 20);
+    }
+}
+
 /// Parse the arguments, run the command, and map the outcome to an exit code.
 pub fn main() -> ExitCode {
+    grow_heap_in_large_steps();
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // If registration fails the default action (terminate) stays; nothing else to do.
         let _ = signal_hook::flag::register_usize(sig, SIGNAL.clone(), sig as usize);
