@@ -1906,14 +1906,23 @@ mod tests {
         cov / (va * vb).sqrt()
     }
 
-    #[test]
-    fn every_input_stream_comes_from_the_batch_in_order() {
+    /// The model of every scenario of the library, with its file.
+    fn every_scenario() -> Vec<(std::path::PathBuf, Model)> {
         let region = Region::embedded();
         let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let model = Model::new(&region, &Scenario::load(&path, &read, &region).unwrap()).unwrap();
+        let paths = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path());
+        paths
+            .map(|path| {
+                let model = Model::new(&region, &Scenario::load(&path, &read, &region).unwrap()).unwrap();
+                (path, model)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_input_stream_comes_from_the_batch_in_order() {
+        for (path, model) in every_scenario() {
             let mut ws = Workspace::new(&model);
             for draw in 0..20 {
                 sample_inputs(&model, 3, draw, Mode::Stochastic, &mut ws).unwrap();
@@ -1930,12 +1939,7 @@ mod tests {
         // With `base_finite` off, each draw computes its base year from its own reset state, as
         // every year after it: those values must be the model's, bit for bit, whatever the draw
         // and the levers (every scenario).
-        let region = Region::embedded();
-        let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let model = Model::new(&region, &Scenario::load(&path, &read, &region).unwrap()).unwrap();
+        for (path, model) in every_scenario() {
             assert!(model.base_finite, "{}", path.display());
             let mut computing = model.clone();
             computing.base_finite = false;
