@@ -1717,20 +1717,16 @@ fn advance_tfp(ln_a: &mut [f64; 3], i: usize, common: f64, gain: &[f64], lv: &Le
     }
 }
 
-/// A draw's outcomes of the base year (the other positions NaN), and whether they are all
-/// finite (the base year's flows aside): the base state and the levers' initial stocks, which
-/// [`reset`] restores before every draw's base year, are data (only ln A, which no outcome
-/// shows, depends on the draw).
+/// A draw's outcomes of the base year (the other positions NaN: `write_year` of the base year
+/// writes only its own), and whether they are all finite (the base year's flows aside): the
+/// base state and the levers' initial stocks, which [`reset`] restores before every draw's base
+/// year, are data (only ln A, which no outcome shows, depends on the draw).
 pub(crate) fn base_outcomes(model: &Model) -> (Vec<f64>, bool) {
     let mut ws = Workspace::new(model);
     reset(model, &mut ws);
     let mut row = vec![f64::NAN; model.layout.len()];
     let finite = write_year(model, &ws, model.base_year, 0, &mut row).is_ok();
-    let mut out = vec![f64::NAN; row.len()];
-    for r in model.layout.base_year_runs() {
-        out[r.clone()].copy_from_slice(&row[r]);
-    }
-    (out, finite)
+    (row, finite)
 }
 
 /// Write year t's outcomes of every city and the region into the draw's slice.
