@@ -70,7 +70,7 @@ fn one_draw(c: &mut Criterion) {
 
 fn ensemble(c: &mut Criterion) {
     let (_, model) = baseline();
-    let cfg = RunConfig { draws: 0..1000, seed: 20181231, deterministic: false };
+    let cfg = RunConfig::new(0..1000, 20181231);
     let mut g = c.benchmark_group("ensemble");
     g.sample_size(10);
     g.bench_function("1000 baseline draws (simulate)", |b| {
@@ -96,7 +96,7 @@ fn ensemble(c: &mut Criterion) {
     });
     let ens = runner::run(&model, &cfg, &|_| {}).expect("run");
     g.bench_function("1000 baseline draws (summarise)", |b| b.iter(|| black_box(stats::summarise(&ens))));
-    let cfg10k = RunConfig { draws: 0..10_000, seed: 20181231, deterministic: false };
+    let cfg10k = RunConfig::new(0..10_000, 20181231);
     g.bench_function("10000 baseline draws (simulate)", |b| {
         b.iter(|| black_box(runner::run(&model, &cfg10k, &|_| {}).expect("run")))
     });

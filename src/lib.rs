@@ -13,8 +13,11 @@
 //! The equations are those of `docs/MODEL.md`.
 #![deny(missing_docs)]
 
+pub mod arith;
+pub mod diagnostics;
 pub mod error;
 pub mod indicators;
+pub mod isa;
 pub mod locate;
 pub mod model;
 pub mod output;
@@ -29,5 +32,6 @@ pub mod uncertain;
 pub use error::{Error, InputError, InputErrors, ModelError};
 pub use model::Model;
 pub use region::Region;
-pub use runner::{Ensemble, RunConfig};
+pub use runner::RunConfig;
 pub use scenario::Scenario;
+pub use stats::Ensemble;

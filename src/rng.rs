@@ -18,7 +18,7 @@ use rand::SeedableRng;
 use rand::rand_core::{Infallible, TryRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::sim::Isa;
+use crate::isa::Isa;
 
 /// A random stream: one (seed, purpose, draw).
 pub type Stream = ChaCha8Rng;
@@ -463,7 +463,7 @@ mod tests {
             let mut firsts = vec![[0u32; BLOCK]; purposes.len()];
             first_blocks(Isa::Generic, seed, draw, &purposes, &mut firsts);
             let mut wide = vec![[0u32; BLOCK]; purposes.len()];
-            first_blocks(Isa::detected(), seed, draw, &purposes, &mut wide);
+            first_blocks(Isa::widest(), seed, draw, &purposes, &mut wide);
             assert_eq!(firsts, wide, "the compiled versions agree");
             for (k, (&p, &first)) in purposes.iter().zip(&firsts).enumerate() {
                 let mut want = stream(seed, p, draw);

@@ -6,14 +6,16 @@
 //! ([`Ensemble`]); [`summarise_run`] summarises the draws as they come and keeps only what the
 //! exact quantiles need (memory ∝ √draws).
 
+use crate::diagnostics::Diagnostics;
 use crate::error::{ModelError, keep_lowest};
-use crate::indicators::Layout;
+use crate::isa::Isa;
 use crate::model::Model;
-use crate::model::sim::{self, BATCH, Batch, Diagnostics, Mode};
+use crate::model::sim::{self, BATCH, Batch, Mode};
 use crate::region::Target;
 use crate::stats::sieve::{Brackets, Sieve, Store};
 use crate::stats::{
-    CHUNK, ChunkSums, DiffStats, Moments, PROBS, SeriesStats, Summary, count_hits, paired_width, quantile,
+    CHUNK, ChunkSums, DiffStats, Ensemble, Moments, PROBS, SeriesStats, Summary, count_hits, kept_positions,
+    paired_width, quantile,
 };
 use rayon::prelude::*;
 use std::ops::Range;
@@ -29,118 +31,15 @@ pub struct RunConfig {
     pub seed: u64,
     /// Every parameter at its central value and no shocks.
     pub deterministic: bool,
+    /// The compiled version of the kernels (every version gives the same bits).
+    pub isa: Isa,
 }
 
-/// The outcomes of a run's draws.
-#[derive(Debug, Clone)]
-pub struct Ensemble {
-    /// The draws run.
-    pub draws: Range<u64>,
-    /// Layout of one draw's values.
-    pub layout: Layout,
-    /// The outcomes after the base year ([`Layout::base_year_runs`] are the same in every
-    /// draw: they are kept once, in `base`), in chunks of [`CHUNK`] consecutive draws (the
-    /// last may be shorter), each chunk series by series in the order of `kept`. A series is
-    /// thus a few contiguous runs, which the summary and paired comparisons read without
-    /// gathering from 20 KB-apart rows. Read through [`Ensemble::values`],
-    /// [`Ensemble::value`], [`Ensemble::row`] and [`Ensemble::series_into`].
-    values: Vec<f64>,
-    /// Where the outcomes start in `values` (the first cache-line boundary: the runner writes
-    /// whole lines).
-    start: usize,
-    /// The positions kept per draw, in increasing order (every one but the base year's).
-    kept: Vec<u32>,
-    /// Each position's index in `kept`, or [`BASE`] for the base year's.
-    slot: Vec<u32>,
-    /// The base year's outcomes, indexed like a row ([`crate::Model::base_outcomes`]).
-    base: Vec<f64>,
-    /// Clamps and caps counted over all draws.
-    pub diagnostics: Diagnostics,
-    /// Means and sums of squared deviations of every value position, folded from chunks of
-    /// [`CHUNK`] draws in draw order while the draws ran (as the streamed summary does).
-    pub moments: Moments,
-}
-
-/// [`Ensemble`]'s slot of a base-year position, which is not kept per draw.
-const BASE: u32 = u32::MAX;
-
-/// The positions of `layout` kept per draw (all but the base year's), and each position's index
-/// among them ([`BASE`] for the base year's).
-fn kept_positions(layout: &Layout) -> (Vec<u32>, Vec<u32>) {
-    let mut slot = vec![0; layout.len()];
-    for r in layout.base_year_runs() {
-        slot[r].fill(BASE);
-    }
-    let kept: Vec<u32> = (0..layout.len() as u32).filter(|&j| slot[j as usize] != BASE).collect();
-    for (s, &j) in kept.iter().enumerate() {
-        slot[j as usize] = s as u32;
-    }
-    (kept, slot)
-}
-
-impl Ensemble {
-    /// The kept outcomes (every draw's values after the base year), laid out in chunks of
-    /// [`CHUNK`] draws, series by series.
-    pub fn values(&self) -> &[f64] {
-        &self.values[self.start..self.start + self.n_draws() * self.kept.len()]
-    }
-
-    /// Number of draws.
-    pub fn n_draws(&self) -> usize {
-        (self.draws.end - self.draws.start) as usize
-    }
-
-    /// Where kept series s of draw k (counting from the first draw of the run) is in `values`.
-    #[inline]
-    fn at(&self, k: usize, s: usize) -> usize {
-        let chunk = CHUNK as usize;
-        let (c, r) = (k / chunk, k % chunk);
-        let m = chunk.min(self.n_draws() - c * chunk);
-        self.start + c * chunk * self.kept.len() + s * m + r
-    }
-
-    /// Value j of draw k (k counts from the first draw of the run).
-    #[inline]
-    pub fn value(&self, k: usize, j: usize) -> f64 {
-        match self.slot[j] {
-            BASE => self.base[j],
-            s => self.values[self.at(k, s as usize)],
-        }
-    }
-
-    /// Value j of every draw when j is a base-year position ([`Layout::base_year_runs`]).
-    #[inline]
-    pub fn base_year_value(&self, j: usize) -> Option<f64> {
-        (self.slot[j] == BASE).then(|| self.base[j])
-    }
-
-    /// One draw's values, into `out` (indexed like a draw's row; at most `layout.len()` of them).
-    pub fn row_into(&self, k: usize, out: &mut [f64]) {
-        for (j, o) in out.iter_mut().enumerate().take(self.layout.len()) {
-            *o = self.value(k, j);
-        }
-    }
-
-    /// One draw's values (k counts from the first draw of the run).
-    pub fn row(&self, k: usize) -> Vec<f64> {
-        let mut out = vec![0.0; self.layout.len()];
-        self.row_into(k, &mut out);
-        out
-    }
-
-    /// Every draw's value j, in draw order, into the first [`Ensemble::n_draws`] values of `out`
-    /// (one contiguous copy per chunk).
-    pub fn series_into(&self, j: usize, out: &mut [f64]) {
-        let (n, width, chunk) = (self.n_draws(), self.kept.len(), CHUNK as usize);
-        let s = match self.slot[j] {
-            BASE => return out[..n].fill(self.base[j]),
-            s => s as usize,
-        };
-        for (c, dst) in out[..n].chunks_mut(chunk).enumerate() {
-            let m = dst.len();
-            let at = self.start + c * chunk * width + s * m;
-            dst.copy_from_slice(&self.values[at..at + m]);
-        }
+impl RunConfig {
+    /// Draws `draws` of a run with `seed`, every parameter drawn, in the widest version the
+    /// processor runs.
+    pub fn new(draws: Range<u64>, seed: u64) -> RunConfig {
+        RunConfig { draws, seed, deterministic: false, isa: Isa::widest() }
     }
 }
 
@@ -248,6 +147,7 @@ struct Streamed<S> {
 /// threads in order; each thread fills a chunk's rows, counts them, sums them for the moments and
 /// sorts them into its sieve; the stages' sieves are merged and rebracketed in between.
 fn stream<S: Send>(
+    isa: Isa,
     rows: &Rows<'_, S>,
     n: u64,
     sieve: SieveConfig,
@@ -257,7 +157,7 @@ fn stream<S: Send>(
     let threads = rayon::current_num_threads();
     let states: Vec<Mutex<Option<S>>> = (0..threads).map(|_| Mutex::new(None)).collect();
     let mut brackets = Brackets::everything(width);
-    let mut store = Store::new(width);
+    let mut store = Store::new(width, isa);
     let mut moments = Moments::new(width);
     let mut hits = vec![0u64; rows.n_hits];
     let first = sieve.first_stage.max(1).div_ceil(CHUNK) * CHUNK;
@@ -421,7 +321,7 @@ pub fn summarise_run(
         init: &|| (Batch::new(model), Diagnostics::default()),
         fill: &|(batch, diagnostics): &mut (Batch, Diagnostics), ks, rows| {
             let at = draws.start + ks.start..draws.start + ks.end;
-            let d = sim::simulate_batch(model, cfg.seed, at, mode, batch, rows)
+            let d = sim::simulate_batch_on(cfg.isa, model, cfg.seed, at, mode, batch, rows)
                 .map_err(|(draw, e)| (draw - draws.start, e))?;
             diagnostics.merge(&d);
             Ok(())
@@ -430,7 +330,7 @@ pub fn summarise_run(
         progress,
         per_row: 1,
     };
-    let s = stream(&rows, draws.end - draws.start, sieve, cancelled)?;
+    let s = stream(cfg.isa, &rows, draws.end - draws.start, sieve, cancelled)?;
     let mut diagnostics = Diagnostics::default();
     for (_, d) in &s.states {
         diagnostics.merge(d);
@@ -504,7 +404,8 @@ pub fn compare(
             for (i, m) in models.iter().enumerate() {
                 let w = m.layout.len();
                 let scratch = &mut scratch[..rows.len() / width * w];
-                match sim::simulate_batch(m, cfg.seed, at.clone(), mode, &mut batches[i], scratch) {
+                match sim::simulate_batch_on(cfg.isa, m, cfg.seed, at.clone(), mode, &mut batches[i], scratch)
+                {
                     Ok(d) => diagnostics[i].merge(&d),
                     Err((draw, e)) => {
                         keep_lowest(&mut failed, draw - draws.start, e);
@@ -545,7 +446,7 @@ pub fn compare(
         per_row: k as u64,
     };
     let n = draws.end - draws.start;
-    let s = stream(&rows, n, sieve, cancelled)?;
+    let s = stream(cfg.isa, &rows, n, sieve, cancelled)?;
     let mut diagnostics = vec![Diagnostics::default(); k];
     for (_, _, d) in &s.states {
         for (a, b) in diagnostics.iter_mut().zip(d) {
@@ -627,9 +528,9 @@ pub fn run_cancellable(
                     }
                     let first = draws.start + (c * chunk + i0) as u64;
                     let filled = &mut rows[..g * width];
-                    let d =
-                        sim::simulate_batch(model, cfg.seed, first..first + g as u64, mode, batch, filled)
-                            .map_err(|(_, e)| e)?;
+                    let at = first..first + g as u64;
+                    let d = sim::simulate_batch_on(cfg.isa, model, cfg.seed, at, mode, batch, filled)
+                        .map_err(|(_, e)| e)?;
                     diagnostics.merge(&d);
                     progress(g as u64);
                     sums.push_rows(filled);

@@ -9,7 +9,7 @@ use minxinan::{RunConfig, runner};
 #[test]
 fn thread_count_and_draw_order_do_not_change_results() {
     let (_, _, model) = model_of(&baseline_text());
-    let cfg = RunConfig { draws: 0..400, seed: 42, deterministic: false };
+    let cfg = RunConfig::new(0..400, 42);
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     let a = one.install(|| runner::run(&model, &cfg, &|_| {})).unwrap();
@@ -31,10 +31,8 @@ fn thread_count_and_draw_order_do_not_change_results() {
 #[test]
 fn a_range_of_draws_equals_the_same_draws_of_a_long_run() {
     let (_, _, model) = model_of(&baseline_text());
-    let full =
-        runner::run(&model, &RunConfig { draws: 0..300, seed: 9, deterministic: false }, &|_| {}).unwrap();
-    let part =
-        runner::run(&model, &RunConfig { draws: 100..200, seed: 9, deterministic: false }, &|_| {}).unwrap();
+    let full = runner::run(&model, &RunConfig::new(0..300, 9), &|_| {}).unwrap();
+    let part = runner::run(&model, &RunConfig::new(100..200, 9), &|_| {}).unwrap();
     for k in 0..100 {
         let (a, b) = (full.row(100 + k), part.row(k));
         assert!(
@@ -44,8 +42,7 @@ fn a_range_of_draws_equals_the_same_draws_of_a_long_run() {
         );
     }
     // A different seed gives different draws.
-    let other =
-        runner::run(&model, &RunConfig { draws: 100..101, seed: 10, deterministic: false }, &|_| {}).unwrap();
+    let other = runner::run(&model, &RunConfig::new(100..101, 10), &|_| {}).unwrap();
     let j = model.layout.index(5, 2035, minxinan::indicators::Indicator::GdpReal);
     assert_ne!(other.row(0)[j], part.row(0)[j]);
 }
@@ -155,7 +152,7 @@ fn every_compiled_version_of_the_draw_gives_the_same_bits() {
                 for isa in [Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()) {
                     let db = simulate_on(isa, model, 5, draw, mode, &mut wb, &mut b, |_| {}).unwrap();
                     assert_eq!(da, db);
-                    capped += db.0[minxinan::model::sim::Diag::MigrationCapBinding as usize];
+                    capped += db.0[minxinan::diagnostics::Diag::MigrationCapBinding as usize];
                     let same = a
                         .iter()
                         .zip(&b)
@@ -173,8 +170,7 @@ fn the_kept_matrix_holds_each_draw_as_simulated_alone() {
     use minxinan::model::sim::{self, Mode, Workspace};
     // 300 draws: a full chunk of 256 and a partial one, each stored series by series.
     let (_, _, model) = model_of(&baseline_text());
-    let ens =
-        runner::run(&model, &RunConfig { draws: 7..307, seed: 5, deterministic: false }, &|_| {}).unwrap();
+    let ens = runner::run(&model, &RunConfig::new(7..307, 5), &|_| {}).unwrap();
     let width = model.layout.len();
     let mut ws = Workspace::new(&model);
     let mut alone = vec![0.0; 300 * width];
@@ -198,9 +194,7 @@ fn the_kept_matrix_holds_each_draw_as_simulated_alone() {
 
 #[test]
 fn a_batch_of_draws_gives_each_draw_as_simulated_alone() {
-    use minxinan::model::sim::{
-        BATCH, Batch, Diagnostics, Isa, Mode, Workspace, simulate_batch_on, simulate_on,
-    };
+    use minxinan::model::sim::{BATCH, Batch, Isa, Mode, Workspace, simulate_batch_on, simulate_on};
     let region = minxinan::Region::embedded();
     let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
     let load = |path: &str| {
@@ -226,7 +220,7 @@ fn a_batch_of_draws_gives_each_draw_as_simulated_alone() {
                     let got =
                         simulate_batch_on(isa, model, 5, draws.clone(), mode, &mut batch, &mut rows[..k * w])
                             .unwrap();
-                    let mut sum = Diagnostics::default();
+                    let mut sum = minxinan::diagnostics::Diagnostics::default();
                     for (draw, row) in draws.zip(rows.chunks_exact(w)) {
                         sum.merge(
                             &simulate_on(isa, model, 5, draw, mode, &mut ws, &mut alone, |_| {}).unwrap(),

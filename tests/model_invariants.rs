@@ -55,7 +55,7 @@ fn demographic_identity_bounds_and_no_negative_cell_in_every_draw() {
 #[test]
 fn region_rows_are_sums_or_ratios_of_sums_in_every_draw() {
     let (_, _, model) = model_of(&baseline_text());
-    let cfg = RunConfig { draws: 0..DRAWS, seed: 7, deterministic: false };
+    let cfg = RunConfig::new(0..DRAWS, 7);
     let ens = runner::run(&model, &cfg, &|_| {}).unwrap();
     let l = ens.layout;
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
@@ -104,7 +104,7 @@ fn region_rows_are_sums_or_ratios_of_sums_in_every_draw() {
 #[test]
 fn base_year_equals_the_data_in_every_draw() {
     let (_, _, model) = model_of(&baseline_text());
-    let cfg = RunConfig { draws: 0..200, seed: 99, deterministic: false };
+    let cfg = RunConfig::new(0..200, 99);
     let ens = runner::run(&model, &cfg, &|_| {}).unwrap();
     let data = cities_data();
     let l = ens.layout;
@@ -218,7 +218,7 @@ fn scenarios_that_share_a_parameter_share_its_draws() {
 #[test]
 fn every_indicator_is_finite_and_draws_differ() {
     let (_, _, model) = model_of(&baseline_text());
-    let cfg = RunConfig { draws: 0..50, seed: 5, deterministic: false };
+    let cfg = RunConfig::new(0..50, 5);
     let ens = runner::run(&model, &cfg, &|_| {}).unwrap();
     for k in 0..ens.n_draws() {
         for (_, _, _, j) in ens.layout.reported() {

@@ -84,7 +84,7 @@ proptest! {
                 prop_assert!(assess >= region_gdp * (1.0 - 1e-12), "dual parks only add");
             }
         }
-        let ens = runner::run(&model, &RunConfig { draws: 0..5, seed: 9, deterministic: false }, &|_| {}).unwrap();
+        let ens = runner::run(&model, &RunConfig::new(0..5, 9), &|_| {}).unwrap();
         for st in stats::summarise(&ens).iter().filter(|s| !s.mean.is_nan()) {
             prop_assert!(st.q.windows(2).all(|w| w[0] <= w[1]));
         }

@@ -53,7 +53,7 @@ fn streaming_equals_keeping_every_draw() {
     let (_, sc, model) = model_of(&baseline_text());
     // 3 000 draws: a first stage of 512, then 1 024, 2 048 and the rest (brackets narrowed
     // three times); a draw range that does not start at 0 nor end on a chunk boundary.
-    let cfg = RunConfig { draws: 1000..4000, seed: 7, deterministic: false };
+    let cfg = RunConfig::new(1000..4000, 7);
     let want = kept(&model, &sc, &cfg);
     let sieve = SieveConfig { first_stage: 512, z: 5.0 };
     for threads in [1, 2, 3] {
@@ -62,13 +62,13 @@ fn streaming_equals_keeping_every_draw() {
         assert_eq!(got.regathered, 0);
     }
     // The default stages (one stage below 2 048 draws) and the deterministic run.
-    let small = RunConfig { draws: 0..300, seed: 7, deterministic: false };
+    let small = RunConfig::new(0..300, 7);
     assert_same(
         &streamed(&model, &sc, &small, SieveConfig::default(), 2),
         &kept(&model, &sc, &small),
         "300 draws",
     );
-    let det = RunConfig { draws: 0..300, seed: 7, deterministic: true };
+    let det = RunConfig { deterministic: true, ..RunConfig::new(0..300, 7) };
     assert_same(
         &streamed(&model, &sc, &det, SieveConfig::default(), 2),
         &kept(&model, &sc, &det),
@@ -82,7 +82,7 @@ fn a_series_that_loses_its_bracket_is_gathered_again_exactly() {
     let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
     let sc = minxinan::Scenario::load(&root().join("scenarios/plan-full.toml"), &read, &region).unwrap();
     let model = Model::new(&region, &sc).unwrap();
-    let cfg = RunConfig { draws: 0..2000, seed: 3, deterministic: false };
+    let cfg = RunConfig::new(0..2000, 3);
     // z = 0 leaves four ranks either side of each quantile: many series lose a rank.
     let got = streamed(&model, &sc, &cfg, SieveConfig { first_stage: 256, z: 0.0 }, 2);
     assert!(got.regathered > 10, "only {} series regathered", got.regathered);
@@ -92,7 +92,7 @@ fn a_series_that_loses_its_bracket_is_gathered_again_exactly() {
 #[test]
 fn cancelling_stops_the_run_in_any_stage() {
     let (_, sc, model) = model_of(&baseline_text());
-    let cfg = RunConfig { draws: 0..3000, seed: 1, deterministic: false };
+    let cfg = RunConfig::new(0..3000, 1);
     let sieve = SieveConfig { first_stage: 256, z: 5.0 };
     for after in [0, 300, 2000] {
         let seen = std::sync::atomic::AtomicU64::new(0);
@@ -152,7 +152,7 @@ fn a_streamed_comparison_equals_paired_ensembles_that_keep_every_draw() {
         ["baseline.toml", "co-built-parks.toml", "industry-transfer.toml"].map(scenario).into();
     let models: Vec<Model> = runs.iter().map(|(_, m)| m.clone()).collect();
     let targets: Vec<&[minxinan::region::Target]> = runs.iter().map(|(s, _)| s.targets.as_slice()).collect();
-    let cfg = RunConfig { draws: 1000..3500, seed: 5, deterministic: false };
+    let cfg = RunConfig::new(1000..3500, 5);
     let ensembles: Vec<_> = models.iter().map(|m| runner::run(m, &cfg, &|_| {}).unwrap()).collect();
     let want: Vec<Summary> =
         ensembles.iter().zip(&runs).map(|(e, (sc, _))| stats::summary_of(e, &sc.targets)).collect();
@@ -191,7 +191,7 @@ fn a_deterministic_comparison_is_one_draw_of_central_values() {
     let runs = ["baseline.toml", "industry-transfer.toml"].map(scenario);
     let models: Vec<Model> = runs.iter().map(|(_, m)| m.clone()).collect();
     let targets: Vec<&[minxinan::region::Target]> = runs.iter().map(|(s, _)| s.targets.as_slice()).collect();
-    let cfg = RunConfig { draws: 0..500, seed: 9, deterministic: true };
+    let cfg = RunConfig { deterministic: true, ..RunConfig::new(0..500, 9) };
     let got = runner::compare(&models, &targets, &cfg, SieveConfig::default(), &|_| {}, &|| false).unwrap();
     let ensembles: Vec<_> = models.iter().map(|m| runner::run(m, &cfg, &|_| {}).unwrap()).collect();
     for ((g, e), (sc, _)) in got.summaries.iter().zip(&ensembles).zip(&runs) {

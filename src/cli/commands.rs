@@ -48,6 +48,12 @@ fn load_region(path: Option<&Path>) -> Result<Region> {
     }
 }
 
+/// The compiled version of the kernels: the widest the processor runs, unless `MINXINAN_ISA`
+/// asks for `generic` or `avx2` (every version gives the same bits; for comparing them).
+fn isa() -> minxinan::isa::Isa {
+    minxinan::isa::Isa::chosen(std::env::var("MINXINAN_ISA").ok().as_deref())
+}
+
 fn read_scenario(region: &Region, path: &Path) -> Result<Scenario> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
     Ok(Scenario::load(path, &read, region)?)
@@ -98,7 +104,7 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     };
     let seed = a.common.seed.unwrap_or(scenario.seed);
     let model = Model::new(region, &scenario)?;
-    let cfg = RunConfig { draws: range, seed, deterministic: a.deterministic };
+    let cfg = RunConfig { draws: range, seed, deterministic: a.deterministic, isa: isa() };
     let n = if cfg.deterministic { 1 } else { cfg.draws.end - cfg.draws.start };
     // draws.csv needs every draw kept; so does nothing else, and large runs summarise the draws
     // as they finish (exactly the same numbers, a fraction of the memory).
@@ -319,7 +325,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     let sieve = runner::SieveConfig::default();
     let streamed = runner::compare_streams(&models, draws);
     check_memory(runner::compare_memory_needed(&models, draws, &sieve))?;
-    let cfg = RunConfig { draws: 0..draws, seed, deterministic: false };
+    let cfg = RunConfig { draws: 0..draws, seed, deterministic: false, isa: isa() };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.common.threads.unwrap_or(0))
         .build()

@@ -5,7 +5,8 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::kernels;
-use super::sim::Isa;
+use crate::arith;
+use crate::isa::Isa;
 use crate::region::{AGES, MAX_AGE};
 
 /// Makeham term A.
@@ -126,8 +127,7 @@ pub struct AgeSums {
 impl AgeSums {
     /// The sums of `cells`, in the order of [`kernels`].
     pub fn of(cells: &[[f64; AGES]; 2]) -> AgeSums {
-        let range =
-            |r: std::ops::Range<usize>| kernels::sum(&cells[0][r.clone()]) + kernels::sum(&cells[1][r]);
+        let range = |r: std::ops::Range<usize>| arith::sum(&cells[0][r.clone()]) + arith::sum(&cells[1][r]);
         let (young, working, old) = (range(0..15), range(15..65), range(65..AGES));
         AgeSums { total: young + working + old, working, old }
     }
@@ -361,7 +361,7 @@ mod tests {
             1.6,
             &fertility_schedule(),
             1.12 / 2.12,
-            Isa::detected(),
+            Isa::widest(),
             Early::None,
             &mut [[0.0; AGES]; 2],
         );
@@ -399,7 +399,7 @@ mod tests {
                     1.6,
                     &fertility_schedule(),
                     1.12 / 2.12,
-                    Isa::detected(),
+                    Isa::widest(),
                     early,
                     natural,
                 )

@@ -9,6 +9,7 @@ pub mod demography;
 pub mod kernels;
 pub mod sim;
 
+use crate::arith;
 use crate::error::{InputError, InputErrors};
 use crate::indicators::Layout;
 use crate::params::{N_PARAMS, PARAMS};
@@ -181,9 +182,9 @@ pub struct Model {
     /// Distinct base mortality schedules m_g(x), `[sex][age]`.
     pub mortality: Vec<[[f64; AGES]; 2]>,
     /// For each schedule and sex, how many leading rates are small enough for the short
-    /// exponential series ([`kernels::small_prefix`]).
+    /// exponential series ([`arith::small_prefix`]).
     pub mortality_small: Vec<[usize; 2]>,
-    /// Whether every rate of every schedule lies in [0, `kernels::EXP_SAFE_RATE`] (707): then the
+    /// Whether every rate of every schedule lies in [0, `arith::EXP_SAFE_RATE`] (707): then the
     /// survival arguments −m·(1 − ι)^k are inside `exp`'s range and need no range checks (the AVX2
     /// kernel skips them).
     pub mortality_bounded: bool,
@@ -425,10 +426,10 @@ impl Model {
             mortality_bounded: schedules
                 .iter()
                 .flat_map(|(_, m)| m.iter().flatten())
-                .all(|v| (0.0..=kernels::EXP_SAFE_RATE).contains(v)),
+                .all(|v| (0.0..=arith::EXP_SAFE_RATE).contains(v)),
             mortality_small: schedules
                 .iter()
-                .map(|(_, m)| [kernels::small_prefix(&m[0]), kernels::small_prefix(&m[1])])
+                .map(|(_, m)| [arith::small_prefix(&m[0]), arith::small_prefix(&m[1])])
                 .collect(),
             mortality: schedules.into_iter().map(|(_, m)| m).collect(),
             phi: demography::fertility_schedule(),

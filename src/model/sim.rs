@@ -11,8 +11,11 @@
 use super::demography::{self, Natural};
 use super::kernels;
 use super::*;
+use crate::arith;
+use crate::diagnostics::{Diag, Diagnostics};
 use crate::error::{ModelError, keep_lowest};
 use crate::indicators::{INDICATORS, Indicator};
+pub use crate::isa::Isa;
 use crate::params::P;
 use crate::region::Statistics;
 use crate::rng::{OneShot, WideStream};
@@ -30,53 +33,6 @@ macro_rules! each_live {
             }
         }
     };
-}
-
-/// Kinds of clamps and caps counted per run (reported in `manifest.json`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
-pub enum Diag {
-    /// A project's opening year fell on or before the base year and was moved to b+1.
-    OpeningMovedToFirstYear,
-    /// The 90% outflow cap bound in a city-year.
-    MigrationCapBinding,
-    /// An outflow could not be removed in full and the rest was dropped.
-    MigrationRemainderDropped,
-    /// Capital hit its floor (1% of base) in a city-sector-year.
-    CapitalFloor,
-    /// Urban population was clamped to [0, u_max·P].
-    UrbanizationClamped,
-    /// v = u/u_max was clamped to [1e-6, 1 − 1e-6] before a logit.
-    LogitClamped,
-    /// Parks wanted more than 50% of their host sector's workers and were scaled down.
-    ParkLabourCap,
-}
-
-/// Every diagnostic kind, in report order.
-pub const DIAGS: [(Diag, &str); 7] = [
-    (Diag::OpeningMovedToFirstYear, "opening_moved_to_first_year"),
-    (Diag::MigrationCapBinding, "migration_outflow_cap_binding"),
-    (Diag::MigrationRemainderDropped, "migration_remainder_dropped"),
-    (Diag::CapitalFloor, "capital_floor_binding"),
-    (Diag::UrbanizationClamped, "urban_population_clamped"),
-    (Diag::LogitClamped, "urbanization_logit_clamped"),
-    (Diag::ParkLabourCap, "park_labour_cap_binding"),
-];
-
-/// Counts of clamps and caps.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Diagnostics(pub [u64; 7]);
-
-impl Diagnostics {
-    fn bump(&mut self, d: Diag) {
-        self.0[d as usize] += 1;
-    }
-    /// Add another run's counts.
-    pub fn merge(&mut self, other: &Diagnostics) {
-        for (a, b) in self.0.iter_mut().zip(other.0) {
-            *a += b;
-        }
-    }
 }
 
 /// How a draw is run.
@@ -518,56 +474,7 @@ pub fn simulate_observed(
     out: &mut [f64],
     observe: impl FnMut(YearView<'_>),
 ) -> Result<Diagnostics, ModelError> {
-    simulate_on(Isa::detected(), model, seed, draw, mode, ws, out, observe)
-}
-
-/// Which compiled version of the draw runs. Every version does the same arithmetic in the same
-/// order (no fused multiply-add, sums in the order of [`kernels`]), so their outcomes are
-/// bit-identical; they differ in vector width only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Isa {
-    /// The build's baseline instruction set (SSE2 on x86-64).
-    Generic,
-    /// x86-64 with AVX2 (256-bit vectors), detected at run time.
-    Avx2,
-    /// x86-64 with AVX-512 F, VL and DQ, detected at run time: the AVX2 draw with the kernels
-    /// of [`kernels`] in their 512-bit versions.
-    Avx512,
-}
-
-impl Isa {
-    /// The widest version this processor runs, detected once; `MINXINAN_ISA=generic` in the
-    /// environment forces the baseline version.
-    pub fn detected() -> Isa {
-        static DETECTED: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-        *DETECTED.get_or_init(|| {
-            let wanted = std::env::var("MINXINAN_ISA").ok().map(|v| v.to_ascii_lowercase());
-            match wanted.as_deref() {
-                Some("generic") => Isa::Generic,
-                Some("avx2") if Isa::Avx2.available() => Isa::Avx2,
-                _ if Isa::Avx512.available() => Isa::Avx512,
-                _ if Isa::Avx2.available() => Isa::Avx2,
-                _ => Isa::Generic,
-            }
-        })
-    }
-
-    /// Whether this processor can run the version (detected once; the kernels ask on every
-    /// call, so the answer is one load).
-    pub fn available(self) -> bool {
-        static WIDEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-        let widest = *WIDEST.get_or_init(|| {
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                let avx512 = std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-                    && std::arch::is_x86_feature_detected!("avx512dq");
-                return if avx512 { Isa::Avx512 } else { Isa::Avx2 };
-            }
-            Isa::Generic
-        });
-        self <= widest
-    }
+    simulate_on(Isa::widest(), model, seed, draw, mode, ws, out, observe)
 }
 
 /// [`simulate_observed`] with a chosen compiled version (for tests and benchmarks that compare
@@ -624,7 +531,7 @@ pub fn simulate_batch(
     batch: &mut Batch,
     out: &mut [f64],
 ) -> Result<Diagnostics, (u64, ModelError)> {
-    simulate_batch_on(Isa::detected(), model, seed, draws, mode, batch, out)
+    simulate_batch_on(Isa::widest(), model, seed, draws, mode, batch, out)
 }
 
 /// [`simulate_batch`] with a chosen compiled version, as [`simulate_on`].
@@ -819,7 +726,7 @@ fn decay_factors(model: &Model, ws: &mut Workspace) {
     // together here rather than one per year step (a call each, waited on).
     let base = 1.0 - p[P::MortalityImprovement as usize];
     for (k, v) in ws.improve.iter_mut().take(years).enumerate() {
-        *v = kernels::powi(base, k as u32 + 1);
+        *v = arith::powi(base, k as u32 + 1);
     }
 }
 
@@ -1014,9 +921,9 @@ fn base_state(model: &Model) -> (Vec<CityState>, Vec<[[f64; 3]; 3]>) {
         logs.push(std::array::from_fn(|s| {
             if cb.output[s] > 0.0 {
                 [
-                    kernels::ln(cb.output[s]),
-                    kernels::ln(cb.capital[s]),
-                    kernels::ln(cb.emp_shares[s] * cb.employment),
+                    arith::ln(cb.output[s]),
+                    arith::ln(cb.capital[s]),
+                    arith::ln(cb.emp_shares[s] * cb.employment),
                 ]
             } else {
                 [0.0; 3]
@@ -1141,7 +1048,7 @@ fn prepare_levers(model: &Model, ws: &mut Workspace, t: i32, delta: f64) {
             let share = if paid_so_far > 0.0 { lv.moved[o] / paid_so_far } else { 0.0 };
             lv.k2_move[o] -= m + upkeep * share;
             if m > 0.0 && k_prev > m {
-                lv.tfp2[o] += kernels::ln((k_prev - q * m) / (k_prev - m));
+                lv.tfp2[o] += arith::ln((k_prev - q * m) / (k_prev - m));
             }
             lv.stock[o] = (1.0 - delta) * lv.stock[o] - m;
             lv.moved[o] += m;
@@ -1153,7 +1060,7 @@ fn prepare_levers(model: &Model, ws: &mut Workspace, t: i32, delta: f64) {
             let upkeep_j = if t > tr.start { delta * lv.relocated[j] } else { 0.0 };
             lv.k2_move[j] += arriving + upkeep_j;
             if arriving > 0.0 && k_prev + arriving > 0.0 {
-                lv.tfp2[j] += kernels::ln((k_prev + q * arriving) / (k_prev + arriving));
+                lv.tfp2[j] += arith::ln((k_prev + q * arriving) / (k_prev + arriving));
             }
             lv.relocated[j] += arriving;
         }
@@ -1164,7 +1071,7 @@ fn prepare_levers(model: &Model, ws: &mut Workspace, t: i32, delta: f64) {
         let ramp = if t < park.start {
             0.0
         } else {
-            1.0 / (1.0 + kernels::exp(-(f64::from(t - park.start) - r / 2.0) / (r / 6.0)))
+            1.0 / (1.0 + arith::exp(-(f64::from(t - park.start) - r / 2.0) / (r / 6.0)))
         };
         let k = k_per_va * value_added * ramp;
         let workers = k / k_per_worker;
@@ -1669,7 +1576,7 @@ fn end_year(model: &Model, ws: &mut Workspace, t: i32, ys: &[f64]) {
         let y = if t < park.start || lv.park_l[pk] <= 0.0 {
             0.0
         } else {
-            value_added * lv.park_ramp[pk] * scale * kernels::exp(ln_a - lv.park_ln_a0[pk])
+            value_added * lv.park_ramp[pk] * scale * arith::exp(ln_a - lv.park_ln_a0[pk])
         };
         lv.park_y[pk] = y;
         lv.park_l_real[pk] = scale * lv.park_l[pk];

@@ -5,11 +5,12 @@
 //! Numbers are written in Rust's shortest round-trip form, so a file reproduces the exact
 //! doubles and the same run gives byte-identical files.
 
+use crate::Scenario;
+use crate::diagnostics::DIAGS;
 use crate::indicators::{INDICATORS, Indicator};
-use crate::model::sim::DIAGS;
 use crate::region::Region;
+use crate::stats::Ensemble;
 use crate::stats::{PROB_NAMES, Summary};
-use crate::{Ensemble, Scenario};
 use std::io::{self, Write};
 
 /// The UTF-8 byte-order mark `--excel` puts first.

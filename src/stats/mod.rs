@@ -5,15 +5,17 @@
 //! that keeps every draw ([`summarise`]) gives the same bits as one that streams them
 //! ([`crate::runner::summarise_run`], which keeps only the values near each quantile: [`sieve`]).
 
+mod ensemble;
 pub mod quantile;
 pub mod sieve;
 pub(crate) mod transpose;
 
-use crate::Ensemble;
+use crate::arith::sum_by;
+use crate::diagnostics::Diagnostics;
 use crate::indicators::Layout;
-use crate::model::kernels::sum_by;
-use crate::model::sim::Diagnostics;
 use crate::region::Target;
+pub use ensemble::Ensemble;
+pub(crate) use ensemble::kept_positions;
 use rayon::prelude::*;
 use std::ops::Range;
 

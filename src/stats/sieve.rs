@@ -24,7 +24,7 @@
 
 use super::PROBS;
 use super::quantile::{from_key, select_ranks_of_parts, total_key, type7_interpolate, type7_ranks};
-use crate::model::sim::Isa;
+use crate::isa::Isa;
 use rayon::prelude::*;
 
 /// Number of probabilities, hence of brackets per series at most.
@@ -136,6 +136,8 @@ pub struct Sieve {
     cols: Vec<i64>,
     /// Scratch: the slot of each key of one series.
     pos: Vec<i64>,
+    /// The compiled version of the kernels (the same slots and keys in each).
+    isa: Isa,
 }
 
 /// A buffer written without a branch on whether the value is kept: the key is always written
@@ -155,7 +157,8 @@ impl Sieve {
             .iter()
             .map(|v| Tail { buf: vec![0; ((v.len() as f64 * share) as usize).max(room)], len: 0 })
             .collect();
-        Sieve { counts: vec![[0; SLOTS]; store.counts.len()], kept, cols: Vec::new(), pos: Vec::new() }
+        let counts = vec![[0; SLOTS]; store.counts.len()];
+        Sieve { counts, kept, cols: Vec::new(), pos: Vec::new(), isa: store.isa }
     }
 
     /// Sort one draw's values into their slots.
@@ -167,8 +170,7 @@ impl Sieve {
     /// a series' bounds, counts and buffer are touched once per block, and the slots of a
     /// series' keys are found side by side (vectorised where the processor has AVX2).
     pub fn push_rows(&mut self, br: &Brackets, rows: &[f64], width: usize) {
-        let n = rows.len() / width;
-        let isa = Isa::detected();
+        let (n, isa) = (rows.len() / width, self.isa);
         self.cols.resize(GATHER * n, 0);
         self.pos.resize(n, 0);
         for j0 in (0..width).step_by(GATHER) {
@@ -483,12 +485,15 @@ pub struct Store {
     /// Keys absorbed since, as the sieves left them (moved, not copied).
     pending: Vec<Vec<Vec<i64>>>,
     failed: Vec<bool>,
+    /// The compiled version of the kernels, which the sieves of its stages use too.
+    isa: Isa,
 }
 
 impl Store {
-    /// An empty store for `width` series.
-    pub fn new(width: usize) -> Self {
+    /// An empty store for `width` series, its kernels in the compiled version `isa`.
+    pub fn new(width: usize, isa: Isa) -> Self {
         Store {
+            isa,
             n: 0,
             counts: vec![[0; SLOTS]; width],
             kept: vec![Vec::new(); width],
@@ -520,7 +525,7 @@ impl Store {
 
     /// Shrink every series' brackets to `z` standard deviations around its current quantiles.
     pub fn rebracket(&mut self, br: &mut Brackets, z: f64) {
-        let m = self.n;
+        let (m, isa) = (self.n, self.isa);
         let old = &*br;
         let new: Vec<Option<Vec<(i64, i64)>>> = self
             .counts
@@ -535,7 +540,7 @@ impl Store {
                     if *failed {
                         return None;
                     }
-                    let r = rebracket_one(m, z, old, j, c, kept, pending, pos, scratch);
+                    let r = rebracket_one(isa, m, z, old, j, c, kept, pending, pos, scratch);
                     if r.is_none() {
                         *failed = true;
                         *c = [0; SLOTS];
@@ -717,6 +722,7 @@ impl Found {
 /// when a needed rank is not inside a bracket. `pos` and `scratch` are scratch space.
 #[allow(clippy::too_many_arguments)]
 fn rebracket_one(
+    isa: Isa,
     m: u64,
     z: f64,
     br: &Brackets,
@@ -778,7 +784,6 @@ fn rebracket_one(
     let new_points: [Option<i64>; NP] =
         std::array::from_fn(|u| iv.get(u).and_then(|&(lo, hi)| is_point(lo, hi).then_some(lo)));
     let keep = keep_mask(&new_points, iv.len());
-    let isa = Isa::detected();
     let total = off[NP];
     let mut fresh = vec![0; total + PICK_SLACK];
     let (mut ge, mut w) = ([0u64; NB], 0);
@@ -917,7 +922,7 @@ mod tests {
         let width = cols.len();
         let n = cols[0].len();
         let mut br = Brackets::everything(width);
-        let mut store = Store::new(width);
+        let mut store = Store::new(width, Isa::widest());
         let (mut start, mut end) = (0, first.min(n));
         loop {
             let mut sieves: Vec<Sieve> = (0..threads).map(|_| Sieve::new(&store, 1.0, 16)).collect();
@@ -987,7 +992,7 @@ mod tests {
         let rows: Vec<[f64; 4]> = (0..n).map(|_| [(); 4].map(|_| r.random::<f64>())).collect();
         let width = 4;
         let mut br = Brackets::everything(width);
-        let mut store = Store::new(width);
+        let mut store = Store::new(width, Isa::widest());
         let (mut start, mut end) = (0, 2048);
         while end <= n {
             let mut s = Sieve::new(&store, 1.0, 16);
@@ -1017,7 +1022,7 @@ mod tests {
         let n = 20_000;
         let rows: Vec<[f64; 2]> = (0..n).map(|i| [3.25, (i % 3) as f64]).collect();
         let mut br = Brackets::everything(2);
-        let mut store = Store::new(2);
+        let mut store = Store::new(2, Isa::widest());
         let (mut start, mut end) = (0, 4096);
         loop {
             let mut s = Sieve::new(&store, 1.0, 16);
