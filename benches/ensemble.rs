@@ -5,7 +5,10 @@
 //! never gate CI on them (noise is ±3%): `.ci/icount` is the CI check.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use minxinan::model::sim::{self, BATCH, Batch, Isa, Mode, Workspace};
+use minxinan::isa::Isa;
+use minxinan::model::Mode;
+use minxinan::model::engine::{self, BATCH, Batch, Workspace};
+use minxinan::rng::Streams;
 use minxinan::{Model, Region, RunConfig, Scenario, runner, stats};
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -26,32 +29,30 @@ fn one_draw(c: &mut Criterion) {
     c.bench_function("one baseline draw", |b| {
         b.iter(|| {
             draw += 1;
-            sim::simulate(&model, 20181231, black_box(draw), Mode::Stochastic, &mut ws, &mut out)
-                .expect("draw");
+            engine::simulate(
+                &model,
+                &Streams::of(20181231, black_box(draw)),
+                Mode::Stochastic,
+                &mut ws,
+                &mut out,
+            )
+            .expect("draw");
             black_box(&out);
         })
     });
     // Each compiled version this processor runs (the line above is the one `run` uses).
-    for isa in [Isa::Generic, Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()) {
+    for isa in Isa::available_versions() {
+        let mut ws = Workspace::on(isa, &model);
         c.bench_function(&format!("one baseline draw ({isa:?})"), |b| {
             b.iter(|| {
                 draw += 1;
-                sim::simulate_on(
-                    isa,
-                    &model,
-                    20181231,
-                    black_box(draw),
-                    Mode::Stochastic,
-                    &mut ws,
-                    &mut out,
-                    |_| {},
-                )
-                .expect("draw");
+                let streams = Streams::of(20181231, black_box(draw));
+                engine::simulate(&model, &streams, Mode::Stochastic, &mut ws, &mut out).expect("draw");
                 black_box(&out);
             })
         });
     }
-    // A batch of draws, as the runner runs them (`sim::simulate_batch`): time per draw.
+    // A batch of draws, as the runner runs them (`engine::simulate_batch`): time per draw.
     let mut batch = Batch::new(&model);
     let mut rows = vec![0.0; BATCH * model.layout.len()];
     let mut g = c.benchmark_group("batch");
@@ -59,9 +60,8 @@ fn one_draw(c: &mut Criterion) {
     g.bench_function(format!("{BATCH} baseline draws in a batch"), |b| {
         b.iter(|| {
             draw += BATCH as u64;
-            let draws = black_box(draw)..draw + BATCH as u64;
-            sim::simulate_batch(&model, 20181231, draws, Mode::Stochastic, &mut batch, &mut rows)
-                .expect("draws");
+            let draws: Vec<Streams> = Streams::run(20181231, black_box(draw)..draw + BATCH as u64).collect();
+            engine::simulate_batch(&model, &draws, Mode::Stochastic, &mut batch, &mut rows).expect("draws");
             black_box(&rows);
         })
     });
@@ -87,8 +87,8 @@ fn ensemble(c: &mut Criterion) {
                 |(batch, rows), k| {
                     let draws = (k * BATCH) as u64..((k + 1) * BATCH).min(1000) as u64;
                     let rows = &mut rows[..(draws.end - draws.start) as usize * model.layout.len()];
-                    sim::simulate_batch(&model, 20181231, draws, Mode::Stochastic, batch, rows)
-                        .expect("draws");
+                    let streams: Vec<Streams> = Streams::run(20181231, draws).collect();
+                    engine::simulate_batch(&model, &streams, Mode::Stochastic, batch, rows).expect("draws");
                     black_box(&rows);
                 },
             )

@@ -3,8 +3,10 @@
 //! ten cities), one thread, release build. `cargo run --release --example scaling [N …]` (default
 //! 5 20 50 100).
 
-use minxinan::model::sim::{self, Mode, Workspace};
+use minxinan::model::Mode;
+use minxinan::model::engine::{self, Workspace};
 use minxinan::region::{Files, embedded};
+use minxinan::rng::Streams;
 use minxinan::{Model, Region, Scenario};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -83,13 +85,20 @@ fn main() {
         let mut out = vec![0.0; model.layout.len()];
         let draws = (20_000 / n) as u64;
         for d in 0..10 {
-            sim::simulate(&model, 1, d, Mode::Stochastic, &mut ws, &mut out).unwrap();
+            engine::simulate(&model, &Streams::of(1, d), Mode::Stochastic, &mut ws, &mut out).unwrap();
         }
         let mut times = Vec::new();
         for rep in 0..5 {
             let t = Instant::now();
             for d in 0..draws {
-                sim::simulate(&model, 1, rep * draws + d, Mode::Stochastic, &mut ws, &mut out).unwrap();
+                engine::simulate(
+                    &model,
+                    &Streams::of(1, rep * draws + d),
+                    Mode::Stochastic,
+                    &mut ws,
+                    &mut out,
+                )
+                .unwrap();
             }
             times.push(t.elapsed().as_secs_f64() * 1e6 / draws as f64);
         }

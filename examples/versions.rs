@@ -1,12 +1,15 @@
 //! Times each compiled version of the baseline draw that this processor runs (generic, AVX2,
-//! AVX-512), one draw at a time (`simulate_on`) and in batches of `sim::BATCH` as the runner
-//! runs them (`simulate_batch_on`), interleaved: rounds of 200 draws per version and way in
+//! AVX-512), one draw at a time (`engine::simulate`) and in batches of `engine::BATCH` as the
+//! runner runs them (`engine::simulate_batch`), interleaved: rounds of 200 draws per version and way in
 //! turn, so that a shared machine's drift hits every one alike. Prints each one's median and
 //! fastest round (µs per draw, one thread), and the ratio of medians to the generic draw alone.
 //!
 //! Usage: `versions [rounds]` (default 40).
 
-use minxinan::model::sim::{BATCH, Batch, Isa, Mode, Workspace, simulate_batch_on, simulate_on};
+use minxinan::isa::Isa;
+use minxinan::model::Mode;
+use minxinan::model::engine::{BATCH, Batch, Workspace, simulate, simulate_batch};
+use minxinan::rng::Streams;
 use minxinan::{Model, Region, Scenario};
 use std::hint::black_box;
 use std::time::Instant;
@@ -17,22 +20,20 @@ fn main() {
     let text = std::fs::read_to_string("scenarios/baseline.toml").expect("run from the project root");
     let scenario = Scenario::parse("baseline.toml", &text, &region).expect("scenario");
     let model = Model::new(&region, &scenario).expect("model");
-    let versions: Vec<Isa> =
-        [Isa::Generic, Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()).collect();
+    let versions: Vec<Isa> = Isa::available_versions().collect();
     let width = model.layout.len();
-    let mut ws = Workspace::new(&model);
     let mut out = vec![0.0; width];
-    let mut batch = Batch::new(&model);
     let mut rows = vec![0.0; BATCH * width];
     // times[2v]: version v alone; times[2v + 1]: in batches.
     let mut times = vec![Vec::new(); 2 * versions.len()];
     const PER_ROUND: u64 = 200;
     for round in 0..rounds as u64 {
         for (v, &isa) in versions.iter().enumerate() {
+            let (mut ws, mut batch) = (Workspace::on(isa, &model), Batch::on(isa, &model));
             let start = Instant::now();
             for k in 0..PER_ROUND {
                 let draw = black_box(round * PER_ROUND + k);
-                simulate_on(isa, &model, 20181231, draw, Mode::Stochastic, &mut ws, &mut out, |_| {})
+                simulate(&model, &Streams::of(20181231, draw), Mode::Stochastic, &mut ws, &mut out)
                     .expect("draw");
             }
             times[2 * v].push(start.elapsed().as_secs_f64() * 1e6 / PER_ROUND as f64);
@@ -41,8 +42,8 @@ fn main() {
                 let first = black_box(round * PER_ROUND + k);
                 let draws = first..first + BATCH.min((PER_ROUND - k) as usize) as u64;
                 let rows = &mut rows[..(draws.end - draws.start) as usize * width];
-                simulate_batch_on(isa, &model, 20181231, draws, Mode::Stochastic, &mut batch, rows)
-                    .expect("draws");
+                let streams: Vec<Streams> = Streams::run(20181231, draws).collect();
+                simulate_batch(&model, &streams, Mode::Stochastic, &mut batch, rows).expect("draws");
             }
             times[2 * v + 1].push(start.elapsed().as_secs_f64() * 1e6 / PER_ROUND as f64);
         }

@@ -43,6 +43,27 @@ pub fn sum_by(xs: &[f64], f: impl Fn(f64) -> f64) -> f64 {
     combine(acc) + tail
 }
 
+/// Eight running sums built one element at a time: element x goes to sum x mod 8, and the sums
+/// are added pairwise at the end ([`Lanes::total`]), as [`sum`] and the engine's survival kernel
+/// add them. Lanes are independent, so elements may come in any order that keeps each lane's own
+/// order (the survival kernel adds the cells of each lane from the oldest down).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Lanes([f64; LANES]);
+
+impl Lanes {
+    /// Add element x's value to its lane.
+    #[inline]
+    pub fn add(&mut self, x: usize, v: f64) {
+        self.0[x % LANES] += v;
+    }
+
+    /// The lanes added pairwise.
+    #[inline]
+    pub fn total(self) -> f64 {
+        combine(self.0)
+    }
+}
+
 /// Σ a·b over the common length.
 #[inline(always)]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {

@@ -1,108 +1,72 @@
 //! The outcomes reported per entity (each city and `region`) and year (MODEL.md §9), their units,
 //! and the layout of one draw's outcome vector.
 
-/// An outcome indicator, in MODEL.md §9 order (the order of rows in `summary.csv`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(usize)]
-#[allow(missing_docs)]
-pub enum Indicator {
-    Population,
-    UrbanPopulation,
-    UrbanizationRate,
-    WorkingAgeShare,
-    OldAgeDependency,
-    Employment,
-    GdpReal,
-    GdpNominal,
-    GdpPerCapita,
-    GdpSharePrimary,
-    GdpShareSecondary,
-    GdpShareTertiary,
-    GdpAssessment,
-    Births,
-    Deaths,
-    NetMigration,
-    ParkTaxToPartner,
-    GdpGrowth,
-    PopulationGrowth,
+/// The kinds of indicator: a stock or rate at the end of a year, or a flow or growth rate of the
+/// year (defined from the year after the base year on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Stock,
+    Flow,
 }
 
-/// Every indicator, in output order.
-pub const INDICATORS: [Indicator; 19] = {
-    use Indicator::*;
-    [
-        Population,
-        UrbanPopulation,
-        UrbanizationRate,
-        WorkingAgeShare,
-        OldAgeDependency,
-        Employment,
-        GdpReal,
-        GdpNominal,
-        GdpPerCapita,
-        GdpSharePrimary,
-        GdpShareSecondary,
-        GdpShareTertiary,
-        GdpAssessment,
-        Births,
-        Deaths,
-        NetMigration,
-        ParkTaxToPartner,
-        GdpGrowth,
-        PopulationGrowth,
-    ]
-};
+macro_rules! indicators {
+    ($( $variant:ident = $name:literal, $unit:literal, $kind:ident; )*) => {
+        /// An outcome indicator, in MODEL.md §9 order (the order of rows in `summary.csv`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(usize)]
+        pub enum Indicator {
+            $( #[doc = concat!("`", $name, "` (", $unit, ").")] $variant, )*
+        }
 
-/// How many indicators there are.
-pub const N_INDICATORS: usize = INDICATORS.len();
+        /// How many indicators there are.
+        pub const N_INDICATORS: usize = [$( stringify!($variant), )*].len();
+
+        /// Every indicator, in output order.
+        pub const INDICATORS: [Indicator; N_INDICATORS] = [$( Indicator::$variant, )*];
+
+        impl Indicator {
+            /// The name used in files.
+            pub fn name(self) -> &'static str {
+                match self { $( Indicator::$variant => $name, )* }
+            }
+
+            /// The unit, exactly as INTERFACE.md spells it.
+            pub fn unit(self) -> &'static str {
+                match self { $( Indicator::$variant => $unit, )* }
+            }
+
+            /// Flows and growth rates exist from the year after the base year only.
+            pub fn is_flow(self) -> bool {
+                match self { $( Indicator::$variant => Kind::$kind == Kind::Flow, )* }
+            }
+        }
+    };
+}
+
+// Each indicator's value is computed in `model::outcomes::write_entity`.
+indicators! {
+    Population = "population", "10k persons", Stock;
+    UrbanPopulation = "urban_population", "10k persons", Stock;
+    UrbanizationRate = "urbanization_rate", "%", Stock;
+    WorkingAgeShare = "working_age_share", "%", Stock;
+    OldAgeDependency = "old_age_dependency", "%", Stock;
+    Employment = "employment", "10k persons", Stock;
+    GdpReal = "gdp_real", "100M CNY (2018 prices)", Stock;
+    GdpNominal = "gdp_nominal", "100M CNY (current prices)", Stock;
+    GdpPerCapita = "gdp_per_capita", "CNY per person (2018 prices)", Stock;
+    GdpSharePrimary = "gdp_share_primary", "%", Stock;
+    GdpShareSecondary = "gdp_share_secondary", "%", Stock;
+    GdpShareTertiary = "gdp_share_tertiary", "%", Stock;
+    GdpAssessment = "gdp_assessment", "100M CNY (2018 prices)", Stock;
+    Births = "births", "10k persons per year", Flow;
+    Deaths = "deaths", "10k persons per year", Flow;
+    NetMigration = "net_migration", "10k persons per year", Flow;
+    ParkTaxToPartner = "park_tax_to_partner", "100M CNY (2018 prices)", Flow;
+    GdpGrowth = "gdp_growth", "% per year", Flow;
+    PopulationGrowth = "population_growth", "% per year", Flow;
+}
 
 impl Indicator {
-    /// The name used in files.
-    pub fn name(self) -> &'static str {
-        use Indicator::*;
-        match self {
-            Population => "population",
-            UrbanPopulation => "urban_population",
-            UrbanizationRate => "urbanization_rate",
-            WorkingAgeShare => "working_age_share",
-            OldAgeDependency => "old_age_dependency",
-            Employment => "employment",
-            GdpReal => "gdp_real",
-            GdpNominal => "gdp_nominal",
-            GdpPerCapita => "gdp_per_capita",
-            GdpSharePrimary => "gdp_share_primary",
-            GdpShareSecondary => "gdp_share_secondary",
-            GdpShareTertiary => "gdp_share_tertiary",
-            GdpAssessment => "gdp_assessment",
-            Births => "births",
-            Deaths => "deaths",
-            NetMigration => "net_migration",
-            ParkTaxToPartner => "park_tax_to_partner",
-            GdpGrowth => "gdp_growth",
-            PopulationGrowth => "population_growth",
-        }
-    }
-
-    /// The unit, exactly as INTERFACE.md spells it.
-    pub fn unit(self) -> &'static str {
-        use Indicator::*;
-        match self {
-            Population | UrbanPopulation | Employment => "10k persons",
-            Births | Deaths | NetMigration => "10k persons per year",
-            UrbanizationRate | WorkingAgeShare | OldAgeDependency | GdpSharePrimary | GdpShareSecondary
-            | GdpShareTertiary => "%",
-            GdpGrowth | PopulationGrowth => "% per year",
-            GdpReal | GdpAssessment | ParkTaxToPartner => "100M CNY (2018 prices)",
-            GdpNominal => "100M CNY (current prices)",
-            GdpPerCapita => "CNY per person (2018 prices)",
-        }
-    }
-
-    /// Flows and growth rates exist from the year after the base year only.
-    pub fn is_flow(self) -> bool {
-        (self as usize) >= Indicator::Births as usize
-    }
-
     /// The indicator of a file name.
     pub fn from_name(name: &str) -> Option<Indicator> {
         INDICATORS.iter().copied().find(|i| i.name() == name)
@@ -240,5 +204,55 @@ impl Layout {
                     .map(move |i| (e, y, i, self.index(e, y, i)))
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_year_runs_are_the_base_years_positions() {
+        for (cities, parks) in [(5, 0), (5, 3), (1, 1)] {
+            let l = Layout { cities, base_year: 2018, horizon: 2035, parks };
+            let mut base = vec![false; l.len()];
+            let mut last = None;
+            for r in l.base_year_runs() {
+                assert!(last.is_none_or(|e| e <= r.start) && !r.is_empty());
+                last = Some(r.end);
+                for j in r {
+                    base[j] = true;
+                }
+            }
+            // Each position decoded from the layout's formulas.
+            let (years, entity_end) = (l.years(), l.entities() * l.years() * N_INDICATORS);
+            let pyramid_start = entity_end + parks * years * N_PARK_INDICATORS;
+            for (j, &is_base) in base.iter().enumerate() {
+                let year = if j < entity_end {
+                    (j / N_INDICATORS) % years
+                } else if j < pyramid_start {
+                    ((j - entity_end) / N_PARK_INDICATORS) % years
+                } else {
+                    // which = 0 is the base year's pyramid, 1 the horizon's.
+                    ((j - pyramid_start) / (2 * PYRAMID_GROUPS)) % 2 * (years - 1)
+                };
+                assert_eq!(is_base, year == 0, "position {j} of {cities} cities, {parks} parks");
+            }
+            assert_eq!(l.after_base_len(), base.iter().filter(|&&b| !b).count());
+        }
+    }
+
+    #[test]
+    fn the_flows_are_the_indicators_without_a_base_year_value() {
+        let flows: Vec<&str> = INDICATORS.iter().filter(|i| i.is_flow()).map(|i| i.name()).collect();
+        assert_eq!(
+            flows,
+            ["births", "deaths", "net_migration", "park_tax_to_partner", "gdp_growth", "population_growth"]
+        );
+        assert_eq!(Indicator::from_name("gdp_real"), Some(Indicator::GdpReal));
+        assert_eq!(
+            INDICATORS.iter().map(|i| *i as usize).collect::<Vec<_>>(),
+            (0..N_INDICATORS).collect::<Vec<_>>()
+        );
     }
 }

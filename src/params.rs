@@ -127,7 +127,7 @@ pub struct ParamSpec {
 use Bound::{Closed as C, None as N, Open as O};
 
 macro_rules! params {
-    ($( $variant:ident = $name:literal, $sym:literal, $unit:literal, $def:expr, ($lo:expr, $hi:expr), $basis:literal; )*) => {
+    ($( $field:ident: $variant:ident, $sym:literal, $unit:literal, $def:expr, ($lo:expr, $hi:expr), $basis:literal; )*) => {
         /// Index of a parameter in [`PARAMS`] and in a draw's parameter vector.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[repr(usize)]
@@ -136,39 +136,64 @@ macro_rules! params {
 
         /// Every parameter, in MODEL.md §8 order.
         pub const PARAMS: &[ParamSpec] = &[
-            $( ParamSpec { name: $name, symbol: $sym, unit: $unit, default: $def, domain: Domain::new($lo, $hi), basis: $basis }, )*
+            $( ParamSpec { name: stringify!($field), symbol: $sym, unit: $unit, default: $def, domain: Domain::new($lo, $hi), basis: $basis }, )*
         ];
+
+        /// One draw's value of every parameter, by name (MODEL.md §8; the equations read them
+        /// from here).
+        #[derive(Debug, Clone, Copy, PartialEq, Default)]
+        pub struct Params {
+            $( #[doc = concat!($sym, " (`", stringify!($field), "`), ", $unit, ".")] pub $field: f64, )*
+        }
+
+        impl Params {
+            /// The parameters of values given in [`PARAMS`] order.
+            pub fn from_values(v: &[f64; N_PARAMS]) -> Params {
+                let mut it = v.iter().copied();
+                Params { $( $field: it.next().unwrap_or_default(), )* }
+            }
+
+            /// The values in [`PARAMS`] order.
+            pub fn values(&self) -> [f64; N_PARAMS] {
+                [$( self.$field, )*]
+            }
+
+            /// The value of parameter `p`.
+            pub fn get(&self, p: P) -> f64 {
+                self.values()[p as usize]
+            }
+        }
     };
 }
 
 params! {
-    MortalityImprovement = "mortality_improvement", "ι", "fraction per year", Default::Triangular(0.005, 0.015, 0.025), (C(0.0), O(1.0)), "assumption: recent Chinese mortality decline of 1–2% a year";
-    TfrLongRun = "tfr_long_run", "TFR_∞", "births per woman", Default::Triangular(0.8, 1.1, 1.5), (C(0.0), N), "assumption: national TFR fell to about 1.0–1.3 after 2018";
-    TfrConvergenceYears = "tfr_convergence_years", "T_f", "years", Default::Uniform(3.0, 10.0), (C(0.5), N), "assumption";
-    PrimaryEmploymentDecline = "primary_employment_decline", "d₁", "fraction per year", Default::Uniform(0.03, 0.07), (C(0.0), O(1.0)), "assumption: Fujian's primary employment share fell 3–7% a year in 2010–2018";
-    SecondaryToTertiaryShift = "secondary_to_tertiary_shift", "d₂₃", "fraction per year", Default::Uniform(0.005, 0.015), (C(0.0), O(1.0)), "assumption";
-    InvestmentRateLongRun = "investment_rate_long_run", "s_∞", "fraction of GDP", Default::Uniform(0.30, 0.40), (C(0.0), O(1.0)), "assumption: investment ratios of mature East Asian economies";
-    TfpGrowthLongRun = "tfp_growth_long_run", "γ_LR", "log points per year", Default::Triangular(0.005, 0.012, 0.020), (C(-0.05), C(0.1)), "assumption: long-run TFP growth of middle/high-income economies";
-    TfpConvergenceYears = "tfp_convergence_years", "T_c", "years", Default::Uniform(4.0, 10.0), (C(0.5), N), "assumption";
-    MarketAccessElasticity = "market_access_elasticity", "ε_MA", "elasticity", Default::Triangular(0.02, 0.06, 0.12), (C(0.0), C(1.0)), "assumption: range of estimates of high-speed-rail market-access effects in China";
-    MigrationDecayYears = "migration_decay_years", "T_m", "years", Default::Uniform(10.0, 30.0), (C(0.5), N), "assumption";
-    MigrationWageResponse = "migration_wage_response", "β_w", "fraction of population per log wage gap", Default::Uniform(0.01, 0.04), (C(0.0), C(2.0)), "assumption";
-    UrbanizationGrowthResponse = "urbanization_growth_response", "β_y", "logit points per unit of relative growth", Default::Uniform(0.5, 2.0), (C(0.0), C(10.0)), "assumption";
-    UrbanizationNormSpeed = "urbanization_norm_speed", "r_norm", "logit points per year", Default::Fixed(0.0275), (C(0.0), C(0.2)), "UN urban–rural growth-difference method, world norm";
-    InflationMean = "inflation_mean", "π̄", "fraction per year", Default::Uniform(0.005, 0.03), (O(-0.5), O(0.5)), "assumption: GDP deflator range of 2012–2019";
-    CapitalShare = "capital_share", "α", "fraction", Default::Fixed(0.5), (O(0.0), O(1.0)), "assumption: common value for Chinese growth accounting";
-    Depreciation = "depreciation", "δ", "fraction per year", Default::Fixed(0.096), (O(0.0), O(1.0)), "the standard Chinese provincial depreciation rate (Zhang Jun et al. 2004)";
-    TfpShockSd = "tfp_shock_sd", "σ_z", "log points", Default::Fixed(0.015), (C(0.0), N), "assumption";
-    TfpShockCorrelation = "tfp_shock_correlation", "ρ", "correlation", Default::Fixed(0.6), (C(0.0), C(1.0)), "assumption";
-    DisasterProbability = "disaster_probability", "p_D", "probability per year", Default::Fixed(0.05), (C(0.0), C(1.0)), "two region-wide downturns (1989–90, 2008–09) in 1978–2018";
-    MigrationShockSd = "migration_shock_sd", "σ_m", "fraction of population", Default::Fixed(0.002), (C(0.0), N), "assumption";
-    MigrationOffsetSd = "migration_offset_sd", "σ_m0", "fraction of population per year", Default::Fixed(0.004), (C(0.0), N), "first-published and census-revised series differ by about this much";
-    UrbanizationShockSd = "urbanization_shock_sd", "σ_u", "logit points", Default::Fixed(0.02), (C(0.0), N), "assumption";
-    UrbanizationShockPersistence = "urbanization_shock_persistence", "ρ_u", "AR(1) coefficient", Default::Fixed(0.7), (C(0.0), O(1.0)), "assumption";
-    InflationSd = "inflation_sd", "σ_π", "fraction per year", Default::Fixed(0.01), (C(0.0), N), "assumption";
-    MarketAccessDecay = "market_access_decay", "θ", "exponent of travel time in hours", Default::Fixed(1.0), (O(0.0), N), "Harris market potential";
-    UrbanizationCeiling = "urbanization_ceiling", "u_max", "fraction", Default::Fixed(0.98), (O(0.0), C(1.0)), "assumption";
-    MigrantUrbanShare = "migrant_urban_share", "π_N", "fraction", Default::Fixed(0.85), (C(0.0), C(1.0)), "assumption: inflows are mostly urban";
+    mortality_improvement: MortalityImprovement, "ι", "fraction per year", Default::Triangular(0.005, 0.015, 0.025), (C(0.0), O(1.0)), "assumption: recent Chinese mortality decline of 1–2% a year";
+    tfr_long_run: TfrLongRun, "TFR_∞", "births per woman", Default::Triangular(0.8, 1.1, 1.5), (C(0.0), N), "assumption: national TFR fell to about 1.0–1.3 after 2018";
+    tfr_convergence_years: TfrConvergenceYears, "T_f", "years", Default::Uniform(3.0, 10.0), (C(0.5), N), "assumption";
+    primary_employment_decline: PrimaryEmploymentDecline, "d₁", "fraction per year", Default::Uniform(0.03, 0.07), (C(0.0), O(1.0)), "assumption: Fujian's primary employment share fell 3–7% a year in 2010–2018";
+    secondary_to_tertiary_shift: SecondaryToTertiaryShift, "d₂₃", "fraction per year", Default::Uniform(0.005, 0.015), (C(0.0), O(1.0)), "assumption";
+    investment_rate_long_run: InvestmentRateLongRun, "s_∞", "fraction of GDP", Default::Uniform(0.30, 0.40), (C(0.0), O(1.0)), "assumption: investment ratios of mature East Asian economies";
+    tfp_growth_long_run: TfpGrowthLongRun, "γ_LR", "log points per year", Default::Triangular(0.005, 0.012, 0.020), (C(-0.05), C(0.1)), "assumption: long-run TFP growth of middle/high-income economies";
+    tfp_convergence_years: TfpConvergenceYears, "T_c", "years", Default::Uniform(4.0, 10.0), (C(0.5), N), "assumption";
+    market_access_elasticity: MarketAccessElasticity, "ε_MA", "elasticity", Default::Triangular(0.02, 0.06, 0.12), (C(0.0), C(1.0)), "assumption: range of estimates of high-speed-rail market-access effects in China";
+    migration_decay_years: MigrationDecayYears, "T_m", "years", Default::Uniform(10.0, 30.0), (C(0.5), N), "assumption";
+    migration_wage_response: MigrationWageResponse, "β_w", "fraction of population per log wage gap", Default::Uniform(0.01, 0.04), (C(0.0), C(2.0)), "assumption";
+    urbanization_growth_response: UrbanizationGrowthResponse, "β_y", "logit points per unit of relative growth", Default::Uniform(0.5, 2.0), (C(0.0), C(10.0)), "assumption";
+    urbanization_norm_speed: UrbanizationNormSpeed, "r_norm", "logit points per year", Default::Fixed(0.0275), (C(0.0), C(0.2)), "UN urban–rural growth-difference method, world norm";
+    inflation_mean: InflationMean, "π̄", "fraction per year", Default::Uniform(0.005, 0.03), (O(-0.5), O(0.5)), "assumption: GDP deflator range of 2012–2019";
+    capital_share: CapitalShare, "α", "fraction", Default::Fixed(0.5), (O(0.0), O(1.0)), "assumption: common value for Chinese growth accounting";
+    depreciation: Depreciation, "δ", "fraction per year", Default::Fixed(0.096), (O(0.0), O(1.0)), "the standard Chinese provincial depreciation rate (Zhang Jun et al. 2004)";
+    tfp_shock_sd: TfpShockSd, "σ_z", "log points", Default::Fixed(0.015), (C(0.0), N), "assumption";
+    tfp_shock_correlation: TfpShockCorrelation, "ρ", "correlation", Default::Fixed(0.6), (C(0.0), C(1.0)), "assumption";
+    disaster_probability: DisasterProbability, "p_D", "probability per year", Default::Fixed(0.05), (C(0.0), C(1.0)), "two region-wide downturns (1989–90, 2008–09) in 1978–2018";
+    migration_shock_sd: MigrationShockSd, "σ_m", "fraction of population", Default::Fixed(0.002), (C(0.0), N), "assumption";
+    migration_offset_sd: MigrationOffsetSd, "σ_m0", "fraction of population per year", Default::Fixed(0.004), (C(0.0), N), "first-published and census-revised series differ by about this much";
+    urbanization_shock_sd: UrbanizationShockSd, "σ_u", "logit points", Default::Fixed(0.02), (C(0.0), N), "assumption";
+    urbanization_shock_persistence: UrbanizationShockPersistence, "ρ_u", "AR(1) coefficient", Default::Fixed(0.7), (C(0.0), O(1.0)), "assumption";
+    inflation_sd: InflationSd, "σ_π", "fraction per year", Default::Fixed(0.01), (C(0.0), N), "assumption";
+    market_access_decay: MarketAccessDecay, "θ", "exponent of travel time in hours", Default::Fixed(1.0), (O(0.0), N), "Harris market potential";
+    urbanization_ceiling: UrbanizationCeiling, "u_max", "fraction", Default::Fixed(0.98), (O(0.0), C(1.0)), "assumption";
+    migrant_urban_share: MigrantUrbanShare, "π_N", "fraction", Default::Fixed(0.85), (C(0.0), C(1.0)), "assumption: inflows are mostly urban";
 }
 
 /// How many parameters there are.
@@ -190,6 +215,16 @@ mod tests {
             assert!(p.domain.contains_support(u.support()), "{}", p.name);
             assert!(p.domain.contains(u.central()), "{}", p.name);
         }
+    }
+
+    #[test]
+    fn the_named_parameters_are_the_table_in_order() {
+        let values: [f64; N_PARAMS] = std::array::from_fn(|k| k as f64 + 0.5);
+        let p = Params::from_values(&values);
+        assert_eq!(p.values(), values);
+        assert_eq!((p.mortality_improvement, p.migrant_urban_share), (0.5, 26.5));
+        assert_eq!(p.get(P::CapitalShare), values[P::CapitalShare as usize]);
+        assert_eq!(p.capital_share, values[index_of("capital_share").unwrap()]);
     }
 
     #[test]

@@ -47,6 +47,48 @@ pub fn stream(seed: u64, purpose: u64, draw: u64) -> Stream {
     rng
 }
 
+/// Which random streams a draw reads: stream number `draw` of every purpose, except the purposes
+/// in `moved`, which it reads from stream number `moved_to` (MODEL.md §8). A run's draw k reads
+/// [`Streams::of`]`(seed, k)`; a design that needs some inputs from another draw (a sensitivity
+/// study's mixed rows) moves their purposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streams<'a> {
+    /// The run's seed.
+    pub seed: u64,
+    /// The draw's index: the stream number of every purpose not moved, and the draw that errors
+    /// name.
+    pub draw: u64,
+    /// Purposes read from stream `moved_to` instead.
+    pub moved: &'a [u64],
+    /// Their stream number.
+    pub moved_to: u64,
+}
+
+impl Streams<'static> {
+    /// Draw `draw` of a run with `seed`: stream `draw` of every purpose.
+    pub const fn of(seed: u64, draw: u64) -> Streams<'static> {
+        Streams { seed, draw, moved: &[], moved_to: 0 }
+    }
+
+    /// Draws `draws` of a run with `seed`.
+    pub fn run(seed: u64, draws: std::ops::Range<u64>) -> impl Iterator<Item = Streams<'static>> {
+        draws.map(move |d| Streams::of(seed, d))
+    }
+}
+
+impl Streams<'_> {
+    /// The stream number of `purpose`.
+    #[inline]
+    pub fn number(&self, purpose: u64) -> u64 {
+        if self.moved.contains(&purpose) { self.moved_to } else { self.draw }
+    }
+
+    /// The generator of `purpose` ([`stream`]).
+    pub fn stream(&self, purpose: u64) -> Stream {
+        stream(self.seed, purpose, self.number(purpose))
+    }
+}
+
 /// Words of a ChaCha block.
 const BLOCK: usize = 16;
 /// Double rounds of ChaCha8.

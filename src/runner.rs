@@ -9,9 +9,11 @@
 use crate::diagnostics::Diagnostics;
 use crate::error::{ModelError, keep_lowest};
 use crate::isa::Isa;
+use crate::model::Mode;
 use crate::model::Model;
-use crate::model::sim::{self, BATCH, Batch, Mode};
+use crate::model::engine::{self, BATCH, Batch};
 use crate::region::Target;
+use crate::rng::Streams;
 use crate::stats::sieve::{Brackets, Sieve, Store};
 use crate::stats::{
     CHUNK, ChunkSums, DiffStats, Ensemble, Moments, PROBS, SeriesStats, Summary, count_hits, kept_positions,
@@ -21,6 +23,25 @@ use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Draws `draws` (at most [`BATCH`]) of a run with `seed`, simulated together into `rows`; a
+/// failure gives the draw's index.
+fn simulate_batch(
+    model: &Model,
+    seed: u64,
+    draws: Range<u64>,
+    mode: Mode,
+    batch: &mut Batch,
+    rows: &mut [f64],
+) -> Result<Diagnostics, (u64, ModelError)> {
+    let mut streams = [Streams::of(seed, 0); BATCH];
+    for (s, d) in streams.iter_mut().zip(draws.clone()) {
+        *s = Streams::of(seed, d);
+    }
+    let k = (draws.end - draws.start) as usize;
+    engine::simulate_batch(model, &streams[..k], mode, batch, rows)
+        .map_err(|(row, e)| (draws.start + row as u64, e))
+}
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,10 +339,10 @@ pub fn summarise_run(
     let rows = Rows {
         width: model.layout.len(),
         n_hits: targets.len(),
-        init: &|| (Batch::new(model), Diagnostics::default()),
+        init: &|| (Batch::on(cfg.isa, model), Diagnostics::default()),
         fill: &|(batch, diagnostics): &mut (Batch, Diagnostics), ks, rows| {
             let at = draws.start + ks.start..draws.start + ks.end;
-            let d = sim::simulate_batch_on(cfg.isa, model, cfg.seed, at, mode, batch, rows)
+            let d = simulate_batch(model, cfg.seed, at, mode, batch, rows)
                 .map_err(|(draw, e)| (draw - draws.start, e))?;
             diagnostics.merge(&d);
             Ok(())
@@ -392,7 +413,11 @@ pub fn compare(
         n_hits: higher_at(k),
         init: &|| {
             let scratch = vec![0.0; BATCH * models.iter().map(|m| m.layout.len()).max().unwrap_or(0)];
-            (models.iter().map(Batch::new).collect::<Vec<_>>(), scratch, vec![Diagnostics::default(); k])
+            (
+                models.iter().map(|m| Batch::on(cfg.isa, m)).collect::<Vec<_>>(),
+                scratch,
+                vec![Diagnostics::default(); k],
+            )
         },
         fill: &|(batches, scratch, diagnostics): &mut (Vec<Batch>, Vec<f64>, Vec<Diagnostics>), ks, rows| {
             let width = diff_at(k);
@@ -404,8 +429,7 @@ pub fn compare(
             for (i, m) in models.iter().enumerate() {
                 let w = m.layout.len();
                 let scratch = &mut scratch[..rows.len() / width * w];
-                match sim::simulate_batch_on(cfg.isa, m, cfg.seed, at.clone(), mode, &mut batches[i], scratch)
-                {
+                match simulate_batch(m, cfg.seed, at.clone(), mode, &mut batches[i], scratch) {
                     Ok(d) => diagnostics[i].merge(&d),
                     Err((draw, e)) => {
                         keep_lowest(&mut failed, draw - draws.start, e);
@@ -487,7 +511,7 @@ pub fn run(model: &Model, cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) -> R
 }
 
 /// [`run`], stopping with [`ModelError::Cancelled`] as soon as `cancelled()` says so (checked
-/// before each batch of draws, `sim::BATCH` at most).
+/// before each batch of draws, `engine::BATCH` at most).
 pub fn run_cancellable(
     model: &Model,
     cfg: &RunConfig,
@@ -508,7 +532,7 @@ pub fn run_cancellable(
     let mode = if cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic };
     // Chunks of CHUNK draws, each run in draw order by one thread, which also sums its draws'
     // values while they are in cache (no second pass over the matrix for the means). The draws
-    // go to a few rows of the thread's own (a batch, see `sim::simulate_batch`), then into the
+    // go to a few rows of the thread's own (a batch, see `engine::simulate_batch`), then into the
     // chunk series by series: each row of GROUP draws then fills whole cache lines of the chunk.
     const GROUP: usize = BATCH;
     let chunk = CHUNK as usize;
@@ -516,7 +540,7 @@ pub fn run_cancellable(
         .par_chunks_mut(kw * chunk)
         .enumerate()
         .map_init(
-            || (Batch::new(model), vec![0.0; GROUP * width]),
+            || (Batch::on(cfg.isa, model), vec![0.0; GROUP * width]),
             |(batch, rows), (c, dst)| {
                 let m = dst.len() / kw;
                 populate(dst);
@@ -529,8 +553,7 @@ pub fn run_cancellable(
                     let first = draws.start + (c * chunk + i0) as u64;
                     let filled = &mut rows[..g * width];
                     let at = first..first + g as u64;
-                    let d = sim::simulate_batch_on(cfg.isa, model, cfg.seed, at, mode, batch, filled)
-                        .map_err(|(_, e)| e)?;
+                    let d = simulate_batch(model, cfg.seed, at, mode, batch, filled).map_err(|(_, e)| e)?;
                     diagnostics.merge(&d);
                     progress(g as u64);
                     sums.push_rows(filled);

@@ -1,7 +1,9 @@
 //! The simulation core allocates nothing per draw (so nothing per year): a counting global
 //! allocator counts the allocations made while a warmed-up workspace simulates draws.
 
-use minxinan::model::sim::{BATCH, Batch, Mode, Workspace, simulate, simulate_batch};
+use minxinan::model::Mode;
+use minxinan::model::engine::{BATCH, Batch, Workspace, simulate, simulate_batch};
+use minxinan::rng::Streams;
 use minxinan::{Model, Region, Scenario};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,20 +60,21 @@ fn simulating_draws_allocates_nothing() {
         let mut ws = Workspace::new(&m);
         let mut out = vec![0.0; m.layout.len()];
         for mode in [Mode::Stochastic, Mode::Deterministic] {
-            simulate(&m, 1, 0, mode, &mut ws, &mut out).unwrap();
+            simulate(&m, &Streams::of(1, 0), mode, &mut ws, &mut out).unwrap();
             let before = ALLOCS.load(Ordering::SeqCst);
             for draw in 1..20 {
-                simulate(&m, 1, draw, mode, &mut ws, &mut out).unwrap();
+                simulate(&m, &Streams::of(1, draw), mode, &mut ws, &mut out).unwrap();
             }
             let n = ALLOCS.load(Ordering::SeqCst) - before;
             assert_eq!(n, 0, "{n} allocations in 19 draws ({mode:?})");
             // The same draws in batches, as the runner runs them.
             let mut batch = Batch::new(&m);
             let mut rows = vec![0.0; BATCH * m.layout.len()];
-            simulate_batch(&m, 1, 0..BATCH as u64, mode, &mut batch, &mut rows).unwrap();
+            let streams: Vec<Streams> = Streams::run(1, 0..40).collect();
+            simulate_batch(&m, &streams[..BATCH], mode, &mut batch, &mut rows).unwrap();
             let before = ALLOCS.load(Ordering::SeqCst);
-            for first in (BATCH as u64..40).step_by(BATCH) {
-                simulate_batch(&m, 1, first..first + BATCH as u64, mode, &mut batch, &mut rows).unwrap();
+            for draws in streams[BATCH..].chunks(BATCH) {
+                simulate_batch(&m, draws, mode, &mut batch, &mut rows).unwrap();
             }
             let n = ALLOCS.load(Ordering::SeqCst) - before;
             assert_eq!(n, 0, "{n} allocations in four batches ({mode:?})");

@@ -160,7 +160,9 @@ fn compare_refuses_alternatives_with_other_settings_and_bad_folders() {
 
 #[test]
 fn a_failing_draw_is_reported_as_the_row_by_row_order_meets_it() {
-    use minxinan::model::sim::{Mode, Workspace, simulate};
+    use minxinan::model::Mode;
+    use minxinan::model::engine::{Workspace, simulate};
+    use minxinan::rng::Streams;
     // Each scenario fails about 60% of its draws (a 3.3-sd tail in 1 000 tries), on a parameter
     // of its own: within a batch, the alternative may fail at an earlier draw than the base.
     let truncated = |param: &str, mean: f64| {
@@ -181,7 +183,7 @@ fn a_failing_draw_is_reported_as_the_row_by_row_order_meets_it() {
             for m in &models {
                 let mut ws = Workspace::new(m);
                 let mut out = vec![0.0; m.layout.len()];
-                if let Err(e) = simulate(m, seed, draw, Mode::Stochastic, &mut ws, &mut out) {
+                if let Err(e) = simulate(m, &Streams::of(seed, draw), Mode::Stochastic, &mut ws, &mut out) {
                     expected = Some((draw, std::ptr::eq(m, &models[1]), e.to_string()));
                     break 'rows;
                 }
@@ -198,7 +200,7 @@ fn a_failing_draw_is_reported_as_the_row_by_row_order_meets_it() {
         let later_in_batch = (draw + 1..(draw / 8 + 1) * 8).any(|d| {
             let mut ws = Workspace::new(&models[0]);
             let mut out = vec![0.0; models[0].layout.len()];
-            simulate(&models[0], seed, d, Mode::Stochastic, &mut ws, &mut out).is_err()
+            simulate(&models[0], &Streams::of(seed, d), Mode::Stochastic, &mut ws, &mut out).is_err()
         });
         alternative_first += usize::from(alternative && later_in_batch);
     }

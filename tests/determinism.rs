@@ -126,7 +126,10 @@ fn cli_draw_range_matches_the_full_run_in_draws_csv() {
 
 #[test]
 fn every_compiled_version_of_the_draw_gives_the_same_bits() {
-    use minxinan::model::sim::{Isa, Mode, Workspace, simulate_on};
+    use minxinan::isa::Isa;
+    use minxinan::model::Mode;
+    use minxinan::model::engine::{Workspace, simulate};
+    use minxinan::rng::Streams;
     if !Isa::Avx2.available() {
         eprintln!("this processor has no AVX2: only the generic version runs");
         return;
@@ -144,13 +147,16 @@ fn every_compiled_version_of_the_draw_gives_the_same_bits() {
     let (_, _, base_model) = model_of(&baseline_text());
     let mut capped = 0;
     for model in [&base_model, &plan_model, &extreme_model] {
-        let (mut wa, mut wb) = (Workspace::new(model), Workspace::new(model));
+        let mut wa = Workspace::on(Isa::Generic, model);
+        let mut wide: Vec<Workspace> =
+            Isa::available_versions().skip(1).map(|isa| Workspace::on(isa, model)).collect();
         let (mut a, mut b) = (vec![0.0; model.layout.len()], vec![0.0; model.layout.len()]);
         for draw in 0..60 {
             for mode in [Mode::Stochastic, Mode::Deterministic] {
-                let da = simulate_on(Isa::Generic, model, 5, draw, mode, &mut wa, &mut a, |_| {}).unwrap();
-                for isa in [Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()) {
-                    let db = simulate_on(isa, model, 5, draw, mode, &mut wb, &mut b, |_| {}).unwrap();
+                let da = simulate(model, &Streams::of(5, draw), mode, &mut wa, &mut a).unwrap();
+                for wb in &mut wide {
+                    let isa = wb.isa();
+                    let db = simulate(model, &Streams::of(5, draw), mode, wb, &mut b).unwrap();
                     assert_eq!(da, db);
                     capped += db.0[minxinan::diagnostics::Diag::MigrationCapBinding as usize];
                     let same = a
@@ -167,7 +173,9 @@ fn every_compiled_version_of_the_draw_gives_the_same_bits() {
 
 #[test]
 fn the_kept_matrix_holds_each_draw_as_simulated_alone() {
-    use minxinan::model::sim::{self, Mode, Workspace};
+    use minxinan::model::Mode;
+    use minxinan::model::engine::{self, Workspace};
+    use minxinan::rng::Streams;
     // 300 draws: a full chunk of 256 and a partial one, each stored series by series.
     let (_, _, model) = model_of(&baseline_text());
     let ens = runner::run(&model, &RunConfig::new(7..307, 5), &|_| {}).unwrap();
@@ -175,7 +183,7 @@ fn the_kept_matrix_holds_each_draw_as_simulated_alone() {
     let mut ws = Workspace::new(&model);
     let mut alone = vec![0.0; 300 * width];
     for (k, row) in alone.chunks_exact_mut(width).enumerate() {
-        sim::simulate(&model, 5, 7 + k as u64, Mode::Stochastic, &mut ws, row).unwrap();
+        engine::simulate(&model, &Streams::of(5, 7 + k as u64), Mode::Stochastic, &mut ws, row).unwrap();
     }
     let same = |x: f64, y: f64| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
     for k in 0..300 {
@@ -194,7 +202,10 @@ fn the_kept_matrix_holds_each_draw_as_simulated_alone() {
 
 #[test]
 fn a_batch_of_draws_gives_each_draw_as_simulated_alone() {
-    use minxinan::model::sim::{BATCH, Batch, Isa, Mode, Workspace, simulate_batch_on, simulate_on};
+    use minxinan::isa::Isa;
+    use minxinan::model::Mode;
+    use minxinan::model::engine::{BATCH, Batch, Workspace, simulate, simulate_batch};
+    use minxinan::rng::Streams;
     let region = minxinan::Region::embedded();
     let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
     let load = |path: &str| {
@@ -208,22 +219,20 @@ fn a_batch_of_draws_gives_each_draw_as_simulated_alone() {
     };
     for model in &models {
         let w = model.layout.len();
-        let mut ws = Workspace::new(model);
-        let mut batch = Batch::new(model);
         let mut alone = vec![0.0; w];
         let mut rows = vec![0.0; BATCH * w];
-        for isa in [Isa::Generic, Isa::Avx2, Isa::Avx512].into_iter().filter(|v| v.available()) {
+        for isa in Isa::available_versions() {
+            let (mut ws, mut batch) = (Workspace::on(isa, model), Batch::on(isa, model));
             // Batches of every size, at draws that do not start at a multiple of the batch.
             for (first, k) in [(3, 1), (11, 3), (20, BATCH), (29, 5), (40, BATCH)] {
                 for mode in [Mode::Stochastic, Mode::Deterministic] {
                     let draws = first..first + k as u64;
-                    let got =
-                        simulate_batch_on(isa, model, 5, draws.clone(), mode, &mut batch, &mut rows[..k * w])
-                            .unwrap();
+                    let streams: Vec<Streams> = Streams::run(5, draws.clone()).collect();
+                    let got = simulate_batch(model, &streams, mode, &mut batch, &mut rows[..k * w]).unwrap();
                     let mut sum = minxinan::diagnostics::Diagnostics::default();
                     for (draw, row) in draws.zip(rows.chunks_exact(w)) {
                         sum.merge(
-                            &simulate_on(isa, model, 5, draw, mode, &mut ws, &mut alone, |_| {}).unwrap(),
+                            &simulate(model, &Streams::of(5, draw), mode, &mut ws, &mut alone).unwrap(),
                         );
                         assert!(same(&alone, row), "{isa:?} {mode:?}: draw {draw} differs in a batch of {k}");
                     }
@@ -236,7 +245,9 @@ fn a_batch_of_draws_gives_each_draw_as_simulated_alone() {
 
 #[test]
 fn a_failing_draw_leaves_its_batch_and_the_lowest_failure_is_reported() {
-    use minxinan::model::sim::{BATCH, Batch, Mode, Workspace, simulate, simulate_batch};
+    use minxinan::model::Mode;
+    use minxinan::model::engine::{BATCH, Batch, Workspace, simulate, simulate_batch};
+    use minxinan::rng::Streams;
     // About 60% of the draws cannot meet this truncation (1 000 tries of a 3.3-sd tail each).
     let text = "[scenario]\nname = \"t\"\n[parameters]\ntfr_long_run = { dist = \"normal\", mean = 1.0, sd = 0.01, truncate = [1.033, 3.0] }\n";
     let (_, _, model) = model_of(text);
@@ -250,9 +261,14 @@ fn a_failing_draw_leaves_its_batch_and_the_lowest_failure_is_reported() {
         let draws = start..start + BATCH as u64;
         let singles: Vec<_> = draws
             .clone()
-            .map(|d| simulate(&model, 8, d, Mode::Stochastic, &mut ws, &mut alone).map(|_| alone.clone()))
+            .map(|d| {
+                simulate(&model, &Streams::of(8, d), Mode::Stochastic, &mut ws, &mut alone)
+                    .map(|_| alone.clone())
+            })
             .collect();
-        let got = simulate_batch(&model, 8, draws.clone(), Mode::Stochastic, &mut batch, &mut rows);
+        let streams: Vec<Streams> = Streams::run(8, draws.clone()).collect();
+        let got = simulate_batch(&model, &streams, Mode::Stochastic, &mut batch, &mut rows)
+            .map_err(|(row, e)| (start + row as u64, e));
         let lowest = singles.iter().position(Result::is_err);
         match (got, lowest) {
             (Ok(_), None) => clean += 1,

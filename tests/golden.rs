@@ -6,7 +6,9 @@ mod common;
 
 use common::*;
 use minxinan::indicators::Indicator;
-use minxinan::model::sim::{Mode, Workspace, simulate};
+use minxinan::model::Mode;
+use minxinan::model::engine::{Workspace, simulate};
+use minxinan::rng::Streams;
 
 #[test]
 fn deterministic_baseline_matches_the_independent_implementation() {
@@ -18,7 +20,7 @@ fn deterministic_baseline_matches_the_independent_implementation() {
     let (region, _, model) = model_of(&baseline_text());
     let mut ws = Workspace::new(&model);
     let mut out = vec![0.0; model.layout.len()];
-    simulate(&model, 0, 0, Mode::Deterministic, &mut ws, &mut out).unwrap();
+    simulate(&model, &Streams::of(0, 0), Mode::Deterministic, &mut ws, &mut out).unwrap();
     let mut rdr = csv::Reader::from_path(&golden).unwrap();
     let mut rows = 0;
     let mut worst = (0.0f64, String::new());

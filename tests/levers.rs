@@ -5,7 +5,9 @@ mod common;
 
 use common::*;
 use minxinan::indicators::{Indicator, ParkIndicator};
-use minxinan::model::sim::{Mode, Workspace, simulate, simulate_observed};
+use minxinan::model::Mode;
+use minxinan::model::engine::{Workspace, simulate, simulate_observed};
+use minxinan::rng::Streams;
 use minxinan::{Model, Region, RunConfig, Scenario, output, runner, stats};
 use std::path::Path;
 
@@ -57,7 +59,7 @@ fn transfer_paths(model: &Model, draw: u64) -> (Vec<f64>, Vec<f64>) {
     let mut ws = Workspace::new(model);
     let mut out = vec![0.0; model.layout.len()];
     let mut cap = Vec::new();
-    simulate_observed(model, 7, draw, Mode::Stochastic, &mut ws, &mut out, |v| {
+    simulate_observed(model, &Streams::of(7, draw), Mode::Stochastic, &mut ws, &mut out, |v| {
         cap.push(v.capital(0)[1] + v.capital(1)[1] + v.capital(2)[1]);
     })
     .unwrap();
@@ -132,8 +134,8 @@ fn each_park_raises_its_hosts_territorial_gdp_in_every_draw() {
         let mut wa = Workspace::new(&alt);
         let mut oa = vec![0.0; alt.layout.len()];
         for draw in 0..40 {
-            simulate(&base, 3, draw, Mode::Stochastic, &mut wb, &mut ob).unwrap();
-            simulate(&alt, 3, draw, Mode::Stochastic, &mut wa, &mut oa).unwrap();
+            simulate(&base, &Streams::of(3, draw), Mode::Stochastic, &mut wb, &mut ob).unwrap();
+            simulate(&alt, &Streams::of(3, draw), Mode::Stochastic, &mut wa, &mut oa).unwrap();
             for year in park.start..=2035 {
                 let g = |o: &[f64]| o[l.index(park.host, year, Indicator::GdpReal)];
                 assert!(g(&oa) > g(&ob), "{id} draw {draw} {year}: host GDP {} vs {}", g(&oa), g(&ob));
@@ -148,7 +150,7 @@ fn a_later_opening_never_raises_tfp_in_deterministic_mode() {
         let mut ws = Workspace::new(model);
         let mut out = vec![0.0; model.layout.len()];
         let mut v = Vec::new();
-        simulate_observed(model, 0, 0, Mode::Deterministic, &mut ws, &mut out, |y| {
+        simulate_observed(model, &Streams::of(0, 0), Mode::Deterministic, &mut ws, &mut out, |y| {
             for i in 0..y.n() {
                 v.extend(y.ln_tfp(i));
             }

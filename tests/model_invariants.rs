@@ -6,8 +6,10 @@ mod common;
 
 use common::*;
 use minxinan::indicators::{INDICATORS, Indicator};
-use minxinan::model::sim::{Mode, Workspace, simulate, simulate_observed};
+use minxinan::model::Mode;
+use minxinan::model::engine::{Workspace, simulate, simulate_observed};
 use minxinan::params::P;
+use minxinan::rng::Streams;
 use minxinan::{RunConfig, runner};
 
 const DRAWS: u64 = 300;
@@ -20,7 +22,7 @@ fn demographic_identity_bounds_and_no_negative_cell_in_every_draw() {
     let mut checked = 0;
     for draw in 0..DRAWS {
         let mut failures = Vec::new();
-        simulate_observed(&model, 20181231, draw, Mode::Stochastic, &mut ws, &mut out, |v| {
+        simulate_observed(&model, &Streams::of(20181231, draw), Mode::Stochastic, &mut ws, &mut out, |v| {
             let u_max = v.param(P::UrbanizationCeiling);
             for i in 0..v.n() {
                 let (b, d, n) = v.flows(i);
@@ -139,7 +141,7 @@ fn deterministic_calibration_reproduces_the_reference_year() {
     let (_, _, model) = model_of(&baseline_text());
     let mut ws = Workspace::new(&model);
     let mut out = vec![0.0; model.layout.len()];
-    simulate(&model, 1, 0, Mode::Deterministic, &mut ws, &mut out).unwrap();
+    simulate(&model, &Streams::of(1, 0), Mode::Deterministic, &mut ws, &mut out).unwrap();
     let l = model.layout;
     let f = |m: &std::collections::HashMap<String, String>, k: &str| m[k].parse::<f64>().unwrap();
     for (e, c) in cities_data().iter().enumerate() {
@@ -175,7 +177,7 @@ fn stochastic_calibration_uses_each_draws_parameters() {
     let l = model.layout;
     let data = cities_data();
     for draw in 0..50 {
-        simulate(&model, 3, draw, Mode::Stochastic, &mut ws, &mut out).unwrap();
+        simulate(&model, &Streams::of(3, draw), Mode::Stochastic, &mut ws, &mut out).unwrap();
         for (e, c) in data.iter().enumerate() {
             let g = out[l.index(e, 2019, Indicator::GdpGrowth)];
             assert!((g - c["real_growth_2018"].parse::<f64>().unwrap()).abs() < 1e-6);
@@ -195,7 +197,7 @@ fn scenarios_that_share_a_parameter_share_its_draws() {
         let mut ws = Workspace::new(m);
         let mut out = vec![0.0; m.layout.len()];
         let mut seen = Vec::new();
-        simulate_observed(m, 11, draw, Mode::Stochastic, &mut ws, &mut out, |v| {
+        simulate_observed(m, &Streams::of(11, draw), Mode::Stochastic, &mut ws, &mut out, |v| {
             if v.year == 2019 {
                 seen = vec![
                     v.param(P::TfrLongRun),
@@ -246,7 +248,7 @@ fn extreme_scenarios_stay_finite_and_non_negative() {
         let mut out = vec![0.0; model.layout.len()];
         for draw in 0..100 {
             let mut bad = Vec::new();
-            simulate_observed(&model, 3, draw, Mode::Stochastic, &mut ws, &mut out, |v| {
+            simulate_observed(&model, &Streams::of(3, draw), Mode::Stochastic, &mut ws, &mut out, |v| {
                 for i in 0..v.n() {
                     if v.cells(i).iter().flatten().any(|c| !(c.is_finite() && *c >= 0.0)) {
                         bad.push((v.year, i));

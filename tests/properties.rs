@@ -1,13 +1,16 @@
 //! Property tests over generated valid scenarios: parameters anywhere in their domains, the
 //! transfer on or off, any subset of the parks, any delay shift. In every draw the identities and
-//! bounds of MODEL.md hold, and the summary quantiles are ordered.
+//! bounds of MODEL.md hold, the engine gives the reference path's bits, and the summary
+//! quantiles are ordered.
 
 mod common;
 
 use common::PARK_IDS;
 use minxinan::indicators::Indicator;
-use minxinan::model::sim::{Mode, Workspace, simulate_observed};
+use minxinan::model::engine::{Workspace, simulate_observed};
+use minxinan::model::{Mode, reference};
 use minxinan::params::P;
+use minxinan::rng::Streams;
 use minxinan::{Model, Region, RunConfig, Scenario, runner, stats};
 use proptest::prelude::*;
 
@@ -58,7 +61,7 @@ proptest! {
         let l = model.layout;
         for draw in 0..3 {
             let mut failures: Vec<String> = Vec::new();
-            simulate_observed(&model, 9, draw, Mode::Stochastic, &mut ws, &mut out, |v| {
+            simulate_observed(&model, &Streams::of(9, draw), Mode::Stochastic, &mut ws, &mut out, |v| {
                 let u_max = v.param(P::UrbanizationCeiling);
                 for i in 0..v.n() {
                     let (b, d, n) = v.flows(i);
@@ -76,6 +79,10 @@ proptest! {
                 }
             }).unwrap();
             prop_assert!(failures.is_empty(), "{:?}\n{}", failures, text);
+            // The engine gives the reference path's bits (model::reference).
+            let r = reference::simulate(&model, &Streams::of(9, draw), Mode::Stochastic).unwrap();
+            let same = r.values.iter().zip(&out).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()));
+            prop_assert!(same, "draw {} differs from the reference\n{}", draw, text);
             for year in 2018..=2035 {
                 let sum: f64 = (0..5).map(|e| out[l.index(e, year, Indicator::GdpReal)]).sum();
                 let region_gdp = out[l.index(5, year, Indicator::GdpReal)];

@@ -3,7 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use minxinan::model::sim::{Mode, Workspace, simulate};
+use minxinan::model::Mode;
+use minxinan::model::engine::{Workspace, simulate};
+use minxinan::rng::Streams;
 use minxinan::{Model, Region, Scenario};
 use std::sync::LazyLock;
 
@@ -15,5 +17,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(model) = Model::new(&REGION, &scenario) else { return };
     let mut ws = Workspace::new(&model);
     let mut out = vec![0.0; model.layout.len()];
-    let _ = simulate(&model, 1, 0, Mode::Deterministic, &mut ws, &mut out);
+    let _ = simulate(&model, &Streams::of(1, 0), Mode::Deterministic, &mut ws, &mut out);
 });

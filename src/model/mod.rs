@@ -1,22 +1,63 @@
-//! The pure simulation core (MODEL.md §0–6, 8–9).
+//! The pure simulation core: the model's equations (MODEL.md §0–9), a readable reference path
+//! through them, and the fast engine that runs the same equations in batches.
 //!
-//! [`Model::new`] precomputes everything that all draws share (base-year state, mortality
-//! levels, profiles, market-access masses, projects, random-stream purposes). [`sim::simulate`]
-//! runs one draw into a caller-owned [`sim::Workspace`] and writes its outcomes into a slice: no
-//! file, clock, global state or allocation inside the per-year step.
+//! - [`Model::new`] precomputes everything that all draws of a run share: each city's base year
+//!   ([`CityBase`]), the mortality schedules, market-access masses, and the scenario's projects
+//!   and levers with the random streams their uncertain quantities are drawn from.
+//! - The equations, one topic file each, in MODEL.md's order: [`demography`] (§1), [`migration`]
+//!   (§5), [`urbanization`] (§6), [`labour`] (§2), [`capital`] (§3), [`market_access`] (§4),
+//!   [`tfp`] (§3), [`output`] (§3, prices), [`levers`] (§7: [`levers::shifts`],
+//!   [`levers::transfer`], [`levers::parks`]; infrastructure is [`market_access`] and
+//!   [`tfp::project_gains`]), [`shocks`] (§3, §5, §6) and [`outcomes`] (§9). Each is a pure
+//!   function over typed state ([`state::CityState`], [`crate::params::Params`],
+//!   [`levers::LeverState`]).
+//! - [`inputs`]: what a draw samples (parameters, migration offsets, project opening years and
+//!   sizes, lever quantities) from the streams [`crate::rng::Streams`] names.
+//! - [`reference::simulate`]: one draw as a plain loop over years and cities calling the
+//!   equations; read it beside MODEL.md.
+//! - [`engine`]: the same draw fast, batched across cities and draws; it only orders the
+//!   equations and gathers their logarithms and exponentials, and is tested to give the
+//!   reference's bits.
+//!
+//! No file, clock, global state or environment; no allocation in the engine's year step.
 
+// The equations index sectors, sexes and ages of several arrays at once, as the formulas do.
+#![allow(clippy::needless_range_loop)]
+
+pub mod capital;
 pub mod demography;
-pub mod kernels;
-pub mod sim;
+pub mod engine;
+pub mod inputs;
+pub mod labour;
+pub mod levers;
+pub mod market_access;
+pub mod migration;
+pub mod outcomes;
+pub mod output;
+pub mod reference;
+pub mod shocks;
+pub mod state;
+pub mod tfp;
+pub mod urbanization;
 
 use crate::arith;
 use crate::error::{InputError, InputErrors};
 use crate::indicators::Layout;
 use crate::params::{N_PARAMS, PARAMS};
-use crate::region::{AGES, Region};
+use crate::region::{AGES, Region, SECTORS, Statistics};
 use crate::rng;
-use crate::scenario::{MarketAccess, Scenario};
+use crate::scenario::{Lever, MarketAccess, Scenario};
 use crate::uncertain::Uncertain;
+use demography::{AgeSums, Mortality};
+
+/// How a draw is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Parameters and shocks drawn from their streams.
+    Stochastic,
+    /// Every parameter at its central value, no shocks (`--deterministic`).
+    Deterministic,
+}
 
 /// Sector TFP drifts γ_s (primary, secondary, tertiary).
 pub const SECTOR_DRIFT: [f64; 3] = [0.0, 0.004, -0.004];
@@ -40,22 +81,92 @@ pub const DISASTER_SIZE: (f64, f64) = (0.02, 0.06);
 pub const PARK_LABOUR_CAP: f64 = 0.5;
 /// Bounds of v = u/u_max before a logit.
 pub const LOGIT_EPS: f64 = 1e-6;
+/// The secondary sector's index (the sector the industry transfer moves).
+pub const SECONDARY: usize = 1;
+
+/// The convergence factors of year t = b + k: e^(−k/T_f) of the TFR (§1), e^(−k/T_m) of the
+/// migration trend (§5), e^(−k/10) of the investment rate (§3) and e^(−(k − 1)/T_c) of TFP
+/// growth (§3).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decays {
+    /// e^(−k/T_f).
+    pub tfr: f64,
+    /// e^(−k/T_m).
+    pub migration: f64,
+    /// e^(−k/10).
+    pub investment: f64,
+    /// e^(−(k − 1)/T_c).
+    pub tfp: f64,
+}
+
+impl Decays {
+    /// The exponents of year b + k's factors, in field order (the engine takes a draw's
+    /// exponentials in one batch).
+    #[inline]
+    pub fn exponents(p: &crate::params::Params, k: i32) -> [f64; 4] {
+        let k = f64::from(k);
+        [
+            -k / p.tfr_convergence_years,
+            -k / p.migration_decay_years,
+            -k / INVESTMENT_CONVERGENCE_YEARS,
+            -(k - 1.0) / p.tfp_convergence_years,
+        ]
+    }
+
+    /// The factors of their exponentials.
+    #[inline]
+    pub fn from_exp([tfr, migration, investment, tfp]: [f64; 4]) -> Decays {
+        Decays { tfr, migration, investment, tfp }
+    }
+
+    /// Year b + k's factors.
+    pub fn of(p: &crate::params::Params, k: i32) -> Decays {
+        Decays::from_exp(Decays::exponents(p, k).map(arith::exp))
+    }
+}
+
+/// An uncertain quantity of a draw and the random stream it is drawn from (MODEL.md §8).
+#[derive(Debug, Clone)]
+pub struct Drawn {
+    /// The number or distribution.
+    pub value: Uncertain,
+    /// The hash of the stream's purpose ([`rng::purpose`]).
+    pub purpose: u64,
+}
+
+impl Drawn {
+    /// `value`, drawn from the stream of `purpose`.
+    pub fn new(value: Uncertain, purpose: &str) -> Drawn {
+        Drawn { value, purpose: rng::purpose(purpose) }
+    }
+}
+
+/// A direct TFP effect of a project (MODEL.md §4).
+#[derive(Debug, Clone)]
+pub struct ProjectEffect {
+    /// City.
+    pub city: usize,
+    /// Sector.
+    pub sector: usize,
+    /// Log change of TFP reached after `ramp_years` (stream `project.<id>.tfp.<k>`).
+    pub size: Drawn,
+    /// Years over which it builds up (≥ 1).
+    pub ramp_years: u32,
+}
 
 /// A project as the model uses it (enabled only).
 #[derive(Debug, Clone)]
 pub struct ModelProject {
     /// Id.
     pub id: String,
-    /// Planned opening year.
+    /// Planned opening year, with the scenario's delay shift.
     pub open_year: i32,
-    /// Delay distribution (the project's own or its stage's).
-    pub delay: Uncertain,
-    /// Stream purpose of the delay.
-    pub delay_purpose: u64,
+    /// Delay in years (the project's own or its stage's; stream `project.<id>.delay`).
+    pub delay: Drawn,
     /// Travel-time pairs (node, node, minutes).
     pub pairs: Vec<(usize, usize, f64)>,
-    /// Direct TFP effects: (city, sector, size, ramp years, stream purpose).
-    pub tfp: Vec<(usize, usize, Uncertain, u32, u64)>,
+    /// Direct TFP effects.
+    pub tfp: Vec<ProjectEffect>,
 }
 
 /// The industry transfer as the model uses it (MODEL.md §7a).
@@ -69,10 +180,12 @@ pub struct ModelTransfer {
     pub start: i32,
     /// Last active year.
     pub end: i32,
-    /// rate, efficiency, composition_gain.
-    pub values: [Uncertain; 3],
-    /// Their stream purposes (`transfer.<field>`).
-    pub purposes: [u64; 3],
+    /// Share of the remaining transferable stock moved per active year.
+    pub rate: Drawn,
+    /// Share of moved capital that arrives productive η.
+    pub efficiency: Drawn,
+    /// Productivity gap of the leaving firms cg (q = 1 − cg).
+    pub composition_gain: Drawn,
 }
 
 /// A park that is on, as the model uses it (MODEL.md §7b).
@@ -90,12 +203,20 @@ pub struct ModelPark {
     pub start: i32,
     /// Ramp years R.
     pub ramp_years: u32,
-    /// The numeric fields in [`crate::region::Park::numbers`] order.
-    pub values: [Uncertain; 6],
-    /// Their stream purposes (`park.<id>.<field>`).
-    pub purposes: [u64; 6],
+    /// Value added V at full ramp (亿元, base-year prices).
+    pub value_added: Drawn,
+    /// Capital per unit of value added κ_p.
+    pub capital_per_value_added: Drawn,
+    /// Capital per worker k_w (万元).
+    pub capital_per_worker: Drawn,
+    /// Share φ of gross investment the partner funds.
+    pub partner_funded_share: Drawn,
+    /// Tax per unit of value added.
+    pub tax_rate: Drawn,
+    /// Share r of the tax that goes to the partner.
+    pub tax_share_to_partner: Drawn,
     /// Statistics rule.
-    pub statistics: crate::region::Statistics,
+    pub statistics: Statistics,
 }
 
 /// A shift as the model uses it (MODEL.md §7d).
@@ -104,24 +225,24 @@ pub struct ModelShift {
     /// City.
     pub city: usize,
     /// Lever.
-    pub lever: crate::scenario::Lever,
-    /// Sector (tfp only).
+    pub lever: Lever,
+    /// Sector (tfp only; 0 otherwise).
     pub sector: usize,
     /// First year.
     pub start: i32,
     /// Last year.
     pub end: i32,
-    /// Amount per year.
-    pub delta: Uncertain,
-    /// Stream purpose.
-    pub purpose: u64,
+    /// Amount added in every year of the range (stream `shift.<city>.<lever>.<sector>.<years>`).
+    pub delta: Drawn,
 }
 
 /// Per-city base-year data and constants, precomputed.
 #[derive(Debug, Clone)]
 pub struct CityBase {
     /// Base population by sex and age.
-    pub pop: [[f64; AGES]; 2],
+    pub cells: [[f64; AGES]; 2],
+    /// Its sums by broad age group.
+    pub age_sums: AgeSums,
     /// Population P(b).
     pub population: f64,
     /// Urban population U(b).
@@ -136,6 +257,9 @@ pub struct CityBase {
     pub employment: f64,
     /// Employment shares e_s(b).
     pub emp_shares: [f64; 3],
+    /// ln Y_s(b), ln K_s(b), ln L_s(b) of each sector with output (0 otherwise): ln A_s(b) is
+    /// made of them with the draw's α ([`tfp::base_ln_tfp`]).
+    pub base_logs: [[f64; 3]; 3],
     /// Investment weights ω_s = K_s(b)/ΣK(b).
     pub omega: [f64; 3],
     /// ln(w_i(b)/w̄(b)).
@@ -156,12 +280,12 @@ pub struct CityBase {
     pub investment_rate: f64,
     /// π.
     pub participation: f64,
-    /// Index of the city's mortality schedule.
+    /// Index of the city's mortality schedule in [`Model::mortality`].
     pub mortality: usize,
     /// Migrant profile μ.
     pub migrants: [[f64; AGES]; 2],
-    /// Σ μ over all cells, ages 15–64 and 65+ (both sexes, summed as [`kernels`] does).
-    pub migrant_sums: demography::AgeSums,
+    /// Σ μ over all cells, ages 15–64 and 65+ (both sexes, summed as [`AgeSums::of`] does).
+    pub migrant_sums: AgeSums,
 }
 
 /// Everything the draws of one run share.
@@ -179,14 +303,11 @@ pub struct Model {
     pub market_access: MarketAccess,
     /// Per-city base data.
     pub cities: Vec<CityBase>,
-    /// Distinct base mortality schedules m_g(x), `[sex][age]`.
-    pub mortality: Vec<[[f64; AGES]; 2]>,
-    /// For each schedule and sex, how many leading rates are small enough for the short
-    /// exponential series ([`arith::small_prefix`]).
-    pub mortality_small: Vec<[usize; 2]>,
-    /// Whether every rate of every schedule lies in [0, `arith::EXP_SAFE_RATE`] (707): then the
-    /// survival arguments −m·(1 − ι)^k are inside `exp`'s range and need no range checks (the AVX2
-    /// kernel skips them).
+    /// Distinct base mortality schedules.
+    pub mortality: Vec<Mortality>,
+    /// Whether every rate of every schedule lies in [0, [`arith::EXP_SAFE_RATE`]] (707): then
+    /// the survival arguments −m·(1 − ι)^k are inside `exp`'s range and the leading small rates
+    /// may take the short series ([`demography::survival`]).
     pub mortality_bounded: bool,
     /// Fertility schedule φ.
     pub phi: [f64; AGES],
@@ -200,10 +321,8 @@ pub struct Model {
     pub travel_times: Vec<f64>,
     /// Enabled projects.
     pub projects: Vec<ModelProject>,
-    /// Parameters, in [`PARAMS`] order.
-    pub params: Vec<Uncertain>,
-    /// Stream purposes of the parameters.
-    pub param_purposes: [u64; N_PARAMS],
+    /// Parameters, in [`PARAMS`] order (streams named by the parameter).
+    pub params: Vec<Drawn>,
     /// Lower Cholesky factor of the shock correlation (row-major n²), when the region gives one.
     pub cholesky: Option<Vec<f64>>,
     /// The industry transfer, when on.
@@ -214,18 +333,288 @@ pub struct Model {
     pub shifts: Vec<ModelShift>,
     /// Layout of a draw's outcomes.
     pub layout: Layout,
-    /// The purposes of the streams a stochastic draw samples its inputs from (the parameters
-    /// that are not fixed, the migration offsets, the transfer, parks, shifts and projects), in
-    /// the order the draw uses them: their first blocks are computed together
-    /// ([`rng::first_blocks`]).
-    pub one_shot: Vec<u64>,
     /// A draw's outcomes of the base year, at their positions of [`Model::layout`] (the other
-    /// positions NaN): the base year is data, the same in every draw (`sim::base_outcomes`).
+    /// positions NaN): the base year is data, the same in every draw ([`outcomes::base_year`]).
     pub base_outcomes: Vec<f64>,
     /// Whether every base-year outcome is finite (the base year's flows, NaN by definition,
     /// aside). Then each draw copies [`Model::base_outcomes`]; otherwise it computes them, and
     /// fails on the first that is not finite, as for any other year.
     pub base_finite: bool,
+}
+
+/// An input error of the region's data as the model finds it.
+fn region_error(key: String, message: String) -> InputError {
+    InputError { file: "region".into(), line: None, column: None, key, message, suggestion: None }
+}
+
+impl Model {
+    /// Precompute a run's shared data from a region and a validated scenario.
+    pub fn new(region: &Region, scenario: &Scenario) -> Result<Model, InputErrors> {
+        let (mortality, schedule_of) = mortality_schedules(region)?;
+        let cities = city_bases(region, &schedule_of);
+        check_cities(region, scenario, &cities)?;
+        let n = region.cities.len();
+        let mut masses: Vec<f64> = region.cities.iter().map(|c| c.gdp).collect();
+        masses.extend(region.nodes.iter().map(|nd| nd.mass));
+        let mut model = Model {
+            n,
+            city_ids: region.cities.iter().map(|c| c.id.clone()).collect(),
+            base_year: region.base_year,
+            horizon: scenario.horizon,
+            market_access: scenario.market_access,
+            gy_ref_region: region_reference_growth(&cities),
+            cities,
+            mortality_bounded: mortality
+                .iter()
+                .flat_map(|m| m.rates.iter().flatten())
+                .all(|v| (0.0..=arith::EXP_SAFE_RATE).contains(v)),
+            mortality,
+            phi: demography::fertility_schedule(),
+            n_nodes: region.n_nodes(),
+            masses,
+            travel_times: region.travel_times.clone(),
+            projects: projects(region, scenario),
+            params: PARAMS
+                .iter()
+                .zip(&scenario.parameters)
+                .map(|(p, u)| Drawn::new(u.clone(), p.name))
+                .collect(),
+            cholesky: region.shock_cholesky.as_ref().map(|l| (0..n * n).map(|k| l[(k / n, k % n)]).collect()),
+            transfer: transfer(scenario),
+            parks: parks(scenario),
+            shifts: shifts(scenario),
+            layout: Layout {
+                cities: n,
+                base_year: region.base_year,
+                horizon: scenario.horizon,
+                parks: scenario.parks.len(),
+            },
+            base_outcomes: Vec::new(),
+            base_finite: false,
+        };
+        debug_assert_eq!(model.params.len(), N_PARAMS);
+        (model.base_outcomes, model.base_finite) = outcomes::base_year(&model);
+        Ok(model)
+    }
+
+    /// Whether any lever is on (an industry transfer, a park or a shift).
+    pub fn has_levers(&self) -> bool {
+        self.transfer.is_some() || !self.parks.is_empty() || !self.shifts.is_empty()
+    }
+
+    /// Number of years after the base year.
+    pub fn years(&self) -> usize {
+        (self.horizon - self.base_year) as usize
+    }
+}
+
+/// The mortality schedules, one per distinct (e0_female, e0_male) of the cities (MODEL.md §1),
+/// and each city's schedule.
+fn mortality_schedules(region: &Region) -> Result<(Vec<Mortality>, Vec<usize>), InputErrors> {
+    let (mut schedules, mut e0s, mut of_city, mut errors) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for c in &region.cities {
+        let e0 = c.constants.e0;
+        if let Some(k) = e0s.iter().position(|e| *e == e0) {
+            of_city.push(k);
+            continue;
+        }
+        match Mortality::solve(e0) {
+            Ok(m) => {
+                of_city.push(schedules.len());
+                schedules.push(m);
+                e0s.push(e0);
+            }
+            Err(unreached) => errors.extend(unreached.iter().map(|e0| {
+                region_error(
+                    format!("{}.e0", c.id),
+                    format!("no Gompertz–Makeham schedule reaches e0 = {e0}"),
+                )
+            })),
+        }
+    }
+    if errors.is_empty() { Ok((schedules, of_city)) } else { Err(InputErrors(errors)) }
+}
+
+/// Each city's base year (MODEL.md §1–3 "Base"), its relative wage against the region's.
+fn city_bases(region: &Region, schedule_of: &[usize]) -> Vec<CityBase> {
+    let mut cities = Vec::with_capacity(region.cities.len());
+    let (mut y_sum, mut e_sum) = (0.0, 0.0);
+    for (i, c) in region.cities.iter().enumerate() {
+        let prof = &region.age_profiles[i];
+        let cells: [[f64; AGES]; 2] =
+            std::array::from_fn(|g| std::array::from_fn(|x| c.population * prof[g][x]));
+        let working: f64 = (15..=64).map(|x| cells[0][x] + cells[1][x]).sum();
+        let employment = c.constants.participation * working;
+        let output = c.shares.map(|s| s * c.gdp);
+        let capital: [f64; 3] = std::array::from_fn(|s| CAPITAL_OUTPUT[s] * output[s]);
+        let emp_shares = c.employment_shares.unwrap_or_else(|| {
+            let w: [f64; 3] = std::array::from_fn(|s| c.shares[s] / LABOUR_PRODUCTIVITY[s]);
+            let t: f64 = w.iter().sum();
+            w.map(|v| v / t)
+        });
+        let k_total: f64 = capital.iter().sum();
+        y_sum += c.gdp;
+        e_sum += employment;
+        let base_logs = std::array::from_fn(|s| {
+            if output[s] > 0.0 {
+                [arith::ln(output[s]), arith::ln(capital[s]), arith::ln(emp_shares[s] * employment)]
+            } else {
+                [0.0; 3]
+            }
+        });
+        cities.push(CityBase {
+            age_sums: AgeSums::of(&cells),
+            cells,
+            population: c.population,
+            urban: c.urbanization * c.population,
+            gdp: c.gdp,
+            output,
+            capital,
+            employment,
+            emp_shares,
+            base_logs,
+            omega: capital.map(|k| k / k_total),
+            rel_wage: c.gdp / employment,
+            g_ref: c.real_growth,
+            n_ref: c.pop_growth,
+            du_ref: c.urbanization_change,
+            gy_ref: (1.0 + c.real_growth) / (1.0 + c.pop_growth) - 1.0,
+            tfr: c.constants.tfr_base,
+            male_birth_share: c.constants.sex_ratio_at_birth / (1.0 + c.constants.sex_ratio_at_birth),
+            investment_rate: c.constants.investment_rate_base,
+            participation: c.constants.participation,
+            mortality: schedule_of[i],
+            migrants: region.migrant_profiles[i],
+            migrant_sums: AgeSums::of(&region.migrant_profiles[i]),
+        });
+    }
+    for cb in &mut cities {
+        cb.rel_wage = (cb.rel_wage / (y_sum / e_sum)).ln();
+    }
+    cities
+}
+
+/// The checks of the region's cities that need the model's view: a sector with output needs
+/// workers, and every base urbanization rate must stay 1 point below the lowest u_max the
+/// scenario can draw.
+fn check_cities(region: &Region, scenario: &Scenario, cities: &[CityBase]) -> Result<(), InputErrors> {
+    let mut errors = Vec::new();
+    let u_max = scenario.parameters[crate::params::P::UrbanizationCeiling as usize].support().lo;
+    for (c, cb) in region.cities.iter().zip(cities) {
+        for s in 0..3 {
+            if cb.output[s] > 0.0 && cb.emp_shares[s] <= 0.0 {
+                errors.push(region_error(
+                    format!("{}.employment_share_{}", c.id, SECTORS[s]),
+                    "a sector with output needs employment > 0".into(),
+                ));
+            }
+        }
+        if cb.urban / cb.population >= u_max - 0.01 {
+            errors.push(region_error(
+                format!("{}.urbanization_2018", c.id),
+                format!(
+                    "found {:.2} %; expected below u_max − 1 point ({:.2} %)",
+                    100.0 * cb.urban / cb.population,
+                    100.0 * (u_max - 0.01)
+                ),
+            ));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(InputErrors(errors)) }
+}
+
+/// ḡ_y,ref: the region's reference per-capita growth, from its totals (MODEL.md §6).
+fn region_reference_growth(cities: &[CityBase]) -> f64 {
+    let (mut y0, mut p0, mut y1, mut p1) = (0.0, 0.0, 0.0, 0.0);
+    for c in cities {
+        y0 += c.gdp;
+        p0 += c.population;
+        y1 += c.gdp * (1.0 + c.g_ref);
+        p1 += c.population * (1.0 + c.n_ref);
+    }
+    (y1 / y0) / (p1 / p0) - 1.0
+}
+
+/// The scenario's enabled projects, with the delay shift in their planned year.
+fn projects(region: &Region, scenario: &Scenario) -> Vec<ModelProject> {
+    let projects = scenario.projects.iter().filter(|p| p.enabled);
+    projects
+        .map(|p| ModelProject {
+            id: p.id.clone(),
+            open_year: p.open_year + scenario.delay_shift,
+            delay: Drawn::new(
+                p.delay.clone().unwrap_or_else(|| region.delay_by_stage[p.stage as usize].clone()),
+                &format!("project.{}.delay", p.id),
+            ),
+            pairs: p.pairs.clone(),
+            tfp: p
+                .tfp
+                .iter()
+                .enumerate()
+                .map(|(k, t)| ProjectEffect {
+                    city: t.city,
+                    sector: t.sector,
+                    size: Drawn::new(t.size.clone(), &format!("project.{}.tfp.{k}", p.id)),
+                    ramp_years: t.ramp_years,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The scenario's industry transfer, when on.
+fn transfer(scenario: &Scenario) -> Option<ModelTransfer> {
+    scenario.transfer.as_ref().map(|t| ModelTransfer {
+        origins: t.origins.clone(),
+        destinations: t.destinations.clone(),
+        start: t.start,
+        end: t.end,
+        rate: Drawn::new(t.rate.clone(), "transfer.rate"),
+        efficiency: Drawn::new(t.efficiency.clone(), "transfer.efficiency"),
+        composition_gain: Drawn::new(t.composition_gain.clone(), "transfer.composition_gain"),
+    })
+}
+
+/// The scenario's parks that are on.
+fn parks(scenario: &Scenario) -> Vec<ModelPark> {
+    scenario
+        .parks
+        .iter()
+        .map(|p| {
+            let drawn = |u: &Uncertain, field: &str| Drawn::new(u.clone(), &format!("park.{}.{field}", p.id));
+            ModelPark {
+                id: p.id.clone(),
+                host: p.host,
+                partner: p.partner,
+                sector: p.sector,
+                start: p.start,
+                ramp_years: p.ramp_years,
+                value_added: drawn(&p.value_added, "value_added"),
+                capital_per_value_added: drawn(&p.capital_per_value_added, "capital_per_value_added"),
+                capital_per_worker: drawn(&p.capital_per_worker, "capital_per_worker"),
+                partner_funded_share: drawn(&p.partner_funded_share, "partner_funded_share"),
+                tax_rate: drawn(&p.tax_rate, "tax_rate"),
+                tax_share_to_partner: drawn(&p.tax_share_to_partner, "tax_share_to_partner"),
+                statistics: p.statistics,
+            }
+        })
+        .collect()
+}
+
+/// The scenario's shifts.
+fn shifts(scenario: &Scenario) -> Vec<ModelShift> {
+    scenario
+        .shifts
+        .iter()
+        .map(|sh| ModelShift {
+            city: sh.city,
+            lever: sh.lever,
+            sector: sh.sector,
+            start: sh.start,
+            end: sh.end,
+            delta: Drawn::new(sh.delta.clone(), &sh.purpose),
+        })
+        .collect()
 }
 
 /// Stream purposes of the shocks.
@@ -243,277 +632,6 @@ pub mod purposes {
     pub const URBANIZATION: u64 = purpose("shocks.urbanization");
     /// Inflation shocks: one normal per year.
     pub const INFLATION: u64 = purpose("shocks.inflation");
-}
-
-impl Model {
-    /// Precompute a run's shared data from a region and a validated scenario.
-    pub fn new(region: &Region, scenario: &Scenario) -> Result<Model, InputErrors> {
-        let n = region.cities.len();
-        let b = region.base_year;
-        // Mortality schedules, one per distinct (e0_female, e0_male).
-        let mut schedules: Vec<([f64; 2], [[f64; AGES]; 2])> = Vec::new();
-        let mut errors = Vec::new();
-        let mut city_schedule = Vec::with_capacity(n);
-        for c in &region.cities {
-            let e0 = c.constants.e0;
-            if let Some(k) = schedules.iter().position(|(e, _)| *e == e0) {
-                city_schedule.push(k);
-                continue;
-            }
-            let mut m = [[0.0; AGES]; 2];
-            for g in 0..2 {
-                match demography::solve_gompertz(e0[g]) {
-                    Some(bg) => m[g] = demography::mortality(bg),
-                    None => errors.push(InputError {
-                        file: "region".into(),
-                        line: None,
-                        column: None,
-                        key: format!("{}.e0", c.id),
-                        message: format!("no Gompertz–Makeham schedule reaches e0 = {}", e0[g]),
-                        suggestion: None,
-                    }),
-                }
-            }
-            city_schedule.push(schedules.len());
-            schedules.push((e0, m));
-        }
-        if !errors.is_empty() {
-            return Err(InputErrors(errors));
-        }
-
-        let mut cities = Vec::with_capacity(n);
-        let (mut y_sum, mut e_sum) = (0.0, 0.0);
-        for (i, c) in region.cities.iter().enumerate() {
-            let prof = &region.age_profiles[i];
-            let mut pop = [[0.0; AGES]; 2];
-            for g in 0..2 {
-                for x in 0..AGES {
-                    pop[g][x] = c.population * prof[g][x];
-                }
-            }
-            let working: f64 = (15..=64).map(|x| pop[0][x] + pop[1][x]).sum();
-            let employment = c.constants.participation * working;
-            let output = c.shares.map(|s| s * c.gdp);
-            let capital: [f64; 3] = std::array::from_fn(|s| CAPITAL_OUTPUT[s] * output[s]);
-            let emp_shares = c.employment_shares.unwrap_or_else(|| {
-                let w: [f64; 3] = std::array::from_fn(|s| c.shares[s] / LABOUR_PRODUCTIVITY[s]);
-                let t: f64 = w.iter().sum();
-                w.map(|v| v / t)
-            });
-            let k_total: f64 = capital.iter().sum();
-            y_sum += c.gdp;
-            e_sum += employment;
-            cities.push(CityBase {
-                pop,
-                population: c.population,
-                urban: c.urbanization * c.population,
-                gdp: c.gdp,
-                output,
-                capital,
-                employment,
-                emp_shares,
-                omega: capital.map(|k| k / k_total),
-                rel_wage: c.gdp / employment,
-                g_ref: c.real_growth,
-                n_ref: c.pop_growth,
-                du_ref: c.urbanization_change,
-                gy_ref: (1.0 + c.real_growth) / (1.0 + c.pop_growth) - 1.0,
-                tfr: c.constants.tfr_base,
-                male_birth_share: c.constants.sex_ratio_at_birth / (1.0 + c.constants.sex_ratio_at_birth),
-                investment_rate: c.constants.investment_rate_base,
-                participation: c.constants.participation,
-                mortality: city_schedule[i],
-                migrants: region.migrant_profiles[i],
-                migrant_sums: demography::AgeSums::of(&region.migrant_profiles[i]),
-            });
-        }
-        let mut errors = Vec::new();
-        // u_max may be drawn per draw: the base rate must stay 1 point below its lowest value.
-        let u_max = scenario.parameters[crate::params::P::UrbanizationCeiling as usize].support().lo;
-        for (i, cb) in cities.iter_mut().enumerate() {
-            cb.rel_wage = (cb.rel_wage / (y_sum / e_sum)).ln();
-            for s in 0..3 {
-                if cb.output[s] > 0.0 && cb.emp_shares[s] <= 0.0 {
-                    errors.push(InputError {
-                        file: "region".into(),
-                        line: None,
-                        column: None,
-                        key: format!(
-                            "{}.employment_share_{}",
-                            region.cities[i].id,
-                            crate::region::SECTORS[s]
-                        ),
-                        message: "a sector with output needs employment > 0".into(),
-                        suggestion: None,
-                    });
-                }
-            }
-            if cb.urban / cb.population >= u_max - 0.01 {
-                errors.push(InputError {
-                    file: "region".into(),
-                    line: None,
-                    column: None,
-                    key: format!("{}.urbanization_2018", region.cities[i].id),
-                    message: format!(
-                        "found {:.2} %; expected below u_max − 1 point ({:.2} %)",
-                        100.0 * cb.urban / cb.population,
-                        100.0 * (u_max - 0.01)
-                    ),
-                    suggestion: None,
-                });
-            }
-        }
-        if !errors.is_empty() {
-            return Err(InputErrors(errors));
-        }
-        let (p_sum, mut y1, mut p1) = (cities.iter().map(|c| c.population).sum::<f64>(), 0.0, 0.0);
-        for c in &cities {
-            y1 += c.gdp * (1.0 + c.g_ref);
-            p1 += c.population * (1.0 + c.n_ref);
-        }
-        let gy_ref_region = (y1 / y_sum) / (p1 / p_sum) - 1.0;
-
-        let mut masses: Vec<f64> = region.cities.iter().map(|c| c.gdp).collect();
-        masses.extend(region.nodes.iter().map(|nd| nd.mass));
-
-        let projects = scenario
-            .projects
-            .iter()
-            .filter(|p| p.enabled)
-            .map(|p| ModelProject {
-                id: p.id.clone(),
-                open_year: p.open_year + scenario.delay_shift,
-                delay: p.delay.clone().unwrap_or_else(|| region.delay_by_stage[p.stage as usize].clone()),
-                delay_purpose: rng::purpose(&format!("project.{}.delay", p.id)),
-                pairs: p.pairs.clone(),
-                tfp: p
-                    .tfp
-                    .iter()
-                    .enumerate()
-                    .map(|(k, t)| {
-                        (
-                            t.city,
-                            t.sector,
-                            t.size.clone(),
-                            t.ramp_years,
-                            rng::purpose(&format!("project.{}.tfp.{k}", p.id)),
-                        )
-                    })
-                    .collect(),
-            })
-            .collect();
-
-        let mut param_purposes = [0u64; N_PARAMS];
-        for (k, p) in PARAMS.iter().enumerate() {
-            param_purposes[k] = rng::purpose(p.name);
-        }
-        let cholesky = region.shock_cholesky.as_ref().map(|l| {
-            let mut v = vec![0.0; n * n];
-            for i in 0..n {
-                for j in 0..n {
-                    v[i * n + j] = l[(i, j)];
-                }
-            }
-            v
-        });
-        let mut model = Model {
-            n,
-            city_ids: region.cities.iter().map(|c| c.id.clone()).collect(),
-            base_year: b,
-            horizon: scenario.horizon,
-            market_access: scenario.market_access,
-            cities,
-            mortality_bounded: schedules
-                .iter()
-                .flat_map(|(_, m)| m.iter().flatten())
-                .all(|v| (0.0..=arith::EXP_SAFE_RATE).contains(v)),
-            mortality_small: schedules
-                .iter()
-                .map(|(_, m)| [arith::small_prefix(&m[0]), arith::small_prefix(&m[1])])
-                .collect(),
-            mortality: schedules.into_iter().map(|(_, m)| m).collect(),
-            phi: demography::fertility_schedule(),
-            gy_ref_region,
-            n_nodes: region.n_nodes(),
-            masses,
-            travel_times: region.travel_times.clone(),
-            projects,
-            params: scenario.parameters.clone(),
-            param_purposes,
-            cholesky,
-            transfer: scenario.transfer.as_ref().map(|t| ModelTransfer {
-                origins: t.origins.clone(),
-                destinations: t.destinations.clone(),
-                start: t.start,
-                end: t.end,
-                values: [t.rate.clone(), t.efficiency.clone(), t.composition_gain.clone()],
-                purposes: ["transfer.rate", "transfer.efficiency", "transfer.composition_gain"]
-                    .map(rng::purpose),
-            }),
-            parks: scenario
-                .parks
-                .iter()
-                .map(|p| ModelPark {
-                    id: p.id.clone(),
-                    host: p.host,
-                    partner: p.partner,
-                    sector: p.sector,
-                    start: p.start,
-                    ramp_years: p.ramp_years,
-                    values: p.numbers().map(Clone::clone),
-                    purposes: crate::region::Park::NUMBER_FIELDS
-                        .map(|f| rng::purpose(&format!("park.{}.{f}", p.id))),
-                    statistics: p.statistics,
-                })
-                .collect(),
-            shifts: scenario
-                .shifts
-                .iter()
-                .map(|sh| ModelShift {
-                    city: sh.city,
-                    lever: sh.lever,
-                    sector: sh.sector,
-                    start: sh.start,
-                    end: sh.end,
-                    delta: sh.delta.clone(),
-                    purpose: rng::purpose(&sh.purpose),
-                })
-                .collect(),
-            layout: Layout {
-                cities: n,
-                base_year: b,
-                horizon: scenario.horizon,
-                parks: scenario.parks.len(),
-            },
-            one_shot: Vec::new(),
-            base_outcomes: Vec::new(),
-            base_finite: false,
-        };
-        model.one_shot = model.one_shot_purposes();
-        (model.base_outcomes, model.base_finite) = sim::base_outcomes(&model);
-        Ok(model)
-    }
-
-    /// Whether any lever is on (an industry transfer, a park or a shift).
-    pub fn has_levers(&self) -> bool {
-        self.transfer.is_some() || !self.parks.is_empty() || !self.shifts.is_empty()
-    }
-
-    /// [`Model::one_shot`]: the purpose of each sampled quantity that is not fixed, in the
-    /// order of `sim::sample_inputs`.
-    fn one_shot_purposes(&self) -> Vec<u64> {
-        let params = self.params.iter().zip(self.param_purposes);
-        let transfer = self.transfer.iter().flat_map(|t| t.values.iter().zip(t.purposes));
-        let parks = self.parks.iter().flat_map(|p| p.values.iter().zip(p.purposes));
-        let shifts = self.shifts.iter().map(|s| (&s.delta, s.purpose));
-        let projects = self.projects.iter().flat_map(|p| {
-            std::iter::once((&p.delay, p.delay_purpose)).chain(p.tfp.iter().map(|(_, _, u, _, q)| (u, *q)))
-        });
-        let sampled = |(u, p): (&Uncertain, u64)| (!u.is_fixed()).then_some(p);
-        params
-            .filter_map(sampled)
-            .chain(std::iter::once(purposes::MIGRATION_OFFSET))
-            .chain(transfer.chain(parks).chain(shifts).chain(projects).filter_map(sampled))
-            .collect()
-    }
+    /// The shocks read every year (the migration offsets, read once, are an input).
+    pub const ALL: [u64; 5] = [TFP, DISASTER, MIGRATION, URBANIZATION, INFLATION];
 }

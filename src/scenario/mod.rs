@@ -86,8 +86,10 @@ pub enum Lever {
 }
 
 impl Lever {
-    /// Names in files.
+    /// Names in files, in the enum's order.
     pub const NAMES: [&'static str; 5] = ["tfp", "investment_rate", "tfr", "migration_rate", "participation"];
+    /// How many levers there are.
+    pub const COUNT: usize = Self::NAMES.len();
     /// The name in files.
     pub fn name(self) -> &'static str {
         Self::NAMES[self as usize]

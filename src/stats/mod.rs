@@ -227,7 +227,7 @@ pub struct SeriesStats {
 
 /// Mean and sample sd of a series, shifted by its first value so that a constant series gives
 /// exactly that constant and sd 0. Sums run in eight lanes in a fixed order (as
-/// [`crate::model::kernels`] does), so they vectorise and do not depend on the machine.
+/// [`crate::arith`] does), so they vectorise and do not depend on the machine.
 pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
     let n = xs.len();
     if n == 0 {

@@ -1,0 +1,171 @@
+//! What a draw samples once, before its years (MODEL.md §8): every parameter, each city's
+//! migration offset, each project's opening year and TFP sizes, and the levers' uncertain
+//! quantities, each from the random stream of its purpose ([`crate::rng::Streams`] says which
+//! stream number). A deterministic draw takes every central value and no stream.
+
+use super::levers::LeverValues;
+use super::levers::parks::ParkValues;
+use super::levers::transfer::TransferValues;
+use super::{Drawn, Mode, Model, purposes};
+use crate::diagnostics::{Diag, Diagnostics};
+use crate::error::ModelError;
+use crate::params::{N_PARAMS, PARAMS, Params};
+use crate::rng::Streams;
+
+/// Where a draw's inputs come from: the generator of each purpose, asked for in the order of
+/// [`sample`]. The reference path opens each stream on its own ([`Streams::stream`]); the engine
+/// hands out streams whose first blocks it computed together.
+pub trait Source {
+    /// The generator type.
+    type Rng: rand::Rng;
+    /// The generator of `purpose`.
+    fn stream(&mut self, purpose: u64) -> Self::Rng;
+    /// The draw's index (for errors).
+    fn draw(&self) -> u64;
+}
+
+impl Source for Streams<'_> {
+    type Rng = crate::rng::Stream;
+    fn stream(&mut self, purpose: u64) -> Self::Rng {
+        Streams::stream(self, purpose)
+    }
+    fn draw(&self) -> u64 {
+        self.draw
+    }
+}
+
+/// A draw's sampled inputs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DrawInputs {
+    /// The parameters.
+    pub params: Params,
+    /// Each city's migration offset o_i ~ N(0, σ_m0²) (§5).
+    pub offsets: Vec<f64>,
+    /// Each project's opening year, `i32::MAX` when it does not open within the run (§4).
+    pub open: Vec<i32>,
+    /// The size of each project effect, in the order of the projects and their effects.
+    pub tfp_sizes: Vec<f64>,
+    /// The levers' quantities.
+    pub levers: LeverValues,
+}
+
+impl DrawInputs {
+    /// Room for a model's inputs.
+    pub fn new(model: &Model) -> DrawInputs {
+        DrawInputs {
+            params: Params::default(),
+            offsets: vec![0.0; model.n],
+            open: vec![i32::MAX; model.projects.len()],
+            tfp_sizes: vec![0.0; model.projects.iter().map(|p| p.tfp.len()).sum()],
+            levers: LeverValues {
+                transfer: TransferValues::default(),
+                parks: vec![ParkValues::default(); model.parks.len()],
+                shift_deltas: vec![0.0; model.shifts.len()],
+            },
+        }
+    }
+}
+
+/// The value of one uncertain quantity: its central value in a deterministic draw or when it is
+/// fixed (no stream is read), else a draw from its stream (`name` for the error of a truncated
+/// distribution that finds no value).
+fn value<S: Source>(d: &Drawn, source: &mut S, name: &str, mode: Mode) -> Result<f64, ModelError> {
+    if mode == Mode::Deterministic || d.value.is_fixed() {
+        return Ok(d.value.central());
+    }
+    let mut r = source.stream(d.purpose);
+    d.value.sample(&mut r).ok_or_else(|| {
+        let (lo, hi) = d.value.truncate().unwrap_or((f64::NAN, f64::NAN));
+        ModelError::Truncation { draw: source.draw(), purpose: name.to_string(), lo, hi }
+    })
+}
+
+/// Sample a draw's inputs into `out`, in this order (the order the engine's streams are
+/// prepared in): the parameters, the migration offsets, the transfer, the parks, the shifts, the
+/// projects (delay, then sizes). A project's opening year is its planned year (with the
+/// scenario's delay shift) plus its delay rounded half away from zero; on or before the base
+/// year it opens in b+1 (counted), after the horizon not within the run.
+pub fn sample<S: Source>(
+    model: &Model,
+    source: &mut S,
+    mode: Mode,
+    out: &mut DrawInputs,
+    diag: &mut Diagnostics,
+) -> Result<(), ModelError> {
+    let mut values = [0.0; N_PARAMS];
+    for ((v, d), spec) in values.iter_mut().zip(&model.params).zip(PARAMS) {
+        *v = value(d, source, spec.name, mode)?;
+    }
+    out.params = Params::from_values(&values);
+    match mode {
+        Mode::Deterministic => out.offsets.fill(0.0),
+        Mode::Stochastic => {
+            let sd = out.params.migration_offset_sd;
+            let mut r = source.stream(purposes::MIGRATION_OFFSET);
+            for o in out.offsets.iter_mut() {
+                *o = sd * super::shocks::normal(&mut r);
+            }
+        }
+    }
+    if let Some(tr) = &model.transfer {
+        out.levers.transfer = TransferValues {
+            rate: value(&tr.rate, source, "transfer", mode)?,
+            efficiency: value(&tr.efficiency, source, "transfer", mode)?,
+            composition_gain: value(&tr.composition_gain, source, "transfer", mode)?,
+        };
+    }
+    for (park, v) in model.parks.iter().zip(&mut out.levers.parks) {
+        *v = ParkValues {
+            value_added: value(&park.value_added, source, "park", mode)?,
+            capital_per_value_added: value(&park.capital_per_value_added, source, "park", mode)?,
+            capital_per_worker: value(&park.capital_per_worker, source, "park", mode)?,
+            partner_funded_share: value(&park.partner_funded_share, source, "park", mode)?,
+            tax_rate: value(&park.tax_rate, source, "park", mode)?,
+            tax_share_to_partner: value(&park.tax_share_to_partner, source, "park", mode)?,
+        };
+    }
+    for (shift, v) in model.shifts.iter().zip(&mut out.levers.shift_deltas) {
+        *v = value(&shift.delta, source, "shift delta", mode)?;
+    }
+    let (b, h) = (model.base_year, model.horizon);
+    let mut sizes = out.tfp_sizes.iter_mut();
+    for (project, open) in model.projects.iter().zip(&mut out.open) {
+        let delay = value(&project.delay, source, "project delay", mode)?.round() as i32;
+        let mut o = project.open_year.saturating_add(delay);
+        if o <= b {
+            o = b + 1;
+            diag.bump(Diag::OpeningMovedToFirstYear);
+        }
+        *open = if o > h { i32::MAX } else { o };
+        for (effect, size) in project.tfp.iter().zip(&mut sizes) {
+            *size = value(&effect.size, source, "project tfp size", mode)?;
+        }
+    }
+    Ok(())
+}
+
+/// The purposes of the streams [`sample`] reads in a stochastic draw, in its order (every
+/// uncertain quantity that is not fixed, and the migration offsets).
+pub fn stream_purposes(model: &Model) -> Vec<u64> {
+    let params = model.params.iter();
+    let transfer = model.transfer.iter().flat_map(|t| [&t.rate, &t.efficiency, &t.composition_gain]);
+    let parks = model.parks.iter().flat_map(|p| {
+        [
+            &p.value_added,
+            &p.capital_per_value_added,
+            &p.capital_per_worker,
+            &p.partner_funded_share,
+            &p.tax_rate,
+            &p.tax_share_to_partner,
+        ]
+    });
+    let shifts = model.shifts.iter().map(|s| &s.delta);
+    let projects =
+        model.projects.iter().flat_map(|p| std::iter::once(&p.delay).chain(p.tfp.iter().map(|e| &e.size)));
+    let sampled = |d: &Drawn| (!d.value.is_fixed()).then_some(d.purpose);
+    params
+        .filter_map(sampled)
+        .chain(std::iter::once(purposes::MIGRATION_OFFSET))
+        .chain(transfer.chain(parks).chain(shifts).chain(projects).filter_map(sampled))
+        .collect()
+}
