@@ -9,7 +9,9 @@ use minxinan::isa::Isa;
 use minxinan::model::Mode;
 use minxinan::model::engine::{self, BATCH, Batch, Workspace};
 use minxinan::rng::Streams;
-use minxinan::{Model, Region, RunConfig, Scenario, runner, stats};
+use minxinan::runner::{self, Hooks, KeepDraws};
+use minxinan::stats::Ensemble;
+use minxinan::{Model, Region, RunConfig, Scenario, stats};
 use rayon::prelude::*;
 use std::hint::black_box;
 
@@ -68,14 +70,17 @@ fn one_draw(c: &mut Criterion) {
     g.finish();
 }
 
+/// Every draw of a run kept.
+fn keep(model: &Model, cfg: &RunConfig) -> Ensemble {
+    runner::run(&[model], cfg, KeepDraws::default(), Hooks::none()).expect("run").remove(0)
+}
+
 fn ensemble(c: &mut Criterion) {
     let (_, model) = baseline();
     let cfg = RunConfig::new(0..1000, 20181231);
     let mut g = c.benchmark_group("ensemble");
     g.sample_size(10);
-    g.bench_function("1000 baseline draws (simulate)", |b| {
-        b.iter(|| black_box(runner::run(&model, &cfg, &|_| {}).expect("run")))
-    });
+    g.bench_function("1000 baseline draws (simulate)", |b| b.iter(|| black_box(keep(&model, &cfg))));
     // The core's throughput: the same draws in parallel, in batches as the runner runs them,
     // each batch written to its thread's few rows (no 20 MB outcome matrix to fault in and
     // fill, no sums).
@@ -94,13 +99,11 @@ fn ensemble(c: &mut Criterion) {
             )
         })
     });
-    let ens = runner::run(&model, &cfg, &|_| {}).expect("run");
+    let ens = keep(&model, &cfg);
     g.bench_function("1000 baseline draws (summarise)", |b| b.iter(|| black_box(stats::summarise(&ens))));
     let cfg10k = RunConfig::new(0..10_000, 20181231);
-    g.bench_function("10000 baseline draws (simulate)", |b| {
-        b.iter(|| black_box(runner::run(&model, &cfg10k, &|_| {}).expect("run")))
-    });
-    let ens10k = runner::run(&model, &cfg10k, &|_| {}).expect("run");
+    g.bench_function("10000 baseline draws (simulate)", |b| b.iter(|| black_box(keep(&model, &cfg10k))));
+    let ens10k = keep(&model, &cfg10k);
     g.bench_function("10000 baseline draws (summarise)", |b| b.iter(|| black_box(stats::summarise(&ens10k))));
     g.finish();
 }

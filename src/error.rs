@@ -130,4 +130,16 @@ pub enum Error {
     /// A model failure during a draw.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// A run whose outcomes would not fit in the memory available, refused before it starts.
+    #[error(
+        "this run needs about {:.1} GB for its outcomes but {:.1} GB is available; use fewer draws, or --draw-range to run the draws in parts",
+        *needed as f64 / 1e9,
+        *budget as f64 / 1e9
+    )]
+    TooLarge {
+        /// Bytes it would need.
+        needed: u64,
+        /// Bytes available.
+        budget: u64,
+    },
 }

@@ -69,7 +69,7 @@ fn paired_draws_shrink_the_noise_of_a_difference() {
     let alt_sc =
         minxinan::Scenario::load(&root().join("scenarios/industry-transfer.toml"), &read, &region).unwrap();
     let alt = minxinan::Model::new(&region, &alt_sc).unwrap();
-    let run = |m: &minxinan::Model, seed| runner::run(m, &RunConfig::new(0..2000, seed), &|_| {}).unwrap();
+    let run = |m: &minxinan::Model, seed| ensemble(m, &RunConfig::new(0..2000, seed));
     let (b, a, a2) = (run(&base, 1), run(&alt, 1), run(&alt, 2));
     let j = b.layout.index(4, 2035, Indicator::GdpReal);
     let sd = |x: &minxinan::Ensemble, y: &minxinan::Ensemble| {
@@ -192,8 +192,9 @@ fn a_failing_draw_is_reported_as_the_row_by_row_order_meets_it() {
         let Some((draw, alternative, message)) = expected else { continue };
         let cfg = RunConfig::new(0..64, seed);
         let targets: [&[minxinan::region::Target]; 2] = [&[], &[]];
-        let got =
-            runner::compare(&models, &targets, &cfg, runner::SieveConfig::default(), &|_| {}, &|| false);
+        let sink =
+            runner::Summaries::new(targets.to_vec()).strategy(runner::Strategy::Stream(Default::default()));
+        let got = runner::run(&[&models[0], &models[1]], &cfg, sink, runner::Hooks::none());
         let e = got.expect_err("a draw fails");
         assert_eq!(e.to_string(), message, "seed {seed}: draw {draw}");
         // The base also fails later in the same batch: the alternative's earlier failure wins.

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use minxinan::{RunConfig, runner};
+use minxinan::RunConfig;
 
 #[test]
 fn thread_count_and_draw_order_do_not_change_results() {
@@ -12,14 +12,10 @@ fn thread_count_and_draw_order_do_not_change_results() {
     let cfg = RunConfig::new(0..400, 42);
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-    let a = one.install(|| runner::run(&model, &cfg, &|_| {})).unwrap();
-    let b = two.install(|| runner::run(&model, &cfg, &|_| {})).unwrap();
-    assert!(
-        a.values()
-            .iter()
-            .zip(b.values())
-            .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
-    );
+    let a = one.install(|| ensemble(&model, &cfg));
+    let b = two.install(|| ensemble(&model, &cfg));
+    let same = |x: f64, y: f64| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
+    assert!((0..a.n_draws()).all(|k| a.row(k).into_iter().zip(b.row(k)).all(|(x, y)| same(x, y))));
     let sa = one.install(|| minxinan::stats::summarise(&a));
     let sb = two.install(|| minxinan::stats::summarise(&b));
     let bits = |v: &[minxinan::stats::SeriesStats]| -> Vec<u64> {
@@ -31,8 +27,8 @@ fn thread_count_and_draw_order_do_not_change_results() {
 #[test]
 fn a_range_of_draws_equals_the_same_draws_of_a_long_run() {
     let (_, _, model) = model_of(&baseline_text());
-    let full = runner::run(&model, &RunConfig::new(0..300, 9), &|_| {}).unwrap();
-    let part = runner::run(&model, &RunConfig::new(100..200, 9), &|_| {}).unwrap();
+    let full = ensemble(&model, &RunConfig::new(0..300, 9));
+    let part = ensemble(&model, &RunConfig::new(100..200, 9));
     for k in 0..100 {
         let (a, b) = (full.row(100 + k), part.row(k));
         assert!(
@@ -42,7 +38,7 @@ fn a_range_of_draws_equals_the_same_draws_of_a_long_run() {
         );
     }
     // A different seed gives different draws.
-    let other = runner::run(&model, &RunConfig::new(100..101, 10), &|_| {}).unwrap();
+    let other = ensemble(&model, &RunConfig::new(100..101, 10));
     let j = model.layout.index(5, 2035, minxinan::indicators::Indicator::GdpReal);
     assert_ne!(other.row(0)[j], part.row(0)[j]);
 }
@@ -178,7 +174,7 @@ fn the_kept_matrix_holds_each_draw_as_simulated_alone() {
     use minxinan::rng::Streams;
     // 300 draws: a full chunk of 256 and a partial one, each stored series by series.
     let (_, _, model) = model_of(&baseline_text());
-    let ens = runner::run(&model, &RunConfig::new(7..307, 5), &|_| {}).unwrap();
+    let ens = ensemble(&model, &RunConfig::new(7..307, 5));
     let width = model.layout.len();
     let mut ws = Workspace::new(&model);
     let mut alone = vec![0.0; 300 * width];

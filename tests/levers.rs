@@ -8,7 +8,7 @@ use minxinan::indicators::{Indicator, ParkIndicator};
 use minxinan::model::Mode;
 use minxinan::model::engine::{Workspace, simulate, simulate_observed};
 use minxinan::rng::Streams;
-use minxinan::{Model, Region, RunConfig, Scenario, output, runner, stats};
+use minxinan::{Model, Region, RunConfig, Scenario, output, stats};
 use std::path::Path;
 
 /// Load a scenario that may extend `baseline.toml` (read from scenarios/).
@@ -35,7 +35,7 @@ fn scenario_file(name: &str) -> (Region, Scenario, Model) {
 
 fn summary_of(text: &str, draws: u64) -> String {
     let (region, scenario, model) = load(text);
-    let ens = runner::run(&model, &RunConfig::new(0..draws, 20181231), &|_| {}).unwrap();
+    let ens = ensemble(&model, &RunConfig::new(0..draws, 20181231));
     output::summary_csv(&scenario.name, &region, &stats::summary_of(&ens, &scenario.targets))
 }
 
@@ -189,7 +189,7 @@ fn park_accounting_holds_in_every_draw_and_year() {
         ));
     }
     let (_, sc, model) = load(&text);
-    let ens = runner::run(&model, &RunConfig::new(0..200, 5), &|_| {}).unwrap();
+    let ens = ensemble(&model, &RunConfig::new(0..200, 5));
     let l = ens.layout;
     for k in 0..ens.n_draws() {
         let row = ens.row(k);
@@ -224,7 +224,7 @@ fn split_statistics_move_the_tax_share_of_value_added_to_the_partner() {
     let text = "[scenario]\nname = \"split\"\nextends = \"baseline.toml\"\n[[parks]]\nid = \"xiamen-longyan\"\nstatistics = \"split\"\ntax_share_to_partner = 0.3\n";
     let (_, sc, model) = load(text);
     let (host, partner) = (sc.parks[0].host, sc.parks[0].partner);
-    let ens = runner::run(&model, &RunConfig::new(0..50, 2), &|_| {}).unwrap();
+    let ens = ensemble(&model, &RunConfig::new(0..50, 2));
     let l = ens.layout;
     for k in 0..ens.n_draws() {
         let row = ens.row(k);
@@ -248,7 +248,7 @@ fn the_transfer_raises_mountain_population_by_2035() {
     let (_, _, base) = model_of(&baseline_text());
     let (_, _, alt) = scenario_file("industry-transfer.toml");
     let cfg = RunConfig::new(0..1000, 20181231);
-    let (eb, ea) = (runner::run(&base, &cfg, &|_| {}).unwrap(), runner::run(&alt, &cfg, &|_| {}).unwrap());
+    let (eb, ea) = (ensemble(&base, &cfg), ensemble(&alt, &cfg));
     for (e, name) in [(3, "sanming"), (4, "longyan")] {
         let j = eb.layout.index(e, 2035, Indicator::Population);
         let mut d: Vec<f64> = (0..1000).map(|k| ea.row(k)[j] - eb.row(k)[j]).collect();
@@ -278,7 +278,7 @@ fn every_scenario_file_validates_and_runs() {
             let (region, sc, model) = scenario_file(&name);
             assert!(!sc.description.is_empty(), "{name} states its assumptions");
             assert_eq!(format!("{}.toml", sc.name), name, "the file is named after its scenario");
-            let ens = runner::run(&model, &RunConfig::new(0..20, 1), &|_| {}).unwrap();
+            let ens = ensemble(&model, &RunConfig::new(0..20, 1));
             let st = stats::summary_of(&ens, &sc.targets);
             assert!(!output::summary_csv(&sc.name, &region, &st).is_empty());
             // The resolved form parses back to the same scenario.

@@ -5,12 +5,12 @@
 mod common;
 
 use common::*;
+use minxinan::RunConfig;
 use minxinan::indicators::{INDICATORS, Indicator};
 use minxinan::model::Mode;
 use minxinan::model::engine::{Workspace, simulate, simulate_observed};
 use minxinan::params::P;
 use minxinan::rng::Streams;
-use minxinan::{RunConfig, runner};
 
 const DRAWS: u64 = 300;
 
@@ -58,7 +58,7 @@ fn demographic_identity_bounds_and_no_negative_cell_in_every_draw() {
 fn region_rows_are_sums_or_ratios_of_sums_in_every_draw() {
     let (_, _, model) = model_of(&baseline_text());
     let cfg = RunConfig::new(0..DRAWS, 7);
-    let ens = runner::run(&model, &cfg, &|_| {}).unwrap();
+    let ens = ensemble(&model, &cfg);
     let l = ens.layout;
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
     use Indicator::*;
@@ -107,7 +107,7 @@ fn region_rows_are_sums_or_ratios_of_sums_in_every_draw() {
 fn base_year_equals_the_data_in_every_draw() {
     let (_, _, model) = model_of(&baseline_text());
     let cfg = RunConfig::new(0..200, 99);
-    let ens = runner::run(&model, &cfg, &|_| {}).unwrap();
+    let ens = ensemble(&model, &cfg);
     let data = cities_data();
     let l = ens.layout;
     let f = |m: &std::collections::HashMap<String, String>, k: &str| m[k].parse::<f64>().unwrap();
@@ -221,7 +221,7 @@ fn scenarios_that_share_a_parameter_share_its_draws() {
 fn every_indicator_is_finite_and_draws_differ() {
     let (_, _, model) = model_of(&baseline_text());
     let cfg = RunConfig::new(0..50, 5);
-    let ens = runner::run(&model, &cfg, &|_| {}).unwrap();
+    let ens = ensemble(&model, &cfg);
     for k in 0..ens.n_draws() {
         for (_, _, _, j) in ens.layout.reported() {
             assert!(ens.row(k)[j].is_finite());

@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::PARK_IDS;
+use common::{PARK_IDS, ensemble};
 use minxinan::indicators::Indicator;
 use minxinan::model::engine::{Workspace, simulate_observed};
 use minxinan::model::{Mode, reference};
 use minxinan::params::P;
 use minxinan::rng::Streams;
-use minxinan::{Model, Region, RunConfig, Scenario, runner, stats};
+use minxinan::{Model, Region, RunConfig, Scenario, stats};
 use proptest::prelude::*;
 
 prop_compose! {
@@ -91,7 +91,7 @@ proptest! {
                 prop_assert!(assess >= region_gdp * (1.0 - 1e-12), "dual parks only add");
             }
         }
-        let ens = runner::run(&model, &RunConfig::new(0..5, 9), &|_| {}).unwrap();
+        let ens = ensemble(&model, &RunConfig::new(0..5, 9));
         for st in stats::summarise(&ens).iter().filter(|s| !s.mean.is_nan()) {
             prop_assert!(st.q.windows(2).all(|w| w[0] <= w[1]));
         }

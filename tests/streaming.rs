@@ -1,12 +1,14 @@
-//! The streaming summary (`runner::summarise_run`, which keeps only the values near each
-//! quantile) gives the same bits as summarising a run that keeps every draw, whatever the thread
-//! count, the stage sizes, or whether a series had to be gathered again in full; so does the
-//! streamed comparison (`runner::compare`) against paired ensembles.
+//! The streamed summary (`runner::Summaries` with `Strategy::Stream`, which keeps only the values
+//! near each quantile) gives the same bits as summarising a run that keeps every draw, whatever
+//! the thread count, the stage sizes, or whether a series had to be gathered again in full; so
+//! does a streamed comparison against paired ensembles.
 
 mod common;
 
 use common::*;
-use minxinan::runner::{self, SieveConfig};
+use minxinan::runner::{
+    self, Hooks, KeepDraws, Outcomes, STREAM_ABOVE_BYTES, SieveConfig, Strategy, Summaries,
+};
 use minxinan::stats::{self, DiffStats, Summary};
 use minxinan::{Model, RunConfig};
 
@@ -22,12 +24,27 @@ fn streamed(
     threads: usize,
 ) -> Summary {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-    pool.install(|| runner::summarise_run(model, cfg, &sc.targets, sieve, &|_| {}, &|| false)).unwrap()
+    let sink = Summaries::new(vec![&sc.targets]).strategy(Strategy::Stream(sieve));
+    let mut got = pool.install(|| runner::run(&[model], cfg, sink, Hooks::none())).unwrap();
+    assert!(got.kept.is_empty(), "the streamed summary keeps no draw");
+    got.summaries.remove(0)
 }
 
 fn kept(model: &Model, sc: &minxinan::Scenario, cfg: &RunConfig) -> Summary {
-    let ens = runner::run(model, cfg, &|_| {}).unwrap();
-    stats::summary_of(&ens, &sc.targets)
+    stats::summary_of(&ensemble(model, cfg), &sc.targets)
+}
+
+/// A comparison of `models` streamed through a sieve of `sieve`.
+fn compared(
+    models: &[Model],
+    targets: &[&[minxinan::region::Target]],
+    cfg: &RunConfig,
+    sieve: SieveConfig,
+    hooks: Hooks<'_>,
+) -> Outcomes {
+    let models: Vec<&Model> = models.iter().collect();
+    let sink = Summaries::new(targets.to_vec()).strategy(Strategy::Stream(sieve));
+    runner::run(&models, cfg, sink, hooks).unwrap()
 }
 
 fn assert_same(a: &Summary, b: &Summary, what: &str) {
@@ -100,8 +117,12 @@ fn cancelling_stops_the_run_in_any_stage() {
             seen.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
         };
         let cancel = || seen.load(std::sync::atomic::Ordering::Relaxed) >= after;
-        let r = runner::summarise_run(&model, &cfg, &sc.targets, sieve, &progress, &cancel);
-        assert!(matches!(r, Err(minxinan::ModelError::Cancelled)), "cancelled after {after}");
+        let sink = Summaries::new(vec![&sc.targets]).strategy(Strategy::Stream(sieve));
+        let r = runner::run(&[&model], &cfg, sink, Hooks { progress: &progress, cancelled: &cancel });
+        assert!(
+            matches!(r, Err(minxinan::Error::Model(minxinan::ModelError::Cancelled))),
+            "cancelled after {after}"
+        );
         assert!(seen.into_inner() < 3000, "cancelled after {after}: every draw ran");
     }
 }
@@ -112,7 +133,8 @@ fn a_large_run_streams_and_writes_the_same_files_as_one_that_keeps_every_draw() 
     // them all (to write draws.csv); every other file must be byte-identical.
     let dir = tempfile::tempdir().unwrap();
     let (_, _, model) = model_of(&baseline_text());
-    assert!(runner::streams(&model, 35_000) && !runner::streams(&model, 10_000));
+    let kept = |n| KeepDraws::bytes(&[&model], n);
+    assert!(kept(35_000) > STREAM_ABOVE_BYTES && kept(10_000) <= STREAM_ABOVE_BYTES);
     let base = root().join("scenarios/baseline.toml");
     let base = base.to_str().unwrap();
     let run = |out: &str, extra: &[&str]| {
@@ -153,7 +175,7 @@ fn a_streamed_comparison_equals_paired_ensembles_that_keep_every_draw() {
     let models: Vec<Model> = runs.iter().map(|(_, m)| m.clone()).collect();
     let targets: Vec<&[minxinan::region::Target]> = runs.iter().map(|(s, _)| s.targets.as_slice()).collect();
     let cfg = RunConfig::new(1000..3500, 5);
-    let ensembles: Vec<_> = models.iter().map(|m| runner::run(m, &cfg, &|_| {}).unwrap()).collect();
+    let ensembles: Vec<_> = models.iter().map(|m| ensemble(m, &cfg)).collect();
     let want: Vec<Summary> =
         ensembles.iter().zip(&runs).map(|(e, (sc, _))| stats::summary_of(e, &sc.targets)).collect();
     let want_diffs: Vec<Vec<DiffStats>> =
@@ -169,8 +191,8 @@ fn a_streamed_comparison_equals_paired_ensembles_that_keep_every_draw() {
         let count = |k: u64| {
             progress.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
         };
-        let got =
-            pool.install(|| runner::compare(&models, &targets, &cfg, sieve, &count, &|| false)).unwrap();
+        let hooks = Hooks { progress: &count, cancelled: &|| false };
+        let got = pool.install(|| compared(&models, &targets, &cfg, sieve, hooks));
         let what = format!("{threads} threads, z = {z}");
         assert_eq!(progress.into_inner(), 3 * 2500, "{what}: every scenario's draws counted");
         for (k, (g, w)) in got.summaries.iter().zip(&want).enumerate() {
@@ -192,8 +214,8 @@ fn a_deterministic_comparison_is_one_draw_of_central_values() {
     let models: Vec<Model> = runs.iter().map(|(_, m)| m.clone()).collect();
     let targets: Vec<&[minxinan::region::Target]> = runs.iter().map(|(s, _)| s.targets.as_slice()).collect();
     let cfg = RunConfig { deterministic: true, ..RunConfig::new(0..500, 9) };
-    let got = runner::compare(&models, &targets, &cfg, SieveConfig::default(), &|_| {}, &|| false).unwrap();
-    let ensembles: Vec<_> = models.iter().map(|m| runner::run(m, &cfg, &|_| {}).unwrap()).collect();
+    let got = compared(&models, &targets, &cfg, SieveConfig::default(), Hooks::none());
+    let ensembles: Vec<_> = models.iter().map(|m| ensemble(m, &cfg)).collect();
     for ((g, e), (sc, _)) in got.summaries.iter().zip(&ensembles).zip(&runs) {
         assert_eq!(g.n_draws(), 1, "one draw");
         assert_same(g, &stats::summary_of(e, &sc.targets), "deterministic");
@@ -209,7 +231,8 @@ fn a_large_comparison_streams_and_writes_every_file() {
     // Two scenarios of 20 000 draws would keep 0.8 GB of outcomes: `compare` streams them.
     let dir = tempfile::tempdir().unwrap();
     let models = [scenario("baseline.toml").1, scenario("co-built-parks.toml").1];
-    assert!(runner::compare_streams(&models, 20_000) && !runner::compare_streams(&models, 5_000));
+    let kept = |n| KeepDraws::bytes(&[&models[0], &models[1]], n);
+    assert!(kept(20_000) > STREAM_ABOVE_BYTES && kept(5_000) <= STREAM_ABOVE_BYTES);
     let (base, alt) = (root().join("scenarios/baseline.toml"), root().join("scenarios/co-built-parks.toml"));
     let args = ["compare", base.to_str().unwrap(), alt.to_str().unwrap(), "--draws", "20000", "--quiet"];
     let o = minxinan(dir.path(), &[&args[..], &["--no-report", "--out", "cmp"]].concat());

@@ -7,7 +7,8 @@ use anyhow::{Context, Result, bail};
 use minxinan::indicators::Indicator;
 use minxinan::output::report::{self, Files as OutFiles};
 use minxinan::region::{Files, Region, embedded};
-use minxinan::{Model, RunConfig, Scenario, output, runner, stats};
+use minxinan::runner::Summaries;
+use minxinan::{Model, RunConfig, Scenario, output, runner};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -104,53 +105,36 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     };
     let seed = a.common.seed.unwrap_or(scenario.seed);
     let model = Model::new(region, &scenario)?;
-    let cfg = RunConfig { draws: range, seed, deterministic: a.deterministic, isa: isa() };
-    let n = if cfg.deterministic { 1 } else { cfg.draws.end - cfg.draws.start };
-    // draws.csv needs every draw kept; so does nothing else, and large runs summarise the draws
-    // as they finish (exactly the same numbers, a fraction of the memory).
-    let keep_draws = a.save_draws.is_some() || !runner::streams(&model, n);
-    let sieve = runner::SieveConfig::default();
-    check_memory(if keep_draws {
-        runner::memory_needed(&model, n)
-    } else {
-        runner::memory_needed_streaming(&model, n, &sieve)
-    })?;
+    let cfg = RunConfig {
+        draws: range,
+        seed,
+        deterministic: a.deterministic,
+        isa: isa(),
+        memory_budget: memory_available(),
+    };
+    let n = cfg.run_draws().end - cfg.run_draws().start;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.common.threads.unwrap_or(0))
         .build()
         .context("cannot start the worker threads")?;
     let threads = pool.current_num_threads();
     let bar = progress_bar(a.common.quiet, n, scenario.name.clone());
-    let mut freeing = Freeing::none();
-    let (summary, ens) = if keep_draws {
-        let ens = pool
-            .install(|| runner::run_cancellable(&model, &cfg, &|k| bar.inc(k), &super::interrupted))
-            .map_err(minxinan::Error::from)?;
-        let summary = pool.install(|| stats::summary_of(&ens, &scenario.targets));
-        // Only draws.csv needs the draws after the summary.
-        let ens = if a.save_draws.is_some() {
-            Some(ens)
-        } else {
-            freeing = Freeing::start(ens);
-            None
-        };
-        (summary, ens)
-    } else {
-        let s = pool
-            .install(|| {
-                runner::summarise_run(
-                    &model,
-                    &cfg,
-                    &scenario.targets,
-                    sieve,
-                    &|k| bar.inc(k),
-                    &super::interrupted,
-                )
-            })
-            .map_err(minxinan::Error::from)?;
-        (s, None)
-    };
+    // draws.csv needs every draw kept; so does nothing else, and the runner summarises large
+    // runs as the draws finish (exactly the same numbers, a fraction of the memory).
+    let mut sink = Summaries::new(vec![&scenario.targets]);
+    if a.save_draws.is_some() {
+        sink = sink.keeping_draws();
+    }
+    let hooks = runner::Hooks { progress: &|k| bar.inc(k), cancelled: &super::interrupted };
+    let mut outcomes = pool.install(|| runner::run(&[&model], &cfg, sink, hooks))?;
     bar.finish_and_clear();
+    let summary = outcomes.summaries.remove(0);
+    // Only draws.csv needs the draws after the summary; giving them back overlaps the writing.
+    let (ens, freeing) = if a.save_draws.is_some() {
+        (outcomes.kept.pop(), Freeing::none())
+    } else {
+        (None, Freeing::start(outcomes.kept))
+    };
 
     let out_dir = a.common.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     let staging = Staging::new(&out_dir)?;
@@ -222,26 +206,16 @@ impl Freeing {
     }
 }
 
-/// Refuse a run whose outcome matrix would not fit in the memory available now (MemAvailable of
-/// /proc/meminfo, where the system gives it), instead of being killed half-way.
-fn check_memory(needed: u64) -> Result<()> {
+/// The memory available now (MemAvailable of /proc/meminfo, where the system gives it): the
+/// runner's budget, so that a run too large is refused before it starts instead of being killed
+/// half-way.
+fn memory_available() -> u64 {
     let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
         m.lines()
             .find(|l| l.starts_with("MemAvailable:"))
             .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
     });
-    if let Some(kb) = available {
-        let have = kb * 1024;
-        // The summaries need about a tenth more on top of the outcome matrix.
-        if needed + needed / 10 > have {
-            bail!(BadInput(format!(
-                "this run needs about {:.1} GB for its outcomes but {:.1} GB is available; use fewer draws, or --draw-range to run the draws in parts",
-                needed as f64 / 1e9,
-                have as f64 / 1e9
-            )));
-        }
-    }
-    Ok(())
+    available.map_or(u64::MAX, |kb| kb.saturating_mul(1024))
 }
 
 /// Write an output file into the staging folder and keep its text for the report.
@@ -320,43 +294,26 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     }
     let seed = a.common.seed.unwrap_or(base.seed);
     let models: Vec<Model> = scenarios.iter().map(|s| Model::new(region, s)).collect::<Result<_, _>>()?;
-    // Large comparisons are summarised as the draws finish (the same numbers, a fraction of the
-    // memory).
-    let sieve = runner::SieveConfig::default();
-    let streamed = runner::compare_streams(&models, draws);
-    check_memory(runner::compare_memory_needed(&models, draws, &sieve))?;
-    let cfg = RunConfig { draws: 0..draws, seed, deterministic: false, isa: isa() };
+    let cfg = RunConfig {
+        draws: 0..draws,
+        seed,
+        deterministic: false,
+        isa: isa(),
+        memory_budget: memory_available(),
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.common.threads.unwrap_or(0))
         .build()
         .context("cannot start the worker threads")?;
     let threads = pool.current_num_threads();
     let bar = progress_bar(a.common.quiet, draws * models.len() as u64, "compare".into());
-    let (stats, diffs, freeing) = if streamed {
-        let targets: Vec<&[minxinan::region::Target]> =
-            scenarios.iter().map(|s| s.targets.as_slice()).collect();
-        let c = pool
-            .install(|| runner::compare(&models, &targets, &cfg, sieve, &|k| bar.inc(k), &super::interrupted))
-            .map_err(minxinan::Error::from)?;
-        (c.summaries, c.diffs, Freeing::none())
-    } else {
-        let mut ensembles = Vec::new();
-        for m in &models {
-            ensembles.push(
-                pool.install(|| runner::run_cancellable(m, &cfg, &|k| bar.inc(k), &super::interrupted))
-                    .map_err(minxinan::Error::from)?,
-            );
-        }
-        let stats: Vec<_> = ensembles
-            .iter()
-            .zip(&scenarios)
-            .map(|(e, s)| pool.install(|| stats::summary_of(e, &s.targets)))
-            .collect();
-        let diffs: Vec<_> = (1..ensembles.len())
-            .map(|k| pool.install(|| stats::paired(&ensembles[0], &ensembles[k])))
-            .collect();
-        (stats, diffs, Freeing::start(ensembles))
-    };
+    // Every scenario on the same draws; large comparisons are summarised as the draws finish
+    // (the same numbers, a fraction of the memory).
+    let sink = Summaries::new(scenarios.iter().map(|s| s.targets.as_slice()).collect());
+    let hooks = runner::Hooks { progress: &|k| bar.inc(k), cancelled: &super::interrupted };
+    let models: Vec<&Model> = models.iter().collect();
+    let outcomes = pool.install(|| runner::run(&models, &cfg, sink, hooks))?;
+    let (stats, diffs, freeing) = (outcomes.summaries, outcomes.diffs, Freeing::start(outcomes.kept));
     bar.finish_and_clear();
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let out_dir = a

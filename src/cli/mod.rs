@@ -63,7 +63,10 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let input = e.downcast_ref::<minxinan::InputErrors>().is_some()
                 || e.downcast_ref::<BadInput>().is_some()
-                || matches!(e.downcast_ref::<minxinan::Error>(), Some(minxinan::Error::Input(_)));
+                || matches!(
+                    e.downcast_ref::<minxinan::Error>(),
+                    Some(minxinan::Error::Input(_) | minxinan::Error::TooLarge { .. })
+                );
             eprintln!("error: {e:#}");
             ExitCode::from(if input { 2 } else { 1 })
         }

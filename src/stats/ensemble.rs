@@ -1,10 +1,70 @@
 //! The outcomes of a run's draws, every one kept ([`Ensemble`]): for `draws.csv`, paired
 //! comparisons, and the summary of a run small enough to keep.
 
-use super::{CHUNK, Moments};
+use super::{CHUNK, ChunkSums, Moments};
 use crate::diagnostics::Diagnostics;
 use crate::indicators::Layout;
 use std::ops::Range;
+
+/// Values per 64-byte cache line.
+pub const LINE: usize = 8;
+
+/// [`Ensemble`]'s slot of a base-year position, which is not kept per draw.
+const BASE: u32 = u32::MAX;
+
+/// One chunk of [`CHUNK`] consecutive draws (the last may be shorter), series by series: a
+/// series is one contiguous run of the chunk's draws.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    /// The values, from `start` on (the first 64-byte boundary of the allocation, so that whole
+    /// cache lines can be written around the caches).
+    values: Vec<f64>,
+    start: usize,
+    /// Draws in the chunk.
+    len: usize,
+}
+
+impl Chunk {
+    /// Room for `len` draws of `kept` values each, its pages mapped now (`populate`).
+    pub fn new(len: usize, kept: usize) -> Chunk {
+        let mut values = vec![0.0; len * kept + LINE];
+        let start = values.as_ptr().align_offset(LINE * size_of::<f64>()).min(LINE);
+        populate(&mut values[start..start + len * kept]);
+        Chunk { values, start, len }
+    }
+
+    /// Kept series s of the chunk's draws.
+    #[inline]
+    pub fn series_mut(&mut self, s: usize) -> &mut [f64] {
+        let at = self.start + s * self.len;
+        &mut self.values[at..at + self.len]
+    }
+
+    /// Kept series s of the chunk's draws.
+    #[inline]
+    fn series(&self, s: usize) -> &[f64] {
+        let at = self.start + s * self.len;
+        &self.values[at..at + self.len]
+    }
+}
+
+/// Map the whole pages of `dst` (fresh memory) in one system call, before its first stores: on
+/// this VM a fresh page costs about 2 µs when a store faults it in, 30% less when populated with
+/// its neighbours (see docs/PERFORMANCE.md).
+fn populate(dst: &mut [f64]) {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        let (a, b) = (dst.as_mut_ptr() as usize, dst.as_mut_ptr() as usize + std::mem::size_of_val(dst));
+        let (a, b) = (a.div_ceil(PAGE) * PAGE, b / PAGE * PAGE);
+        if b > a {
+            // SAFETY: [a, b) lies inside `dst`, memory this thread may write; populating maps its
+            // pages writable without changing what they hold. A kernel without it (before 5.14)
+            // says EINVAL, and the stores fault the pages in one by one, as without the call.
+            unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_POPULATE_WRITE) };
+        }
+    }
+}
 
 /// The outcomes of a run's draws.
 #[derive(Debug, Clone)]
@@ -13,22 +73,15 @@ pub struct Ensemble {
     pub draws: Range<u64>,
     /// Layout of one draw's values.
     pub layout: Layout,
-    /// The outcomes after the base year ([`Layout::base_year_runs`] are the same in every
-    /// draw: they are kept once, in `base`), in chunks of [`CHUNK`] consecutive draws (the
-    /// last may be shorter), each chunk series by series in the order of `kept`. A series is
-    /// thus a few contiguous runs, which the summary and paired comparisons read without
-    /// gathering from 20 KB-apart rows. Read through [`Ensemble::values`],
-    /// [`Ensemble::value`], [`Ensemble::row`] and [`Ensemble::series_into`].
-    pub(crate) values: Vec<f64>,
-    /// Where the outcomes start in `values` (the first cache-line boundary: the runner writes
-    /// whole lines).
-    pub(crate) start: usize,
-    /// The positions kept per draw, in increasing order (every one but the base year's).
-    pub(crate) kept: Vec<u32>,
-    /// Each position's index in `kept`, or [`BASE`] for the base year's.
-    pub(crate) slot: Vec<u32>,
-    /// The base year's outcomes, indexed like a row ([`crate::Model::base_outcomes`]).
-    pub(crate) base: Vec<f64>,
+    /// The outcomes after the base year ([`Layout::base_year_runs`] are the same in every draw:
+    /// they are kept once, in `base`), chunk by chunk, each series by series in the order of the
+    /// kept positions. A series is thus a few contiguous runs, which the summary and paired comparisons
+    /// read without gathering from 20 KB-apart rows.
+    chunks: Vec<Chunk>,
+    /// Each position's index among the kept ones, or [`BASE`] for the base year's.
+    slot: Vec<u32>,
+    /// The base year's outcomes, indexed like a row ([`crate::model::Model::base_outcomes`]).
+    base: Vec<f64>,
     /// Clamps and caps counted over all draws.
     pub diagnostics: Diagnostics,
     /// Means and sums of squared deviations of every value position, folded from chunks of
@@ -36,50 +89,79 @@ pub struct Ensemble {
     pub moments: Moments,
 }
 
-/// [`Ensemble`]'s slot of a base-year position, which is not kept per draw.
-pub(crate) const BASE: u32 = u32::MAX;
+/// How an [`Ensemble`] keeps a layout's positions: every one but the base year's (the same in
+/// every draw), whose values come from a row of the model's base outcomes.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    layout: Layout,
+    kept: Vec<u32>,
+    slot: Vec<u32>,
+    base: Vec<f64>,
+}
 
-/// The positions of `layout` kept per draw (all but the base year's), and each position's index
-/// among them ([`BASE`] for the base year's).
-pub(crate) fn kept_positions(layout: &Layout) -> (Vec<u32>, Vec<u32>) {
-    let mut slot = vec![0; layout.len()];
-    for r in layout.base_year_runs() {
-        slot[r].fill(BASE);
+impl Kept {
+    /// The positions of `layout` kept per draw; `base` the base year's outcomes, indexed like a
+    /// row.
+    pub fn new(layout: Layout, base: &[f64]) -> Kept {
+        let mut slot = vec![0; layout.len()];
+        for r in layout.base_year_runs() {
+            slot[r].fill(BASE);
+        }
+        let kept: Vec<u32> = (0..layout.len() as u32).filter(|&j| slot[j as usize] != BASE).collect();
+        for (s, &j) in kept.iter().enumerate() {
+            slot[j as usize] = s as u32;
+        }
+        Kept { layout, kept, slot, base: base.to_vec() }
     }
-    let kept: Vec<u32> = (0..layout.len() as u32).filter(|&j| slot[j as usize] != BASE).collect();
-    for (s, &j) in kept.iter().enumerate() {
-        slot[j as usize] = s as u32;
+
+    /// The positions kept per draw, in increasing order.
+    pub fn positions(&self) -> &[u32] {
+        &self.kept
     }
-    (kept, slot)
+
+    /// Bytes `draws` draws take.
+    pub fn bytes(&self, draws: u64) -> u64 {
+        draws.saturating_mul(self.kept.len() as u64).saturating_mul(size_of::<f64>() as u64)
+    }
+
+    /// The ensemble of `draws` made of their chunks (in order) and the chunks' sums (in order).
+    pub fn ensemble(
+        self,
+        draws: Range<u64>,
+        chunks: Vec<Chunk>,
+        sums: &[ChunkSums],
+        diagnostics: Diagnostics,
+    ) -> Ensemble {
+        let mut moments = Moments::new(self.layout.len());
+        for s in sums {
+            moments.absorb(s);
+        }
+        debug_assert_eq!(chunks.iter().map(|c| c.len as u64).sum::<u64>(), draws.end - draws.start);
+        Ensemble {
+            draws,
+            layout: self.layout,
+            chunks,
+            slot: self.slot,
+            base: self.base,
+            diagnostics,
+            moments,
+        }
+    }
 }
 
 impl Ensemble {
-    /// The kept outcomes (every draw's values after the base year), laid out in chunks of
-    /// [`CHUNK`] draws, series by series.
-    pub fn values(&self) -> &[f64] {
-        &self.values[self.start..self.start + self.n_draws() * self.kept.len()]
-    }
-
     /// Number of draws.
     pub fn n_draws(&self) -> usize {
         (self.draws.end - self.draws.start) as usize
     }
 
-    /// Where kept series s of draw k (counting from the first draw of the run) is in `values`.
-    #[inline]
-    fn at(&self, k: usize, s: usize) -> usize {
-        let chunk = CHUNK as usize;
-        let (c, r) = (k / chunk, k % chunk);
-        let m = chunk.min(self.n_draws() - c * chunk);
-        self.start + c * chunk * self.kept.len() + s * m + r
-    }
-
     /// Value j of draw k (k counts from the first draw of the run).
     #[inline]
     pub fn value(&self, k: usize, j: usize) -> f64 {
+        let chunk = CHUNK as usize;
         match self.slot[j] {
             BASE => self.base[j],
-            s => self.values[self.at(k, s as usize)],
+            s => self.chunks[k / chunk].series(s as usize)[k % chunk],
         }
     }
 
@@ -106,15 +188,13 @@ impl Ensemble {
     /// Every draw's value j, in draw order, into the first [`Ensemble::n_draws`] values of `out`
     /// (one contiguous copy per chunk).
     pub fn series_into(&self, j: usize, out: &mut [f64]) {
-        let (n, width, chunk) = (self.n_draws(), self.kept.len(), CHUNK as usize);
+        let n = self.n_draws();
         let s = match self.slot[j] {
             BASE => return out[..n].fill(self.base[j]),
             s => s as usize,
         };
-        for (c, dst) in out[..n].chunks_mut(chunk).enumerate() {
-            let m = dst.len();
-            let at = self.start + c * chunk * width + s * m;
-            dst.copy_from_slice(&self.values[at..at + m]);
+        for (c, dst) in self.chunks.iter().zip(out[..n].chunks_mut(CHUNK as usize)) {
+            dst.copy_from_slice(c.series(s));
         }
     }
 }

@@ -3,9 +3,9 @@
 //! draws arrive in; means and sds are folded from fixed chunks of [`CHUNK`] consecutive draws in
 //! draw order ([`Moments`]). Either way the result does not depend on the thread count, and a run
 //! that keeps every draw ([`summarise`]) gives the same bits as one that streams them
-//! ([`crate::runner::summarise_run`], which keeps only the values near each quantile: [`sieve`]).
+//! (the runner's streamed summary, which keeps only the values near each quantile: [`sieve`]).
 
-mod ensemble;
+pub mod ensemble;
 pub mod quantile;
 pub mod sieve;
 pub(crate) mod transpose;
@@ -15,7 +15,6 @@ use crate::diagnostics::Diagnostics;
 use crate::indicators::Layout;
 use crate::region::Target;
 pub use ensemble::Ensemble;
-pub(crate) use ensemble::kept_positions;
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -304,7 +303,7 @@ pub fn paired_width(layout: &Layout) -> usize {
 /// random numbers: draw k of each shares every random quantity the two scenarios have in common),
 /// over the [`paired_width`] entity outcomes. The mean difference is folded from chunks of
 /// [`CHUNK`] draws in draw order, as [`Moments`] folds a run's means, so that a streamed
-/// comparison ([`crate::runner::compare`]) gives the same bits.
+/// comparison gives the same bits.
 pub fn paired(base: &Ensemble, alt: &Ensemble) -> Vec<DiffStats> {
     assert_eq!(base.draws, alt.draws, "paired ensembles need the same draws");
     let n = base.n_draws();

@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use minxinan::{Model, Region, Scenario};
+use minxinan::runner::{self, Hooks, KeepDraws};
+use minxinan::stats::Ensemble;
+use minxinan::{Model, Region, RunConfig, Scenario};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -21,6 +23,11 @@ pub fn model_of(text: &str) -> (Region, Scenario, Model) {
     let scenario = Scenario::parse("test.toml", text, &region).unwrap();
     let model = Model::new(&region, &scenario).unwrap();
     (region, scenario, model)
+}
+
+/// Every draw of a run kept: the runner with the [`KeepDraws`] sink.
+pub fn ensemble(model: &Model, cfg: &RunConfig) -> Ensemble {
+    runner::run(&[model], cfg, KeepDraws::default(), Hooks::none()).unwrap().remove(0)
 }
 
 /// Run the binary with arguments in a working directory.
