@@ -40,10 +40,19 @@ fn code(path: &Path) -> String {
 /// The names a path segment list `crate::…` starts with: `crate::a::b` gives `a`, and
 /// `crate::{a::x, b}` gives `a` and `b`.
 fn used_names(code: &str) -> Vec<String> {
+    names_after(code, "crate::")
+}
+
+/// The names that paths starting with `prefix` (`crate::`, `super::`, `model::`) use first.
+fn names_after(code: &str, prefix: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
-        rest = &rest[at + "crate::".len()..];
+    while let Some(at) = rest.find(prefix) {
+        let boundary = at == 0 || !rest[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+        rest = &rest[at + prefix.len()..];
+        if !boundary {
+            continue;
+        }
         if let Some(group) = rest.strip_prefix('{') {
             let end = group.find('}').unwrap_or(group.len());
             for item in group[..end].split(',') {
@@ -158,4 +167,38 @@ fn the_use_parser_finds_paths_and_groups() {
     std::fs::write(&p, c).unwrap();
     assert!(used_names(&code(&p)).is_empty(), "comments and test modules are not uses");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_model_s_equations_use_neither_the_engine_nor_the_reference_path() {
+    // Inside `model`: the equations (the topic files) use only each other; the reference path
+    // and the engine use the equations, never each other.
+    let model = root().join("src/model");
+    let mut files = Vec::new();
+    sources(&model, &mut files);
+    let mut wrong = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(&model).unwrap().to_string_lossy().replace('\\', "/");
+        let part = match rel.as_str() {
+            "mod.rs" => continue,
+            "reference.rs" => "reference",
+            r if r.starts_with("engine/") => "engine",
+            _ => "equations",
+        };
+        let c = code(&f);
+        let used: Vec<String> =
+            ["super::", "model::", "super::super::"].iter().flat_map(|p| names_after(&c, p)).collect();
+        let uses = |m: &str| used.iter().any(|u| u == m);
+        let forbidden: &[&str] = match part {
+            "equations" => &["engine", "reference"],
+            "engine" => &["reference"],
+            _ => &["engine"],
+        };
+        for m in forbidden {
+            if uses(m) {
+                wrong.push(format!("model/{rel} ({part}) uses {m}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -14,7 +14,7 @@ use super::levers::{self, LeverState, YearEffects};
 use super::migration::{self, Spread};
 use super::output::{self, Aggregates};
 use super::shocks::{self, ShockStreams, YearShocks};
-use super::state::CityState;
+use super::state::{Calibration, CityState};
 use super::urbanization::{self, Year};
 use super::{Decays, Mode, Model, capital, labour, market_access, outcomes, tfp};
 use crate::arith;
@@ -32,17 +32,6 @@ pub struct Outcome {
     pub values: Vec<f64>,
     /// Clamps and caps.
     pub diagnostics: Diagnostics,
-}
-
-/// The calibration constants of a draw (MODEL.md §0), per city.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Calibration {
-    /// γ_i0, TFP growth in year b+1.
-    pub gamma0: Vec<f64>,
-    /// m_i0, the net migration trend.
-    pub m0: Vec<f64>,
-    /// r_i0, the urbanization speed in year b+1.
-    pub r0: Vec<f64>,
 }
 
 /// Everything a draw fixes before its years: its inputs, Δ_T ln MA of every year, and its

@@ -1,5 +1,5 @@
 //! A city's state at the end of a year (MODEL.md §0: state is end-of-year), with the year's
-//! flows.
+//! flows, and a draw's calibration constants.
 
 use super::CityBase;
 use super::demography::Cells;
@@ -72,4 +72,15 @@ impl CityState {
             net_migration: f64::NAN,
         }
     }
+}
+
+/// The calibration constants of a draw (MODEL.md §0), per city.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Calibration {
+    /// γ_i0, TFP growth in year b+1.
+    pub gamma0: Vec<f64>,
+    /// m_i0, the net migration trend.
+    pub m0: Vec<f64>,
+    /// r_i0, the urbanization speed in year b+1.
+    pub r0: Vec<f64>,
 }
