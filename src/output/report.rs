@@ -83,53 +83,100 @@ fn fmt(x: f64) -> String {
 
 /// Build the report from the files of an output folder.
 pub fn build(files: &Files) -> Result<Report, String> {
-    let summary = rows(files, "summary.csv")?;
-    if summary.is_empty() {
-        return Err("summary.csv is missing or empty".into());
+    let inp = Inputs::read(files)?;
+    let mut charts = fan_charts(&inp)?;
+    if inp.is_compare() {
+        charts.extend(difference_charts(&inp)?);
     }
-    let targets = rows(files, "targets.csv")?;
-    let pyramids = rows(files, "pyramids.csv")?;
-    let compare = rows(files, "compare.csv")?;
-    let entities = rows(files, "entities.csv")?;
-    let manifest = files.get("manifest.json").cloned().unwrap_or_default();
-    let name_of = |id: &str| -> String {
-        entities
+    charts.extend(pyramid_charts(&inp)?);
+    let mut h = String::new();
+    page_head(&inp, &mut h);
+    key_figures(&inp, &mut h);
+    target_table(&inp, &mut h);
+    if inp.is_compare() {
+        difference_tables(&inp, &mut h);
+    }
+    page_end(&inp, &charts, &mut h);
+    Ok(Report { html: h, charts })
+}
+
+/// An output folder's files as the report reads them.
+struct Inputs {
+    targets: Vec<Row>,
+    pyramids: Vec<Row>,
+    compare: Vec<Row>,
+    entities: Vec<Row>,
+    manifest: String,
+    /// The scenarios and entities, in file order.
+    scenarios: Vec<String>,
+    ents: Vec<String>,
+    /// (scenario, entity, indicator) → [(year, q)], and the unit of each indicator.
+    series: Bands,
+    units: BTreeMap<String, String>,
+}
+
+impl Inputs {
+    /// The files of a folder (summary.csv is required; the others may be missing).
+    fn read(files: &Files) -> Result<Inputs, String> {
+        let summary = rows(files, "summary.csv")?;
+        if summary.is_empty() {
+            return Err("summary.csv is missing or empty".into());
+        }
+        let targets = rows(files, "targets.csv")?;
+        let pyramids = rows(files, "pyramids.csv")?;
+        let compare = rows(files, "compare.csv")?;
+        let entities = rows(files, "entities.csv")?;
+        let manifest = files.get("manifest.json").cloned().unwrap_or_default();
+        let mut scenarios: Vec<String> = Vec::new();
+        let mut ents: Vec<String> = Vec::new();
+        for r in &summary {
+            if !scenarios.contains(&r["scenario"]) {
+                scenarios.push(r["scenario"].clone());
+            }
+            if !ents.contains(&r["entity"]) {
+                ents.push(r["entity"].clone());
+            }
+        }
+        // (scenario, entity, indicator) → [(year, q)], and the unit of each indicator.
+        let mut series: Bands = BTreeMap::new();
+        let mut units: BTreeMap<String, String> = BTreeMap::new();
+        for r in &summary {
+            let q: [f64; 9] = std::array::from_fn(|k| f(r, QCOLS[k]));
+            let year = r["year"].parse().unwrap_or(0);
+            series
+                .entry((r["scenario"].clone(), r["entity"].clone(), r["indicator"].clone()))
+                .or_default()
+                .push((year, q));
+            units.insert(r["indicator"].clone(), r["unit"].clone());
+        }
+        Ok(Inputs { targets, pyramids, compare, entities, manifest, scenarios, ents, series, units })
+    }
+
+    /// An entity's Chinese and English names (its id when entities.csv lacks it).
+    fn name_of(&self, id: &str) -> String {
+        self.entities
             .iter()
             .find(|e| e["entity"] == id)
             .map_or(id.to_string(), |e| format!("{} {}", e["name_zh"], e["name_en"]))
-    };
-    let mut scenarios: Vec<String> = Vec::new();
-    let mut ents: Vec<String> = Vec::new();
-    for r in &summary {
-        if !scenarios.contains(&r["scenario"]) {
-            scenarios.push(r["scenario"].clone());
-        }
-        if !ents.contains(&r["entity"]) {
-            ents.push(r["entity"].clone());
-        }
     }
-    // (scenario, entity, indicator) → [(year, q)], and the unit of each indicator.
-    let mut series: Bands = BTreeMap::new();
-    let mut units: BTreeMap<String, String> = BTreeMap::new();
-    for r in &summary {
-        let q: [f64; 9] = std::array::from_fn(|k| f(r, QCOLS[k]));
-        let year = r["year"].parse().unwrap_or(0);
-        series
-            .entry((r["scenario"].clone(), r["entity"].clone(), r["indicator"].clone()))
-            .or_default()
-            .push((year, q));
-        units.insert(r["indicator"].clone(), r["unit"].clone());
-    }
-    let is_compare = !compare.is_empty();
-    let mut out_charts: Vec<(String, String)> = Vec::new();
 
-    // Fan charts (one scenario) or overlays (several), with the plan targets as markers.
-    for e in &ents {
+    /// Whether the folder is a comparison's.
+    fn is_compare(&self) -> bool {
+        !self.compare.is_empty()
+    }
+}
+
+/// Fan charts (one scenario) or overlays (several) of every entity and charted indicator, with
+/// the plan targets as markers.
+fn fan_charts(inp: &Inputs) -> Result<Vec<(String, String)>, String> {
+    let mut out_charts = Vec::new();
+    for e in &inp.ents {
         for ind in CHARTED {
-            let fans: Vec<Fan<'_>> = scenarios
+            let fans: Vec<Fan<'_>> = inp
+                .scenarios
                 .iter()
                 .filter_map(|s| {
-                    series
+                    inp.series
                         .get(&(s.clone(), e.clone(), ind.to_string()))
                         .map(|p| Fan { name: s, points: p.clone() })
                 })
@@ -137,53 +184,62 @@ pub fn build(files: &Files) -> Result<Report, String> {
             if fans.is_empty() {
                 continue;
             }
-            let markers: Vec<Marker<'_>> = targets
+            let markers: Vec<Marker<'_>> = inp
+                .targets
                 .iter()
-                .filter(|t| t["scenario"] == scenarios[0] && &t["entity"] == e && t["indicator"] == ind)
+                .filter(|t| t["scenario"] == inp.scenarios[0] && &t["entity"] == e && t["indicator"] == ind)
                 .map(|t| Marker {
                     name: &t["target"],
                     year: t["year"].parse().unwrap_or(0),
                     threshold: f(t, "threshold"),
                 })
                 .collect();
-            let unit = units.get(ind).cloned().unwrap_or_default();
-            let title = format!("{} — {}", name_of(e), indicator_title(ind));
+            let unit = inp.units.get(ind).cloned().unwrap_or_default();
+            let title = format!("{} — {}", inp.name_of(e), indicator_title(ind));
             let svg = charts::fan_chart(&title, &unit, &fans, &markers, false)?;
             out_charts.push((format!("fan-{e}-{ind}"), svg));
         }
     }
-    // Difference fan charts of a comparison.
-    if is_compare {
-        let mut diff: Bands = BTreeMap::new();
-        for r in &compare {
-            let q: [f64; 9] = std::array::from_fn(|k| f(r, DCOLS[k]));
-            diff.entry((r["alternative"].clone(), r["entity"].clone(), r["indicator"].clone()))
-                .or_default()
-                .push((r["year"].parse().unwrap_or(0), q));
-        }
-        for alt in &scenarios[1..] {
-            for e in &ents {
-                for ind in DIFFED {
-                    let Some(p) = diff.get(&(alt.clone(), e.clone(), ind.to_string())) else { continue };
-                    let name = format!("{alt} − {}", scenarios[0]);
-                    let title = format!("{} — {}: {name} (paired 配对差)", name_of(e), indicator_title(ind));
-                    let unit = units.get(ind).cloned().unwrap_or_default();
-                    let svg = charts::fan_chart(
-                        &title,
-                        &format!("difference 差, {unit}"),
-                        &[Fan { name: &name, points: p.clone() }],
-                        &[],
-                        true,
-                    )?;
-                    out_charts.push((format!("diff-{alt}-{e}-{ind}"), svg));
-                }
+    Ok(out_charts)
+}
+
+/// The difference fan charts of a comparison: each alternative minus the base, paired.
+fn difference_charts(inp: &Inputs) -> Result<Vec<(String, String)>, String> {
+    let mut out_charts = Vec::new();
+    let mut diff: Bands = BTreeMap::new();
+    for r in &inp.compare {
+        let q: [f64; 9] = std::array::from_fn(|k| f(r, DCOLS[k]));
+        diff.entry((r["alternative"].clone(), r["entity"].clone(), r["indicator"].clone()))
+            .or_default()
+            .push((r["year"].parse().unwrap_or(0), q));
+    }
+    for alt in &inp.scenarios[1..] {
+        for e in &inp.ents {
+            for ind in DIFFED {
+                let Some(p) = diff.get(&(alt.clone(), e.clone(), ind.to_string())) else { continue };
+                let name = format!("{alt} − {}", inp.scenarios[0]);
+                let title = format!("{} — {}: {name} (paired 配对差)", inp.name_of(e), indicator_title(ind));
+                let unit = inp.units.get(ind).cloned().unwrap_or_default();
+                let svg = charts::fan_chart(
+                    &title,
+                    &format!("difference 差, {unit}"),
+                    &[Fan { name: &name, points: p.clone() }],
+                    &[],
+                    true,
+                )?;
+                out_charts.push((format!("diff-{alt}-{e}-{ind}"), svg));
             }
         }
     }
-    // Population pyramids of the first scenario, base year vs horizon (medians).
+    Ok(out_charts)
+}
+
+/// The population pyramids of the first scenario, base year vs horizon (medians).
+fn pyramid_charts(inp: &Inputs) -> Result<Vec<(String, String)>, String> {
+    let mut out_charts = Vec::new();
     let groups: Vec<String> = {
         let mut g: Vec<String> = Vec::new();
-        for r in &pyramids {
+        for r in &inp.pyramids {
             if !g.contains(&r["age_group"]) {
                 g.push(r["age_group"].clone());
             }
@@ -191,22 +247,22 @@ pub fn build(files: &Files) -> Result<Report, String> {
         g
     };
     let years: Vec<i32> = {
-        let mut y: Vec<i32> = pyramids.iter().filter_map(|r| r["year"].parse().ok()).collect();
+        let mut y: Vec<i32> = inp.pyramids.iter().filter_map(|r| r["year"].parse().ok()).collect();
         y.sort_unstable();
         y.dedup();
         y
     };
     if years.len() == 2 && !groups.is_empty() {
-        for e in &ents {
+        for e in &inp.ents {
             let data = |year: i32| -> Vec<[f64; 2]> {
                 groups
                     .iter()
                     .map(|g| {
                         let get = |sex: &str| {
-                            pyramids
+                            inp.pyramids
                                 .iter()
                                 .find(|r| {
-                                    r["scenario"] == scenarios[0]
+                                    r["scenario"] == inp.scenarios[0]
                                         && &r["entity"] == e
                                         && r["year"] == year.to_string()
                                         && r["sex"] == sex
@@ -221,20 +277,22 @@ pub fn build(files: &Files) -> Result<Report, String> {
             let (a, b) = (data(years[0]), data(years[1]));
             let gl: Vec<&str> = groups.iter().map(String::as_str).collect();
             let title =
-                format!("{} — 人口金字塔 Population pyramid {} vs {}", name_of(e), years[0], years[1]);
+                format!("{} — 人口金字塔 Population pyramid {} vs {}", inp.name_of(e), years[0], years[1]);
             out_charts.push((
                 format!("pyramid-{e}"),
                 charts::pyramid(&title, &gl, (years[0], &a), (years[1], &b))?,
             ));
         }
     }
+    Ok(out_charts)
+}
 
-    // The page.
-    let mut h = String::new();
-    let title = if is_compare {
-        format!("{} vs {}", scenarios[0], scenarios[1..].join(", "))
+/// The page's head, title and lead.
+fn page_head(inp: &Inputs, h: &mut String) {
+    let title = if inp.is_compare() {
+        format!("{} vs {}", inp.scenarios[0], inp.scenarios[1..].join(", "))
     } else {
-        scenarios[0].clone()
+        inp.scenarios[0].clone()
     };
     let _ = write!(
         h,
@@ -246,8 +304,12 @@ pub fn build(files: &Files) -> Result<Report, String> {
         h,
         "<p class=\"lead\">Medians with 90% bands (5th–95th percentiles) over the Monte Carlo draws. Real values at 2018 prices. 中位数及90%区间。</p>"
     );
-    // Summary table per scenario.
-    for s in &scenarios {
+}
+
+/// The key figures of each scenario: 2025 and 2035 medians and 90% bands of real GDP,
+/// population and urbanization per entity.
+fn key_figures(inp: &Inputs, h: &mut String) {
+    for s in &inp.scenarios {
         let _ = writeln!(h, "<h2>Key figures 主要指标 — {}</h2>\n<table>\n<tr><th>entity</th>", esc(s));
         for (ind, label) in [
             ("gdp_real", "real GDP, 100M CNY"),
@@ -260,11 +322,12 @@ pub fn build(files: &Files) -> Result<Report, String> {
             let _ = ind;
         }
         let _ = writeln!(h, "</tr>");
-        for e in &ents {
-            let _ = write!(h, "<tr><td>{}</td>", esc(&name_of(e)));
+        for e in &inp.ents {
+            let _ = write!(h, "<tr><td>{}</td>", esc(&inp.name_of(e)));
             for ind in ["gdp_real", "population", "urbanization_rate"] {
                 for y in [2025, 2035] {
-                    let cell = series
+                    let cell = inp
+                        .series
                         .get(&(s.clone(), e.clone(), ind.to_string()))
                         .and_then(|p| p.iter().find(|(yy, _)| *yy == y))
                         .map_or("–".to_string(), |(_, q)| {
@@ -282,17 +345,20 @@ pub fn build(files: &Files) -> Result<Report, String> {
         }
         let _ = writeln!(h, "</table>");
     }
-    // Targets side by side.
-    if !targets.is_empty() {
+}
+
+/// The plan targets' probabilities and medians, the scenarios side by side.
+fn target_table(inp: &Inputs, h: &mut String) {
+    if !inp.targets.is_empty() {
         let _ = writeln!(
             h,
             "<h2>Plan targets 规划目标: probability of meeting each</h2>\n<table>\n<tr><th>target</th><th>entity</th><th>year</th><th>indicator</th><th>threshold</th>"
         );
-        for s in &scenarios {
+        for s in &inp.scenarios {
             let _ = write!(h, "<th>P — {}</th><th>median — {}</th>", esc(s), esc(s));
         }
         let _ = writeln!(h, "</tr>");
-        let names: Vec<&Row> = targets.iter().filter(|t| t["scenario"] == scenarios[0]).collect();
+        let names: Vec<&Row> = inp.targets.iter().filter(|t| t["scenario"] == inp.scenarios[0]).collect();
         for t in names {
             let cmp = if t["comparison"] == "at_least" { "≥" } else { "≤" };
             let _ = write!(
@@ -304,8 +370,8 @@ pub fn build(files: &Files) -> Result<Report, String> {
                 esc(&t["indicator"]),
                 fmt(f(t, "threshold"))
             );
-            for s in &scenarios {
-                let r = targets.iter().find(|x| &x["scenario"] == s && x["target"] == t["target"]);
+            for s in &inp.scenarios {
+                let r = inp.targets.iter().find(|x| &x["scenario"] == s && x["target"] == t["target"]);
                 let _ = write!(
                     h,
                     "<td>{}</td><td>{}</td>",
@@ -317,50 +383,55 @@ pub fn build(files: &Files) -> Result<Report, String> {
         }
         let _ = writeln!(h, "</table>");
     }
-    // Paired differences.
-    if is_compare {
-        for alt in &scenarios[1..] {
-            let _ = writeln!(
-                h,
-                "<h2>Difference 差异: {} − {} (paired draws 配对抽样), 2035</h2>\n<table>\n<tr><th>entity</th><th>indicator</th><th>base median</th><th>alternative median</th><th>difference median [90% band]</th><th>P(alternative higher)</th></tr>",
-                esc(alt),
-                esc(&scenarios[0])
-            );
-            for e in &ents {
-                for ind in DIFFED {
-                    if let Some(r) = compare.iter().find(|r| {
-                        &r["alternative"] == alt
-                            && &r["entity"] == e
-                            && r["indicator"] == ind
-                            && r["year"] == "2035"
-                    }) {
-                        let _ = writeln!(
-                            h,
-                            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} <span class=\"band\">[{} – {}]</span></td><td>{:.1}%</td></tr>",
-                            esc(&name_of(e)),
-                            esc(indicator_title(ind)),
-                            fmt(f(r, "base_p50")),
-                            fmt(f(r, "alt_p50")),
-                            fmt(f(r, "diff_p50")),
-                            fmt(f(r, "diff_p05")),
-                            fmt(f(r, "diff_p95")),
-                            100.0 * f(r, "prob_alt_higher")
-                        );
-                    }
+}
+
+/// A comparison's paired differences in 2035, per alternative.
+fn difference_tables(inp: &Inputs, h: &mut String) {
+    for alt in &inp.scenarios[1..] {
+        let _ = writeln!(
+            h,
+            "<h2>Difference 差异: {} − {} (paired draws 配对抽样), 2035</h2>\n<table>\n<tr><th>entity</th><th>indicator</th><th>base median</th><th>alternative median</th><th>difference median [90% band]</th><th>P(alternative higher)</th></tr>",
+            esc(alt),
+            esc(&inp.scenarios[0])
+        );
+        for e in &inp.ents {
+            for ind in DIFFED {
+                if let Some(r) = inp.compare.iter().find(|r| {
+                    &r["alternative"] == alt
+                        && &r["entity"] == e
+                        && r["indicator"] == ind
+                        && r["year"] == "2035"
+                }) {
+                    let _ = writeln!(
+                        h,
+                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} <span class=\"band\">[{} – {}]</span></td><td>{:.1}%</td></tr>",
+                        esc(&inp.name_of(e)),
+                        esc(indicator_title(ind)),
+                        fmt(f(r, "base_p50")),
+                        fmt(f(r, "alt_p50")),
+                        fmt(f(r, "diff_p50")),
+                        fmt(f(r, "diff_p05")),
+                        fmt(f(r, "diff_p95")),
+                        100.0 * f(r, "prob_alt_higher")
+                    );
                 }
             }
-            let _ = writeln!(h, "</table>");
         }
+        let _ = writeln!(h, "</table>");
     }
+}
+
+/// The charts and the run's manifest, and the page's end.
+fn page_end(inp: &Inputs, charts: &[(String, String)], h: &mut String) {
     let _ = writeln!(h, "<h2>Charts 图表</h2>\n<div class=\"charts\">");
-    for (name, svg) in &out_charts {
+    for (name, svg) in charts {
         let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
         let _ = writeln!(h, "<figure class=\"chart\" id=\"{}\">{body}</figure>", esc(name));
     }
     let _ = writeln!(h, "</div>");
-    let _ = writeln!(h, "<h2>Run manifest 运行记录</h2>\n<pre class=\"manifest\">{}</pre>", esc(&manifest));
+    let _ =
+        writeln!(h, "<h2>Run manifest 运行记录</h2>\n<pre class=\"manifest\">{}</pre>", esc(&inp.manifest));
     let _ = writeln!(h, "</body>\n</html>");
-    Ok(Report { html: h, charts: out_charts })
 }
 
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:24px auto;max-width:1600px;color:#222;padding:0 16px}\

@@ -1,5 +1,6 @@
 //! Parsing and validation of a region's files.
 
+use super::csvtable::Row;
 use super::*;
 
 #[derive(Deserialize)]
@@ -79,12 +80,6 @@ fn read(files: &dyn Files, rel: &str, from: &str) -> Result<String, InputErrors>
     })
 }
 
-fn csv(files: &dyn Files, rel: &str, from: &str, hasher: &mut Sha256) -> Result<CsvTable, InputErrors> {
-    let text = read(files, rel, from)?;
-    hash_file(hasher, rel, &text);
-    CsvTable::parse(&files.display(rel), &text)
-}
-
 fn hash_file(h: &mut Sha256, name: &str, text: &str) {
     h.update((name.len() as u64).to_le_bytes());
     h.update(name.as_bytes());
@@ -101,63 +96,123 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
+/// Reads a region's files by their names in the manifest, hashing each as it is read (the
+/// region's SHA-256 covers every file, in this order).
+struct Reader<'a> {
+    files: &'a dyn Files,
+    /// The manifest's name, for messages.
+    manifest: String,
+    hasher: Sha256,
+}
+
+impl Reader<'_> {
+    /// The text of a file the manifest names.
+    fn text(&mut self, rel: &str) -> Result<String, InputErrors> {
+        let text = read(self.files, rel, &self.manifest)?;
+        hash_file(&mut self.hasher, rel, &text);
+        Ok(text)
+    }
+
+    /// A CSV table the manifest names.
+    fn csv(&mut self, rel: &str) -> Result<CsvTable, InputErrors> {
+        let text = self.text(rel)?;
+        CsvTable::parse(&self.files.display(rel), &text)
+    }
+}
+
 pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErrors> {
     let mtext = read(files, manifest, "the command line")?;
-    let mname = files.display(manifest);
-    let msrc = Source::new(mname.clone(), &mtext);
+    let msrc = Source::new(files.display(manifest), &mtext);
     let raw: RawManifest = parse_toml(&msrc, &mtext)?;
-    let mut hasher = Sha256::new();
-    hash_file(&mut hasher, "region.toml", &mtext);
-    let mut errors: Vec<InputError> = Vec::new();
-
-    // Manifest checks.
-    {
-        let mut issues = Issues::new(&msrc);
-        if !(1900..=2100).contains(&raw.region.base_year) {
-            issues.push(
-                "region.base_year",
-                format!("found {}; expected a year in 1900..=2100", raw.region.base_year),
-            );
-        }
-        let c = &raw.constants;
-        let checks: [(&str, f64, bool, &str); 7] = [
-            ("tfr_base", c.tfr_base, (0.0..=10.0).contains(&c.tfr_base), "0 ≤ TFR ≤ 10"),
-            (
-                "sex_ratio_at_birth",
-                c.sex_ratio_at_birth,
-                c.sex_ratio_at_birth > 0.5 && c.sex_ratio_at_birth < 2.0,
-                "0.5 < SRB < 2",
-            ),
-            ("e0_male", c.e0_male, (30.0..=100.0).contains(&c.e0_male), "30 ≤ e0 ≤ 100"),
-            ("e0_female", c.e0_female, (30.0..=100.0).contains(&c.e0_female), "30 ≤ e0 ≤ 100"),
-            (
-                "investment_rate_base",
-                c.investment_rate_base,
-                (0.0..1.0).contains(&c.investment_rate_base),
-                "0 ≤ s < 1",
-            ),
-            ("participation", c.participation, c.participation > 0.0 && c.participation <= 1.0, "0 < π ≤ 1"),
-            (
-                "migrant_male_share",
-                c.migrant_male_share,
-                (0.0..=1.0).contains(&c.migrant_male_share),
-                "0 ≤ share ≤ 1",
-            ),
-        ];
-        for (k, v, ok, expected) in checks {
-            if !ok {
-                issues.push(&format!("constants.{k}"), format!("found {v}; expected {expected}"));
-            }
-        }
-        if let Err(e) = issues.finish(()) {
-            errors.extend(e.0);
-        }
-    }
+    let mut r = Reader { files, manifest: files.display(manifest), hasher: Sha256::new() };
+    hash_file(&mut r.hasher, "region.toml", &mtext);
+    let mut errors = check_manifest(&raw, &msrc);
     let base_year = raw.region.base_year as i32;
     let f = &raw.files;
+    let cities = cities(&r.csv(&f.cities)?, &raw.constants, &mut errors);
+    let city_ids: Vec<&str> = cities.iter().map(|c| c.id.as_str()).collect();
+    let age_profiles = age_profiles(&r.csv(&f.age_profile)?, &cities, &city_ids, &mut errors);
+    let migrant_profiles = migrant_profiles(&r.csv(&f.migrant_profile)?, &cities, &mut errors);
+    let nodes = nodes(&r.csv(&f.external_nodes)?, &city_ids, &mut errors);
+    let node_ids: Vec<&str> = city_ids.iter().copied().chain(nodes.iter().map(|n| n.id.as_str())).collect();
+    let travel_times = travel_times(&r.csv(&f.travel_times)?, &city_ids, &node_ids, &mut errors);
+    let ctx = items::Ctx { cities: &city_ids, nodes: &node_ids, base_year, last_year: 2050 };
+    let (delay_by_stage, projects) = projects(&mut r, &f.projects, &ctx, &mut errors)?;
+    let (park_defaults, parks) = parks(&mut r, &f.parks, &ctx, &mut errors)?;
+    let targets = targets(&r.csv(&f.targets)?, &city_ids, base_year, &mut errors);
+    let shock_cholesky = match &f.shock_correlation {
+        Some(rel) => shock_correlation(&r.csv(rel)?, &city_ids, &mut errors),
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(InputErrors(errors));
+    }
+    let digest = r.hasher.finalize();
+    let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Region {
+        name_zh: raw.region.name_zh.unwrap_or_else(|| raw.region.name.clone()),
+        name_en: raw.region.name_en.unwrap_or_else(|| raw.region.name.clone()),
+        name: raw.region.name,
+        base_year,
+        cities,
+        age_profiles,
+        migrant_profiles,
+        nodes,
+        travel_times,
+        delay_by_stage,
+        projects,
+        parks,
+        park_defaults,
+        targets,
+        shock_cholesky,
+        sha256,
+    })
+}
 
-    // Cities.
-    let ct = csv(files, &f.cities, &mname, &mut hasher)?;
+/// The manifest's own checks: the base year and the region's constants in their domains.
+fn check_manifest(raw: &RawManifest, msrc: &Source<'_>) -> Vec<InputError> {
+    let mut issues = Issues::new(msrc);
+    if !(1900..=2100).contains(&raw.region.base_year) {
+        issues.push(
+            "region.base_year",
+            format!("found {}; expected a year in 1900..=2100", raw.region.base_year),
+        );
+    }
+    let c = &raw.constants;
+    let checks: [(&str, f64, bool, &str); 7] = [
+        ("tfr_base", c.tfr_base, (0.0..=10.0).contains(&c.tfr_base), "0 ≤ TFR ≤ 10"),
+        (
+            "sex_ratio_at_birth",
+            c.sex_ratio_at_birth,
+            c.sex_ratio_at_birth > 0.5 && c.sex_ratio_at_birth < 2.0,
+            "0.5 < SRB < 2",
+        ),
+        ("e0_male", c.e0_male, (30.0..=100.0).contains(&c.e0_male), "30 ≤ e0 ≤ 100"),
+        ("e0_female", c.e0_female, (30.0..=100.0).contains(&c.e0_female), "30 ≤ e0 ≤ 100"),
+        (
+            "investment_rate_base",
+            c.investment_rate_base,
+            (0.0..1.0).contains(&c.investment_rate_base),
+            "0 ≤ s < 1",
+        ),
+        ("participation", c.participation, c.participation > 0.0 && c.participation <= 1.0, "0 < π ≤ 1"),
+        (
+            "migrant_male_share",
+            c.migrant_male_share,
+            (0.0..=1.0).contains(&c.migrant_male_share),
+            "0 ≤ share ≤ 1",
+        ),
+    ];
+    for (k, v, ok, expected) in checks {
+        if !ok {
+            issues.push(&format!("constants.{k}"), format!("found {v}; expected {expected}"));
+        }
+    }
+    issues.finish(()).err().map_or_else(Vec::new, |e| e.0)
+}
+
+/// The cities (`cities.csv`): base-year data, and constants where a city overrides the region's.
+fn cities(ct: &CsvTable, constants: &RawConstants, errors: &mut Vec<InputError>) -> Vec<City> {
     const CITY_COLS: [&str; 13] = [
         "id",
         "name_zh",
@@ -186,152 +241,158 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
         "employment_share_tertiary",
         "note",
     ];
-    let mut cities = Vec::new();
-    if ct.check_columns(&CITY_COLS, &CITY_OPT, &mut errors) {
-        for row in ct.rows() {
-            let e = &mut errors;
-            let id = row.str("id").to_string();
-            if !items::valid_id(&id) {
-                e.push(row.error(
-                    "id",
-                    format!(
-                        "found `{id}`; expected a lower-case id of letters, digits, - or _ (not `region`)"
-                    ),
-                ));
-            }
-            if cities.iter().any(|c: &City| c.id == id) {
-                e.push(row.error("id", format!("duplicate city id `{id}`")));
-            }
-            let coastal = parse_bool(row.str("coastal")).unwrap_or_else(|| {
-                e.push(
-                    row.error("coastal", format!("found `{}`; expected true or false", row.str("coastal"))),
-                );
-                false
-            });
-            let population = row.num_in("population_2018", |x| x > 0.0, "a population > 0 (10k persons)", e);
-            let urbanization =
-                row.num_in("urbanization_2018", |x| (0.0..=100.0).contains(&x), "a percentage in 0..=100", e)
-                    / 100.0;
-            let gdp = row.num_in("gdp_2018", |x| x > 0.0, "GDP > 0 (100M CNY)", e);
-            let real_growth = row.num_in(
-                "real_growth_2018",
-                |x| x > -50.0 && x < 100.0,
-                "a growth rate in (-50, 100) %",
+    let mut cities: Vec<City> = Vec::new();
+    if !ct.check_columns(&CITY_COLS, &CITY_OPT, errors) {
+        return cities;
+    }
+    for row in ct.rows() {
+        let city = city(&row, constants, ct.has("employment_share_primary"), &cities, errors);
+        cities.push(city);
+    }
+    if cities.is_empty() {
+        errors.push(InputError {
+            file: ct.file().to_string(),
+            line: None,
+            column: None,
+            key: String::new(),
+            message: "no cities; expected at least one".into(),
+            suggestion: None,
+        });
+    }
+    cities
+}
+
+/// One row of `cities.csv` (after the cities `before` it), with the region's constants `cc`
+/// where the row gives none.
+fn city(
+    row: &Row<'_>,
+    cc: &RawConstants,
+    has_employment: bool,
+    before: &[City],
+    e: &mut Vec<InputError>,
+) -> City {
+    let id = row.str("id").to_string();
+    if !items::valid_id(&id) {
+        e.push(row.error(
+            "id",
+            format!("found `{id}`; expected a lower-case id of letters, digits, - or _ (not `region`)"),
+        ));
+    }
+    if before.iter().any(|c| c.id == id) {
+        e.push(row.error("id", format!("duplicate city id `{id}`")));
+    }
+    let coastal = parse_bool(row.str("coastal")).unwrap_or_else(|| {
+        e.push(row.error("coastal", format!("found `{}`; expected true or false", row.str("coastal"))));
+        false
+    });
+    let population = row.num_in("population_2018", |x| x > 0.0, "a population > 0 (10k persons)", e);
+    let urbanization =
+        row.num_in("urbanization_2018", |x| (0.0..=100.0).contains(&x), "a percentage in 0..=100", e) / 100.0;
+    let gdp = row.num_in("gdp_2018", |x| x > 0.0, "GDP > 0 (100M CNY)", e);
+    let real_growth =
+        row.num_in("real_growth_2018", |x| x > -50.0 && x < 100.0, "a growth rate in (-50, 100) %", e)
+            / 100.0;
+    let mut shares = [0.0; 3];
+    for (s, name) in SECTORS.iter().enumerate() {
+        shares[s] = row.num_in(
+            &format!("share_{name}_2018"),
+            |x| (0.0..=100.0).contains(&x),
+            "a percentage in 0..=100",
+            e,
+        ) / 100.0;
+    }
+    let sum: f64 = shares.iter().sum();
+    if sum.is_finite() && (sum - 1.0).abs() > 0.005 {
+        e.push(row.error(
+            "share_tertiary_2018",
+            format!("GDP shares sum to {:.2} %; expected 100 (within 0.5)", sum * 100.0),
+        ));
+    } else if sum > 0.0 {
+        shares.iter_mut().for_each(|x| *x /= sum);
+    }
+    let pop_growth =
+        row.num_in("pop_growth_2016_2018", |x| x.abs() < 20.0, "a growth rate in (-20, 20) % per year", e)
+            / 100.0;
+    let urbanization_change = row.num_in(
+        "urbanization_change_2016_2018",
+        |x| x.abs() < 10.0,
+        "a change in (-10, 10) percentage points per year",
+        e,
+    ) / 100.0;
+    let mut opt = |col: &str, default: f64| row.opt_num(col, e).unwrap_or(default);
+    let constants = CityConstants {
+        tfr_base: opt("tfr_base", cc.tfr_base),
+        sex_ratio_at_birth: opt("sex_ratio_at_birth", cc.sex_ratio_at_birth),
+        e0: [opt("e0_female", cc.e0_female), opt("e0_male", cc.e0_male)],
+        investment_rate_base: opt("investment_rate_base", cc.investment_rate_base),
+        participation: opt("participation", cc.participation),
+        migrant_male_share: opt("migrant_male_share", cc.migrant_male_share),
+    };
+    let employment_shares = if has_employment && !row.str("employment_share_primary").is_empty() {
+        let mut es = [0.0; 3];
+        for (s, name) in SECTORS.iter().enumerate() {
+            es[s] = row.num_in(
+                &format!("employment_share_{name}"),
+                |x| (0.0..=100.0).contains(&x),
+                "a percentage",
                 e,
             ) / 100.0;
-            let mut shares = [0.0; 3];
-            for (s, name) in SECTORS.iter().enumerate() {
-                shares[s] = row.num_in(
-                    &format!("share_{name}_2018"),
-                    |x| (0.0..=100.0).contains(&x),
-                    "a percentage in 0..=100",
-                    e,
-                ) / 100.0;
-            }
-            let sum: f64 = shares.iter().sum();
-            if sum.is_finite() && (sum - 1.0).abs() > 0.005 {
-                e.push(row.error(
-                    "share_tertiary_2018",
-                    format!("GDP shares sum to {:.2} %; expected 100 (within 0.5)", sum * 100.0),
-                ));
-            } else if sum > 0.0 {
-                shares.iter_mut().for_each(|x| *x /= sum);
-            }
-            let pop_growth = row.num_in(
-                "pop_growth_2016_2018",
-                |x| x.abs() < 20.0,
-                "a growth rate in (-20, 20) % per year",
-                e,
-            ) / 100.0;
-            let urbanization_change = row.num_in(
-                "urbanization_change_2016_2018",
-                |x| x.abs() < 10.0,
-                "a change in (-10, 10) percentage points per year",
-                e,
-            ) / 100.0;
-            let cc = &raw.constants;
-            let mut opt = |col: &str, default: f64| row.opt_num(col, e).unwrap_or(default);
-            let constants = CityConstants {
-                tfr_base: opt("tfr_base", cc.tfr_base),
-                sex_ratio_at_birth: opt("sex_ratio_at_birth", cc.sex_ratio_at_birth),
-                e0: [opt("e0_female", cc.e0_female), opt("e0_male", cc.e0_male)],
-                investment_rate_base: opt("investment_rate_base", cc.investment_rate_base),
-                participation: opt("participation", cc.participation),
-                migrant_male_share: opt("migrant_male_share", cc.migrant_male_share),
-            };
-            let employment_shares =
-                if ct.has("employment_share_primary") && !row.str("employment_share_primary").is_empty() {
-                    let mut es = [0.0; 3];
-                    for (s, name) in SECTORS.iter().enumerate() {
-                        es[s] = row.num_in(
-                            &format!("employment_share_{name}"),
-                            |x| (0.0..=100.0).contains(&x),
-                            "a percentage",
-                            e,
-                        ) / 100.0;
-                    }
-                    let t: f64 = es.iter().sum();
-                    if (t - 1.0).abs() > 0.005 {
-                        e.push(row.error(
-                            "employment_share_tertiary",
-                            format!("employment shares sum to {:.2} %; expected 100", t * 100.0),
-                        ));
-                    }
-                    Some(es.map(|x| x / t))
-                } else {
-                    None
-                };
-            let c = &constants;
-            for (col, ok, exp) in [
-                ("tfr_base", (0.0..=10.0).contains(&c.tfr_base), "0 ≤ TFR ≤ 10"),
-                ("e0_female", (30.0..=100.0).contains(&c.e0[0]), "30 ≤ e0 ≤ 100"),
-                ("e0_male", (30.0..=100.0).contains(&c.e0[1]), "30 ≤ e0 ≤ 100"),
-                ("participation", c.participation > 0.0 && c.participation <= 1.0, "0 < π ≤ 1"),
-                ("investment_rate_base", (0.0..1.0).contains(&c.investment_rate_base), "0 ≤ s < 1"),
-            ] {
-                if !ok {
-                    e.push(row.error(col, format!("expected {exp}")));
-                }
-            }
-            cities.push(City {
-                id,
-                name_zh: row.str("name_zh").to_string(),
-                name_en: row.str("name_en").to_string(),
-                coastal,
-                population,
-                urbanization,
-                gdp,
-                real_growth,
-                shares,
-                pop_growth,
-                urbanization_change,
-                constants,
-                employment_shares,
-            });
         }
-        if cities.is_empty() {
-            errors.push(InputError {
-                file: ct.file().to_string(),
-                line: None,
-                column: None,
-                key: String::new(),
-                message: "no cities; expected at least one".into(),
-                suggestion: None,
-            });
+        let t: f64 = es.iter().sum();
+        if (t - 1.0).abs() > 0.005 {
+            e.push(row.error(
+                "employment_share_tertiary",
+                format!("employment shares sum to {:.2} %; expected 100", t * 100.0),
+            ));
+        }
+        Some(es.map(|x| x / t))
+    } else {
+        None
+    };
+    let c = &constants;
+    for (col, ok, exp) in [
+        ("tfr_base", (0.0..=10.0).contains(&c.tfr_base), "0 ≤ TFR ≤ 10"),
+        ("e0_female", (30.0..=100.0).contains(&c.e0[0]), "30 ≤ e0 ≤ 100"),
+        ("e0_male", (30.0..=100.0).contains(&c.e0[1]), "30 ≤ e0 ≤ 100"),
+        ("participation", c.participation > 0.0 && c.participation <= 1.0, "0 < π ≤ 1"),
+        ("investment_rate_base", (0.0..1.0).contains(&c.investment_rate_base), "0 ≤ s < 1"),
+    ] {
+        if !ok {
+            e.push(row.error(col, format!("expected {exp}")));
         }
     }
-    let city_ids: Vec<&str> = cities.iter().map(|c| c.id.as_str()).collect();
+    City {
+        id,
+        name_zh: row.str("name_zh").to_string(),
+        name_en: row.str("name_en").to_string(),
+        coastal,
+        population,
+        urbanization,
+        gdp,
+        real_growth,
+        shares,
+        pop_growth,
+        urbanization_change,
+        constants,
+        employment_shares,
+    }
+}
 
-    // Age profile (regional, with optional per-city rows).
-    let at = csv(files, &f.age_profile, &mname, &mut hasher)?;
+/// The age profiles (`age_profile_2018.csv`): the regional rows, and a city's own where it has them.
+fn age_profiles(
+    at: &CsvTable,
+    cities: &[City],
+    city_ids: &[&str],
+    errors: &mut Vec<InputError>,
+) -> Vec<[[f64; AGES]; 2]> {
     let mut age_profiles = Vec::new();
-    if at.check_columns(&["age_group", "share_percent", "male_share"], &["city"], &mut errors) {
+    if at.check_columns(&["age_group", "share_percent", "male_share"], &["city"], errors) {
         let mut groups: BTreeMap<String, Vec<(usize, f64, f64)>> = BTreeMap::new();
         for row in at.rows() {
             let city = row.str("city").to_string();
             if !city.is_empty() && !city_ids.contains(&city.as_str()) {
                 let mut e = row.error("city", format!("unknown city `{city}`"));
-                e.suggestion = crate::locate::suggest(&city, &city_ids);
+                e.suggestion = crate::locate::suggest(&city, city_ids);
                 errors.push(e);
                 continue;
             }
@@ -347,9 +408,9 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                 ));
                 continue;
             }
-            let share = row.num_in("share_percent", |x| x >= 0.0, "a share ≥ 0 %", &mut errors);
+            let share = row.num_in("share_percent", |x| x >= 0.0, "a share ≥ 0 %", errors);
             let male =
-                row.num_in("male_share", |x| (0.0..=1.0).contains(&x), "a male share in 0..=1", &mut errors);
+                row.num_in("male_share", |x| (0.0..=1.0).contains(&x), "a male share in 0..=1", errors);
             list.push((row.line, share, male));
         }
         let mut built: BTreeMap<String, [[f64; AGES]; 2]> = BTreeMap::new();
@@ -371,7 +432,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                 }),
             }
         }
-        for c in &cities {
+        for c in cities {
             match built.get(&c.id).or_else(|| built.get("")) {
                 Some(p) => age_profiles.push(*p),
                 None => errors.push(InputError {
@@ -388,11 +449,13 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             }
         }
     }
+    age_profiles
+}
 
-    // Migrant profile.
-    let mt = csv(files, &f.migrant_profile, &mname, &mut hasher)?;
+/// The migrant profile (`migrant_profile.csv`), with each city's male share.
+fn migrant_profiles(mt: &CsvTable, cities: &[City], errors: &mut Vec<InputError>) -> Vec<[[f64; AGES]; 2]> {
     let mut migrant_profiles = Vec::new();
-    if mt.check_columns(&["age_group", "share_percent"], &[], &mut errors) {
+    if mt.check_columns(&["age_group", "share_percent"], &[], errors) {
         let mut shares = Vec::new();
         for (k, row) in mt.rows().enumerate() {
             let g = row.str("age_group");
@@ -402,9 +465,9 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                     format!("found `{g}`; expected `{}`", AGE_GROUPS.get(k).unwrap_or(&"no more rows")),
                 ));
             }
-            shares.push(row.num_in("share_percent", |x| x >= 0.0, "a share ≥ 0 %", &mut errors));
+            shares.push(row.num_in("share_percent", |x| x >= 0.0, "a share ≥ 0 %", errors));
         }
-        for c in &cities {
+        for c in cities {
             let m = c.constants.migrant_male_share;
             match spread_profile(shares.iter().map(|s| (*s, m))) {
                 Ok(p) if shares.len() == AGE_GROUPS.len() => migrant_profiles.push(p),
@@ -422,11 +485,13 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             }
         }
     }
+    migrant_profiles
+}
 
-    // External nodes.
-    let nt = csv(files, &f.external_nodes, &mname, &mut hasher)?;
+/// The external market-access nodes (`external_nodes.csv`).
+fn nodes(nt: &CsvTable, city_ids: &[&str], errors: &mut Vec<InputError>) -> Vec<Node> {
     let mut nodes: Vec<Node> = Vec::new();
-    if nt.check_columns(&["id", "name_zh", "name_en", "gdp_mass_2018"], &["note"], &mut errors) {
+    if nt.check_columns(&["id", "name_zh", "name_en", "gdp_mass_2018"], &["note"], errors) {
         for row in nt.rows() {
             let id = row.str("id").to_string();
             if !items::valid_id(&id) || city_ids.contains(&id.as_str()) || nodes.iter().any(|n| n.id == id) {
@@ -435,7 +500,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                     format!("found `{id}`; expected a new lower-case id, distinct from every city and node"),
                 ));
             }
-            let mass = row.num_in("gdp_mass_2018", |x| x >= 0.0, "a mass ≥ 0 (100M CNY)", &mut errors);
+            let mass = row.num_in("gdp_mass_2018", |x| x >= 0.0, "a mass ≥ 0 (100M CNY)", errors);
             nodes.push(Node {
                 id,
                 name_zh: row.str("name_zh").to_string(),
@@ -444,26 +509,32 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             });
         }
     }
-    let node_ids: Vec<&str> = city_ids.iter().copied().chain(nodes.iter().map(|n| n.id.as_str())).collect();
-    let nn = node_ids.len();
+    nodes
+}
 
-    // Travel times.
-    let tt = csv(files, &f.travel_times, &mname, &mut hasher)?;
+/// The base travel times (`travel_times_2018.csv`), row-major over the nodes, +∞ where no link is given.
+fn travel_times(
+    tt: &CsvTable,
+    city_ids: &[&str],
+    node_ids: &[&str],
+    errors: &mut Vec<InputError>,
+) -> Vec<f64> {
+    let nn = node_ids.len();
     let mut travel_times = vec![f64::INFINITY; nn * nn];
-    if tt.check_columns(&["from", "to", "minutes"], &["note"], &mut errors) {
+    if tt.check_columns(&["from", "to", "minutes"], &["note"], errors) {
         for row in tt.rows() {
             let mut idx = |col: &str| {
                 let v = row.str(col);
                 let i = node_ids.iter().position(|n| *n == v);
                 if i.is_none() {
                     let mut e = row.error(col, format!("unknown node `{v}`"));
-                    e.suggestion = crate::locate::suggest(v, &node_ids);
+                    e.suggestion = crate::locate::suggest(v, node_ids);
                     errors.push(e);
                 }
                 i
             };
             let (a, b) = (idx("from"), idx("to"));
-            let m = row.num_in("minutes", |x| x > 0.0, "minutes > 0", &mut errors);
+            let m = row.num_in("minutes", |x| x > 0.0, "minutes > 0", errors);
             if let (Some(a), Some(b)) = (a, b) {
                 if a == b {
                     errors.push(row.error("to", "a link needs two different nodes".into()));
@@ -485,12 +556,18 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             }
         }
     }
+    travel_times
+}
 
-    // Projects.
-    let ctx = items::Ctx { cities: &city_ids, nodes: &node_ids, base_year, last_year: 2050 };
-    let ptext = read(files, &f.projects, &mname)?;
-    hash_file(&mut hasher, &f.projects, &ptext);
-    let psrc = Source::new(files.display(&f.projects), &ptext);
+/// The delays by stage and the projects (`projects.toml`).
+fn projects(
+    r: &mut Reader<'_>,
+    rel: &str,
+    ctx: &items::Ctx<'_>,
+    errors: &mut Vec<InputError>,
+) -> Result<([Uncertain; 3], Vec<Project>), InputErrors> {
+    let ptext = r.text(rel)?;
+    let psrc = Source::new(r.files.display(rel), &ptext);
     let mut delay_by_stage = [Uncertain::fixed(0.0), Uncertain::fixed(0.0), Uncertain::fixed(0.0)];
     let mut projects = Vec::new();
     match parse_toml::<RawProjects>(&psrc, &ptext) {
@@ -522,7 +599,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                 if rp.projects[..k].iter().any(|q| q.id.as_deref() == Some(id.as_str())) {
                     issues.push(&format!("{path}.id"), format!("duplicate project id `{id}`"));
                 }
-                if let Some(pr) = items::resolve_project(p, &path, None, &ctx, &mut issues) {
+                if let Some(pr) = items::resolve_project(p, &path, None, ctx, &mut issues) {
                     projects.push(pr);
                 }
             }
@@ -531,11 +608,18 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             }
         }
     }
+    Ok((delay_by_stage, projects))
+}
 
-    // Parks.
-    let ktext = read(files, &f.parks, &mname)?;
-    hash_file(&mut hasher, &f.parks, &ktext);
-    let ksrc = Source::new(files.display(&f.parks), &ktext);
+/// The park defaults and the parks (`parks.toml`; off unless a scenario enables them).
+fn parks(
+    r: &mut Reader<'_>,
+    rel: &str,
+    ctx: &items::Ctx<'_>,
+    errors: &mut Vec<InputError>,
+) -> Result<(items::ParkDefaults, Vec<Park>), InputErrors> {
+    let ktext = r.text(rel)?;
+    let ksrc = Source::new(r.files.display(rel), &ktext);
     let mut parks = Vec::new();
     let mut park_defaults = items::ParkDefaults::default();
     match parse_toml::<RawParks>(&ksrc, &ktext) {
@@ -555,7 +639,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                         "region parks are off unless a scenario enables them: set `enabled` in a scenario",
                     );
                 }
-                if let Some(park) = items::resolve_park(p, &path, None, &park_defaults, &ctx, &mut issues) {
+                if let Some(park) = items::resolve_park(p, &path, None, &park_defaults, ctx, &mut issues) {
                     parks.push(park);
                 }
             }
@@ -564,14 +648,16 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             }
         }
     }
+    Ok((park_defaults, parks))
+}
 
-    // Targets.
-    let gt = csv(files, &f.targets, &mname, &mut hasher)?;
+/// The plan targets (`plan_targets.csv`).
+fn targets(gt: &CsvTable, city_ids: &[&str], base_year: i32, errors: &mut Vec<InputError>) -> Vec<Target> {
     let mut targets = Vec::new();
     if gt.check_columns(
         &["name", "entity", "year", "indicator", "comparison", "threshold"],
         &["source"],
-        &mut errors,
+        errors,
     ) {
         let entity_ids: Vec<&str> = city_ids.iter().copied().chain(["region"]).collect();
         for row in gt.rows() {
@@ -590,7 +676,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                 "year",
                 |y| y.fract() == 0.0 && y >= base_year as f64 && y <= 2050.0,
                 "a whole year from the base year to 2050",
-                &mut errors,
+                errors,
             );
             let ind = row.str("indicator");
             let indicator = Indicator::from_name(ind).unwrap_or_else(|| {
@@ -609,7 +695,7 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
                     Comparison::AtLeast
                 }
             };
-            let threshold = row.num("threshold", &mut errors);
+            let threshold = row.num("threshold", errors);
             targets.push(Target {
                 name,
                 entity,
@@ -620,77 +706,51 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
             });
         }
     }
+    targets
+}
 
-    // Shock correlation.
+/// The lower Cholesky factor of the cities' shock correlation matrix (the optional `shock_correlation` file).
+fn shock_correlation(
+    st: &CsvTable,
+    city_ids: &[&str],
+    errors: &mut Vec<InputError>,
+) -> Option<nalgebra::DMatrix<f64>> {
     let mut shock_cholesky = None;
-    if let Some(rel) = &f.shock_correlation {
-        let st = csv(files, rel, &mname, &mut hasher)?;
-        let n = cities.len();
-        let mut cols = vec!["city"];
-        cols.extend(city_ids.iter().copied());
-        if st.check_columns(&cols, &[], &mut errors) {
-            let mut m = nalgebra::DMatrix::<f64>::zeros(n, n);
-            let mut seen = vec![false; n];
-            for row in st.rows() {
-                let c = row.str("city");
-                let Some(i) = city_ids.iter().position(|x| *x == c) else {
-                    errors.push(row.error("city", format!("unknown city `{c}`")));
-                    continue;
-                };
-                seen[i] = true;
-                for (j, cj) in city_ids.iter().enumerate() {
-                    m[(i, j)] = row.num_in(
-                        cj,
-                        |x| (-1.0..=1.0).contains(&x),
-                        "a correlation in [-1, 1]",
-                        &mut errors,
-                    );
-                }
+    let n = city_ids.len();
+    let mut cols = vec!["city"];
+    cols.extend(city_ids.iter().copied());
+    if st.check_columns(&cols, &[], errors) {
+        let mut m = nalgebra::DMatrix::<f64>::zeros(n, n);
+        let mut seen = vec![false; n];
+        for row in st.rows() {
+            let c = row.str("city");
+            let Some(i) = city_ids.iter().position(|x| *x == c) else {
+                errors.push(row.error("city", format!("unknown city `{c}`")));
+                continue;
+            };
+            seen[i] = true;
+            for (j, cj) in city_ids.iter().enumerate() {
+                m[(i, j)] = row.num_in(cj, |x| (-1.0..=1.0).contains(&x), "a correlation in [-1, 1]", errors);
             }
-            let sym = (0..n).all(|i| (0..n).all(|j| (m[(i, j)] - m[(j, i)]).abs() <= 1e-12));
-            let unit = (0..n).all(|i| m[(i, i)] == 1.0);
-            if !seen.iter().all(|s| *s) || !sym || !unit {
-                errors.push(st.error(
-                    1,
-                    "city",
-                    "expected one row per city, a symmetric matrix with unit diagonal".into(),
-                ));
-            } else {
-                match nalgebra::Cholesky::new(m) {
-                    Some(ch) => shock_cholesky = Some(ch.l()),
-                    None => errors.push(st.error(
-                        1,
-                        "city",
-                        "the correlation matrix is not positive definite".into(),
-                    )),
+        }
+        let sym = (0..n).all(|i| (0..n).all(|j| (m[(i, j)] - m[(j, i)]).abs() <= 1e-12));
+        let unit = (0..n).all(|i| m[(i, i)] == 1.0);
+        if !seen.iter().all(|s| *s) || !sym || !unit {
+            errors.push(st.error(
+                1,
+                "city",
+                "expected one row per city, a symmetric matrix with unit diagonal".into(),
+            ));
+        } else {
+            match nalgebra::Cholesky::new(m) {
+                Some(ch) => shock_cholesky = Some(ch.l()),
+                None => {
+                    errors.push(st.error(1, "city", "the correlation matrix is not positive definite".into()))
                 }
             }
         }
     }
-
-    if !errors.is_empty() {
-        return Err(InputErrors(errors));
-    }
-    let digest = hasher.finalize();
-    let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Region {
-        name_zh: raw.region.name_zh.unwrap_or_else(|| raw.region.name.clone()),
-        name_en: raw.region.name_en.unwrap_or_else(|| raw.region.name.clone()),
-        name: raw.region.name,
-        base_year,
-        cities,
-        age_profiles,
-        migrant_profiles,
-        nodes,
-        travel_times,
-        delay_by_stage,
-        projects,
-        parks,
-        park_defaults,
-        targets,
-        shock_cholesky,
-        sha256,
-    })
+    shock_cholesky
 }
 
 /// Spread 5-year group shares (percent) with male shares over single ages: evenly within a group,

@@ -14,9 +14,9 @@ use crate::indicators::Indicator;
 use crate::locate::{Issues, Source};
 use crate::params::{self, PARAMS};
 use crate::region::items::{self, Ctx};
-use crate::region::{Comparison, Park, Project, Region, SECTORS, Target};
+use crate::region::{Comparison, Park, Project, RawPark, Region, SECTORS, Target};
 use crate::uncertain::Uncertain;
-use raw::RawScenario;
+use raw::{RawHeader, RawScenario};
 use std::path::{Component, Path, PathBuf};
 
 /// Default number of draws.
@@ -97,6 +97,16 @@ impl Lever {
     fn parse(s: &str) -> Option<Lever> {
         use Lever::*;
         [Tfp, InvestmentRate, Tfr, MigrationRate, Participation].into_iter().find(|l| l.name() == s)
+    }
+
+    /// The largest |delta| a shift of the lever may add per year, as a message says it.
+    pub fn limit(self) -> (f64, &'static str) {
+        match self {
+            Lever::MigrationRate => (0.1, "|delta| ≤ 0.1 (a fraction of population per year)"),
+            Lever::Tfp => (0.2, "|delta| ≤ 0.2 (log points per year)"),
+            Lever::Tfr => (5.0, "|delta| ≤ 5 (births per woman)"),
+            Lever::InvestmentRate | Lever::Participation => (1.0, "|delta| < 1 (a fraction)"),
+        }
     }
 }
 
@@ -326,7 +336,49 @@ fn validate(
     issues: &mut Issues<'_, '_>,
 ) -> Scenario {
     let b = region.base_year;
-    let h = raw.scenario.unwrap_or_default();
+    let h = header(raw.scenario.unwrap_or_default(), own_name, b, issues);
+    let (parameters, parameter_set) = parameters(raw.parameters, issues);
+    let city_ids: Vec<&str> = region.cities.iter().map(|c| c.id.as_str()).collect();
+    let node_ids: Vec<&str> =
+        city_ids.iter().copied().chain(region.nodes.iter().map(|n| n.id.as_str())).collect();
+    let ctx = Ctx { cities: &city_ids, nodes: &node_ids, base_year: b, last_year: h.horizon };
+    let transfer = raw.transfer.filter(|t| t.enabled.unwrap_or(true)).and_then(|t| transfer(t, &ctx, issues));
+    let (projects, delay_shift) = projects(raw.infrastructure.unwrap_or_default(), region, &ctx, issues);
+    let parks = parks(raw.parks.unwrap_or_default(), region, &ctx, issues);
+    let shifts = shifts(raw.shifts.unwrap_or_default(), shift_files, &ctx, issues);
+    check_combined_shifts(region, &shifts, &parameters, h.horizon, issues);
+    let targets = targets(raw.targets.unwrap_or_default(), region, h.horizon, issues);
+    Scenario {
+        name: h.name,
+        description: h.description,
+        chain: Vec::new(),
+        horizon: h.horizon,
+        draws: h.draws,
+        seed: h.seed,
+        market_access: h.market_access,
+        parameters,
+        parameter_set,
+        transfer,
+        parks,
+        projects,
+        delay_shift,
+        shifts,
+        targets,
+    }
+}
+
+/// The `[scenario]` table's settings.
+struct Header {
+    name: String,
+    description: String,
+    horizon: i32,
+    draws: u64,
+    seed: u64,
+    market_access: MarketAccess,
+}
+
+/// The `[scenario]` table: name, horizon, draws, seed, market-access option.
+fn header(h: RawHeader, own_name: bool, b: i32, issues: &mut Issues<'_, '_>) -> Header {
     let name = h.name.clone().unwrap_or_default();
     if !own_name {
         issues.push(
@@ -370,12 +422,26 @@ fn validate(
             MarketAccess::Absolute
         }
     };
+    Header {
+        name,
+        description: h.description.unwrap_or_default(),
+        horizon,
+        draws: draws.max(1) as u64,
+        seed: seed.max(0) as u64,
+        market_access,
+    }
+}
 
-    // Parameters.
+/// The `[parameters]` table: every parameter of [`PARAMS`], the scenario's value or the
+/// default, and whether the scenario set it.
+fn parameters(
+    raw: Option<std::collections::BTreeMap<String, toml::Value>>,
+    issues: &mut Issues<'_, '_>,
+) -> (Vec<Uncertain>, Vec<bool>) {
     let mut parameters: Vec<Uncertain> = PARAMS.iter().map(|p| p.default.to_uncertain()).collect();
     let mut parameter_set = vec![false; PARAMS.len()];
     let names: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
-    for (pname, value) in raw.parameters.iter().flatten() {
+    for (pname, value) in raw.iter().flatten() {
         let path = format!("parameters.{pname}");
         let Some(k) = params::index_of(pname) else {
             issues.unknown(&path, "parameter", pname, &names);
@@ -401,144 +467,145 @@ fn validate(
         parameters[k] = u;
         parameter_set[k] = true;
     }
+    (parameters, parameter_set)
+}
 
-    let city_ids: Vec<&str> = region.cities.iter().map(|c| c.id.as_str()).collect();
-    let node_ids: Vec<&str> =
-        city_ids.iter().copied().chain(region.nodes.iter().map(|n| n.id.as_str())).collect();
-    let ctx = Ctx { cities: &city_ids, nodes: &node_ids, base_year: b, last_year: horizon };
-    let city = |v: &str, path: &str, issues: &mut Issues<'_, '_>| {
-        let i = city_ids.iter().position(|c| *c == v);
-        if i.is_none() {
-            issues.unknown(path, "city", v, &city_ids);
-        }
-        i
+/// The index of city `v` (an unknown city is reported at `path`).
+fn city_index(ctx: &Ctx<'_>, v: &str, path: &str, issues: &mut Issues<'_, '_>) -> Option<usize> {
+    let i = ctx.cities.iter().position(|c| *c == v);
+    if i.is_none() {
+        issues.unknown(path, "city", v, ctx.cities);
+    }
+    i
+}
+
+/// An inclusive range of simulated years `start..=end` (each in b+1..=H).
+fn year_range(
+    ctx: &Ctx<'_>,
+    start: Option<i64>,
+    end: Option<i64>,
+    path: &str,
+    issues: &mut Issues<'_, '_>,
+) -> Option<(i32, i32)> {
+    let (b, horizon) = (ctx.base_year, ctx.last_year);
+    let (Some(s), Some(e)) = (start, end) else {
+        issues.push(path, "needs `start` and `end` (inclusive years)");
+        return None;
     };
-    let year_range = |start: Option<i64>, end: Option<i64>, path: &str, issues: &mut Issues<'_, '_>| {
-        let (Some(s), Some(e)) = (start, end) else {
-            issues.push(path, "needs `start` and `end` (inclusive years)");
-            return None;
+    let ok = |y: i64| y > b as i64 && y <= horizon as i64;
+    if !ok(s) {
+        issues.push(&format!("{path}.start"), format!("found {s}; expected a year in {}..={horizon}", b + 1));
+    }
+    if !ok(e) {
+        issues.push(&format!("{path}.end"), format!("found {e}; expected a year in {}..={horizon}", b + 1));
+    }
+    if ok(s) && ok(e) && e < s {
+        issues.push(&format!("{path}.end"), format!("found end = {e} before start = {s}"));
+    }
+    (ok(s) && ok(e) && s <= e).then_some((s as i32, e as i32))
+}
+
+/// The `[transfer]` table, when it is on.
+fn transfer(t: raw::RawTransfer, ctx: &Ctx<'_>, issues: &mut Issues<'_, '_>) -> Option<Transfer> {
+    let before = issues.len();
+    let shares = |m: &Option<std::collections::BTreeMap<String, toml::Value>>,
+                  key: &str,
+                  ok: fn(f64) -> bool,
+                  expected: &str,
+                  issues: &mut Issues<'_, '_>| {
+        let path = format!("transfer.{key}");
+        let Some(m) = m.as_ref().filter(|m| !m.is_empty()) else {
+            issues.push("transfer", format!("needs `{key}`, a table of city = share"));
+            return Vec::new();
         };
-        let ok = |y: i64| y > b as i64 && y <= horizon as i64;
-        if !ok(s) {
+        let mut out = Vec::new();
+        for (c, v) in m {
+            let p = format!("{path}.{c}");
+            let i = city_index(ctx, c, &p, issues);
+            match number(v) {
+                Some(x) if ok(x) => {
+                    if let Some(i) = i {
+                        out.push((i, x));
+                    }
+                }
+                _ => issues.push(&p, format!("found {v}; expected {expected}")),
+            }
+        }
+        out.sort_by_key(|x| x.0);
+        out
+    };
+    let origins =
+        shares(&t.origins, "origins", |x| x > 0.0 && x <= 1.0, "a transferable share in (0, 1]", issues);
+    let destinations =
+        shares(&t.destinations, "destinations", |x| (0.0..=1.0).contains(&x), "a share in [0, 1]", issues);
+    let sum: f64 = destinations.iter().map(|d| d.1).sum();
+    if !destinations.is_empty() && (sum - 1.0).abs() > 1e-9 {
+        issues.push("transfer.destinations", format!("shares sum to {sum}; expected 1 (within 1e-9)"));
+    }
+    for (o, _) in &origins {
+        if destinations.iter().any(|d| d.0 == *o) {
             issues.push(
-                &format!("{path}.start"),
-                format!("found {s}; expected a year in {}..={horizon}", b + 1),
+                &format!("transfer.destinations.{}", ctx.cities[*o]),
+                format!("`{}` is both an origin and a destination", ctx.cities[*o]),
             );
         }
-        if !ok(e) {
-            issues
-                .push(&format!("{path}.end"), format!("found {e}; expected a year in {}..={horizon}", b + 1));
-        }
-        if ok(s) && ok(e) && e < s {
-            issues.push(&format!("{path}.end"), format!("found end = {e} before start = {s}"));
-        }
-        (ok(s) && ok(e) && s <= e).then_some((s as i32, e as i32))
-    };
-
-    // Transfer.
-    let transfer = raw.transfer.filter(|t| t.enabled.unwrap_or(true)).and_then(|t| {
-        let before = issues.len();
-        let shares = |m: &Option<std::collections::BTreeMap<String, toml::Value>>,
-                      key: &str,
-                      ok: fn(f64) -> bool,
-                      expected: &str,
-                      issues: &mut Issues<'_, '_>| {
-            let path = format!("transfer.{key}");
-            let Some(m) = m.as_ref().filter(|m| !m.is_empty()) else {
-                issues.push("transfer", format!("needs `{key}`, a table of city = share"));
-                return Vec::new();
-            };
-            let mut out = Vec::new();
-            for (c, v) in m {
-                let p = format!("{path}.{c}");
-                let i = city(c, &p, issues);
-                match number(v) {
-                    Some(x) if ok(x) => {
-                        if let Some(i) = i {
-                            out.push((i, x));
-                        }
-                    }
-                    _ => issues.push(&p, format!("found {v}; expected {expected}")),
-                }
-            }
-            out.sort_by_key(|x| x.0);
-            out
-        };
-        let origins =
-            shares(&t.origins, "origins", |x| x > 0.0 && x <= 1.0, "a transferable share in (0, 1]", issues);
-        let destinations = shares(
-            &t.destinations,
-            "destinations",
-            |x| (0.0..=1.0).contains(&x),
-            "a share in [0, 1]",
+    }
+    let years = year_range(ctx, t.start, t.end, "transfer", issues);
+    let rate = match &t.rate {
+        Some(v) => uncertain_in(
+            v,
+            "transfer.rate",
+            |x| (0.0..=0.2).contains(&x),
+            "a rate in [0, 0.2] per year",
             issues,
-        );
-        let sum: f64 = destinations.iter().map(|d| d.1).sum();
-        if !destinations.is_empty() && (sum - 1.0).abs() > 1e-9 {
-            issues.push("transfer.destinations", format!("shares sum to {sum}; expected 1 (within 1e-9)"));
+        ),
+        None => {
+            issues.push(
+                "transfer",
+                "needs `rate`, the share of the remaining transferable stock moved per year",
+            );
+            None
         }
-        for (o, _) in &origins {
-            if destinations.iter().any(|d| d.0 == *o) {
-                issues.push(
-                    &format!("transfer.destinations.{}", city_ids[*o]),
-                    format!("`{}` is both an origin and a destination", city_ids[*o]),
-                );
-            }
+    };
+    let efficiency = match &t.efficiency {
+        Some(v) => {
+            uncertain_in(v, "transfer.efficiency", |x| (0.0..=1.0).contains(&x), "a share in [0, 1]", issues)
         }
-        let years = year_range(t.start, t.end, "transfer", issues);
-        let rate = match &t.rate {
-            Some(v) => uncertain_in(
-                v,
-                "transfer.rate",
-                |x| (0.0..=0.2).contains(&x),
-                "a rate in [0, 0.2] per year",
-                issues,
-            ),
-            None => {
-                issues.push(
-                    "transfer",
-                    "needs `rate`, the share of the remaining transferable stock moved per year",
-                );
-                None
-            }
-        };
-        let efficiency = match &t.efficiency {
-            Some(v) => uncertain_in(
-                v,
-                "transfer.efficiency",
-                |x| (0.0..=1.0).contains(&x),
-                "a share in [0, 1]",
-                issues,
-            ),
-            None => Some(Uncertain::triangular(0.6, 0.8, 0.95)),
-        };
-        let composition_gain = match &t.composition_gain {
-            Some(v) => uncertain_in(
-                v,
-                "transfer.composition_gain",
-                |x| (0.0..=0.3).contains(&x),
-                "a gain in [0, 0.3]",
-                issues,
-            ),
-            None => Some(Uncertain::uniform(0.1, 0.3)),
-        };
-        if issues.len() > before {
-            return None;
-        }
-        let (start, end) = years?;
-        Some(Transfer {
-            origins,
-            destinations,
-            start,
-            end,
-            rate: rate?,
-            efficiency: efficiency?,
-            composition_gain: composition_gain?,
-        })
-    });
+        None => Some(Uncertain::triangular(0.6, 0.8, 0.95)),
+    };
+    let composition_gain = match &t.composition_gain {
+        Some(v) => uncertain_in(
+            v,
+            "transfer.composition_gain",
+            |x| (0.0..=0.3).contains(&x),
+            "a gain in [0, 0.3]",
+            issues,
+        ),
+        None => Some(Uncertain::uniform(0.1, 0.3)),
+    };
+    if issues.len() > before {
+        return None;
+    }
+    let (start, end) = years?;
+    Some(Transfer {
+        origins,
+        destinations,
+        start,
+        end,
+        rate: rate?,
+        efficiency: efficiency?,
+        composition_gain: composition_gain?,
+    })
+}
 
-    // Projects: the region's with overrides, then new ones.
-    let infra = raw.infrastructure.unwrap_or_default();
+/// The projects: the region's with the scenario's overrides, then its new ones; and the delay
+/// shift (`[infrastructure]`).
+fn projects(
+    infra: raw::RawInfrastructure,
+    region: &Region,
+    ctx: &Ctx<'_>,
+    issues: &mut Issues<'_, '_>,
+) -> (Vec<Project>, i32) {
     let delay_shift = infra.delay_shift.unwrap_or(0);
     if !(-20..=50).contains(&delay_shift) {
         issues.push(
@@ -554,17 +621,20 @@ fn validate(
         };
         let path = format!("infrastructure.projects[id={id}]");
         let base = projects.iter().position(|q| q.id == id);
-        if let Some(pr) = items::resolve_project(p, &path, base.map(|i| &projects[i]), &ctx, issues) {
+        if let Some(pr) = items::resolve_project(p, &path, base.map(|i| &projects[i]), ctx, issues) {
             match base {
                 Some(i) => projects[i] = pr,
                 None => projects.push(pr),
             }
         }
     }
+    (projects, delay_shift as i32)
+}
 
-    // Parks: a scenario entry enables (or overrides) a region park by id, or adds a new one.
+/// The parks: a scenario entry enables (or overrides) a region park by id, or adds a new one.
+fn parks(raw: Vec<RawPark>, region: &Region, ctx: &Ctx<'_>, issues: &mut Issues<'_, '_>) -> Vec<Park> {
     let mut parks: Vec<Park> = Vec::new();
-    for (k, p) in raw.parks.iter().flatten().enumerate() {
+    for (k, p) in raw.iter().enumerate() {
         let Some(id) = p.id.clone() else {
             issues.push("parks", format!("entry {} needs an `id`", k + 1));
             continue;
@@ -574,138 +644,174 @@ fn validate(
         }
         let path = format!("parks[id={id}]");
         let base = region.parks.iter().find(|q| q.id == id);
-        if let Some(park) = items::resolve_park(p, &path, base, &region.park_defaults, &ctx, issues) {
+        if let Some(park) = items::resolve_park(p, &path, base, &region.park_defaults, ctx, issues) {
             parks.push(park);
         }
     }
+    parks
+}
 
-    // Shifts.
+/// The shifts, each with its stream's purpose (`shift.<city>.<lever>.<sector|all>.<years>`, a
+/// `#k` added to repeats); `shift_files` says which file of the chain each came from.
+fn shifts(
+    raw: Vec<raw::RawShift>,
+    shift_files: &[(usize, usize)],
+    ctx: &Ctx<'_>,
+    issues: &mut Issues<'_, '_>,
+) -> Vec<Shift> {
     let mut shifts: Vec<Shift> = Vec::new();
-    for (k, s) in raw.shifts.iter().flatten().enumerate() {
+    for (k, s) in raw.iter().enumerate() {
         let (file, local) = shift_files.get(k).copied().unwrap_or((0, k));
-        let path = format!("shifts[{local}]");
         let before = issues.len();
-        let c = match &s.city {
-            Some(c) => {
-                let i = city_ids.iter().position(|x| x == c);
-                if i.is_none() {
-                    issues.push_in(
-                        file,
-                        &format!("{path}.city"),
-                        format!("unknown city `{c}` (known: {})", city_ids.join(", ")),
-                    );
-                }
-                i
-            }
-            None => {
-                issues.push_in(file, &path, "a shift needs `city`");
-                None
-            }
-        };
-        let lever = match s.lever.as_deref() {
-            Some(l) => {
-                let lv = Lever::parse(l);
-                if lv.is_none() {
-                    let hint = crate::locate::suggest(l, &Lever::NAMES).unwrap_or_default();
-                    issues.push_in(
-                        file,
-                        &format!("{path}.lever"),
-                        format!("unknown lever `{l}`; expected one of {} {hint}", Lever::NAMES.join(", ")),
-                    );
-                }
-                lv
-            }
-            None => {
-                issues.push_in(
-                    file,
-                    &path,
-                    format!("a shift needs `lever`, one of {}", Lever::NAMES.join(", ")),
-                );
-                None
-            }
-        };
-        let sector = match (&s.sector, lever) {
-            (Some(sec), Some(Lever::Tfp)) => {
-                let i = SECTORS.iter().position(|x| x == sec);
-                if i.is_none() {
-                    issues.push_in(
-                        file,
-                        &format!("{path}.sector"),
-                        format!("unknown sector `{sec}`; expected primary, secondary or tertiary"),
-                    );
-                }
-                i
-            }
-            (None, Some(Lever::Tfp)) => {
-                issues.push_in(file, &path, "a tfp shift needs `sector` (primary, secondary or tertiary)");
-                None
-            }
-            (Some(_), Some(_)) => {
-                issues.push_in(file, &format!("{path}.sector"), "only a tfp shift takes a `sector`");
-                None
-            }
-            (_, _) => Some(0),
-        };
-        let (sy, ey) = (s.start, s.end);
-        let years = match (sy, ey) {
-            (Some(a), Some(e)) if a > b as i64 && e <= horizon as i64 && a <= e => Some((a as i32, e as i32)),
-            (Some(a), Some(e)) => {
-                issues.push_in(
-                    file,
-                    &format!("{path}.start"),
-                    format!("found {a}..={e}; expected start ≤ end within {}..={horizon}", b + 1),
-                );
-                None
-            }
-            _ => {
-                issues.push_in(file, &path, "a shift needs `start` and `end` (inclusive years)");
-                None
-            }
-        };
-        let limit: (f64, &str) = match lever {
-            Some(Lever::MigrationRate) => (0.1, "|delta| ≤ 0.1 (a fraction of population per year)"),
-            Some(Lever::Tfp) => (0.2, "|delta| ≤ 0.2 (log points per year)"),
-            Some(Lever::Tfr) => (5.0, "|delta| ≤ 5 (births per woman)"),
-            _ => (1.0, "|delta| < 1 (a fraction)"),
-        };
-        let delta = match &s.delta {
-            Some(v) => {
-                let dp = format!("{path}.delta");
-                match Uncertain::parse(v, &dp, issues) {
-                    Some(u) if u.support().lo >= -limit.0 && u.support().hi <= limit.0 => Some(u),
-                    Some(u) => {
-                        issues.push_in(file, &dp, format!("found {u}; expected {}", limit.1));
-                        None
-                    }
-                    None => None,
-                }
-            }
-            None => {
-                issues.push_in(file, &path, "a shift needs `delta`");
-                None
-            }
-        };
+        let shift = shift(s, file, local, ctx, issues);
         if issues.len() > before {
             continue;
         }
-        if let (Some(city), Some(lever), Some(sector), Some((start, end)), Some(delta)) =
-            (c, lever, sector, years, delta)
-        {
+        if let Some(mut shift) = shift {
+            let (lever, sector) = (shift.lever, shift.sector);
             let key = format!(
-                "shift.{}.{}.{}.{start}-{end}",
-                city_ids[city],
+                "shift.{}.{}.{}.{}-{}",
+                ctx.cities[shift.city],
                 lever.name(),
-                if lever == Lever::Tfp { SECTORS[sector] } else { "all" }
+                if lever == Lever::Tfp { SECTORS[sector] } else { "all" },
+                shift.start,
+                shift.end
             );
             let dup = shifts
                 .iter()
                 .filter(|x| x.purpose == key || x.purpose.starts_with(&format!("{key}#")))
                 .count();
-            let purpose = if dup == 0 { key } else { format!("{key}#{}", dup + 1) };
-            shifts.push(Shift { city, lever, sector, start, end, delta, purpose });
+            shift.purpose = if dup == 0 { key } else { format!("{key}#{}", dup + 1) };
+            shifts.push(shift);
         }
     }
-    // Combined shifts must keep participation in (0, 1] and the investment rate in [0, 1).
+    shifts
+}
+
+/// One shift, entry `local` of chain file `file`: city, lever, sector, years and amount (its
+/// purpose is given by [`shifts`]).
+fn shift(
+    s: &raw::RawShift,
+    file: usize,
+    local: usize,
+    ctx: &Ctx<'_>,
+    issues: &mut Issues<'_, '_>,
+) -> Option<Shift> {
+    let (b, horizon, city_ids) = (ctx.base_year, ctx.last_year, ctx.cities);
+    let path = format!("shifts[{local}]");
+    let c = match &s.city {
+        Some(c) => {
+            let i = city_ids.iter().position(|x| x == c);
+            if i.is_none() {
+                issues.push_in(
+                    file,
+                    &format!("{path}.city"),
+                    format!("unknown city `{c}` (known: {})", city_ids.join(", ")),
+                );
+            }
+            i
+        }
+        None => {
+            issues.push_in(file, &path, "a shift needs `city`");
+            None
+        }
+    };
+    let lever = match s.lever.as_deref() {
+        Some(l) => {
+            let lv = Lever::parse(l);
+            if lv.is_none() {
+                let hint = crate::locate::suggest(l, &Lever::NAMES).unwrap_or_default();
+                issues.push_in(
+                    file,
+                    &format!("{path}.lever"),
+                    format!("unknown lever `{l}`; expected one of {} {hint}", Lever::NAMES.join(", ")),
+                );
+            }
+            lv
+        }
+        None => {
+            issues.push_in(file, &path, format!("a shift needs `lever`, one of {}", Lever::NAMES.join(", ")));
+            None
+        }
+    };
+    let sector = match (&s.sector, lever) {
+        (Some(sec), Some(Lever::Tfp)) => {
+            let i = SECTORS.iter().position(|x| x == sec);
+            if i.is_none() {
+                issues.push_in(
+                    file,
+                    &format!("{path}.sector"),
+                    format!("unknown sector `{sec}`; expected primary, secondary or tertiary"),
+                );
+            }
+            i
+        }
+        (None, Some(Lever::Tfp)) => {
+            issues.push_in(file, &path, "a tfp shift needs `sector` (primary, secondary or tertiary)");
+            None
+        }
+        (Some(_), Some(_)) => {
+            issues.push_in(file, &format!("{path}.sector"), "only a tfp shift takes a `sector`");
+            None
+        }
+        (_, _) => Some(0),
+    };
+    let (sy, ey) = (s.start, s.end);
+    let years = match (sy, ey) {
+        (Some(a), Some(e)) if a > b as i64 && e <= horizon as i64 && a <= e => Some((a as i32, e as i32)),
+        (Some(a), Some(e)) => {
+            issues.push_in(
+                file,
+                &format!("{path}.start"),
+                format!("found {a}..={e}; expected start ≤ end within {}..={horizon}", b + 1),
+            );
+            None
+        }
+        _ => {
+            issues.push_in(file, &path, "a shift needs `start` and `end` (inclusive years)");
+            None
+        }
+    };
+    let limit = lever.map_or(Lever::InvestmentRate.limit(), Lever::limit);
+    let delta = match &s.delta {
+        Some(v) => {
+            let dp = format!("{path}.delta");
+            match Uncertain::parse(v, &dp, issues) {
+                Some(u) if u.support().lo >= -limit.0 && u.support().hi <= limit.0 => Some(u),
+                Some(u) => {
+                    issues.push_in(file, &dp, format!("found {u}; expected {}", limit.1));
+                    None
+                }
+                None => None,
+            }
+        }
+        None => {
+            issues.push_in(file, &path, "a shift needs `delta`");
+            None
+        }
+    };
+    let (start, end) = years?;
+    Some(Shift {
+        city: c?,
+        lever: lever?,
+        sector: sector?,
+        start,
+        end,
+        delta: delta?,
+        purpose: String::new(),
+    })
+}
+
+/// Combined shifts must keep participation in (0, 1] and the investment rate in [0, 1) in every
+/// year (with the long-run rate anywhere in its support).
+fn check_combined_shifts(
+    region: &Region,
+    shifts: &[Shift],
+    parameters: &[Uncertain],
+    horizon: i32,
+    issues: &mut Issues<'_, '_>,
+) {
+    let b = region.base_year;
     let s_lr = parameters[params::P::InvestmentRateLongRun as usize].support();
     for (ci, c) in region.cities.iter().enumerate() {
         for year in b + 1..=horizon {
@@ -739,11 +845,21 @@ fn validate(
             }
         }
     }
+}
 
-    // Targets.
+/// The targets: the region's, replaced or added to by the scenario's `[[targets]]`; those past
+/// the horizon dropped (a short run cannot answer them).
+fn targets(
+    raw: Vec<raw::RawTarget>,
+    region: &Region,
+    horizon: i32,
+    issues: &mut Issues<'_, '_>,
+) -> Vec<Target> {
+    let b = region.base_year;
+    let city_ids: Vec<&str> = region.cities.iter().map(|c| c.id.as_str()).collect();
     let mut targets = region.targets.clone();
     let entity_ids: Vec<&str> = city_ids.iter().copied().chain(["region"]).collect();
-    for t in raw.targets.iter().flatten() {
+    for t in &raw {
         let Some(tname) = t.name.clone() else {
             issues.push("targets", "a target needs `name`");
             continue;
@@ -812,24 +928,7 @@ fn validate(
     }
     // Region targets beyond the horizon are dropped (a short run cannot answer them).
     targets.retain(|t| t.year <= horizon);
-
-    Scenario {
-        name,
-        description: h.description.unwrap_or_default(),
-        chain: Vec::new(),
-        horizon,
-        draws: draws.max(1) as u64,
-        seed: seed.max(0) as u64,
-        market_access,
-        parameters,
-        parameter_set,
-        transfer,
-        parks,
-        projects,
-        delay_shift: delay_shift as i32,
-        shifts,
-        targets,
-    }
+    targets
 }
 #[cfg(test)]
 mod tests {
