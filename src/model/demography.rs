@@ -6,9 +6,11 @@
 //! (`engine::fused`, on the vector kernels); this is the readable form, with its sums in the
 //! same lanes and order, so that both give the same bits.
 
+use super::levers::CityEffects;
 use crate::arith::{self, Lanes, dot};
 use crate::params::Params;
 use crate::region::{AGES, MAX_AGE};
+use crate::scenario::Lever;
 
 /// Makeham term A.
 pub const MAKEHAM_A: f64 = 0.0002;
@@ -109,10 +111,11 @@ pub fn fertility_schedule() -> [f64; AGES] {
     phi
 }
 
-/// TFR_i(t) = TFR_∞ + (TFR_i(b) − TFR_∞)·e^(−(t−b)/T_f) + shifts (§1); `decay` = e^(−(t−b)/T_f).
+/// TFR_i(t) = TFR_∞ + (TFR_i(b) − TFR_∞)·e^(−(t−b)/T_f) + tfr shifts (§1, §7d);
+/// `decay` = e^(−(t−b)/T_f).
 #[inline]
-pub fn tfr(p: &Params, base: f64, decay: f64, shift: f64) -> f64 {
-    p.tfr_long_run + (base - p.tfr_long_run) * decay + shift
+pub fn tfr(p: &Params, base: f64, decay: f64, levers: &CityEffects) -> f64 {
+    p.tfr_long_run + (base - p.tfr_long_run) * decay + levers.shifts.of(Lever::Tfr)
 }
 
 /// (1 − ι)^(t−b): the mortality improvement of year t (§1), `k` = t − b.

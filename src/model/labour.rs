@@ -2,14 +2,16 @@
 //! shifting from primary to secondary and tertiary, and the parks' workers carved out of their
 //! host sector.
 
+use super::levers::CityEffects;
 use super::{PARK_LABOUR_CAP, PRIMARY_TO_SECONDARY};
 use crate::diagnostics::{Diag, Diagnostics};
 use crate::params::Params;
+use crate::scenario::Lever;
 
-/// E_i = (π_i + participation shifts)·W_i.
+/// E_i = (π_i + participation shifts)·W_i (§2, §7d).
 #[inline]
-pub fn employment(participation: f64, shift: f64, working_age: f64) -> f64 {
-    (participation + shift) * working_age
+pub fn employment(participation: f64, levers: &CityEffects, working_age: f64) -> f64 {
+    (participation + levers.shifts.of(Lever::Participation)) * working_age
 }
 
 /// One year's change of the employment shares e_is: d₁·e_i1 leaves the primary sector, ξ of it
@@ -32,16 +34,13 @@ pub fn by_sector(shares: &[f64; 3], employment: f64) -> [f64; 3] {
     shares.map(|e| e * employment)
 }
 
-/// The parks hosted in each sector take their workers (`demand`) out of it, together at most
-/// 50% of its workers: beyond that every park there is scaled down in proportion (counted). The
-/// share granted goes to `scale` (1 where no park asks).
+/// The parks hosted in each sector take their workers (the levers' `park_demand`) out of it,
+/// together at most 50% of its workers: beyond that every park there is scaled down in
+/// proportion (counted). The share granted goes to the levers' `park_scale` (1 where no park
+/// asks) (§7b).
 #[inline]
-pub fn carve_out_parks(
-    labour: &mut [f64; 3],
-    demand: &[f64; 3],
-    scale: &mut [f64; 3],
-    diag: &mut Diagnostics,
-) {
+pub fn carve_out_parks(labour: &mut [f64; 3], levers: &mut CityEffects, diag: &mut Diagnostics) {
+    let (demand, scale) = (&levers.park_demand, &mut levers.park_scale);
     for s in 0..3 {
         if demand[s] > 0.0 {
             let cap = PARK_LABOUR_CAP * labour[s];
@@ -77,10 +76,11 @@ mod tests {
     #[test]
     fn parks_take_at_most_half_of_their_host_sector() {
         let mut diag = Diagnostics::default();
-        let (mut labour, mut scale) = ([10.0, 20.0, 30.0], [1.0; 3]);
-        carve_out_parks(&mut labour, &[0.0, 4.0, 40.0], &mut scale, &mut diag);
+        let mut labour = [10.0, 20.0, 30.0];
+        let mut levers = CityEffects { park_demand: [0.0, 4.0, 40.0], ..CityEffects::default() };
+        carve_out_parks(&mut labour, &mut levers, &mut diag);
         assert_eq!(labour, [10.0, 16.0, 15.0]);
-        assert_eq!(scale, [1.0, 1.0, 15.0 / 40.0]);
+        assert_eq!(levers.park_scale, [1.0, 1.0, 15.0 / 40.0]);
         assert_eq!(diag.0[Diag::ParkLabourCap as usize], 1);
     }
 }

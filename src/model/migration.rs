@@ -4,9 +4,11 @@
 
 use super::CityBase;
 use super::demography::{AgeSums, Cells, Natural};
+use super::levers::CityEffects;
 use crate::arith;
 use crate::params::Params;
 use crate::region::AGES;
+use crate::scenario::Lever;
 
 /// Largest share of a cell that one year's outflow may remove.
 pub const OUTFLOW_CAP: f64 = 0.9;
@@ -43,10 +45,10 @@ pub fn shock(p: &Params, p_prev: f64, eta: f64) -> f64 {
 
 /// N_i(t) = P_i(t−1)·[(m_i0 + o_i)·e^(−(t−b)/T_m) + β_w·(r_i(t−1) − r_i(b)) + shifts] +
 /// σ_m·P_i(t−1)·η_i(t) (§5), from its terms ([`trend`], [`wage_response`], the migration-rate
-/// shifts, [`shock`]).
+/// shifts of §7d, [`shock`]).
 #[inline]
-pub fn intended(p_prev: f64, trend: f64, wage_response: f64, shift: f64, shock: f64) -> f64 {
-    p_prev * (trend + wage_response + shift) + shock
+pub fn intended(p_prev: f64, trend: f64, wage_response: f64, levers: &CityEffects, shock: f64) -> f64 {
+    p_prev * (trend + wage_response + levers.shifts.of(Lever::MigrationRate)) + shock
 }
 
 /// The calibration pass's m_i0 = [(1 + n_i^ref)·P_i(b) − P_nat,i(b+1)] / [P_i(b)·e^(−1/T_m)]
@@ -226,7 +228,9 @@ mod tests {
         assert!(
             (trend - 0.0108).abs() < 1e-15 && (wage - 0.004).abs() < 1e-15 && (shock + 1.2).abs() < 1e-12
         );
-        let n = intended(400.0, trend, wage, 0.001, shock);
+        let mut levers = CityEffects::default();
+        levers.shifts = crate::model::levers::shifts::ShiftSums::with(Lever::MigrationRate, 0, 0.001);
+        let n = intended(400.0, trend, wage, &levers, shock);
         assert!((n - (400.0 * (0.0108 + 0.004 + 0.001) - 1.2)).abs() < 1e-12);
     }
 }

@@ -10,7 +10,7 @@
 
 use super::demography::{self, Survival};
 use super::inputs::{self, DrawInputs};
-use super::levers::{self, LeverState, YearEffects};
+use super::levers::{self, CityEffects, LeverState, YearEffects};
 use super::migration::{self, Spread};
 use super::output::{self, Aggregates};
 use super::shocks::{self, ShockStreams, YearShocks};
@@ -23,7 +23,6 @@ use crate::error::ModelError;
 use crate::params::Params;
 use crate::region::AGES;
 use crate::rng::Streams;
-use crate::scenario::Lever;
 
 /// A draw's outcomes and the clamps and caps counted in it.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,7 +114,7 @@ fn year(
         let e = &mut effects.cities[i];
         let prev = *c;
         // 2 demography
-        let tfr = demography::tfr(p, city.tfr, decays.tfr, e.shifts.of(Lever::Tfr));
+        let tfr = demography::tfr(p, city.tfr, decays.tfr, e);
         let natural = demography::project_year(
             &mut c.cells,
             &survival[city.mortality],
@@ -129,7 +128,7 @@ fn year(
             prev.population,
             migration::trend(d.calibration.m0[i], d.inputs.offsets[i], decays.migration),
             migration::wage_response(p, relative_wage, city.rel_wage),
-            e.shifts.of(Lever::MigrationRate),
+            e,
             migration::shock(p, prev.population, shocks.migration[i]),
         );
         let spread = migration::spread(
@@ -157,32 +156,18 @@ fn year(
         c.urban = urbanization::urban_population(p, &y, diag);
         // 5 labour
         let (working_age, old) = migration::age_groups(&natural, intended, &spread, city, &c.cells);
-        let employment =
-            labour::employment(city.participation, e.shifts.of(Lever::Participation), working_age);
+        let employment = labour::employment(city.participation, e, working_age);
         labour::shift_shares(p, &mut c.employment_shares);
         let mut workers = labour::by_sector(&c.employment_shares, employment);
-        labour::carve_out_parks(&mut workers, &e.park_demand, &mut e.park_scale, diag);
+        labour::carve_out_parks(&mut workers, e, diag);
         // 6 capital
-        let rate = capital::investment_rate(
-            p,
-            city.investment_rate,
-            decays.investment,
-            e.shifts.of(Lever::InvestmentRate),
-        );
-        capital::accumulate(
-            p,
-            city,
-            &mut c.capital,
-            rate * prev.gdp,
-            e.secondary_move,
-            e.partner_funding,
-            diag,
-        );
+        let rate = capital::investment_rate(p, city.investment_rate, decays.investment, e);
+        capital::accumulate(p, city, &mut c.capital, rate * prev.gdp, e, diag);
         // 8 TFP
         let growth = tfp::growth(p, d.calibration.gamma0[i], decays.tfp);
         let access_change = tfp::access_change(model, access[i], aggregates.access_change);
         let common = tfp::common_growth(p, growth, access_change, shocks.tfp[i], shocks.disaster);
-        tfp::advance(&mut c.ln_tfp, common, &gains[i], e.shifts.by_sector(Lever::Tfp), e.transfer_tfp);
+        tfp::advance(&mut c.ln_tfp, common, &gains[i], e);
         // 9 output (the parks' after every city: `levers::parks::output`)
         let exp: [f64; 3] = std::array::from_fn(|s| {
             arith::exp(tfp::log_output(p, c.ln_tfp[s], arith::ln(c.capital[s]), arith::ln(workers[s])))
@@ -226,7 +211,7 @@ pub fn calibrate(model: &Model, p: &Params) -> Calibration {
     let mut cal = Calibration { gamma0: vec![0.0; n], m0: vec![0.0; n], r0: vec![0.0; n] };
     for (i, (c, city)) in cities.iter().zip(&model.cities).enumerate() {
         let mut cells = c.cells;
-        let tfr = demography::tfr(p, city.tfr, decays.tfr, 0.0);
+        let tfr = demography::tfr(p, city.tfr, decays.tfr, &CityEffects::OFF);
         let natural = demography::project_year(
             &mut cells,
             &survival[city.mortality],
@@ -240,7 +225,7 @@ pub fn calibrate(model: &Model, p: &Params) -> Calibration {
             c.population,
             migration::trend(cal.m0[i], 0.0, decays.migration),
             migration::wage_response(p, relative_wage, city.rel_wage),
-            0.0,
+            &CityEffects::OFF,
             0.0,
         );
         let spread = migration::spread(
@@ -258,13 +243,13 @@ pub fn calibrate(model: &Model, p: &Params) -> Calibration {
         let logit_prev = arith::ln(urbanization::odds(p, c.urban, c.population, &mut diag));
         cal.r0[i] = arith::ln(target) - logit_prev;
         let (working_age, _) = migration::age_groups(&natural, intended, &spread, city, &cells);
-        let employment = labour::employment(city.participation, 0.0, working_age);
+        let employment = labour::employment(city.participation, &CityEffects::OFF, working_age);
         let mut shares = c.employment_shares;
         labour::shift_shares(p, &mut shares);
         let workers = labour::by_sector(&shares, employment);
-        let rate = capital::investment_rate(p, city.investment_rate, decays.investment, 0.0);
+        let rate = capital::investment_rate(p, city.investment_rate, decays.investment, &CityEffects::OFF);
         let mut k = c.capital;
-        capital::accumulate(p, city, &mut k, rate * c.gdp, 0.0, 0.0, &mut diag);
+        capital::accumulate(p, city, &mut k, rate * c.gdp, &CityEffects::OFF, &mut diag);
         cal.gamma0[i] = tfp::calibrated_growth(p, city, &c.ln_tfp, &k, &workers);
     }
     cal

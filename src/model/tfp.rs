@@ -2,10 +2,11 @@
 //! base level, its growth converging to the long run, the shocks, the projects' direct effects
 //! and the levers', and the calibration constant γ_i0.
 
+use super::levers::CityEffects;
 use super::{CityBase, Model, SECONDARY, SECTOR_DRIFT};
 use crate::arith;
 use crate::params::Params;
-use crate::scenario::MarketAccess;
+use crate::scenario::{Lever, MarketAccess};
 
 /// ln A_is(b) = ln Y_is(b) − α·ln K_is(b) − (1 − α)·ln L_is(b) for each sector with output
 /// (0 otherwise), with the draw's α.
@@ -41,12 +42,13 @@ pub fn common_growth(p: &Params, growth: f64, access_change: f64, shock: f64, di
     growth + p.market_access_elasticity * access_change + shock + disaster
 }
 
-/// ln A_is(t) = ln A_is(t − 1) + `common` + γ_s + the projects' gains + tfp shifts + the
-/// transfer's composition effect (sector 2).
+/// ln A_is(t) = ln A_is(t − 1) + `common` + γ_s + the projects' gains + tfp shifts (§7d) + the
+/// transfer's composition effect (§7a, sector 2).
 #[inline]
-pub fn advance(ln_tfp: &mut [f64; 3], common: f64, gains: &[f64; 3], shifts: &[f64; 3], transfer: f64) {
+pub fn advance(ln_tfp: &mut [f64; 3], common: f64, gains: &[f64; 3], levers: &CityEffects) {
+    let shifts = levers.shifts.by_sector(Lever::Tfp);
     for s in 0..3 {
-        let transfer = if s == SECONDARY { transfer } else { 0.0 };
+        let transfer = if s == SECONDARY { levers.transfer_tfp } else { 0.0 };
         ln_tfp[s] += common + SECTOR_DRIFT[s] + gains[s] + shifts[s] + transfer;
     }
 }

@@ -12,10 +12,9 @@
 use super::{Pending, Workspace, fused, kernels};
 use crate::diagnostics::{Diag, Diagnostics};
 use crate::isa::Isa;
-use crate::model::levers;
+use crate::model::levers::{self, CityEffects};
 use crate::model::output::{self, Aggregates};
 use crate::model::{Model, capital, demography, labour, migration, tfp, urbanization};
-use crate::scenario::Lever;
 
 /// For each live draw d of a batch, with its workspace.
 macro_rules! each_live {
@@ -195,12 +194,12 @@ fn demography_and_migration(model: &Model, ws: &mut Workspace, t: i32, logs: &[f
     let (p, isa) = (&ws.inputs.params, ws.isa);
     let cities = ws.cities.iter_mut().zip(&model.cities).zip(&ws.effects.cities);
     for (i, ((c, city), e)) in cities.enumerate() {
-        let tfr = demography::tfr(p, city.tfr, decays.tfr, e.shifts.of(Lever::Tfr));
+        let tfr = demography::tfr(p, city.tfr, decays.tfr, e);
         let intended = migration::intended(
             c.population,
             migration::trend(ws.calibration.m0[i], ws.inputs.offsets[i], decays.migration),
             migration::wage_response(p, logs[i], city.rel_wage),
-            e.shifts.of(Lever::MigrationRate),
+            e,
             migration::shock(p, c.population, ws.shocks.migration[i]),
         );
         let survival = &ws.survival[city.mortality];
@@ -259,32 +258,18 @@ fn factors(model: &Model, ws: &mut Workspace, t: i32, neg_exp: &[f64], args: &mu
         );
         // 5 labour
         let (working_age, old) = migration::age_groups(&pd.natural, pd.intended, &pd.spread, city, &c.cells);
-        let employment =
-            labour::employment(city.participation, e.shifts.of(Lever::Participation), working_age);
+        let employment = labour::employment(city.participation, e, working_age);
         labour::shift_shares(p, &mut c.employment_shares);
         let mut workers = labour::by_sector(&c.employment_shares, employment);
-        labour::carve_out_parks(&mut workers, &e.park_demand, &mut e.park_scale, &mut ws.diag);
+        labour::carve_out_parks(&mut workers, e, &mut ws.diag);
         // 6 capital
-        let rate = capital::investment_rate(
-            p,
-            city.investment_rate,
-            decays.investment,
-            e.shifts.of(Lever::InvestmentRate),
-        );
-        capital::accumulate(
-            p,
-            city,
-            &mut c.capital,
-            rate * c.gdp,
-            e.secondary_move,
-            e.partner_funding,
-            &mut ws.diag,
-        );
+        let rate = capital::investment_rate(p, city.investment_rate, decays.investment, e);
+        capital::accumulate(p, city, &mut c.capital, rate * c.gdp, e, &mut ws.diag);
         // 8 TFP
         let growth = tfp::growth(p, ws.calibration.gamma0[i], decays.tfp);
         let access_change = tfp::access_change(model, access[i], ws.aggregates.access_change);
         let common = tfp::common_growth(p, growth, access_change, ws.shocks.tfp[i], ws.shocks.disaster);
-        tfp::advance(&mut c.ln_tfp, common, &ws.gains[i], e.shifts.by_sector(Lever::Tfp), e.transfer_tfp);
+        tfp::advance(&mut c.ln_tfp, common, &ws.gains[i], e);
         // 9 output, once the logs of every city's capital and labour are taken
         args[6 * i..6 * i + 3].copy_from_slice(&c.capital);
         args[6 * i + 3..6 * i + 6].copy_from_slice(&workers);
@@ -350,7 +335,7 @@ fn calibration_demography(model: &Model, ws: &mut Workspace, t: i32, logs: &[f64
     let (p, isa) = (&ws.inputs.params, ws.isa);
     let mut ignored = Diagnostics::default();
     for (i, (c, city)) in ws.cities.iter_mut().zip(&model.cities).enumerate() {
-        let tfr = demography::tfr(p, city.tfr, decays.tfr, 0.0);
+        let tfr = demography::tfr(p, city.tfr, decays.tfr, &CityEffects::OFF);
         let survival = &ws.survival[city.mortality];
         let natural = fused::natural(isa, city, &mut c.cells, survival, tfr, &model.phi, &mut ws.scratch);
         let m0 = migration::calibrated_rate(city, natural.population, decays.migration);
@@ -359,7 +344,7 @@ fn calibration_demography(model: &Model, ws: &mut Workspace, t: i32, logs: &[f64
             c.population,
             migration::trend(m0, 0.0, decays.migration),
             migration::wage_response(p, logs[i], city.rel_wage),
-            0.0,
+            &CityEffects::OFF,
             0.0,
         );
         let spread = fused::spread(city, &mut c.cells, intended, &mut ws.scratch);
@@ -395,11 +380,11 @@ fn calibration_factors(
         ws.calibration.r0[i] = v_star[i] - logs[n + i];
         let pd = ws.pending[i];
         let (working_age, _) = migration::age_groups(&pd.natural, pd.intended, &pd.spread, city, &c.cells);
-        let employment = labour::employment(city.participation, 0.0, working_age);
+        let employment = labour::employment(city.participation, &CityEffects::OFF, working_age);
         labour::shift_shares(p, &mut c.employment_shares);
         let workers = labour::by_sector(&c.employment_shares, employment);
-        let rate = capital::investment_rate(p, city.investment_rate, decays.investment, 0.0);
-        capital::accumulate(p, city, &mut c.capital, rate * c.gdp, 0.0, 0.0, &mut ignored);
+        let rate = capital::investment_rate(p, city.investment_rate, decays.investment, &CityEffects::OFF);
+        capital::accumulate(p, city, &mut c.capital, rate * c.gdp, &CityEffects::OFF, &mut ignored);
         args[6 * i..6 * i + 3].copy_from_slice(&c.capital);
         args[6 * i + 3..6 * i + 6].copy_from_slice(&workers);
     }

@@ -77,18 +77,23 @@ pub struct CityEffects {
     pub park_tax: f64,
 }
 
+impl CityEffects {
+    /// Every lever off: no effect.
+    pub const OFF: CityEffects = CityEffects {
+        shifts: ShiftSums::NONE,
+        secondary_move: 0.0,
+        transfer_tfp: 0.0,
+        park_demand: [0.0; 3],
+        park_scale: [1.0; 3],
+        partner_funding: 0.0,
+        assessment: 0.0,
+        park_tax: 0.0,
+    };
+}
+
 impl Default for CityEffects {
     fn default() -> Self {
-        CityEffects {
-            shifts: ShiftSums::default(),
-            secondary_move: 0.0,
-            transfer_tfp: 0.0,
-            park_demand: [0.0; 3],
-            park_scale: [1.0; 3],
-            partner_funding: 0.0,
-            assessment: 0.0,
-            park_tax: 0.0,
-        }
+        CityEffects::OFF
     }
 }
 

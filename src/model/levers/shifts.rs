@@ -11,6 +11,9 @@ use crate::scenario::Lever;
 pub struct ShiftSums([[f64; 3]; Lever::COUNT]);
 
 impl ShiftSums {
+    /// No shift.
+    pub const NONE: ShiftSums = ShiftSums([[0.0; 3]; Lever::COUNT]);
+
     /// The sum of a city-wide lever's shifts.
     #[inline]
     pub fn of(&self, lever: Lever) -> f64 {
@@ -21,6 +24,13 @@ impl ShiftSums {
     #[inline]
     pub fn by_sector(&self, lever: Lever) -> &[f64; 3] {
         &self.0[lever as usize]
+    }
+
+    /// One shift's amount (for tests of the equations).
+    pub fn with(lever: Lever, sector: usize, delta: f64) -> ShiftSums {
+        let mut s = ShiftSums::default();
+        s.0[lever as usize][sector] = delta;
+        s
     }
 }
 
