@@ -316,13 +316,25 @@ mod tests {
 
     #[test]
     fn the_region_s_levels_are_the_cities_sums_and_its_rates_ratios_of_sums() {
+        // Every total non-zero, so that every indicator is finite.
+        let one = Totals {
+            old: 1.0,
+            employment: 1.0,
+            births: 1.0,
+            deaths: 1.0,
+            net_migration: 1.0,
+            population_prev: 1.0,
+            gdp_prev: 1.0,
+            park_tax: 1.0,
+            ..Totals::default()
+        };
         let a = Totals {
             population: 2.0,
             urban: 1.0,
             working_age: 1.5,
             gdp: 4.0,
             output: [1.0, 1.0, 2.0],
-            ..Totals::default()
+            ..one
         };
         let b = Totals {
             population: 6.0,
@@ -330,7 +342,7 @@ mod tests {
             working_age: 4.5,
             gdp: 4.0,
             output: [0.0, 2.0, 2.0],
-            ..Totals::default()
+            ..one
         };
         let mut region = a;
         region.add(&b);
@@ -341,9 +353,16 @@ mod tests {
         assert_eq!(get(Indicator::Population), 8.0);
         assert_eq!(get(Indicator::UrbanizationRate), 75.0);
         assert_eq!(get(Indicator::WorkingAgeShare), 75.0);
+        assert_eq!(get(Indicator::OldAgeDependency), 100.0 * 2.0 / 6.0);
         assert_eq!(get(Indicator::GdpNominal), 12.0);
         assert_eq!(get(Indicator::GdpShareSecondary), 37.5);
         assert_eq!(get(Indicator::GdpPerCapita), 1e4);
         assert!(get(Indicator::Births).is_nan(), "no flow in the base year");
+        // A later year's flows and growth rates, from the sums.
+        assert!(write_entity(l, 1, 2019, false, &region, region.gdp, 1.0, &mut out));
+        let get = |i: Indicator| out[l.index(1, 2019, i)];
+        assert_eq!((get(Indicator::Births), get(Indicator::ParkTaxToPartner)), (2.0, 2.0));
+        assert_eq!((get(Indicator::GdpGrowth), get(Indicator::PopulationGrowth)), (300.0, 300.0));
+        assert_eq!(get(Indicator::GdpPerCapita), 1e4 * 8.0 / 5.0, "mid-year population");
     }
 }
