@@ -83,33 +83,43 @@ impl Totals {
     }
 }
 
+/// A draw's state at the end of a year, as its outcomes are made of it.
+#[derive(Debug, Clone, Copy)]
+pub struct YearEnd<'a> {
+    /// Every city.
+    pub cities: &'a [CityState],
+    /// The levers' effects of the year (assessment GDP, park tax, the parks' series).
+    pub effects: &'a YearEffects,
+    /// The price level.
+    pub price: f64,
+    /// The draw's parameters (named in errors).
+    pub params: &'a Params,
+}
+
 /// Write year t's outcomes of every city and the region, the parks' series and (in the base
 /// year and the horizon) the pyramids, into the draw's slice; an error names the first outcome
 /// that is not finite.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub fn write_year(
     model: &Model,
-    cities: &[CityState],
-    effects: &YearEffects,
-    price: f64,
-    params: &Params,
+    year: &YearEnd<'_>,
     t: i32,
     draw: u64,
     out: &mut [f64],
 ) -> Result<(), ModelError> {
+    let YearEnd { cities, effects, price, params } = *year;
     let layout = model.layout;
     let base = t == model.base_year;
     let mut region = Totals::default();
     for (i, (c, e)) in cities.iter().zip(&effects.cities).enumerate() {
         let city = Totals::of(c, e.park_tax);
         region.add(&city);
-        if !write_entity(layout, i, t, base, &city, c.gdp + e.assessment, price, out) {
+        if !write_entity(slot(layout, i, t, out), base, &city, c.gdp + e.assessment, price) {
             check(layout, i, t, draw, &model.city_ids[i], params, out)?;
         }
     }
     // The region's assessment GDP is its territorial GDP (MODEL.md §7b).
-    if !write_entity(layout, model.n, t, base, &region, region.gdp, price, out) {
+    if !write_entity(slot(layout, model.n, t, out), base, &region, region.gdp, price) {
         check(layout, model.n, t, draw, "region", params, out)?;
     }
     if base || t == model.horizon {
@@ -149,26 +159,22 @@ pub fn write_pyramids(model: &Model, cities: &[CityState], which: usize, out: &m
     }
 }
 
-/// Write one entity's indicators of year t (MODEL.md §9) from its totals; returns whether every
-/// value written is finite (the base year's flows, NaN by definition, are not counted). The
-/// values are checked while in registers: reading them back right after the scalar stores would
-/// wait for those stores to reach the cache.
-#[allow(clippy::too_many_arguments)]
+/// Entity e's indicators of year t in a draw's slice.
 #[inline(always)]
-pub fn write_entity(
-    layout: Layout,
-    e: usize,
-    t: i32,
-    base: bool,
-    v: &Totals,
-    assessment: f64,
-    price: f64,
-    out: &mut [f64],
-) -> bool {
+fn slot(layout: Layout, e: usize, t: i32, out: &mut [f64]) -> &mut [f64] {
+    let at = layout.index(e, t, Indicator::Population);
+    &mut out[at..at + N_INDICATORS]
+}
+
+/// Write one entity's indicators of a year (MODEL.md §9) from its totals into its `slot` (one
+/// value per indicator, in their order; `base`: the base year, without flows); returns whether
+/// every value written is finite (the base year's flows, NaN by definition, are not counted).
+/// The values are checked while in registers: reading them back right after the scalar stores
+/// would wait for those stores to reach the cache.
+#[inline(always)]
+pub fn write_entity(slot: &mut [f64], base: bool, v: &Totals, assessment: f64, price: f64) -> bool {
     use Indicator::*;
     let p_mid = if base { v.population } else { 0.5 * (v.population + v.population_prev) };
-    let at = layout.index(e, t, Population);
-    let slot = &mut out[at..at + N_INDICATORS];
     // x − x is +0 for every finite x and NaN for ±∞ and NaN: the sum stays 0 while all are finite.
     let mut zero = 0.0;
     let mut put = |ind: Indicator, x: f64| {
@@ -252,8 +258,8 @@ pub fn base_year(model: &Model) -> (Vec<f64>, bool) {
     let p = Params::default();
     let cities: Vec<CityState> = model.cities.iter().map(|c| CityState::base(&p, c)).collect();
     let mut row = vec![f64::NAN; model.layout.len()];
-    let finite =
-        write_year(model, &cities, &YearEffects::none(model), 1.0, &p, model.base_year, 0, &mut row).is_ok();
+    let year = YearEnd { cities: &cities, effects: &YearEffects::none(model), price: 1.0, params: &p };
+    let finite = write_year(model, &year, model.base_year, 0, &mut row).is_ok();
     (row, finite)
 }
 
@@ -348,7 +354,7 @@ mod tests {
         region.add(&b);
         let l = Layout { cities: 1, base_year: 2018, horizon: 2019, parks: 0 };
         let mut out = vec![0.0; l.len()];
-        assert!(write_entity(l, 1, 2018, true, &region, region.gdp, 1.5, &mut out));
+        assert!(write_entity(slot(l, 1, 2018, &mut out), true, &region, region.gdp, 1.5));
         let get = |i: Indicator| out[l.index(1, 2018, i)];
         assert_eq!(get(Indicator::Population), 8.0);
         assert_eq!(get(Indicator::UrbanizationRate), 75.0);
@@ -359,7 +365,7 @@ mod tests {
         assert_eq!(get(Indicator::GdpPerCapita), 1e4);
         assert!(get(Indicator::Births).is_nan(), "no flow in the base year");
         // A later year's flows and growth rates, from the sums.
-        assert!(write_entity(l, 1, 2019, false, &region, region.gdp, 1.0, &mut out));
+        assert!(write_entity(slot(l, 1, 2019, &mut out), false, &region, region.gdp, 1.0));
         let get = |i: Indicator| out[l.index(1, 2019, i)];
         assert_eq!((get(Indicator::Births), get(Indicator::ParkTaxToPartner)), (2.0, 2.0));
         assert_eq!((get(Indicator::GdpGrowth), get(Indicator::PopulationGrowth)), (300.0, 300.0));

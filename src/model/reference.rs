@@ -12,11 +12,12 @@ use super::demography::{self, Survival};
 use super::inputs::{self, DrawInputs};
 use super::levers::{self, CityEffects, LeverState, YearEffects};
 use super::migration::{self, Spread};
+use super::outcomes::{self, YearEnd};
 use super::output::{self, Aggregates};
 use super::shocks::{self, ShockStreams, YearShocks};
 use super::state::{Calibration, CityState};
 use super::urbanization::{self, Year};
-use super::{Decays, Mode, Model, capital, labour, market_access, outcomes, tfp};
+use super::{Decays, Mode, Model, capital, labour, market_access, tfp};
 use crate::arith;
 use crate::diagnostics::{Diag, Diagnostics};
 use crate::error::ModelError;
@@ -62,7 +63,8 @@ pub fn simulate(model: &Model, streams: &Streams<'_>, mode: Mode) -> Result<Outc
     let mut price = 1.0;
     let mut values = vec![f64::NAN; model.layout.len()];
     let b = model.base_year;
-    outcomes::write_year(model, &cities, &effects, price, &p, b, streams.draw, &mut values)?;
+    let end = YearEnd { cities: &cities, effects: &effects, price, params: &p };
+    outcomes::write_year(model, &end, b, streams.draw, &mut values)?;
     for t in b + 1..=model.horizon {
         if mode == Mode::Stochastic {
             shocks::draw(model, &p, &mut shock_streams, &mut shocks);
@@ -80,7 +82,8 @@ pub fn simulate(model: &Model, streams: &Streams<'_>, mode: Mode) -> Result<Outc
         );
         price = output::price(&p, price, shocks.inflation);
         output::growth_gaps(model, &mut cities);
-        outcomes::write_year(model, &cities, &effects, price, &p, t, streams.draw, &mut values)?;
+        let end = YearEnd { cities: &cities, effects: &effects, price, params: &p };
+        outcomes::write_year(model, &end, t, streams.draw, &mut values)?;
     }
     Ok(Outcome { values, diagnostics: diag })
 }

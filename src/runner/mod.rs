@@ -174,7 +174,8 @@ pub fn run<S: Sink>(
     let threads = rayon::current_num_threads();
     let mut workers: Vec<Mutex<Option<Worker<S::Worker>>>> = (0..threads).map(|_| Mutex::new(None)).collect();
     while let Some(p) = pass {
-        let chunks = run_pass(models, cfg, &draws, &sink, &workers, &p, hooks)?;
+        let job = Job { models, cfg, first_draw: draws.start, sink: &sink, pass: &p, hooks };
+        let chunks = job.run(&workers)?;
         let states =
             workers.iter_mut().filter_map(|w| w.get_mut().unwrap_or_else(|e| e.into_inner()).as_mut());
         pass = sink.pass_done(chunks, states.map(|w| &mut w.sink).collect());
@@ -191,125 +192,116 @@ pub fn run<S: Sink>(
 /// A thread's chunks of a pass (numbered), and its failure if one of its draws failed (the row).
 type ThreadPass<C> = (Vec<(u64, C)>, Option<(u64, ModelError)>);
 
-/// One pass: the chunks of `pass.rows` go to the threads in order (each thread takes the next
-/// chunk when it is done with one), and come back in chunk order.
-fn run_pass<S: Sink>(
-    models: &[&Model],
-    cfg: &RunConfig,
-    draws: &Range<u64>,
-    sink: &S,
-    workers: &[Mutex<Option<Worker<S::Worker>>>],
-    pass: &Pass,
-    hooks: Hooks<'_>,
-) -> Result<Vec<S::Chunk>, ModelError> {
-    debug_assert!(pass.rows.start.is_multiple_of(CHUNK));
-    let mode = if cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic };
-    let rows = pass.rows.clone();
-    let (next, limit) = (AtomicU64::new(rows.start / CHUNK), AtomicU64::new(rows.end.div_ceil(CHUNK)));
-    let threads = workers.len();
-    let outs: Vec<ThreadPass<S::Chunk>> = rayon::broadcast(|ctx| {
-        let mut slot = workers[ctx.index() % threads].lock().unwrap_or_else(|e| e.into_inner());
-        let w = slot.get_or_insert_with(|| Worker {
-            batches: models.iter().map(|m| Batch::on(cfg.isa, m)).collect(),
-            diagnostics: vec![Diagnostics::default(); models.len()],
-            sink: sink.worker(),
-        });
-        let (mut done, mut error) = (Vec::new(), None);
-        loop {
-            let c = next.fetch_add(1, Ordering::Relaxed);
-            if c >= limit.load(Ordering::Relaxed) {
-                break;
-            }
-            let (first, last) = (c * CHUNK, ((c + 1) * CHUNK).min(rows.end));
-            let mut chunk = sink.start(&mut w.sink, c, (last - first) as usize);
-            for r in (first..last).step_by(BATCH) {
-                let k = (last - r).min(BATCH as u64) as usize;
-                let failed = if (hooks.cancelled)() {
-                    Some((r, ModelError::Cancelled))
-                } else {
-                    batch(
-                        models,
-                        cfg.seed,
-                        draws.start + r,
-                        k,
-                        mode,
-                        sink,
-                        w,
-                        &mut chunk,
-                        (r - first) as usize,
-                        pass,
-                    )
-                    .err()
-                    .map(|(row, e)| (r + row as u64, e))
-                };
-                if let Some(f) = failed {
-                    // Chunks are handed out in order: every chunk before this one is already
-                    // running, and none after it need start.
-                    limit.fetch_min(c, Ordering::Relaxed);
-                    error = Some(f);
-                    break;
-                }
-                if pass.counted {
-                    (hooks.progress)(k as u64 * models.len() as u64);
-                }
-            }
-            if error.is_some() {
-                break;
-            }
-            sink.end(&mut w.sink, &mut chunk);
-            done.push((c, chunk));
-        }
-        (done, error)
-    });
-    let mut chunks = Vec::new();
-    let mut error: Option<(u64, ModelError)> = None;
-    for (done, e) in outs {
-        chunks.extend(done);
-        if let Some((r, e)) = e {
-            if matches!(e, ModelError::Cancelled) {
-                return Err(e);
-            }
-            keep_lowest(&mut error, r, e);
-        }
-    }
-    if let Some((_, e)) = error {
-        return Err(e);
-    }
-    chunks.sort_unstable_by_key(|(c, _)| *c);
-    Ok(chunks.into_iter().map(|(_, chunk)| chunk).collect())
+/// One pass's settings, shared by its threads.
+struct Job<'a, S> {
+    models: &'a [&'a Model],
+    cfg: &'a RunConfig,
+    /// The run's first draw (row 0).
+    first_draw: u64,
+    sink: &'a S,
+    pass: &'a Pass,
+    hooks: Hooks<'a>,
 }
 
-/// Draws `first..first + k` of the run (at `at` in their chunk) of every model, into the sink's
-/// buffers; a failure gives the lowest failing row of the batch, and in it the first model.
-#[allow(clippy::too_many_arguments)]
-fn batch<S: Sink>(
-    models: &[&Model],
-    seed: u64,
-    first: u64,
-    k: usize,
-    mode: Mode,
-    sink: &S,
-    w: &mut Worker<S::Worker>,
-    chunk: &mut S::Chunk,
-    at: usize,
-    pass: &Pass,
-) -> Result<(), (usize, ModelError)> {
-    let mut streams: [Streams<'_>; BATCH] = [Streams::of(seed, 0); BATCH];
-    for (s, d) in streams.iter_mut().zip(first..) {
-        *s = sink.streams(seed, d);
-    }
-    let mut failed = None;
-    for (m, model) in models.iter().enumerate() {
-        let buf = sink.buffer(&mut w.sink, chunk, m, at, k);
-        match engine::simulate_batch(model, &streams[..k], mode, &mut w.batches[m], buf) {
-            Ok(d) if pass.counted => w.diagnostics[m].merge(&d),
-            Ok(_) => {}
-            Err((row, e)) => keep_lowest(&mut failed, row, e),
+impl<S: Sink> Job<'_, S> {
+    /// Run the pass: the chunks of its rows go to the threads in order (each thread takes the
+    /// next chunk when it is done with one), and come back in chunk order.
+    fn run(&self, workers: &[Mutex<Option<Worker<S::Worker>>>]) -> Result<Vec<S::Chunk>, ModelError> {
+        let rows = self.pass.rows.clone();
+        debug_assert!(rows.start.is_multiple_of(CHUNK));
+        let (next, limit) = (AtomicU64::new(rows.start / CHUNK), AtomicU64::new(rows.end.div_ceil(CHUNK)));
+        let threads = workers.len();
+        let outs: Vec<ThreadPass<S::Chunk>> = rayon::broadcast(|ctx| {
+            let mut slot = workers[ctx.index() % threads].lock().unwrap_or_else(|e| e.into_inner());
+            let w = slot.get_or_insert_with(|| Worker {
+                batches: self.models.iter().map(|m| Batch::on(self.cfg.isa, m)).collect(),
+                diagnostics: vec![Diagnostics::default(); self.models.len()],
+                sink: self.sink.worker(),
+            });
+            let (mut done, mut error) = (Vec::new(), None);
+            loop {
+                let c = next.fetch_add(1, Ordering::Relaxed);
+                if c >= limit.load(Ordering::Relaxed) {
+                    break;
+                }
+                match self.chunk(w, c) {
+                    Ok(chunk) => done.push((c, chunk)),
+                    Err(f) => {
+                        // Chunks are handed out in order: every chunk before this one is
+                        // already running, and none after it need start.
+                        limit.fetch_min(c, Ordering::Relaxed);
+                        error = Some(f);
+                        break;
+                    }
+                }
+            }
+            (done, error)
+        });
+        let mut chunks = Vec::new();
+        let mut error: Option<(u64, ModelError)> = None;
+        for (done, e) in outs {
+            chunks.extend(done);
+            if let Some((r, e)) = e {
+                if matches!(e, ModelError::Cancelled) {
+                    return Err(e);
+                }
+                keep_lowest(&mut error, r, e);
+            }
         }
+        if let Some((_, e)) = error {
+            return Err(e);
+        }
+        chunks.sort_unstable_by_key(|(c, _)| *c);
+        Ok(chunks.into_iter().map(|(_, chunk)| chunk).collect())
     }
-    if let Some(f) = failed {
-        return Err(f);
+
+    /// Chunk c of the pass, batch by batch; a failure gives the lowest failing row.
+    fn chunk(&self, w: &mut Worker<S::Worker>, c: u64) -> Result<S::Chunk, (u64, ModelError)> {
+        let (first, last) = (c * CHUNK, ((c + 1) * CHUNK).min(self.pass.rows.end));
+        let mut chunk = self.sink.start(&mut w.sink, c, (last - first) as usize);
+        for r in (first..last).step_by(BATCH) {
+            let k = (last - r).min(BATCH as u64) as usize;
+            if (self.hooks.cancelled)() {
+                return Err((r, ModelError::Cancelled));
+            }
+            self.batch(w, &mut chunk, r, (r - first) as usize, k).map_err(|(row, e)| (r + row as u64, e))?;
+            if self.pass.counted {
+                (self.hooks.progress)(k as u64 * self.models.len() as u64);
+            }
+        }
+        self.sink.end(&mut w.sink, &mut chunk);
+        Ok(chunk)
     }
-    sink.filled(&mut w.sink, chunk, at, k);
-    Ok(())
+
+    /// Rows `row..row + k` of the run (at `at` in their chunk) of every model, into the sink's
+    /// buffers; a failure gives the lowest failing row of the batch, and in it the first model.
+    fn batch(
+        &self,
+        w: &mut Worker<S::Worker>,
+        chunk: &mut S::Chunk,
+        row: u64,
+        at: usize,
+        k: usize,
+    ) -> Result<(), (usize, ModelError)> {
+        let (seed, mode) =
+            (self.cfg.seed, if self.cfg.deterministic { Mode::Deterministic } else { Mode::Stochastic });
+        let mut streams: [Streams<'_>; BATCH] = [Streams::of(seed, 0); BATCH];
+        for (s, d) in streams.iter_mut().zip(self.first_draw + row..) {
+            *s = self.sink.streams(seed, d);
+        }
+        let mut failed = None;
+        for (m, model) in self.models.iter().enumerate() {
+            let buf = self.sink.buffer(&mut w.sink, chunk, m, at, k);
+            match engine::simulate_batch(model, &streams[..k], mode, &mut w.batches[m], buf) {
+                Ok(d) if self.pass.counted => w.diagnostics[m].merge(&d),
+                Ok(_) => {}
+                Err((row, e)) => keep_lowest(&mut failed, row, e),
+            }
+        }
+        if let Some(f) = failed {
+            return Err(f);
+        }
+        self.sink.filled(&mut w.sink, chunk, at, k);
+        Ok(())
+    }
 }

@@ -21,10 +21,11 @@ use super::demography::{Natural, Survival};
 use super::inputs::{self, DrawInputs, Source};
 use super::levers::{LeverState, YearEffects};
 use super::migration::Spread;
+use super::outcomes::{self, YearEnd};
 use super::output::Aggregates;
 use super::shocks::{self, ShockStreams, YearShocks};
 use super::state::{Calibration, CityState};
-use super::{Decays, Mode, Model, outcomes, purposes, tfp};
+use super::{Decays, Mode, Model, purposes, tfp};
 use crate::diagnostics::Diagnostics;
 use crate::error::{ModelError, keep_lowest};
 use crate::isa::Isa;
@@ -141,6 +142,17 @@ impl Workspace {
     /// The compiled version the workspace runs in.
     pub fn isa(&self) -> Isa {
         self.isa
+    }
+
+    /// The draw's state at the end of the year just stepped, as its outcomes see it.
+    #[inline(always)]
+    fn year_end(&self) -> YearEnd<'_> {
+        YearEnd {
+            cities: &self.cities,
+            effects: &self.effects,
+            price: self.price,
+            params: &self.inputs.params,
+        }
     }
 
     /// Year t's convergence factors.
@@ -451,16 +463,7 @@ fn run_inner(
             }
             Ok(())
         } else {
-            outcomes::write_year(
-                model,
-                &ws.cities,
-                &ws.effects,
-                ws.price,
-                &ws.inputs.params,
-                b,
-                streams.draw,
-                row,
-            )
+            outcomes::write_year(model, &ws.year_end(), b, streams.draw, row)
         };
         if let Err(e) = base_year {
             live[d] = false;
@@ -482,8 +485,7 @@ fn run_inner(
             if !live[d] {
                 continue;
             }
-            let (p, cities) = (&ws.inputs.params, &ws.cities);
-            match outcomes::write_year(model, cities, &ws.effects, ws.price, p, t, streams.draw, row) {
+            match outcomes::write_year(model, &ws.year_end(), t, streams.draw, row) {
                 Ok(()) => observe(d, YearView { year: t, ws }),
                 Err(e) => {
                     live[d] = false;
