@@ -135,7 +135,7 @@ pub fn calibrate(model: &Model, wss: &mut [Workspace], live: &[bool], j: &mut Jo
     j.factors.ln(isa, k);
     each_live!(wss, live, |d, ws| calibration_output_args(ws, j.factors.vals(d), j.output.args(d)));
     j.output.exp(isa, k);
-    each_live!(wss, live, |d, ws| calibration_ratios(model, ws, j.output.vals(d), j.gamma.args(d)));
+    each_live!(wss, live, |d, _| calibration_ratios(model, j.output.vals(d), j.gamma.args(d)));
     j.gamma.ln(isa, k);
     each_live!(wss, live, |d, ws| ws.calibration.gamma0.copy_from_slice(j.gamma.vals(d)));
 }
@@ -404,7 +404,7 @@ fn calibration_output_args(ws: &Workspace, logs: &[f64], args: &mut [f64]) {
 
 /// The ratios whose logs are γ_i0, from the calibration pass's output at γ = 0 (`exp`).
 #[inline(always)]
-fn calibration_ratios(model: &Model, _: &Workspace, exp: &[f64], args: &mut [f64]) {
+fn calibration_ratios(model: &Model, exp: &[f64], args: &mut [f64]) {
     for (i, city) in model.cities.iter().enumerate() {
         let output: &[f64; 3] = exp[3 * i..3 * i + 3].try_into().expect("three sectors");
         args[i] = tfp::calibration_ratio(city, output);
