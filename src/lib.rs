@@ -20,6 +20,7 @@ pub mod indicators;
 pub mod isa;
 pub mod locate;
 pub mod model;
+pub mod observed;
 pub mod output;
 pub mod params;
 pub mod region;

@@ -1,4 +1,4 @@
-//! The deterministic baseline against `../shared/golden/baseline-deterministic.csv`, computed by an
+//! The deterministic plan-era baseline (`scenarios/plan-era.toml`) against `../shared/golden/baseline-deterministic.csv`, computed by an
 //! independent implementation of MODEL.md (an external oracle): every row to 1e-6 relative, or
 //! 1e-7 absolute in the indicator's unit.
 
@@ -17,7 +17,7 @@ fn deterministic_baseline_matches_the_independent_implementation() {
         eprintln!("skipped: {} is not beside this checkout", golden.display());
         return;
     }
-    let (region, _, model) = model_of(&baseline_text());
+    let (region, _, model) = model_of(&plan_era_text());
     let mut ws = Workspace::new(&model);
     let mut out = vec![0.0; model.layout.len()];
     simulate(&model, &Streams::of(0, 0), Mode::Deterministic, &mut ws, &mut out).unwrap();

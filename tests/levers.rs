@@ -11,7 +11,7 @@ use minxinan::rng::Streams;
 use minxinan::{Model, Region, RunConfig, Scenario, output, stats};
 use std::path::Path;
 
-/// Load a scenario that may extend `baseline.toml` (read from scenarios/).
+/// Load a scenario that may extend `plan-era.toml` (read from scenarios/).
 fn load(text: &str) -> (Region, Scenario, Model) {
     let region = Region::embedded();
     let dir = root().join("scenarios");
@@ -41,16 +41,16 @@ fn summary_of(text: &str, draws: u64) -> String {
 
 #[test]
 fn zero_size_levers_are_exact_no_ops() {
-    let base = summary_of("[scenario]\nname = \"baseline\"\nextends = \"baseline.toml\"\n", 300);
-    assert_eq!(base, summary_of(&baseline_text(), 300), "extends alone changes nothing");
-    let transfer = "[scenario]\nname = \"baseline\"\nextends = \"baseline.toml\"\n[transfer]\norigins = { xiamen = 0.35, quanzhou = 0.35 }\ndestinations = { sanming = 0.5, longyan = 0.5 }\nstart = 2020\nend = 2030\nrate = 0\n";
+    let base = summary_of("[scenario]\nname = \"plan-era\"\nextends = \"plan-era.toml\"\n", 300);
+    assert_eq!(base, summary_of(&plan_era_text(), 300), "extends alone changes nothing");
+    let transfer = "[scenario]\nname = \"plan-era\"\nextends = \"plan-era.toml\"\n[transfer]\norigins = { xiamen = 0.35, quanzhou = 0.35 }\ndestinations = { sanming = 0.5, longyan = 0.5 }\nstart = 2020\nend = 2030\nrate = 0\n";
     assert!(summary_of(transfer, 300) == base, "transfer with rate 0");
-    let mut parks = String::from("[scenario]\nname = \"baseline\"\nextends = \"baseline.toml\"\n");
+    let mut parks = String::from("[scenario]\nname = \"plan-era\"\nextends = \"plan-era.toml\"\n");
     for id in PARK_IDS {
         parks.push_str(&format!("[[parks]]\nid = \"{id}\"\nvalue_added = 0\n"));
     }
     assert!(summary_of(&parks, 300) == base, "parks with value added 0");
-    let shift = "[scenario]\nname = \"baseline\"\nextends = \"baseline.toml\"\n[infrastructure]\ndelay_shift = 0\n[[shifts]]\ncity = \"longyan\"\nlever = \"tfp\"\nsector = \"secondary\"\nstart = 2021\nend = 2025\ndelta = 0\n";
+    let shift = "[scenario]\nname = \"plan-era\"\nextends = \"plan-era.toml\"\n[infrastructure]\ndelay_shift = 0\n[[shifts]]\ncity = \"longyan\"\nlever = \"tfp\"\nsector = \"secondary\"\nstart = 2021\nend = 2025\ndelta = 0\n";
     assert!(summary_of(shift, 300) == base, "delay_shift 0 and a zero shift");
 }
 
@@ -86,14 +86,14 @@ fn transfer_paths(model: &Model, draw: u64) -> (Vec<f64>, Vec<f64>) {
 fn the_transfer_raises_destination_industry_and_lowers_origin_capital_in_every_draw() {
     let (_, _, base) = model_of(&baseline_text());
     let (_, sc, alt) = scenario_file("industry-transfer.toml");
-    let end = sc.transfer.as_ref().unwrap().end;
+    let (start, end) = sc.transfer.as_ref().map(|t| (t.start, t.end)).unwrap();
     let draws = 2000;
     let mut late_lower = 0;
     for draw in 0..draws {
         let (sec_b, cap_b) = transfer_paths(&base, draw);
         let (sec_a, cap_a) = transfer_paths(&alt, draw);
         for (k, year) in (2019..=2035).enumerate() {
-            if year < 2020 {
+            if year < start {
                 assert_eq!(sec_a[k], sec_b[k], "before the start nothing moves");
                 assert_eq!(cap_a[k], cap_b[k]);
                 continue;
@@ -122,13 +122,13 @@ fn the_transfer_raises_destination_industry_and_lowers_origin_capital_in_every_d
 
 #[test]
 fn each_park_raises_its_hosts_territorial_gdp_in_every_draw() {
-    let (_, _, base) = model_of(&baseline_text());
+    let (_, _, base) = model_of(&plan_era_text());
     let l = base.layout;
     let mut wb = Workspace::new(&base);
     let mut ob = vec![0.0; l.len()];
     for id in PARK_IDS {
         let (_, sc, alt) = load(&format!(
-            "[scenario]\nname = \"one-park\"\nextends = \"baseline.toml\"\n[[parks]]\nid = \"{id}\"\n"
+            "[scenario]\nname = \"one-park\"\nextends = \"plan-era.toml\"\n[[parks]]\nid = \"{id}\"\n"
         ));
         let park = &sc.parks[0];
         let mut wa = Workspace::new(&alt);
@@ -158,7 +158,7 @@ fn a_later_opening_never_raises_tfp_in_deterministic_mode() {
         .unwrap();
         v
     };
-    let (_, _, on_time) = model_of(&baseline_text());
+    let (_, _, on_time) = model_of(&plan_era_text());
     let reference = ln_a(&on_time);
     for later in [
         "[infrastructure]\ndelay_shift = 1\n",
@@ -167,7 +167,7 @@ fn a_later_opening_never_raises_tfp_in_deterministic_mode() {
         "[[infrastructure.projects]]\nid = \"xiamen-new-airport\"\nopen_year = 2030\n",
         "[[infrastructure.projects]]\nid = \"fuxia-hsr\"\nenabled = false\n",
     ] {
-        let (_, _, m) = load(&format!("[scenario]\nname = \"late\"\nextends = \"baseline.toml\"\n{later}"));
+        let (_, _, m) = load(&format!("[scenario]\nname = \"late\"\nextends = \"plan-era.toml\"\n{later}"));
         let v = ln_a(&m);
         let mut differs = false;
         for (a, b) in v.iter().zip(&reference) {
@@ -181,7 +181,7 @@ fn a_later_opening_never_raises_tfp_in_deterministic_mode() {
 #[test]
 fn park_accounting_holds_in_every_draw_and_year() {
     // Mixed statistics rules, fixed tax terms so that the tax can be checked exactly.
-    let mut text = String::from("[scenario]\nname = \"acc\"\nextends = \"baseline.toml\"\n");
+    let mut text = String::from("[scenario]\nname = \"acc\"\nextends = \"plan-era.toml\"\n");
     for (k, id) in PARK_IDS.iter().enumerate() {
         let rule = ["dual", "split", "host"][k % 3];
         text.push_str(&format!(
@@ -221,7 +221,7 @@ fn park_accounting_holds_in_every_draw_and_year() {
 #[test]
 fn split_statistics_move_the_tax_share_of_value_added_to_the_partner() {
     // One split park: the host counts Y − r·Y, the partner r·Y: together exactly the value added.
-    let text = "[scenario]\nname = \"split\"\nextends = \"baseline.toml\"\n[[parks]]\nid = \"xiamen-longyan\"\nstatistics = \"split\"\ntax_share_to_partner = 0.3\n";
+    let text = "[scenario]\nname = \"split\"\nextends = \"plan-era.toml\"\n[[parks]]\nid = \"xiamen-longyan\"\nstatistics = \"split\"\ntax_share_to_partner = 0.3\n";
     let (_, sc, model) = load(text);
     let (host, partner) = (sc.parks[0].host, sc.parks[0].partner);
     let ens = ensemble(&model, &RunConfig::new(0..50, 2));

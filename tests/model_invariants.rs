@@ -105,7 +105,7 @@ fn region_rows_are_sums_or_ratios_of_sums_in_every_draw() {
 
 #[test]
 fn base_year_equals_the_data_in_every_draw() {
-    let (_, _, model) = model_of(&baseline_text());
+    let (_, _, model) = model_of(&plan_era_text());
     let cfg = RunConfig::new(0..200, 99);
     let ens = ensemble(&model, &cfg);
     let data = cities_data();
@@ -138,7 +138,7 @@ fn base_year_equals_the_data_in_every_draw() {
 
 #[test]
 fn deterministic_calibration_reproduces_the_reference_year() {
-    let (_, _, model) = model_of(&baseline_text());
+    let (_, _, model) = model_of(&plan_era_text());
     let mut ws = Workspace::new(&model);
     let mut out = vec![0.0; model.layout.len()];
     simulate(&model, &Streams::of(1, 0), Mode::Deterministic, &mut ws, &mut out).unwrap();
@@ -165,7 +165,7 @@ fn stochastic_calibration_uses_each_draws_parameters() {
     // the first simulated year coincide, so each draw reproduces the reference year exactly.
     let text = format!(
         "{}\n[parameters]\ntfp_shock_sd = 0\ndisaster_probability = 0\nmigration_shock_sd = 0\nmigration_offset_sd = 0\nurbanization_shock_sd = 0\n",
-        baseline_text()
+        plan_era_text()
     );
     let (_, _, model) = model_of(&text);
     let mut model = model;
@@ -240,7 +240,7 @@ fn every_indicator_is_finite_and_draws_differ() {
 fn extreme_scenarios_stay_finite_and_non_negative() {
     let region = minxinan::Region::embedded();
     let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
-    for name in ["high.toml", "low.toml"] {
+    for name in ["high.toml", "low.toml", "high-history.toml"] {
         let path = root().join("tests/extreme").join(name);
         let sc = minxinan::Scenario::load(&path, &read, &region).unwrap_or_else(|e| panic!("{e}"));
         let model = minxinan::Model::new(&region, &sc).unwrap();

@@ -55,9 +55,16 @@ fn isa() -> minxinan::isa::Isa {
     minxinan::isa::Isa::chosen(std::env::var("MINXINAN_ISA").ok().as_deref())
 }
 
-fn read_scenario(region: &Region, path: &Path) -> Result<Scenario> {
+/// Load a scenario; its warnings (a lever moved out of the history) go to stderr unless `quiet`.
+fn read_scenario(region: &Region, path: &Path, quiet: bool) -> Result<Scenario> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
-    Ok(Scenario::load(path, &read, region)?)
+    let scenario = Scenario::load(path, &read, region)?;
+    if !quiet {
+        for w in &scenario.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    Ok(scenario)
 }
 
 fn parse_range(s: &str) -> Result<std::ops::Range<u64>, BadInput> {
@@ -77,7 +84,7 @@ fn parse_range(s: &str) -> Result<std::ops::Range<u64>, BadInput> {
 fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     let started = SystemTime::now();
     let clock = Instant::now();
-    let scenario = read_scenario(region, &a.scenario)?;
+    let scenario = read_scenario(region, &a.scenario, a.common.quiet)?;
     let draws = a.common.draws.unwrap_or(scenario.draws);
     if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
         bail!(BadInput(format!("--draws: found {draws}; expected 1..={}", minxinan::scenario::MAX_DRAWS)));
@@ -269,7 +276,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     let started = SystemTime::now();
     let clock = Instant::now();
     let scenarios: Vec<Scenario> =
-        a.scenarios.iter().map(|p| read_scenario(region, p)).collect::<Result<_>>()?;
+        a.scenarios.iter().map(|p| read_scenario(region, p, a.common.quiet)).collect::<Result<_>>()?;
     let base = &scenarios[0];
     for (s, path) in scenarios.iter().zip(&a.scenarios).skip(1) {
         for (what, b, v) in [
@@ -419,7 +426,8 @@ fn validate(region: &Region, a: ValidateArgs) -> Result<ExitCode> {
     let mut failed = 0;
     let mut stdout = std::io::stdout().lock();
     for path in &a.scenarios {
-        match read_scenario(region, path).and_then(|s| Model::new(region, &s).map(|_| s).map_err(Into::into))
+        match read_scenario(region, path, false)
+            .and_then(|s| Model::new(region, &s).map(|_| s).map_err(Into::into))
         {
             Ok(s) => {
                 if a.resolved {

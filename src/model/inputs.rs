@@ -11,6 +11,7 @@ use crate::diagnostics::{Diag, Diagnostics};
 use crate::error::ModelError;
 use crate::params::{N_PARAMS, PARAMS, Params};
 use crate::rng::Streams;
+use crate::scenario::ProjectHistory;
 
 /// Where a draw's inputs come from: the generator of each purpose, asked for in the order of
 /// [`sample`]. The reference path opens each stream on its own ([`Streams::stream`]); the engine
@@ -83,8 +84,9 @@ fn value<S: Source>(d: &Drawn, source: &mut S, name: &str, mode: Mode) -> Result
 /// Sample a draw's inputs into `out`, in this order (the order the engine's streams are
 /// prepared in): the parameters, the migration offsets, the transfer, the parks, the shifts, the
 /// projects (delay, then sizes). A project's opening year is its planned year (with the
-/// scenario's delay shift) plus its delay rounded half away from zero; on or before the base
-/// year it opens in b+1 (counted), after the horizon not within the run.
+/// scenario's delay shift) plus its delay rounded half away from zero, unless the history says
+/// when it opened (or that it had not opened by `until`); on or before the base year it opens
+/// in b+1 (counted), after the horizon not within the run.
 pub fn sample<S: Source>(
     model: &Model,
     source: &mut S,
@@ -132,6 +134,12 @@ pub fn sample<S: Source>(
     for (project, open) in model.projects.iter().zip(&mut out.open) {
         let delay = value(&project.delay, source, "project delay", mode)?.round() as i32;
         let mut o = project.open_year.saturating_add(delay);
+        // What happened overrides the draw (its delay is still drawn: the streams stay the same).
+        match project.history {
+            ProjectHistory::Drawn => {}
+            ProjectHistory::Opened(year) => o = year,
+            ProjectHistory::NotBefore(year) => o = o.max(year),
+        }
         if o <= b {
             o = b + 1;
             diag.bump(Diag::OpeningMovedToFirstYear);

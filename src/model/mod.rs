@@ -27,6 +27,7 @@
 pub mod capital;
 pub mod demography;
 pub mod engine;
+pub mod history;
 pub mod inputs;
 pub mod labour;
 pub mod levers;
@@ -167,6 +168,8 @@ pub struct ModelProject {
     pub pairs: Vec<(usize, usize, f64)>,
     /// Direct TFP effects.
     pub tfp: Vec<ProjectEffect>,
+    /// What the history says of its opening (docs/MODEL.md §11.3).
+    pub history: crate::scenario::ProjectHistory,
 }
 
 /// The industry transfer as the model uses it (MODEL.md §7a).
@@ -340,6 +343,19 @@ pub struct Model {
     /// aside). Then each draw copies [`Model::base_outcomes`]; otherwise it computes them, and
     /// fails on the first that is not finite, as for any other year.
     pub base_finite: bool,
+    /// History mode: the forced city-years and what the restated base rests on.
+    pub history: Option<ModelHistory>,
+}
+
+/// History mode as the model uses it (docs/MODEL.md §11).
+#[derive(Debug, Clone)]
+pub struct ModelHistory {
+    /// The values forced in the observed city-years.
+    pub forced: history::Forced,
+    /// What each city's restated base year rests on.
+    pub restatement: Vec<history::CityRestatement>,
+    /// The deflator of the GDP restatement.
+    pub deflator: f64,
 }
 
 /// An input error of the region's data as the model finds it.
@@ -351,8 +367,20 @@ impl Model {
     /// Precompute a run's shared data from a region and a validated scenario.
     pub fn new(region: &Region, scenario: &Scenario) -> Result<Model, InputErrors> {
         let (mortality, schedule_of) = mortality_schedules(region)?;
-        let cities = city_bases(region, &schedule_of);
-        check_cities(region, scenario, &cities)?;
+        let restated = scenario.history.as_ref().map(|h| {
+            let r = history::restate(region, scenario, h, &mortality, &schedule_of);
+            let model = ModelHistory {
+                forced: history::forced(region, h),
+                restatement: r.record.clone(),
+                deflator: r.deflator,
+            };
+            (r, model)
+        });
+        let cities = match &restated {
+            Some((r, _)) => city_bases(&r.cities, &r.profiles, region, &schedule_of),
+            None => city_bases(&region.cities, &region.age_profiles, region, &schedule_of),
+        };
+        check_cities(region, scenario, &cities, restated.as_ref().map(|r| &r.1.forced))?;
         let n = region.cities.len();
         let mut masses: Vec<f64> = region.cities.iter().map(|c| c.gdp).collect();
         masses.extend(region.nodes.iter().map(|nd| nd.mass));
@@ -391,6 +419,7 @@ impl Model {
             },
             base_outcomes: Vec::new(),
             base_finite: false,
+            history: restated.map(|r| r.1),
         };
         debug_assert_eq!(model.params.len(), N_PARAMS);
         (model.base_outcomes, model.base_finite) = outcomes::base_year(&model);
@@ -400,6 +429,12 @@ impl Model {
     /// Whether any lever is on (an industry transfer, a park or a shift).
     pub fn has_levers(&self) -> bool {
         self.transfer.is_some() || !self.parks.is_empty() || !self.shifts.is_empty()
+    }
+
+    /// The forced city-years, when year t is inside the history.
+    #[inline]
+    pub fn forced_in(&self, t: i32) -> Option<&history::Forced> {
+        self.history.as_ref().map(|h| &h.forced).filter(|f| f.covers(t))
     }
 
     /// Number of years after the base year.
@@ -435,12 +470,18 @@ fn mortality_schedules(region: &Region) -> Result<(Vec<Mortality>, Vec<usize>), 
     if errors.is_empty() { Ok((schedules, of_city)) } else { Err(InputErrors(errors)) }
 }
 
-/// Each city's base year (MODEL.md §1–3 "Base"), its relative wage against the region's.
-fn city_bases(region: &Region, schedule_of: &[usize]) -> Vec<CityBase> {
-    let mut cities = Vec::with_capacity(region.cities.len());
+/// Each city's base year (MODEL.md §1–3 "Base") from its data and age profile (the region's,
+/// or restated, §11.1), its relative wage against the region's.
+fn city_bases(
+    data: &[crate::region::City],
+    profiles: &[[[f64; AGES]; 2]],
+    region: &Region,
+    schedule_of: &[usize],
+) -> Vec<CityBase> {
+    let mut cities = Vec::with_capacity(data.len());
     let (mut y_sum, mut e_sum) = (0.0, 0.0);
-    for (i, c) in region.cities.iter().enumerate() {
-        let prof = &region.age_profiles[i];
+    for (i, c) in data.iter().enumerate() {
+        let prof = &profiles[i];
         let cells: [[f64; AGES]; 2] =
             std::array::from_fn(|g| std::array::from_fn(|x| c.population * prof[g][x]));
         let working: f64 = (15..=64).map(|x| cells[0][x] + cells[1][x]).sum();
@@ -495,9 +536,14 @@ fn city_bases(region: &Region, schedule_of: &[usize]) -> Vec<CityBase> {
 }
 
 /// The checks of the region's cities that need the model's view: a sector with output needs
-/// workers, and every base urbanization rate must stay 1 point below the lowest u_max the
-/// scenario can draw.
-fn check_cities(region: &Region, scenario: &Scenario, cities: &[CityBase]) -> Result<(), InputErrors> {
+/// workers, and every base or forced urbanization rate must stay 1 point below the lowest u_max
+/// the scenario can draw.
+fn check_cities(
+    region: &Region,
+    scenario: &Scenario,
+    cities: &[CityBase],
+    forced: Option<&history::Forced>,
+) -> Result<(), InputErrors> {
     let mut errors = Vec::new();
     let u_max = scenario.parameters[crate::params::P::UrbanizationCeiling as usize].support().lo;
     for (c, cb) in region.cities.iter().zip(cities) {
@@ -520,6 +566,28 @@ fn check_cities(region: &Region, scenario: &Scenario, cities: &[CityBase]) -> Re
             ));
         }
     }
+    if let (Some(f), Some(h)) = (forced, &scenario.history) {
+        for t in region.base_year + 1..=f.until {
+            for (i, c) in region.cities.iter().enumerate() {
+                if let Some(u) = f.urbanization(t, i)
+                    && u >= u_max - 0.01
+                {
+                    errors.push(InputError {
+                        file: h.observations.file.clone(),
+                        line: None,
+                        column: None,
+                        key: format!("{} {t} urbanization_rate", c.id),
+                        message: format!(
+                            "found {:.2} %; expected below u_max − 1 point ({:.2} %) to be forced",
+                            100.0 * u,
+                            100.0 * (u_max - 0.01)
+                        ),
+                        suggestion: None,
+                    });
+                }
+            }
+        }
+    }
     if errors.is_empty() { Ok(()) } else { Err(InputErrors(errors)) }
 }
 
@@ -537,9 +605,12 @@ fn region_reference_growth(cities: &[CityBase]) -> f64 {
 
 /// The scenario's enabled projects, with the delay shift in their planned year.
 fn projects(region: &Region, scenario: &Scenario) -> Vec<ModelProject> {
-    let projects = scenario.projects.iter().filter(|p| p.enabled);
+    let histories = scenario.history.as_ref().map(|h| &h.projects);
+    let history = |k: usize| histories.map_or(crate::scenario::ProjectHistory::Drawn, |h| h[k]);
+    let projects = scenario.projects.iter().enumerate().filter(|(_, p)| p.enabled);
     projects
-        .map(|p| ModelProject {
+        .map(|(k, p)| ModelProject {
+            history: history(k),
             id: p.id.clone(),
             open_year: p.open_year + scenario.delay_shift,
             delay: Drawn::new(

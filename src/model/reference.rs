@@ -17,7 +17,7 @@ use super::output::{self, Aggregates};
 use super::shocks::{self, ShockStreams, YearShocks};
 use super::state::{Calibration, CityState};
 use super::urbanization::{self, Year};
-use super::{Decays, Mode, Model, capital, labour, market_access, tfp};
+use super::{Decays, Mode, Model, capital, history, labour, market_access, tfp};
 use crate::arith;
 use crate::diagnostics::{Diag, Diagnostics};
 use crate::error::ModelError;
@@ -112,6 +112,7 @@ fn year(
     tfp::project_gains(model, &d.inputs.open, &d.inputs.tfp_sizes, t, &mut gains);
     let decays = Decays::of(p, k);
     let survival = survival(model, p, k);
+    let forced = model.forced_in(t);
     let (mut removal, mut capped) = ([[0.0; AGES]; 2], [[false; AGES]; 2]);
     for (i, (c, city)) in cities.iter_mut().zip(&model.cities).enumerate() {
         let e = &mut effects.cities[i];
@@ -125,15 +126,20 @@ fn year(
             &model.phi,
             city.male_birth_share,
         );
-        // 3 migration
-        let relative_wage = migration::relative_wage(prev.gdp, prev.employment, aggregates.wage);
-        let intended = migration::intended(
-            prev.population,
-            migration::trend(d.calibration.m0[i], d.inputs.offsets[i], decays.migration),
-            migration::wage_response(p, relative_wage, city.rel_wage),
-            e,
-            migration::shock(p, prev.population, shocks.migration[i]),
-        );
+        // 3 migration (an observed population: the residual, §11.2)
+        let intended = match forced.and_then(|f| f.population(t, i)) {
+            Some(observed) => history::migrants_to(observed, natural.population, city.migrant_sums.total),
+            None => {
+                let relative_wage = migration::relative_wage(prev.gdp, prev.employment, aggregates.wage);
+                migration::intended(
+                    prev.population,
+                    migration::trend(d.calibration.m0[i], d.inputs.offsets[i], decays.migration),
+                    migration::wage_response(p, relative_wage, city.rel_wage),
+                    e,
+                    migration::shock(p, prev.population, shocks.migration[i]),
+                )
+            }
+        };
         let spread = migration::spread(
             &mut c.cells,
             &city.migrants,
@@ -156,7 +162,17 @@ fn year(
             migrants_urban: urbanization::migrants_urban(p, spread.realised, prev.urban / prev.population),
             population,
         };
-        c.urban = urbanization::urban_population(p, &y, diag);
+        c.urban = match forced.and_then(|f| f.urbanization(t, i)) {
+            // An observed rate: the shock that gives it (§11.2).
+            Some(rate) => {
+                let urban = rate * population;
+                let logit_prev = arith::ln(urbanization::odds(p, prev.urban, prev.population, diag));
+                let odds = history::urban_odds(p, urban, natural.population, y.migrants_urban, diag);
+                c.urban_shock = history::implied_shock(p, arith::ln(odds), logit_prev, y.speed, y.growth_gap);
+                urban
+            }
+            None => urbanization::urban_population(p, &y, diag),
+        };
         // 5 labour
         let (working_age, old) = migration::age_groups(&natural, intended, &spread, city, &c.cells);
         let employment = labour::employment(city.participation, e, working_age);
@@ -176,6 +192,9 @@ fn year(
             arith::exp(tfp::log_output(p, c.ln_tfp[s], arith::ln(c.capital[s]), arith::ln(workers[s])))
         });
         c.gdp = output::city_gdp(city, &exp, &mut c.output);
+        if let Some(growth) = forced.and_then(|f| f.growth(t, i)) {
+            c.gdp = history::force_growth(growth, prev.gdp, c.gdp, &mut c.output, &mut c.ln_tfp);
+        }
         c.population_prev = prev.population;
         c.gdp_prev = prev.gdp;
         c.population = population;

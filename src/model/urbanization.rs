@@ -20,7 +20,7 @@ pub fn odds(p: &Params, urban: f64, population: f64, diag: &mut Diagnostics) -> 
 
 /// v/(1 − v) of a share v, taken in [1e-6, 1 − 1e-6] first (counted when clamped).
 #[inline]
-fn odds_of(v: f64, diag: &mut Diagnostics) -> f64 {
+pub fn odds_of(v: f64, diag: &mut Diagnostics) -> f64 {
     let v = if (LOGIT_EPS..=1.0 - LOGIT_EPS).contains(&v) {
         v
     } else {

@@ -16,6 +16,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("parks.toml", include_str!("../../data/parks.toml")),
     ("plan_targets.csv", include_str!("../../data/plan_targets.csv")),
     ("projects_actual.csv", include_str!("../../data/projects_actual.csv")),
+    ("observed.csv", include_str!("../../data/observed.csv")),
     ("README.md", include_str!("../../data/README.md")),
 ];
 

@@ -2,6 +2,7 @@
 
 use super::csvtable::Row;
 use super::*;
+use crate::observed::{Basis, Measure, Observations, Scope};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -9,6 +10,14 @@ struct RawManifest {
     region: RawHeader,
     constants: RawConstants,
     files: RawFiles,
+    history: Option<RawHistory>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHistory {
+    parent: Option<String>,
+    revised_from: Option<BTreeMap<String, i64>>,
 }
 
 #[derive(Deserialize)]
@@ -44,6 +53,8 @@ struct RawFiles {
     parks: String,
     targets: String,
     shock_correlation: Option<String>,
+    observed: Option<String>,
+    as_built: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +155,21 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
         Some(rel) => shock_correlation(&r.csv(rel)?, &city_ids, &mut errors),
         None => None,
     };
+    let history = match &f.observed {
+        Some(rel) => history(&mut r, rel, raw.history.as_ref(), &city_ids, base_year, &msrc, &mut errors)?,
+        None => {
+            if raw.history.is_some() {
+                let mut issues = Issues::new(&msrc);
+                issues.push("history", "a `[history]` table needs `files.observed`, the observation file");
+                errors.extend(issues.finish(()).err().map_or_else(Vec::new, |e| e.0));
+            }
+            None
+        }
+    };
+    let as_built = match &f.as_built {
+        Some(rel) => as_built(&r.csv(rel)?, &projects, base_year, &mut errors),
+        None => Vec::new(),
+    };
     if !errors.is_empty() {
         return Err(InputErrors(errors));
     }
@@ -165,6 +191,8 @@ pub(super) fn load(manifest: &str, files: &dyn Files) -> Result<Region, InputErr
         park_defaults,
         targets,
         shock_cholesky,
+        history,
+        as_built,
         sha256,
     })
 }
@@ -656,7 +684,7 @@ fn targets(gt: &CsvTable, city_ids: &[&str], base_year: i32, errors: &mut Vec<In
     let mut targets = Vec::new();
     if gt.check_columns(
         &["name", "entity", "year", "indicator", "comparison", "threshold"],
-        &["source"],
+        &["source", "basis"],
         errors,
     ) {
         let entity_ids: Vec<&str> = city_ids.iter().copied().chain(["region"]).collect();
@@ -696,7 +724,16 @@ fn targets(gt: &CsvTable, city_ids: &[&str], base_year: i32, errors: &mut Vec<In
                 }
             };
             let threshold = row.num("threshold", errors);
+            let basis = match row.str("basis") {
+                "" => None,
+                b => Basis::parse(b).or_else(|| {
+                    errors
+                        .push(row.error("basis", format!("found `{b}`; expected first_release or revised")));
+                    None
+                }),
+            };
             targets.push(Target {
+                basis,
                 name,
                 entity,
                 year: if year.is_finite() { year as i32 } else { base_year },
@@ -784,6 +821,98 @@ fn spread_profile(groups: impl Iterator<Item = (f64, f64)>) -> Result<[[f64; AGE
         }
     }
     Ok(p)
+}
+
+/// The observation file and the `[history]` table (history mode, docs/MODEL.md §11).
+fn history(
+    r: &mut Reader<'_>,
+    rel: &str,
+    raw: Option<&RawHistory>,
+    city_ids: &[&str],
+    base_year: i32,
+    msrc: &Source<'_>,
+    errors: &mut Vec<InputError>,
+) -> Result<Option<RegionHistory>, InputErrors> {
+    let mut issues = Issues::new(msrc);
+    let parent = raw.and_then(|h| h.parent.clone());
+    if let Some(p) = &parent
+        && (!items::valid_id(p) || city_ids.contains(&p.as_str()))
+    {
+        issues.push(
+            "history.parent",
+            format!("found `{p}`; expected the id of the region's parent, not a city's"),
+        );
+    }
+    let mut revised_from = Vec::new();
+    for (name, year) in raw.and_then(|h| h.revised_from.as_ref()).into_iter().flatten() {
+        let path = format!("history.revised_from.{name}");
+        match Measure::parse(name).filter(|m| m.is_level()) {
+            None => issues.unknown(
+                &path,
+                "level indicator",
+                name,
+                &["population", "urbanization_rate", "gdp_nominal"],
+            ),
+            Some(m) if (base_year as i64..=2050).contains(year) => revised_from.push((m, *year as i32)),
+            Some(_) => issues.push(&path, format!("found {year}; expected a year in {base_year}..=2050")),
+        }
+    }
+    errors.extend(issues.finish(()).err().map_or_else(Vec::new, |e| e.0));
+    let text = r.text(rel)?;
+    let scope = Scope { cities: city_ids, parent: parent.as_deref(), first_year: base_year, last_year: 2050 };
+    match Observations::parse(&r.files.display(rel), &text, &scope) {
+        Ok(observations) => Ok(Some(RegionHistory { observations, parent, revised_from })),
+        Err(e) => {
+            errors.extend(e.0);
+            Ok(None)
+        }
+    }
+}
+
+/// What became of the projects (`as_built`): each row's project id and the first year it
+/// operated (empty: not open).
+fn as_built(
+    at: &CsvTable,
+    projects: &[Project],
+    base_year: i32,
+    errors: &mut Vec<InputError>,
+) -> Vec<AsBuilt> {
+    let mut rows: Vec<AsBuilt> = Vec::new();
+    if !at.check_columns(&["id", "model_year"], &["event", "date", "status", "confidence", "source"], errors)
+    {
+        return rows;
+    }
+    let ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
+    for row in at.rows() {
+        let id = row.str("id");
+        if !ids.contains(&id) {
+            let mut e = row.error("id", format!("unknown project `{id}`"));
+            e.suggestion = crate::locate::suggest(id, &ids);
+            errors.push(e);
+            continue;
+        }
+        if rows.iter().any(|a| a.project == id) {
+            errors.push(row.error("id", format!("`{id}` appears twice; expected one row per project")));
+            continue;
+        }
+        let year = row.str("model_year");
+        let model_year = if year.is_empty() {
+            None
+        } else {
+            match year.parse::<i32>() {
+                Ok(y) if (base_year..=2050).contains(&y) => Some(y),
+                _ => {
+                    errors.push(row.error(
+                        "model_year",
+                        format!("found `{year}`; expected empty (not open) or a year in {base_year}..=2050"),
+                    ));
+                    continue;
+                }
+            }
+        };
+        rows.push(AsBuilt { project: id.to_string(), model_year, status: row.str("status").to_string() });
+    }
+    rows
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod items;
 use crate::error::{InputError, InputErrors};
 use crate::indicators::Indicator;
 use crate::locate::{Issues, Source};
+use crate::observed::{Basis, Measure, Observation, Observations};
 use crate::uncertain::Uncertain;
 use csvtable::CsvTable;
 pub use items::{RawPark, RawProject};
@@ -253,6 +254,51 @@ pub struct Target {
     pub comparison: Comparison,
     /// Threshold in the indicator's unit.
     pub threshold: f64,
+    /// The statistical basis the threshold was set on (the plan's: first releases), when it
+    /// matters ([`RegionHistory::basis`]); none: the run's own.
+    pub basis: Option<Basis>,
+}
+
+/// What history mode needs of a region (docs/MODEL.md §11).
+#[derive(Debug, Clone)]
+pub struct RegionHistory {
+    /// The region's observation file.
+    pub observations: Observations,
+    /// The id of the region's parent (a province) in the observation file: its figures stand in
+    /// where a city has none.
+    pub parent: Option<String>,
+    /// The first year whose first-release level of each measure is on the revised basis (before
+    /// it, a first release is on the first-release basis).
+    pub revised_from: Vec<(Measure, i32)>,
+}
+
+impl RegionHistory {
+    /// The basis of an observation's value: `None` for a measure comparable across bases (a
+    /// growth rate, a share, a crude rate).
+    pub fn basis(&self, o: &Observation) -> Option<Basis> {
+        if !o.measure.is_level() {
+            return None;
+        }
+        if o.vintage.is_restated() {
+            return Some(Basis::Revised);
+        }
+        match self.revised_from.iter().find(|(m, _)| *m == o.measure) {
+            Some((_, from)) if o.year < *from => Some(Basis::FirstRelease),
+            _ => Some(Basis::Revised),
+        }
+    }
+}
+
+/// What became of one project: the first year it operated for at least half a year.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AsBuilt {
+    /// The project's id.
+    pub project: String,
+    /// The first year with at least half a year of operation (an expected year when it has not
+    /// opened yet); none when it has not started.
+    pub model_year: Option<i32>,
+    /// What the file says of it.
+    pub status: String,
 }
 
 /// A validated region.
@@ -288,6 +334,11 @@ pub struct Region {
     pub targets: Vec<Target>,
     /// Lower Cholesky factor of the city shock correlation matrix, when the region gives one.
     pub shock_cholesky: Option<nalgebra::DMatrix<f64>>,
+    /// The observations and what history mode needs of the region, when its manifest names an
+    /// observation file (`files.observed`).
+    pub history: Option<RegionHistory>,
+    /// What became of the projects, when the manifest names the file (`files.as_built`).
+    pub as_built: Vec<AsBuilt>,
     /// SHA-256 over the manifest and every file it names.
     pub sha256: String,
 }

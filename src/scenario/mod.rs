@@ -6,12 +6,16 @@
 //! every value checked against its domain, and every problem reported at once, located in the file
 //! of the chain that holds the key.
 
+mod history;
 mod raw;
 mod resolved;
+
+pub use history::{History, ProjectHistory};
 
 use crate::error::{InputError, InputErrors};
 use crate::indicators::Indicator;
 use crate::locate::{Issues, Source};
+use crate::observed::Basis;
 use crate::params::{self, PARAMS};
 use crate::region::items::{self, Ctx};
 use crate::region::{Comparison, Park, Project, RawPark, Region, SECTORS, Target};
@@ -127,6 +131,11 @@ pub struct Shift {
     pub delta: Uncertain,
     /// Stream purpose of `delta`.
     pub purpose: String,
+    /// Which file of the `extends` chain gives it, and its index among that file's shifts.
+    pub origin: (usize, usize),
+    /// Its years as the file writes them (`start..=end` may have been moved out of the history;
+    /// the stream's purpose is named by these).
+    pub written: (i32, i32),
 }
 
 /// A validated scenario: every value present and checked.
@@ -163,6 +172,11 @@ pub struct Scenario {
     /// Plan targets: the region's, then the scenario's (a scenario target replaces a region
     /// target of the same name).
     pub targets: Vec<Target>,
+    /// History mode (`[history]`): the observations a run conditions on, when on.
+    pub history: Option<History>,
+    /// What validation found worth saying but not refusing (a lever moved out of the history),
+    /// located like errors.
+    pub warnings: Vec<InputError>,
 }
 
 /// Lexical normalisation of a path (`a/./b/../c` → `a/c`), for cycle detection.
@@ -271,9 +285,23 @@ impl Scenario {
             plain_error(&names[0], format!("cannot merge the chain: {}", e.message()))
         })?;
         let mut issues = Issues::for_chain(&sources);
+        let mut warnings = Issues::for_chain(&sources);
         let own_name = tables[0].get("scenario").and_then(|s| s.get("name")).is_some();
-        let sc = validate(raw, own_name, &shift_files, region, &mut issues);
-        let mut sc = issues.finish(sc)?;
+        let observed = history::read_observed(&names, &tables, read, region, &mut issues);
+        let (observed, file_errors) = match observed {
+            Err(e) => (history::Observed::Failed, e.0),
+            Ok(o) => (history::Observed::from(Ok(o)), Vec::new()),
+        };
+        let sc = validate(raw, own_name, &shift_files, region, observed, &mut issues, &mut warnings);
+        let mut sc = match issues.finish(sc) {
+            Ok(sc) if file_errors.is_empty() => sc,
+            Ok(_) => return Err(InputErrors(file_errors)),
+            Err(mut e) => {
+                e.0.extend(file_errors);
+                return Err(e);
+            }
+        };
+        sc.warnings = warnings.finish(()).err().map_or_else(Vec::new, |e| e.0);
         sc.chain = names;
         Ok(sc)
     }
@@ -333,7 +361,9 @@ fn validate(
     own_name: bool,
     shift_files: &[(usize, usize)],
     region: &Region,
+    observed: history::Observed,
     issues: &mut Issues<'_, '_>,
+    warnings: &mut Issues<'_, '_>,
 ) -> Scenario {
     let b = region.base_year;
     let h = header(raw.scenario.unwrap_or_default(), own_name, b, issues);
@@ -344,10 +374,17 @@ fn validate(
     let ctx = Ctx { cities: &city_ids, nodes: &node_ids, base_year: b, last_year: h.horizon };
     let transfer = raw.transfer.filter(|t| t.enabled.unwrap_or(true)).and_then(|t| transfer(t, &ctx, issues));
     let (projects, delay_shift) = projects(raw.infrastructure.unwrap_or_default(), region, &ctx, issues);
-    let parks = parks(raw.parks.unwrap_or_default(), region, &ctx, issues);
-    let shifts = shifts(raw.shifts.unwrap_or_default(), shift_files, &ctx, issues);
+    let mut parks = parks(raw.parks.unwrap_or_default(), region, &ctx, issues);
+    let mut shifts = shifts(raw.shifts.unwrap_or_default(), shift_files, &ctx, issues);
     check_combined_shifts(region, &shifts, &parameters, h.horizon, issues);
     let targets = targets(raw.targets.unwrap_or_default(), region, h.horizon, issues);
+    let mut transfer = transfer;
+    let history = raw.history.and_then(|r| {
+        let mut hist = history::validate(r, observed, region, &projects, h.horizon, issues)?;
+        let levers = history::Levers { transfer: &mut transfer, parks: &mut parks, shifts: &mut shifts };
+        history::move_levers(&mut hist, levers, h.horizon, warnings);
+        Some(hist)
+    });
     Scenario {
         name: h.name,
         description: h.description,
@@ -364,6 +401,8 @@ fn validate(
         delay_shift,
         shifts,
         targets,
+        history,
+        warnings: Vec::new(),
     }
 }
 
@@ -799,6 +838,8 @@ fn shift(
         end,
         delta: delta?,
         purpose: String::new(),
+        origin: (file, local),
+        written: (start, end),
     })
 }
 
@@ -917,9 +958,28 @@ fn targets(
         {
             issues.push(&path, format!("found threshold {x}; expected a finite number"));
         }
-        if let (Some(entity), Some(indicator), Some((comparison, threshold))) = (entity, indicator, cmp) {
-            let target =
-                Target { name: tname.clone(), entity, year: year as i32, indicator, comparison, threshold };
+        let basis = match t.basis.as_deref() {
+            None => Some(None),
+            Some(s) => match Basis::parse(s) {
+                Some(b) => Some(Some(b)),
+                None => {
+                    issues.unknown(&format!("{path}.basis"), "basis", s, &["first_release", "revised"]);
+                    None
+                }
+            },
+        };
+        if let (Some(entity), Some(indicator), Some((comparison, threshold)), Some(basis)) =
+            (entity, indicator, cmp, basis)
+        {
+            let target = Target {
+                name: tname.clone(),
+                entity,
+                year: year as i32,
+                indicator,
+                comparison,
+                threshold,
+                basis,
+            };
             match targets.iter_mut().find(|o| o.name == tname) {
                 Some(o) => *o = target,
                 None => targets.push(target),

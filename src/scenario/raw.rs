@@ -20,6 +20,15 @@ pub struct RawScenario {
     pub infrastructure: Option<RawInfrastructure>,
     pub shifts: Option<Vec<RawShift>>,
     pub targets: Option<Vec<RawTarget>>,
+    pub history: Option<RawHistory>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawHistory {
+    pub observed: Option<String>,
+    pub until: Option<i64>,
+    pub min_confidence: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -74,6 +83,7 @@ pub struct RawTarget {
     pub indicator: Option<String>,
     pub at_least: Option<f64>,
     pub at_most: Option<f64>,
+    pub basis: Option<String>,
 }
 
 /// Merge `child` (file `file` of the chain) into `base`. `shifts` records, for each merged shift,

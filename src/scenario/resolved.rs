@@ -119,7 +119,9 @@ impl Scenario {
             if sh.lever == Lever::Tfp {
                 let _ = writeln!(s, "sector = {}", toml_str(crate::region::SECTORS[sh.sector]));
             }
-            let _ = writeln!(s, "start = {}\nend = {}\ndelta = {}", sh.start, sh.end, sh.delta);
+            // The years as written (a history moves them again, with the same streams).
+            let (start, end) = sh.written;
+            let _ = writeln!(s, "start = {start}\nend = {end}\ndelta = {}", sh.delta);
         }
         for t in &self.targets {
             let _ = writeln!(s, "\n[[targets]]");
@@ -128,6 +130,15 @@ impl Scenario {
             let _ = writeln!(s, "year = {}", t.year);
             let _ = writeln!(s, "indicator = {}", toml_str(t.indicator.name()));
             let _ = writeln!(s, "{} = {:?}", t.comparison.name(), t.threshold);
+            if let Some(b) = t.basis {
+                let _ = writeln!(s, "basis = {}", toml_str(b.name()));
+            }
+        }
+        if let Some(h) = &self.history {
+            let _ = writeln!(s, "\n[history]");
+            let _ = writeln!(s, "observed = {}", toml_str(&h.source));
+            let _ = writeln!(s, "until = {}", h.until);
+            let _ = writeln!(s, "min_confidence = {}", toml_str(h.min_confidence.name()));
         }
         s
     }

@@ -12,9 +12,14 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The baseline scenario text.
+/// The baseline scenario text (history mode: conditioned on the embedded observations).
 pub fn baseline_text() -> String {
     std::fs::read_to_string(root().join("scenarios/baseline.toml")).unwrap()
+}
+
+/// The plan-era scenario text (the baseline without history, as the plan saw it from 2018).
+pub fn plan_era_text() -> String {
+    std::fs::read_to_string(root().join("scenarios/plan-era.toml")).unwrap()
 }
 
 /// Region, scenario and model of a scenario text (with the embedded region).

@@ -10,11 +10,12 @@
 //! the phase after finishes it with its last part.
 
 use super::{Pending, Workspace, fused, kernels};
+use crate::arith;
 use crate::diagnostics::{Diag, Diagnostics};
 use crate::isa::Isa;
 use crate::model::levers::{self, CityEffects};
 use crate::model::output::{self, Aggregates};
-use crate::model::{Model, capital, demography, labour, migration, tfp, urbanization};
+use crate::model::{Model, capital, demography, history, labour, migration, tfp, urbanization};
 
 /// For each live draw d of a batch, with its workspace.
 macro_rules! each_live {
@@ -106,7 +107,7 @@ pub fn step(model: &Model, wss: &mut [Workspace], live: &[bool], j: &mut Joined,
     each_live!(wss, live, |d, ws| demography_and_migration(model, ws, t, j.wage.vals(d)));
     each_live!(wss, live, |d, ws| urbanization_args(model, ws, t, j.wage.vals(d), j.urban.args(d)));
     j.urban.exp(isa, k);
-    each_live!(wss, live, |d, ws| factors(model, ws, t, j.urban.vals(d), j.factors.args(d)));
+    each_live!(wss, live, |d, ws| factors(model, ws, t, j.urban.vals(d), j.wage.vals(d), j.factors.args(d)));
     j.factors.ln(isa, k);
     each_live!(wss, live, |d, ws| output_args(ws, j.factors.vals(d), j.output.args(d)));
     j.output.exp(isa, k);
@@ -192,19 +193,40 @@ fn demography_and_migration(model: &Model, ws: &mut Workspace, t: i32, logs: &[f
     survival(model, ws, t);
     let decays = ws.decays(model, t);
     let (p, isa) = (&ws.inputs.params, ws.isa);
+    let forced = model.forced_in(t);
     let cities = ws.cities.iter_mut().zip(&model.cities).zip(&ws.effects.cities);
     for (i, ((c, city), e)) in cities.enumerate() {
         let tfr = demography::tfr(p, city.tfr, decays.tfr, e);
-        let intended = migration::intended(
-            c.population,
-            migration::trend(ws.calibration.m0[i], ws.inputs.offsets[i], decays.migration),
-            migration::wage_response(p, logs[i], city.rel_wage),
-            e,
-            migration::shock(p, c.population, ws.shocks.migration[i]),
-        );
         let survival = &ws.survival[city.mortality];
-        let (natural, spread) =
-            fused::year(isa, city, &mut c.cells, survival, tfr, &model.phi, intended, &mut ws.scratch);
+        let (natural, intended, spread) = match forced.and_then(|f| f.population(t, i)) {
+            // An observed population: the residual migrants, known after the demography (§11.2).
+            Some(observed) => {
+                let natural =
+                    fused::natural(isa, city, &mut c.cells, survival, tfr, &model.phi, &mut ws.scratch);
+                let n = history::migrants_to(observed, natural.population, city.migrant_sums.total);
+                (natural, n, fused::spread(city, &mut c.cells, n, &mut ws.scratch))
+            }
+            None => {
+                let intended = migration::intended(
+                    c.population,
+                    migration::trend(ws.calibration.m0[i], ws.inputs.offsets[i], decays.migration),
+                    migration::wage_response(p, logs[i], city.rel_wage),
+                    e,
+                    migration::shock(p, c.population, ws.shocks.migration[i]),
+                );
+                let (natural, spread) = fused::year(
+                    isa,
+                    city,
+                    &mut c.cells,
+                    survival,
+                    tfr,
+                    &model.phi,
+                    intended,
+                    &mut ws.scratch,
+                );
+                (natural, intended, spread)
+            }
+        };
         count_spread(&spread, &mut ws.diag);
         ws.pending[i] = Pending {
             natural,
@@ -240,22 +262,35 @@ fn urbanization_args(model: &Model, ws: &mut Workspace, t: i32, logs: &[f64], ar
 }
 
 /// Urbanization, labour, capital and TFP of year t (steps 4–8) of every city, from the
-/// sigmoid's exponentials (`neg_exp`); the arguments of ln K_s and ln L_s (`args`, six per city).
+/// sigmoid's exponentials (`neg_exp`) and the logits of year t − 1 (`logs[n..]`); the arguments
+/// of ln K_s and ln L_s (`args`, six per city).
 #[inline(always)]
-fn factors(model: &Model, ws: &mut Workspace, t: i32, neg_exp: &[f64], args: &mut [f64]) {
+fn factors(model: &Model, ws: &mut Workspace, t: i32, neg_exp: &[f64], logs: &[f64], args: &mut [f64]) {
     let decays = ws.decays(model, t);
     let (p, access) = (&ws.inputs.params, ws.access.row(model, t));
+    let (n, forced) = (model.n, model.forced_in(t));
     let cities = ws.cities.iter_mut().zip(&model.cities).zip(&mut ws.effects.cities);
     for (i, ((c, city), e)) in cities.enumerate() {
         let pd = ws.pending[i];
-        let urban = urbanization::from_sigmoid(
-            p,
-            neg_exp[i],
-            pd.natural.population,
-            pd.migrants_urban,
-            pd.population,
-            &mut ws.diag,
-        );
+        let urban = match forced.and_then(|f| f.urbanization(t, i)) {
+            // An observed rate: the shock that gives it (§11.2).
+            Some(rate) => {
+                let urban = rate * pd.population;
+                let odds =
+                    history::urban_odds(p, urban, pd.natural.population, pd.migrants_urban, &mut ws.diag);
+                let speed = urbanization::speed(p, ws.calibration.r0[i], t - model.base_year);
+                c.urban_shock = history::implied_shock(p, arith::ln(odds), logs[n + i], speed, c.growth_gap);
+                urban
+            }
+            None => urbanization::from_sigmoid(
+                p,
+                neg_exp[i],
+                pd.natural.population,
+                pd.migrants_urban,
+                pd.population,
+                &mut ws.diag,
+            ),
+        };
         // 5 labour
         let (working_age, old) = migration::age_groups(&pd.natural, pd.intended, &pd.spread, city, &c.cells);
         let employment = labour::employment(city.participation, e, working_age);
@@ -303,9 +338,13 @@ fn output_args(ws: &Workspace, logs: &[f64], args: &mut [f64]) {
 /// the price level and Δg_i(t).
 #[inline(always)]
 fn end(model: &Model, ws: &mut Workspace, t: i32, exp: &[f64]) {
+    let forced = model.forced_in(t);
     for (i, (c, city)) in ws.cities.iter_mut().zip(&model.cities).enumerate() {
         let exp: &[f64; 3] = exp[3 * i..3 * i + 3].try_into().expect("three sectors");
         c.gdp = output::city_gdp(city, exp, &mut c.output);
+        if let Some(growth) = forced.and_then(|f| f.growth(t, i)) {
+            c.gdp = history::force_growth(growth, c.gdp_prev, c.gdp, &mut c.output, &mut c.ln_tfp);
+        }
     }
     if !model.parks.is_empty() {
         let (parks, states, years) = (&ws.inputs.levers.parks, &mut ws.levers.parks, &mut ws.effects.parks);

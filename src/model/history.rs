@@ -1,0 +1,539 @@
+//! Observed years (docs/MODEL.md §11): the restated base year, the city-years a draw is forced
+//! through, and the equations that force it.
+//!
+//! - [`restate`]: the base year on the revised basis — population and urbanization from the
+//!   revised series, GDP from the first revised level and its real growth (or the parent's
+//!   revision ratio), and each city's age structure fitted to its broad-age shares by projecting
+//!   it forward to the year of the shares ([`fit_ages`]).
+//! - [`Forced`]: for each city and year b+1..=until, the population, urbanization rate and real
+//!   growth a draw takes (NaN where nothing is observed).
+//! - The equations the year step calls in a forced city-year: [`migrants_to`] (net migration
+//!   takes the residual), [`urban_odds`] and [`implied_shock`] (the urbanization shock that
+//!   gives the observed rate), [`force_growth`] (the TFP shock that gives the observed growth).
+
+use super::demography::{self, Cells, Mortality};
+use super::levers::CityEffects;
+use super::{Decays, migration, urbanization};
+use crate::arith;
+use crate::diagnostics::Diagnostics;
+use crate::observed::{Entity, Measure, Observation, Vintage};
+use crate::params::Params;
+use crate::region::{AGES, City, MAX_AGE, Region};
+use crate::scenario::{History, Scenario};
+
+/// The forced values of the observed city-years b+1..=until, city-major within a year: index
+/// (t − b − 1)·n + i; NaN where the year is not observed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forced {
+    /// The last forced year.
+    pub until: i32,
+    base_year: i32,
+    n: usize,
+    /// P_i(t), 10k persons.
+    pub population: Vec<f64>,
+    /// u_i(t), a fraction.
+    pub urbanization: Vec<f64>,
+    /// g_i(t), real GDP growth, a fraction.
+    pub growth: Vec<f64>,
+}
+
+impl Forced {
+    fn at(&self, v: &[f64], t: i32, i: usize) -> Option<f64> {
+        if t <= self.base_year || t > self.until {
+            return None;
+        }
+        let x = v[(t - self.base_year - 1) as usize * self.n + i];
+        (!x.is_nan()).then_some(x)
+    }
+
+    /// The population city i takes in year t, if observed.
+    #[inline]
+    pub fn population(&self, t: i32, i: usize) -> Option<f64> {
+        self.at(&self.population, t, i)
+    }
+
+    /// The urbanization rate (a fraction) city i takes in year t, if observed.
+    #[inline]
+    pub fn urbanization(&self, t: i32, i: usize) -> Option<f64> {
+        self.at(&self.urbanization, t, i)
+    }
+
+    /// The real growth (a fraction) city i takes in year t, if observed.
+    #[inline]
+    pub fn growth(&self, t: i32, i: usize) -> Option<f64> {
+        self.at(&self.growth, t, i)
+    }
+
+    /// Whether year t is inside the history (some city may be forced).
+    #[inline]
+    pub fn covers(&self, t: i32) -> bool {
+        t <= self.until
+    }
+}
+
+/// N_i(t) = (P_i^obs(t) − P_nat,i(t)) / Σμ: the net migrants that bring the natural population
+/// to the observed one when spread by the migrant profile (§11.2).
+#[inline]
+pub fn migrants_to(observed: f64, natural: f64, mu_total: f64) -> f64 {
+    (observed - natural) / mu_total
+}
+
+/// The odds of the share v* = (U − migrants' urban part)/(u_max·P_nat) whose sigmoid gives the
+/// urban population `urban` (§6 solved for v*; v* in [1e-6, 1 − 1e-6], counted when clamped).
+#[inline]
+pub fn urban_odds(p: &Params, urban: f64, natural: f64, migrants_urban: f64, diag: &mut Diagnostics) -> f64 {
+    urbanization::odds_of((urban - migrants_urban) / (p.urbanization_ceiling * natural), diag)
+}
+
+/// ζ_i(t) = logit v* − logit v_i(t − 1) − r_i(t) − β_y·Δg_i(t − 1): the urbanization shock that
+/// gives the observed rate (§11.2), `ln_odds` = logit v*. It carries on with persistence ρ_u.
+#[inline]
+pub fn implied_shock(p: &Params, ln_odds: f64, logit_prev: f64, speed: f64, growth_gap: f64) -> f64 {
+    ln_odds - logit_prev - speed - p.urbanization_growth_response * growth_gap
+}
+
+/// Force real growth g in a year (§11.2): the city's sectors are scaled by
+/// f = (1 + g)·Y_i(t − 1)/Y_i(t), each ln A_is raised by ln f (the year's TFP shock z_i + d
+/// replaced by the one that gives g); returns the new Y_i(t).
+#[inline]
+pub fn force_growth(
+    growth: f64,
+    gdp_prev: f64,
+    gdp: f64,
+    output: &mut [f64; 3],
+    ln_tfp: &mut [f64; 3],
+) -> f64 {
+    let factor = (1.0 + growth) * gdp_prev / gdp;
+    let ln_factor = arith::ln(factor);
+    let mut total = 0.0;
+    for s in 0..3 {
+        output[s] *= factor;
+        ln_tfp[s] += ln_factor;
+        total += output[s];
+    }
+    total
+}
+
+/// What the base year of one city rests on, on both bases (for the manifest and docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CityRestatement {
+    /// The city's id.
+    pub city: String,
+    /// P(b): first release, restated, and what the restated value rests on.
+    pub population: (f64, f64, String),
+    /// Y(b), 100M CNY: first release, restated, and the derivation.
+    pub gdp: (f64, f64, String),
+    /// u(b), %: first release, restated, and its source.
+    pub urbanization: (f64, f64, String),
+    /// The age structure's fit.
+    pub ages: AgeFit,
+}
+
+/// A broad age group and its share of the population.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgeGroup {
+    /// First age.
+    pub from: u8,
+    /// Last age (100: and over).
+    pub to: u8,
+    /// Share, %.
+    pub share: f64,
+}
+
+/// How a city's base age structure was fitted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgeFit {
+    /// Whose shares (the city's or the parent's) and of which year; none when none were used.
+    pub shares_of: Option<(String, i32)>,
+    /// The disjoint groups and their target shares (normalised to 100 %).
+    pub targets: Vec<AgeGroup>,
+    /// The groups' shares (%) in the share year, projected from the region's profile.
+    pub before: Vec<f64>,
+    /// The same from the fitted base.
+    pub after: Vec<f64>,
+    /// Fixed-point iterations.
+    pub iterations: usize,
+    /// Crude birth and death rates (‰) of year b+1 implied by the region's profile and by the
+    /// fitted base (central parameters, no migration), and the observed ones of year b.
+    pub birth_rate: (f64, f64, Option<f64>),
+    /// The same of deaths.
+    pub death_rate: (f64, f64, Option<f64>),
+    /// Why no fit was made, when none was.
+    pub note: String,
+}
+
+/// The restated base year: the cities' data and age profiles on the revised basis.
+#[derive(Debug, Clone)]
+pub struct Restated {
+    /// The cities with P(b), u(b) and Y(b) restated.
+    pub cities: Vec<City>,
+    /// The fitted age profiles (shares of P(b), `[sex][age]`).
+    pub profiles: Vec<Cells>,
+    /// What each rests on.
+    pub record: Vec<CityRestatement>,
+    /// The 2019-type deflator used in the GDP restatement (the scenario's central π̄).
+    pub deflator: f64,
+}
+
+/// The central value of every parameter of a scenario.
+pub fn central_params(scenario: &Scenario) -> Params {
+    Params::from_values(&std::array::from_fn(|k| scenario.parameters[k].central()))
+}
+
+/// The used observation of a city or the parent, with its line for the record.
+fn used(h: &History, e: Entity, year: i32, m: Measure) -> Option<&Observation> {
+    h.used(e, year, m)
+}
+
+fn cite(o: &Observation, file: &str) -> String {
+    format!("{} ({}, {}; {file}:{})", o.value, o.vintage.name(), o.confidence.name(), o.line)
+}
+
+/// The base year restated from the observations (§11.1).
+pub fn restate(
+    region: &Region,
+    scenario: &Scenario,
+    h: &History,
+    mortality: &[Mortality],
+    schedule_of: &[usize],
+) -> Restated {
+    let b = region.base_year;
+    let p = central_params(scenario);
+    let deflator = p.inflation_mean;
+    let file = h.observations.file.as_str();
+    let mut cities = region.cities.clone();
+    let mut profiles = region.age_profiles.clone();
+    let mut record = Vec::new();
+    // The parent's GDP revision ratio: its first revised level and real growth of b+1 against
+    // its first-release level of b.
+    let parent_ratio = {
+        let level = used(h, Entity::Parent, b + 1, Measure::GdpNominal);
+        let growth = used(h, Entity::Parent, b + 1, Measure::GdpRealGrowth);
+        let first = h
+            .observations
+            .rows
+            .iter()
+            .filter(|o| o.entity == Entity::Parent && o.year == b && o.measure == Measure::GdpNominal)
+            .filter(|o| o.confidence <= h.min_confidence)
+            .min_by_key(|o| (o.vintage, o.confidence));
+        match (level, growth, first) {
+            (Some(l), Some(g), Some(f)) => {
+                let restated = l.value / ((1.0 + g.value / 100.0) * (1.0 + deflator));
+                Some((
+                    restated / f.value,
+                    format!(
+                        "the parent's revision ratio {:.4} = {} / ((1 + {} %)(1 + π̄ {:.4})) / {}",
+                        restated / f.value,
+                        cite(l, file),
+                        g.value,
+                        deflator,
+                        cite(f, file)
+                    ),
+                ))
+            }
+            _ => None,
+        }
+    };
+    for (i, c) in cities.iter_mut().enumerate() {
+        let e = Entity::City(i);
+        let first = (c.population, c.gdp, c.urbanization * 100.0);
+        let population = match used(h, e, b, Measure::Population) {
+            Some(o) => {
+                c.population = o.value;
+                cite(o, file)
+            }
+            None => "no revised figure of the base year: the first release kept".into(),
+        };
+        let urbanization = match used(h, e, b, Measure::UrbanizationRate) {
+            Some(o) => {
+                c.urbanization = o.value / 100.0;
+                cite(o, file)
+            }
+            None => "no revised figure of the base year: the first release kept".into(),
+        };
+        let level = used(h, e, b + 1, Measure::GdpNominal);
+        let growth = used(h, e, b + 1, Measure::GdpRealGrowth);
+        let gdp = match (level, growth, &parent_ratio) {
+            (Some(l), Some(g), _) => {
+                c.gdp = l.value / ((1.0 + g.value / 100.0) * (1.0 + deflator));
+                format!("{} / ((1 + {} %)(1 + π̄ {deflator:.4}))", cite(l, file), g.value)
+            }
+            (_, _, Some((ratio, how))) => {
+                c.gdp *= ratio;
+                format!("first release × {how}")
+            }
+            _ => "no revised level of the next year and no parent ratio: the first release kept".into(),
+        };
+        let cells: Cells = std::array::from_fn(|g| std::array::from_fn(|x| c.population * profiles[i][g][x]));
+        let ctx = FitCity {
+            city: c,
+            mortality: &mortality[schedule_of[i]],
+            migrants: &region.migrant_profiles[i],
+            path: population_path(h, e, b, c.population),
+        };
+        let (fitted, ages) = fit_city(h, region, &p, &ctx, cells, i);
+        let total: f64 = fitted.iter().flatten().sum();
+        profiles[i] = std::array::from_fn(|g| std::array::from_fn(|x| fitted[g][x] / total));
+        record.push(CityRestatement {
+            city: c.id.clone(),
+            population: (first.0, c.population, population),
+            gdp: (first.1, c.gdp, gdp),
+            urbanization: (first.2, c.urbanization * 100.0, urbanization),
+            ages,
+        });
+    }
+    Restated { cities, profiles, record, deflator }
+}
+
+/// A city's data for the age fit.
+struct FitCity<'a> {
+    city: &'a City,
+    mortality: &'a Mortality,
+    migrants: &'a Cells,
+    /// P(t) for t = b, b+1, …: observed, or interpolated log-linearly between observations.
+    path: Vec<Option<f64>>,
+}
+
+/// The city's population path b..=until: the observed (revised, used) populations, log-linear
+/// between them; none after the last.
+fn population_path(h: &History, e: Entity, b: i32, base: f64) -> Vec<Option<f64>> {
+    let mut known: Vec<(i32, f64)> = vec![(b, base)];
+    for t in b + 1..=h.until {
+        if let Some(o) = h.used(e, t, Measure::Population) {
+            known.push((t, o.value));
+        }
+    }
+    (b..=h.until)
+        .map(|t| {
+            let after = known.iter().position(|(y, _)| *y >= t)?;
+            let (y1, p1) = known[after];
+            if y1 == t {
+                return Some(p1);
+            }
+            let (y0, p0) = known[after - 1];
+            let w = f64::from(t - y0) / f64::from(y1 - y0);
+            Some(p0 * (p1 / p0).powf(w))
+        })
+        .collect()
+}
+
+/// One year b+k of the fit's projection (§11.1): the cohort-component step with central
+/// parameters, then the net migrants that bring it to the path's population (none where the
+/// path has no value). Returns births and deaths.
+fn fit_year(ctx: &FitCity<'_>, p: &Params, phi: &[f64; AGES], k: i32, cells: &mut Cells) -> (f64, f64) {
+    let decays = Decays::of(p, k);
+    let survival = demography::survival(ctx.mortality, false, demography::improvement(p, k as u32));
+    let tfr = demography::tfr(p, ctx.city.constants.tfr_base, decays.tfr, &CityEffects::OFF);
+    let srb = ctx.city.constants.sex_ratio_at_birth;
+    let natural = demography::project_year(cells, &survival, tfr, phi, srb / (1.0 + srb));
+    if let Some(Some(target)) = ctx.path.get(k as usize) {
+        let mu_total: f64 = ctx.migrants.iter().flatten().sum();
+        let n = migrants_to(*target, natural.population, mu_total);
+        let (mut removal, mut capped) = ([[0.0; AGES]; 2], [[false; AGES]; 2]);
+        migration::spread(cells, ctx.migrants, mu_total, n, &mut removal, &mut capped);
+    }
+    (natural.births, natural.deaths)
+}
+
+/// The broad-age shares a city's base is fitted to: its own of the best year (a census first,
+/// then the latest), else the parent's; as disjoint groups solved from the published ones.
+fn share_targets(h: &History, i: usize) -> Option<(Entity, i32, Vec<AgeGroup>)> {
+    for e in [Entity::City(i), Entity::Parent] {
+        let mut years: Vec<(bool, i32)> = h
+            .observations
+            .rows
+            .iter()
+            .filter(|o| o.entity == e && matches!(o.measure, Measure::AgeShare { .. }))
+            .filter(|o| h.used(e, o.year, o.measure).is_some())
+            .map(|o| (o.vintage == Vintage::Census, o.year))
+            .collect();
+        years.sort();
+        let Some(&(_, year)) = years.last() else { continue };
+        let shares: Vec<AgeGroup> = h
+            .observations
+            .rows
+            .iter()
+            .filter(|o| o.entity == e && o.year == year)
+            .filter_map(|o| match o.measure {
+                Measure::AgeShare { from, to } => {
+                    let used = h.used(e, year, o.measure)?;
+                    let to = to.unwrap_or(MAX_AGE as u8);
+                    std::ptr::eq(used, o).then_some(AgeGroup { from, to, share: o.value })
+                }
+                _ => None,
+            })
+            .collect();
+        if let Some(groups) = disjoint_groups(&shares) {
+            return Some((e, year, groups));
+        }
+    }
+    None
+}
+
+/// Disjoint age groups covering 0..=100 and their shares (%), solved by least squares from
+/// possibly overlapping published groups and the whole (100 %): none when the published groups
+/// do not determine every group's share.
+pub fn disjoint_groups(shares: &[AgeGroup]) -> Option<Vec<AgeGroup>> {
+    let mut cuts: Vec<u8> = vec![0, MAX_AGE as u8 + 1];
+    for g in shares {
+        cuts.push(g.from);
+        cuts.push(g.to + 1);
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    let groups: Vec<(u8, u8)> = cuts.windows(2).map(|w| (w[0], w[1] - 1)).collect();
+    let rows = shares.len() + 1;
+    let a = nalgebra::DMatrix::from_fn(rows, groups.len(), |r, c| {
+        let (from, to) = if r < shares.len() { (shares[r].from, shares[r].to) } else { (0, MAX_AGE as u8) };
+        let (g0, g1) = groups[c];
+        if g0 >= from && g1 <= to { 1.0 } else { 0.0 }
+    });
+    let y = nalgebra::DVector::from_fn(rows, |r, _| if r < shares.len() { shares[r].share } else { 100.0 });
+    let svd = a.clone().svd(true, true);
+    if svd.rank(1e-9) < groups.len() {
+        return None;
+    }
+    let x = svd.solve(&y, 1e-12).ok()?;
+    if x.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+        return None;
+    }
+    Some(groups.iter().zip(x.iter()).map(|(&(from, to), &share)| AgeGroup { from, to, share }).collect())
+}
+
+/// The shares (%) of `groups` in `cells`.
+fn group_shares(cells: &Cells, groups: &[AgeGroup]) -> Vec<f64> {
+    let total: f64 = cells.iter().flatten().sum();
+    groups
+        .iter()
+        .map(|g| {
+            let s: f64 = (g.from as usize..=g.to as usize).map(|x| cells[0][x] + cells[1][x]).sum();
+            100.0 * s / total
+        })
+        .collect()
+}
+
+/// Fit city i's base cells to its broad-age shares (§11.1): project the base to the share year
+/// Y (central parameters, the population path's migrants); scale each base cohort by the ratio
+/// of the target to the projected share of the group it is in at Y; renormalise to P(b); repeat
+/// until every share is within 1e-9 points (at most 200 times).
+fn fit_city(
+    h: &History,
+    region: &Region,
+    p: &Params,
+    ctx: &FitCity<'_>,
+    start: Cells,
+    i: usize,
+) -> (Cells, AgeFit) {
+    let b = region.base_year;
+    let phi = demography::fertility_schedule();
+    let rates = |cells: &Cells| {
+        let mut c = *cells;
+        let p0: f64 = c.iter().flatten().sum();
+        let only_natural = FitCity { path: Vec::new(), ..*ctx };
+        let (births, deaths) = fit_year(&only_natural, p, &phi, 1, &mut c);
+        let p1: f64 = c.iter().flatten().sum();
+        let mean = 0.5 * (p0 + p1);
+        (1000.0 * births / mean, 1000.0 * deaths / mean)
+    };
+    let observed = |m| h.used(Entity::City(i), b, m).map(|o| o.value);
+    let (b0, d0) = rates(&start);
+    let mut fit = AgeFit {
+        shares_of: None,
+        targets: Vec::new(),
+        before: Vec::new(),
+        after: Vec::new(),
+        iterations: 0,
+        birth_rate: (b0, b0, observed(Measure::CrudeBirthRate)),
+        death_rate: (d0, d0, observed(Measure::CrudeDeathRate)),
+        note: String::new(),
+    };
+    let Some((entity, year, groups)) = share_targets(h, i) else {
+        fit.note = "no broad-age shares up to `until` (nor the parent's): the region's profile kept".into();
+        return (start, fit);
+    };
+    let years = year - b;
+    let project = |cells: &Cells| {
+        let mut c = *cells;
+        for k in 1..=years {
+            fit_year(ctx, p, &phi, k, &mut c);
+        }
+        c
+    };
+    let target: f64 = groups.iter().map(|g| g.share).sum();
+    let targets: Vec<f64> = groups.iter().map(|g| 100.0 * g.share / target).collect();
+    let group_of: Vec<usize> = (0..AGES)
+        .map(|x| {
+            let a = (x as i32 + years).min(MAX_AGE as i32) as u8;
+            groups.iter().position(|g| a >= g.from && a <= g.to).unwrap_or(0)
+        })
+        .collect();
+    if (0..groups.len()).any(|k| !group_of.contains(&k)) {
+        fit.note = format!("a group of {year} holds only people born after the base year: not fitted");
+        return (start, fit);
+    }
+    let p_base: f64 = start.iter().flatten().sum();
+    let mut cells = start;
+    fit.before = group_shares(&project(&start), &groups);
+    for iteration in 1..=200 {
+        let shares = group_shares(&project(&cells), &groups);
+        fit.iterations = iteration;
+        if shares.iter().zip(&targets).all(|(s, t)| (s - t).abs() < 1e-9) {
+            break;
+        }
+        for g in 0..2 {
+            for x in 0..AGES {
+                let k = group_of[x];
+                cells[g][x] *= targets[k] / shares[k];
+            }
+        }
+        let total: f64 = cells.iter().flatten().sum();
+        cells.iter_mut().flatten().for_each(|v| *v *= p_base / total);
+    }
+    fit.after = group_shares(&project(&cells), &groups);
+    fit.shares_of = Some((entity_id(h, entity, region), year));
+    fit.targets = groups.iter().zip(&targets).map(|(g, &share)| AgeGroup { share, ..*g }).collect();
+    let (b1, d1) = rates(&cells);
+    fit.birth_rate.1 = b1;
+    fit.death_rate.1 = d1;
+    (cells, fit)
+}
+
+/// The forced values of a scenario's history (§11.2): per city and year b+1..=until, the used
+/// population, urbanization rate and real growth (revised basis, confidence at least the floor).
+pub fn forced(region: &Region, h: &History) -> Forced {
+    let (b, n) = (region.base_year, region.cities.len());
+    let years = (h.until - b).max(0) as usize;
+    let mut f = Forced {
+        until: h.until,
+        base_year: b,
+        n,
+        population: vec![f64::NAN; years * n],
+        urbanization: vec![f64::NAN; years * n],
+        growth: vec![f64::NAN; years * n],
+    };
+    for t in b + 1..=h.until {
+        for i in 0..n {
+            let at = (t - b - 1) as usize * n + i;
+            let e = Entity::City(i);
+            if let Some(o) = h.used(e, t, Measure::Population) {
+                f.population[at] = o.value;
+            }
+            if let Some(o) = h.used(e, t, Measure::UrbanizationRate) {
+                f.urbanization[at] = o.value / 100.0;
+            }
+            if let Some(o) = h.used(e, t, Measure::GdpRealGrowth) {
+                f.growth[at] = o.value / 100.0;
+            }
+        }
+    }
+    f
+}
+
+/// The id of an observation's entity.
+fn entity_id(h: &History, e: Entity, region: &Region) -> String {
+    match e {
+        Entity::City(i) => region.cities[i].id.clone(),
+        Entity::Region => "region".into(),
+        Entity::Parent => h.parent.clone().unwrap_or_else(|| "parent".into()),
+    }
+}
