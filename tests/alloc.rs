@@ -45,7 +45,7 @@ fn model(text: &str) -> Model {
 
 #[test]
 fn simulating_draws_allocates_nothing() {
-    // The baseline and a scenario with every lever on.
+    // The baseline (history mode), the plan-era view and a scenario with every lever on.
     let plan =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/plan-full.toml")).unwrap();
     let levers = format!(
@@ -55,7 +55,8 @@ fn simulating_draws_allocates_nothing() {
             "extends = \"industry-transfer.toml\"\nhorizon = 2035"
         )
     );
-    for text in ["[scenario]\nname = \"t\"\nextends = \"baseline.toml\"\n", levers.as_str()] {
+    let plan_era = "[scenario]\nname = \"t\"\nextends = \"plan-era.toml\"\n";
+    for text in ["[scenario]\nname = \"t\"\nextends = \"baseline.toml\"\n", plan_era, levers.as_str()] {
         let m = model(text);
         let mut ws = Workspace::new(&m);
         let mut out = vec![0.0; m.layout.len()];

@@ -75,3 +75,41 @@ fn every_bad_region_file_is_refused_with_its_message() {
     }
     assert!(n >= 10, "{n} bad region files");
 }
+
+/// Each `tests/bad/observed/NAME.csv` is an observation file with one kind of mistake, and
+/// `NAME.expect` the fragments of the message (one a line; the file is named `bad.csv`): a run of
+/// a scenario whose `[history]` names it must exit 2 with them, without a panic or output.
+#[test]
+fn every_bad_observation_file_is_refused_with_its_message() {
+    let dir = root().join("tests/bad/observed");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    cases.sort();
+    let mut n = 0;
+    for case in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        std::fs::copy(&case, d.join("bad.csv")).unwrap();
+        let scenario = format!(
+            "[scenario]\nname = \"history\"\nextends = \"{}\"\n[history]\nobserved = \"bad.csv\"\n",
+            root().join("scenarios/baseline.toml").display()
+        );
+        std::fs::write(d.join("s.toml"), scenario).unwrap();
+        let expect = std::fs::read_to_string(case.with_extension("expect")).unwrap();
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        for cmd in [&["run", "s.toml", "--draws", "5", "--quiet"][..], &["validate", "s.toml"][..]] {
+            let o = minxinan(d, cmd);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+            for e in expect.lines().filter(|l| !l.is_empty()) {
+                assert!(err.contains(e), "{name}: expected `{e}` in:\n{err}");
+            }
+            assert!(!err.contains("panicked") && !d.join("out").exists(), "{name}");
+        }
+        n += 1;
+    }
+    assert!(n >= 15, "{n} bad observation files");
+}
