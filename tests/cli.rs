@@ -95,7 +95,7 @@ fn run_writes_every_file_with_the_interface_columns_and_units() {
     let mut lines = targets.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "scenario,target,entity,year,indicator,comparison,threshold,probability,p50"
+        "scenario,target,entity,year,indicator,comparison,threshold,probability,p50,observed,basis,status,target_basis,observed_on_target_basis,status_on_target_basis,note"
     );
     let names: Vec<&str> = lines.map(|l| l.split(',').nth(1).unwrap()).collect();
     assert_eq!(
@@ -115,6 +115,34 @@ fn run_writes_every_file_with_the_interface_columns_and_units() {
     assert_eq!(m["region"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(m["parameters"].as_object().unwrap().len(), 27);
     assert!(m["diagnostics"].as_object().unwrap().contains_key("capital_floor_binding"));
+    // History mode (the baseline): observed.csv lists every row of the embedded observations
+    // with what the run did with it; the manifest says what the restated base rests on.
+    let obs = std::fs::read_to_string(out.join("observed.csv")).unwrap();
+    let mut lines = obs.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "scenario,entity,year,indicator,value,unit,vintage,confidence,basis,use,note,p05,p50,p95,source"
+    );
+    let data_rows = std::fs::read_to_string(root().join("data/observed.csv")).unwrap().lines().count() - 1;
+    let rows: Vec<HashMap<String, String>> =
+        csv::Reader::from_path(out.join("observed.csv")).unwrap().deserialize().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), data_rows);
+    for r in &rows {
+        assert!(["forced", "base", "check", "compared", "unused"].contains(&r["use"].as_str()), "{r:?}");
+        assert_eq!(r["use"] == "unused", !r["note"].is_empty(), "an unused row says why: {r:?}");
+        if r["confidence"] == "D" {
+            assert_eq!(r["use"], "unused");
+        }
+        if r["use"] == "forced" {
+            let v: f64 = r["value"].parse().unwrap();
+            for q in ["p05", "p95"] {
+                let x: f64 = r[q].parse().unwrap();
+                assert!((x - v).abs() <= 1e-9 * v.abs(), "a forced value is every draw's: {r:?}");
+            }
+        }
+    }
+    assert_eq!(m["history"]["until"], 2024);
+    assert_eq!(m["history"]["restated_base"][0]["population"]["revised"], 496.0);
     // No staging folder is left behind.
     let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, [std::ffi::OsString::from("baseline")]);

@@ -239,3 +239,38 @@ fn until_limits_what_is_used() {
     let fit = &model.history.as_ref().unwrap().restatement[0].ages;
     assert_eq!(fit.shares_of, Some(("fujian".into(), 2020)));
 }
+
+#[test]
+fn a_target_of_an_observed_year_is_reported_as_observed_on_both_bases() {
+    let targets = "\n[[targets]]\nname = \"xm-pop\"\nentity = \"xiamen\"\nyear = 2022\nindicator = \"population\"\nat_least = 500\nbasis = \"first_release\"\n\n[[targets]]\nname = \"xm-growth\"\nentity = \"xiamen\"\nyear = 2023\nindicator = \"gdp_growth\"\nat_least = 5\n";
+    let (region, scenario, model) = model_of(&format!("{}{targets}", baseline_text()));
+    let ens = ensemble(&model, &RunConfig::new(0..20, 1));
+    let sum = stats::summary_of(&ens, &scenario.targets);
+    let record = model.history.as_ref().map(|h| h.restatement.as_slice());
+    let csv = minxinan::output::targets_csv(&scenario, &region, &sum, record);
+    let rows: Vec<HashMap<String, String>> =
+        csv::Reader::from_reader(csv.as_bytes()).deserialize().map(|r| r.unwrap()).collect();
+    let row = |name: &str| rows.iter().find(|r| r["target"] == name).unwrap();
+    // 厦门 2022: 530.8 (observed, revised basis) ≥ 500: met; on the first-release basis of the
+    // base year (411 against 496) 530.8 · 411/496 = 439.8: missed.
+    let r = row("xm-pop");
+    assert_eq!(
+        (r["observed"].as_str(), r["basis"].as_str(), r["status"].as_str()),
+        ("530.8", "revised", "met")
+    );
+    let on_first: f64 = r["observed_on_target_basis"].parse().unwrap();
+    assert!((on_first - 530.8 * 411.0 / 496.0).abs() < 1e-9, "{on_first}");
+    assert_eq!(r["status_on_target_basis"], "missed");
+    assert_eq!(r["probability"], "1", "every draw passes through the observation");
+    // A growth rate is the same on both bases: 3.1 % < 5 %.
+    let r = row("xm-growth");
+    assert_eq!((r["observed"].as_str(), r["basis"].as_str(), r["status"].as_str()), ("3.1", "any", "missed"));
+    assert_eq!(r["observed_on_target_basis"], "");
+    // The plan's 2020 GDP target: two cities have no 2020 figure.
+    let r = row("gdp-2020");
+    assert_eq!(
+        (r["status"].as_str(), r["note"].as_str()),
+        ("not observed", "no figure for zhangzhou, longyan")
+    );
+    assert_eq!(row("gdp-2025")["status"], "projected");
+}

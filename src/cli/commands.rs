@@ -150,7 +150,12 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     put("summary.csv", output::summary_csv(&scenario.name, region, &summary), a.common.excel)?;
     put("entities.csv", output::entities_csv(region), a.common.excel)?;
     put("pyramids.csv", output::pyramids_csv(&scenario.name, region, &summary), a.common.excel)?;
-    put("targets.csv", output::targets_csv(&scenario, region, &summary), a.common.excel)?;
+    let record = model.history.as_ref().map(|h| h.restatement.as_slice());
+    put("targets.csv", output::targets_csv(&scenario, region, &summary, record), a.common.excel)?;
+    if let (Some(h), Some(m)) = (&scenario.history, &model.history) {
+        let uses = minxinan::model::history::uses(region, h, &m.restatement);
+        put("observed.csv", output::observed_csv(&scenario, region, &summary, &uses), a.common.excel)?;
+    }
     if !scenario.parks.is_empty() {
         put("parks.csv", output::parks_csv(&scenario, region, &summary), a.common.excel)?;
     }
@@ -173,6 +178,7 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         deterministic: cfg.deterministic,
         git_commit: (!commit.is_empty()).then_some(commit),
         seed,
+        history: model.history.as_ref(),
     };
     put("manifest.json", output::manifest_json(&scenario, region, &summary, &info), false)?;
     finish(staging, &files, !a.common.no_report)?;
@@ -338,7 +344,24 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
         each(&|k| output::summary_csv(&scenarios[k].name, region, &stats[k])),
         a.common.excel,
     )?;
-    put("targets.csv", each(&|k| output::targets_csv(&scenarios[k], region, &stats[k])), a.common.excel)?;
+    let record = |k: usize| models[k].history.as_ref().map(|h| h.restatement.as_slice());
+    put(
+        "targets.csv",
+        each(&|k| output::targets_csv(&scenarios[k], region, &stats[k], record(k))),
+        a.common.excel,
+    )?;
+    let with_history: Vec<usize> = (0..scenarios.len()).filter(|&k| models[k].history.is_some()).collect();
+    if !with_history.is_empty() {
+        let parts: Vec<String> = with_history
+            .iter()
+            .map(|&k| {
+                let (h, m) = (scenarios[k].history.as_ref(), models[k].history.as_ref());
+                let uses = h.zip(m).map(|(h, m)| minxinan::model::history::uses(region, h, &m.restatement));
+                output::observed_csv(&scenarios[k], region, &stats[k], &uses.unwrap_or_default())
+            })
+            .collect();
+        put("observed.csv", output::concat_csv(&parts), a.common.excel)?;
+    }
     put(
         "pyramids.csv",
         each(&|k| output::pyramids_csv(&scenarios[k].name, region, &stats[k])),
@@ -370,6 +393,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
                 deterministic: false,
                 git_commit: (!commit.is_empty()).then_some(commit),
                 seed,
+                history: models[k].history.as_ref(),
             };
             (&scenarios[k], &stats[k], info)
         })
@@ -397,8 +421,7 @@ fn report(a: ReportArgs) -> Result<ExitCode> {
         )));
     }
     let mut files = OutFiles::new();
-    for name in ["summary.csv", "targets.csv", "pyramids.csv", "compare.csv", "entities.csv", "manifest.json"]
-    {
+    for name in report::INPUTS {
         let p = dir.join(name);
         if p.exists() {
             files.insert(

@@ -537,3 +537,173 @@ fn entity_id(h: &History, e: Entity, region: &Region) -> String {
         Entity::Parent => h.parent.clone().unwrap_or_else(|| "parent".into()),
     }
 }
+
+/// What a run does with one row of its observation file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Use {
+    /// Every draw takes it (population, urbanization rate, real growth of a city-year after the
+    /// base year).
+    Forced,
+    /// The restated base year rests on it.
+    Base,
+    /// Set beside the fitted base year as a check (crude birth and death rates of the base year).
+    Check,
+    /// Set beside the run's band, not forced (nominal GDP, shares, other rates, census counts).
+    Compared,
+    /// Not used, and why.
+    Unused(String),
+}
+
+impl Use {
+    /// The name in `observed.csv`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Use::Forced => "forced",
+            Use::Base => "base",
+            Use::Check => "check",
+            Use::Compared => "compared",
+            Use::Unused(_) => "unused",
+        }
+    }
+}
+
+/// What the run does with each row of the history's observations (docs/MODEL.md §11.4), in
+/// file order; `record` is the restatement the model made.
+pub fn uses(region: &Region, h: &History, record: &[CityRestatement]) -> Vec<Use> {
+    let b = region.base_year;
+    let obs = &h.observations;
+    // The parent's rows of the GDP revision ratio, when a city took it.
+    let parent_ratio = record.iter().any(|r| r.gdp.2.contains("parent's revision ratio"));
+    (0..obs.rows.len())
+        .map(|k| {
+            let o = &obs.rows[k];
+            let ratio_row = parent_ratio
+                && o.entity == Entity::Parent
+                && ((o.year == b + 1 && matches!(o.measure, Measure::GdpNominal | Measure::GdpRealGrowth))
+                    || (o.year == b && o.measure == Measure::GdpNominal));
+            if o.year > h.until {
+                return Use::Unused(format!("after until ({})", h.until));
+            }
+            if o.confidence > h.min_confidence {
+                return Use::Unused(format!("confidence below {}", h.min_confidence.name()));
+            }
+            if !obs.is_best(k, h.min_confidence) {
+                let best = obs.best(o.entity, o.year, o.measure, h.min_confidence).map(|b| b.vintage.name());
+                return Use::Unused(format!("the {} figure is used", best.unwrap_or("other")));
+            }
+            if ratio_row {
+                return Use::Base;
+            }
+            if h.used(o.entity, o.year, o.measure).is_none() {
+                return Use::Unused("on the first-release basis (the run's is the revised)".into());
+            }
+            let in_fit = |e: Entity, year: i32| {
+                record.iter().any(|r| {
+                    r.ages
+                        .shares_of
+                        .as_ref()
+                        .is_some_and(|(id, y)| *y == year && *id == entity_id(h, e, region))
+                })
+            };
+            match (o.entity, o.measure) {
+                (Entity::City(_), Measure::Population | Measure::UrbanizationRate) if o.year == b => {
+                    Use::Base
+                }
+                (
+                    Entity::City(_),
+                    Measure::Population | Measure::UrbanizationRate | Measure::GdpRealGrowth,
+                ) => Use::Forced,
+                (Entity::City(_), Measure::GdpNominal) if o.year == b + 1 => Use::Base,
+                (Entity::City(_), Measure::CrudeBirthRate | Measure::CrudeDeathRate) if o.year == b => {
+                    Use::Check
+                }
+                (e, Measure::AgeShare { .. }) if in_fit(e, o.year) => Use::Base,
+                (Entity::City(_) | Entity::Region, _) => Use::Compared,
+                (Entity::Parent, _) => Use::Unused("context (the parent's figure)".into()),
+            }
+        })
+        .collect()
+}
+
+/// The observed value of an outcome indicator for an entity (a city, or the region as the sum
+/// of its cities) and a year up to `until`, from the used observations (revised basis): a city's
+/// own figure; the region's population and nominal GDP as sums, its urbanization rate weighted
+/// by population, when every city has them (or the file has the region's own figure). `Err`
+/// names the cities without a figure (none: the indicator is not observed).
+pub fn observed_value(
+    region: &Region,
+    h: &History,
+    entity: usize,
+    year: i32,
+    indicator: crate::indicators::Indicator,
+) -> Result<f64, Vec<String>> {
+    use crate::indicators::Indicator as I;
+    let measure = match indicator {
+        I::Population => Measure::Population,
+        I::UrbanizationRate => Measure::UrbanizationRate,
+        I::GdpNominal => Measure::GdpNominal,
+        I::GdpGrowth => Measure::GdpRealGrowth,
+        I::GdpSharePrimary => Measure::GdpShare(0),
+        I::GdpShareSecondary => Measure::GdpShare(1),
+        I::GdpShareTertiary => Measure::GdpShare(2),
+        _ => return Err(Vec::new()),
+    };
+    let n = region.cities.len();
+    let get = |e: Entity, m: Measure| h.used(e, year, m).map(|o| o.value);
+    if entity < n {
+        return get(Entity::City(entity), measure).ok_or_else(|| vec![region.cities[entity].id.clone()]);
+    }
+    if let Some(v) = get(Entity::Region, measure) {
+        return Ok(v);
+    }
+    let mut missing = Vec::new();
+    let (mut sum, mut weights) = (0.0, 0.0);
+    for (i, c) in region.cities.iter().enumerate() {
+        let e = Entity::City(i);
+        let value = match measure {
+            Measure::Population | Measure::GdpNominal => get(e, measure).map(|v| (v, 1.0)),
+            Measure::UrbanizationRate => get(e, measure).zip(get(e, Measure::Population)),
+            _ => return Err(Vec::new()),
+        };
+        match value {
+            Some((v, w)) => {
+                sum += v * w;
+                weights += w;
+            }
+            None => missing.push(c.id.clone()),
+        }
+    }
+    match measure {
+        _ if !missing.is_empty() => Err(missing),
+        Measure::UrbanizationRate => Ok(sum / weights),
+        _ => Ok(sum),
+    }
+}
+
+/// The factor that takes a level of an entity from the revised basis to the first-release
+/// basis: the ratio of the base year's first-release to restated level (population, nominal
+/// GDP, urbanization rate; none for rates and shares, comparable across bases).
+pub fn first_release_factor(
+    record: &[CityRestatement],
+    entity: usize,
+    indicator: crate::indicators::Indicator,
+) -> Option<f64> {
+    use crate::indicators::Indicator as I;
+    let pick = |r: &CityRestatement| match indicator {
+        I::Population => Some((r.population.0, r.population.1, 1.0, 1.0)),
+        I::GdpNominal => Some((r.gdp.0, r.gdp.1, 1.0, 1.0)),
+        I::UrbanizationRate => Some((r.urbanization.0, r.urbanization.1, r.population.0, r.population.1)),
+        _ => None,
+    };
+    let cities: Vec<&CityRestatement> =
+        if entity < record.len() { vec![&record[entity]] } else { record.iter().collect() };
+    let (mut first, mut restated, mut w_first, mut w_restated) = (0.0, 0.0, 0.0, 0.0);
+    for r in cities {
+        let (f, x, wf, wr) = pick(r)?;
+        first += f * wf;
+        restated += x * wr;
+        w_first += wf;
+        w_restated += wr;
+    }
+    Some((first / w_first) / (restated / w_restated))
+}

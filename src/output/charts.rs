@@ -22,6 +22,17 @@ pub struct Marker<'a> {
     pub threshold: f64,
 }
 
+/// An observed value drawn over the bands: filled when the run used it, hollow when not.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ObsPoint {
+    /// Year.
+    pub year: i32,
+    /// Value, in the chart's unit.
+    pub value: f64,
+    /// Whether the run used it (forced it, restated the base with it, or set it beside the band).
+    pub used: bool,
+}
+
 /// Scenario colours (colour-blind safe: Okabe–Ito).
 pub const PALETTE: [RGBColor; 6] = [
     RGBColor(0, 114, 178),
@@ -39,7 +50,7 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("chart: {e:?}")
 }
 
-fn y_range(fans: &[Fan<'_>], markers: &[Marker<'_>], with_zero: bool) -> (f64, f64) {
+fn y_range(fans: &[Fan<'_>], markers: &[Marker<'_>], observed: &[ObsPoint], with_zero: bool) -> (f64, f64) {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for f in fans {
@@ -51,6 +62,10 @@ fn y_range(fans: &[Fan<'_>], markers: &[Marker<'_>], with_zero: bool) -> (f64, f
     for m in markers {
         lo = lo.min(m.threshold);
         hi = hi.max(m.threshold);
+    }
+    for o in observed {
+        lo = lo.min(o.value);
+        hi = hi.max(o.value);
     }
     if with_zero {
         lo = lo.min(0.0);
@@ -70,13 +85,14 @@ fn band(points: &[(i32, [f64; 9])], lo: usize, hi: usize) -> Vec<(f64, f64)> {
 }
 
 /// A fan chart: for one scenario the 95%, 80% and 50% bands and the median; for several
-/// (an overlay), each scenario's 80% band and median in its own colour. `zero_line` draws y = 0
-/// (for differences).
+/// (an overlay), each scenario's 80% band and median in its own colour; the observations as
+/// points (hollow when not used). `zero_line` draws y = 0 (for differences).
 pub fn fan_chart(
     title: &str,
     y_desc: &str,
     fans: &[Fan<'_>],
     markers: &[Marker<'_>],
+    observed: &[ObsPoint],
     zero_line: bool,
 ) -> Result<String, String> {
     let mut svg = String::new();
@@ -85,7 +101,7 @@ pub fn fan_chart(
         root.fill(&WHITE).map_err(err)?;
         let years: Vec<i32> = fans.iter().flat_map(|f| f.points.iter().map(|p| p.0)).collect();
         let (x0, x1) = (years.iter().min().copied().unwrap_or(0), years.iter().max().copied().unwrap_or(1));
-        let (y0, y1) = y_range(fans, markers, zero_line);
+        let (y0, y1) = y_range(fans, markers, observed, zero_line);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 17))
             .margin(10)
@@ -141,6 +157,20 @@ pub fn fan_chart(
                 .map_err(err)?
                 .label(name)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
+        }
+        let ink = RGBColor(20, 20, 20);
+        for (used, label) in [(true, "observed 观测值"), (false, "observed, not used 未用观测值")] {
+            let points: Vec<(f64, f64)> =
+                observed.iter().filter(|o| o.used == used).map(|o| (f64::from(o.year), o.value)).collect();
+            if points.is_empty() {
+                continue;
+            }
+            let style = if used { ink.filled() } else { ink.stroke_width(1) };
+            chart
+                .draw_series(points.into_iter().map(|p| Circle::new(p, 4, style)))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| Circle::new((x + 7, y), 4, style));
         }
         for m in markers {
             let label = format!("target {} 规划目标", m.name);

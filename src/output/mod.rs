@@ -62,15 +62,58 @@ pub fn entities_csv(region: &Region) -> String {
     s
 }
 
-/// `targets.csv`: the probability of each plan target and the indicator's median.
-/// `sum` must have been made with `scenario.targets`.
-pub fn targets_csv(scenario: &Scenario, region: &Region, sum: &Summary) -> String {
-    let mut s = String::from("scenario,target,entity,year,indicator,comparison,threshold,probability,p50\n");
+/// The header of `targets.csv`.
+pub const TARGETS_HEADER: &str = "scenario,target,entity,year,indicator,comparison,threshold,probability,p50,observed,basis,status,target_basis,observed_on_target_basis,status_on_target_basis,note\n";
+
+/// Whether a value meets a target, in words.
+fn status_of(t: &crate::region::Target, value: f64) -> &'static str {
+    if t.comparison.holds(value, t.threshold) { "met" } else { "missed" }
+}
+
+/// `targets.csv`: the probability of each plan target over the draws and the indicator's
+/// median; in history mode, for a target of a year up to `until`, what was observed
+/// (`observed` on the run's `basis`, `status` met or missed, or `not observed` with the cities
+/// lacking a figure in `note`) and, when the target was set on another basis (the plan's on the
+/// first releases), the observation on that basis and its status. A later target's status is
+/// `projected`. `sum` must have been made with `scenario.targets`; `record` is the model's
+/// restatement (history mode).
+pub fn targets_csv(
+    scenario: &Scenario,
+    region: &Region,
+    sum: &Summary,
+    record: Option<&[crate::model::history::CityRestatement]>,
+) -> String {
+    use crate::model::history;
+    let mut s = String::from(TARGETS_HEADER);
     for (i, t) in scenario.targets.iter().enumerate() {
         let j = sum.layout.index(t.entity, t.year, t.indicator);
         let p = sum.target_probability(i);
+        let (mut observed, mut basis, mut status) = (String::new(), String::new(), "projected".to_string());
+        let (mut on_target, mut status_on_target, mut note) = (String::new(), String::new(), String::new());
+        if let Some(h) = scenario.history.as_ref().filter(|h| t.year <= h.until) {
+            match history::observed_value(region, h, t.entity, t.year, t.indicator) {
+                Ok(v) => {
+                    observed = num(v);
+                    status = status_of(t, v).into();
+                    let factor = record.and_then(|r| history::first_release_factor(r, t.entity, t.indicator));
+                    basis = if factor.is_some() { "revised" } else { "any" }.into();
+                    if let (Some(crate::observed::Basis::FirstRelease), Some(f)) = (t.basis, factor) {
+                        on_target = num(v * f);
+                        status_on_target = status_of(t, v * f).into();
+                    }
+                }
+                Err(missing) => {
+                    status = "not observed".into();
+                    note = if missing.is_empty() {
+                        format!("{} is not in the observations", t.indicator.name())
+                    } else {
+                        format!("no figure for {}", missing.join(", "))
+                    };
+                }
+            }
+        }
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{observed},{basis},{status},{},{on_target},{status_on_target},{}\n",
             csv_field(&scenario.name),
             csv_field(&t.name),
             region.entity_id(t.entity),
@@ -79,7 +122,77 @@ pub fn targets_csv(scenario: &Scenario, region: &Region, sum: &Summary) -> Strin
             t.comparison.name(),
             num(t.threshold),
             num(p),
-            num(sum.stats[j].q[4])
+            num(sum.stats[j].q[4]),
+            t.basis.map_or("", |b| b.name()),
+            csv_field(&note),
+        ));
+    }
+    s
+}
+
+/// The outcome indicator an observation can be set beside, if any.
+pub fn indicator_of(m: crate::observed::Measure) -> Option<Indicator> {
+    use crate::observed::Measure as M;
+    Some(match m {
+        M::Population => Indicator::Population,
+        M::UrbanizationRate => Indicator::UrbanizationRate,
+        M::GdpNominal => Indicator::GdpNominal,
+        M::GdpRealGrowth => Indicator::GdpGrowth,
+        M::GdpShare(0) => Indicator::GdpSharePrimary,
+        M::GdpShare(1) => Indicator::GdpShareSecondary,
+        M::GdpShare(_) => Indicator::GdpShareTertiary,
+        _ => return None,
+    })
+}
+
+/// The header of `observed.csv`.
+pub const OBSERVED_HEADER: &str =
+    "scenario,entity,year,indicator,value,unit,vintage,confidence,basis,use,note,p05,p50,p95,source\n";
+
+/// `observed.csv` (history mode): every row of the observation file with its basis, what the
+/// run did with it (`forced`, `base`, `check`, `compared`, `unused` with the reason in `note`)
+/// and, where it has one, the run's median and 90% band of the same indicator.
+pub fn observed_csv(
+    scenario: &Scenario,
+    region: &Region,
+    sum: &Summary,
+    uses: &[crate::model::history::Use],
+) -> String {
+    let mut s = String::from(OBSERVED_HEADER);
+    let Some(h) = &scenario.history else { return s };
+    let l = sum.layout;
+    for (o, u) in h.observations.rows.iter().zip(uses) {
+        let entity = match o.entity {
+            crate::observed::Entity::City(i) => Some(i),
+            crate::observed::Entity::Region => Some(region.cities.len()),
+            crate::observed::Entity::Parent => None,
+        };
+        let id =
+            entity.map_or_else(|| h.parent.clone().unwrap_or_default(), |e| region.entity_id(e).to_string());
+        let band = entity
+            .zip(indicator_of(o.measure))
+            .filter(|(_, ind)| o.year <= l.horizon && o.year >= l.base_year + i32::from(ind.is_flow()))
+            .map(|(e, ind)| &sum.stats[l.index(e, o.year, ind)]);
+        let (p05, p50, p95) = band.map_or((String::new(), String::new(), String::new()), |st| {
+            (num(st.q[1]), num(st.q[4]), num(st.q[7]))
+        });
+        let note = match u {
+            crate::model::history::Use::Unused(why) => why.as_str(),
+            _ => "",
+        };
+        s.push_str(&format!(
+            "{},{id},{},{},{},{},{},{},{},{},{},{p05},{p50},{p95},{}\n",
+            csv_field(&scenario.name),
+            o.year,
+            o.measure,
+            num(o.value),
+            csv_field(o.measure.unit()),
+            o.vintage.name(),
+            o.confidence.name(),
+            h.basis(o).map_or("any", |b| b.name()),
+            u.name(),
+            csv_field(note),
+            csv_field(&o.source),
         ));
     }
     s
@@ -217,6 +330,8 @@ pub struct RunInfo<'a> {
     pub git_commit: Option<&'a str>,
     /// Seed used.
     pub seed: u64,
+    /// History mode as the model used it, when on.
+    pub history: Option<&'a crate::model::ModelHistory>,
 }
 
 /// `manifest.json` of a run.
@@ -298,12 +413,85 @@ fn manifest_value(
         "parameters": params,
         "diagnostics": diags,
         "extends": scenario.chain.iter().skip(1).collect::<Vec<_>>(),
+        "history": history_value(scenario, region, info.history),
         "levers": {
             "transfer": scenario.transfer.is_some(),
             "parks": scenario.parks.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
             "delay_shift": scenario.delay_shift,
             "shifts": scenario.shifts.len(),
         },
+    })
+}
+
+/// The manifest's `history` section: the observations used, what the restated base year rests
+/// on (both bases), the age fits, the levers moved and the projects' history.
+fn history_value(
+    scenario: &Scenario,
+    region: &Region,
+    model: Option<&crate::model::ModelHistory>,
+) -> serde_json::Value {
+    use serde_json::json;
+    let (Some(h), Some(m)) = (&scenario.history, model) else { return serde_json::Value::Null };
+    let uses = crate::model::history::uses(region, h, &m.restatement);
+    let count = |name: &str| uses.iter().filter(|u| u.name() == name).count();
+    let forced = &m.forced;
+    let n_forced = |v: &[f64]| v.iter().filter(|x| !x.is_nan()).count();
+    let round = |x: f64| (x * 1e6).round() / 1e6;
+    let restated: Vec<_> = m
+        .restatement
+        .iter()
+        .map(|r| {
+            let a = &r.ages;
+            json!({
+                "city": r.city,
+                "population": { "first_release": round(r.population.0), "revised": round(r.population.1), "from": r.population.2 },
+                "gdp": { "first_release": round(r.gdp.0), "revised": round(r.gdp.1), "from": r.gdp.2 },
+                "urbanization_rate": { "first_release": round(r.urbanization.0), "revised": round(r.urbanization.1), "from": r.urbanization.2 },
+                "age_structure": {
+                    "shares_of": a.shares_of.as_ref().map(|(e, y)| format!("{e} {y}")),
+                    "groups": a.targets.iter().map(|g| format!("{}-{}", g.from, g.to)).collect::<Vec<_>>(),
+                    "target_shares": a.targets.iter().map(|g| round(g.share)).collect::<Vec<_>>(),
+                    "from_region_profile": a.before.iter().map(|x| round(*x)).collect::<Vec<_>>(),
+                    "fitted": a.after.iter().map(|x| round(*x)).collect::<Vec<_>>(),
+                    "iterations": a.iterations,
+                    "crude_birth_rate": { "region_profile": round(a.birth_rate.0), "fitted": round(a.birth_rate.1), "observed_base_year": a.birth_rate.2 },
+                    "crude_death_rate": { "region_profile": round(a.death_rate.0), "fitted": round(a.death_rate.1), "observed_base_year": a.death_rate.2 },
+                    "note": a.note,
+                },
+            })
+        })
+        .collect();
+    let projects: Vec<_> = scenario
+        .projects
+        .iter()
+        .zip(&h.projects)
+        .filter(|(p, _)| p.enabled)
+        .map(|(p, ph)| {
+            let what = match ph {
+                crate::scenario::ProjectHistory::Drawn => "drawn as without history (no record)".to_string(),
+                crate::scenario::ProjectHistory::Opened(y) => format!("opened in {y}"),
+                crate::scenario::ProjectHistory::NotBefore(y) => {
+                    format!("not open by {}: not before {y}", y - 1)
+                }
+            };
+            json!({ "id": p.id, "history": what })
+        })
+        .collect();
+    json!({
+        "observed": h.source,
+        "file": h.observations.file,
+        "sha256": h.observations.sha256,
+        "until": h.until,
+        "min_confidence": h.min_confidence.name(),
+        "rows": { "total": uses.len(), "forced": count("forced"), "base": count("base"), "check": count("check"), "compared": count("compared"), "unused": count("unused") },
+        "forced_city_years": { "population": n_forced(&forced.population), "urbanization_rate": n_forced(&forced.urbanization), "gdp_real_growth": n_forced(&forced.growth) },
+        "nominal_gdp": "compared, not forced: the model has one regional price level (docs/MODEL.md §11.2)",
+        "crude_rates": "the base year's are a check on the fitted age structures; later ones are compared, not forced",
+        "gdp_deflator": m.deflator,
+        "restated_base": restated,
+        "not_restated": "the calibration's references (2016–2018 growth of GDP, population and urbanization, first-release basis: rates, comparable across bases) and the market-access masses (first-release GDP; only their ratios enter)",
+        "levers_moved": h.moved,
+        "projects": projects,
     })
 }
 

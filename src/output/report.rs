@@ -11,6 +11,17 @@ use std::fmt::Write as _;
 /// The output files a report is built from (file name → text).
 pub type Files = BTreeMap<String, String>;
 
+/// The files of an output folder a report reads (those present).
+pub const INPUTS: [&str; 7] = [
+    "summary.csv",
+    "targets.csv",
+    "pyramids.csv",
+    "compare.csv",
+    "entities.csv",
+    "observed.csv",
+    "manifest.json",
+];
+
 /// A built report: the HTML and the charts it inlines (name, SVG).
 pub struct Report {
     /// The page.
@@ -103,6 +114,7 @@ pub fn build(files: &Files) -> Result<Report, String> {
 /// An output folder's files as the report reads them.
 struct Inputs {
     targets: Vec<Row>,
+    observed: Vec<Row>,
     pyramids: Vec<Row>,
     compare: Vec<Row>,
     entities: Vec<Row>,
@@ -123,6 +135,7 @@ impl Inputs {
             return Err("summary.csv is missing or empty".into());
         }
         let targets = rows(files, "targets.csv")?;
+        let observed = rows(files, "observed.csv")?;
         let pyramids = rows(files, "pyramids.csv")?;
         let compare = rows(files, "compare.csv")?;
         let entities = rows(files, "entities.csv")?;
@@ -149,7 +162,18 @@ impl Inputs {
                 .push((year, q));
             units.insert(r["indicator"].clone(), r["unit"].clone());
         }
-        Ok(Inputs { targets, pyramids, compare, entities, manifest, scenarios, ents, series, units })
+        Ok(Inputs {
+            targets,
+            observed,
+            pyramids,
+            compare,
+            entities,
+            manifest,
+            scenarios,
+            ents,
+            series,
+            units,
+        })
     }
 
     /// An entity's Chinese and English names (its id when entities.csv lacks it).
@@ -158,6 +182,21 @@ impl Inputs {
             .iter()
             .find(|e| e["entity"] == id)
             .map_or(id.to_string(), |e| format!("{} {}", e["name_zh"], e["name_en"]))
+    }
+
+    /// The observations of a scenario's entity and indicator (observed.csv), as chart points.
+    fn observed_points(&self, scenario: &str, entity: &str, indicator: &str) -> Vec<charts::ObsPoint> {
+        self.observed
+            .iter()
+            .filter(|r| r["scenario"] == scenario && r["entity"] == entity && r["indicator"] == indicator)
+            .filter_map(|r| {
+                Some(charts::ObsPoint {
+                    year: r["year"].parse().ok()?,
+                    value: r["value"].parse().ok()?,
+                    used: r["use"] != "unused",
+                })
+            })
+            .collect()
     }
 
     /// Whether the folder is a comparison's.
@@ -196,7 +235,8 @@ fn fan_charts(inp: &Inputs) -> Result<Vec<(String, String)>, String> {
                 .collect();
             let unit = inp.units.get(ind).cloned().unwrap_or_default();
             let title = format!("{} — {}", inp.name_of(e), indicator_title(ind));
-            let svg = charts::fan_chart(&title, &unit, &fans, &markers, false)?;
+            let observed = inp.observed_points(&inp.scenarios[0], e, ind);
+            let svg = charts::fan_chart(&title, &unit, &fans, &markers, &observed, false)?;
             out_charts.push((format!("fan-{e}-{ind}"), svg));
         }
     }
@@ -224,6 +264,7 @@ fn difference_charts(inp: &Inputs) -> Result<Vec<(String, String)>, String> {
                     &title,
                     &format!("difference 差, {unit}"),
                     &[Fan { name: &name, points: p.clone() }],
+                    &[],
                     &[],
                     true,
                 )?;
@@ -357,6 +398,13 @@ fn target_table(inp: &Inputs, h: &mut String) {
         for s in &inp.scenarios {
             let _ = write!(h, "<th>P — {}</th><th>median — {}</th>", esc(s), esc(s));
         }
+        let observed = inp.targets.iter().any(|t| t.get("status").is_some_and(|s| s != "projected"));
+        if observed {
+            let _ = write!(
+                h,
+                "<th>observed 实际</th><th>status 结果</th><th>on the target's basis 按目标口径</th>"
+            );
+        }
         let _ = writeln!(h, "</tr>");
         let names: Vec<&Row> = inp.targets.iter().filter(|t| t["scenario"] == inp.scenarios[0]).collect();
         for t in names {
@@ -378,6 +426,29 @@ fn target_table(inp: &Inputs, h: &mut String) {
                     r.map_or("–".into(), |r| format!("{:.1}%", 100.0 * f(r, "probability"))),
                     r.map_or("–".into(), |r| fmt(f(r, "p50")))
                 );
+            }
+            if observed {
+                let get = |k: &str| t.get(k).cloned().unwrap_or_default();
+                let value = if get("observed").is_empty() {
+                    String::new()
+                } else {
+                    format!("{} <span class=\"band\">({})</span>", fmt(f(t, "observed")), esc(&get("basis")))
+                };
+                let status = match get("note").as_str() {
+                    "" => esc(&get("status")),
+                    note => format!("{} <span class=\"band\">({})</span>", esc(&get("status")), esc(note)),
+                };
+                let on_target = if get("observed_on_target_basis").is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "{} {} <span class=\"band\">({})</span>",
+                        fmt(f(t, "observed_on_target_basis")),
+                        esc(&get("status_on_target_basis")),
+                        esc(&get("target_basis"))
+                    )
+                };
+                let _ = write!(h, "<td>{value}</td><td>{status}</td><td>{on_target}</td>");
             }
             let _ = writeln!(h, "</tr>");
         }
