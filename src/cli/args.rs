@@ -23,6 +23,9 @@ pub enum Command {
     Run(RunArgs),
     /// Run a base scenario and alternatives on the same (paired) draws and compare them.
     Compare(CompareArgs),
+    /// Condition a scenario on the observations up to a year, project, and score every later
+    /// observation against the plan-era run and a naive forecast.
+    Backtest(BacktestArgs),
     /// Check scenario files without running them.
     Validate(ValidateArgs),
     /// Rebuild report.html and charts/ of a run or comparison folder.
@@ -82,6 +85,19 @@ pub struct CompareArgs {
     /// The base scenario, then one or more alternatives.
     #[arg(required = true, num_args = 2..)]
     pub scenarios: Vec<PathBuf>,
+    /// Draws, seed, output and report options.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// `backtest`.
+#[derive(Args, Debug)]
+pub struct BacktestArgs {
+    /// The scenario file (its `[history]`, or the region's observations).
+    pub scenario: PathBuf,
+    /// The last observed year the forecast may use.
+    #[arg(long)]
+    pub until: i32,
     /// Draws, seed, output and report options.
     #[command(flatten)]
     pub common: Common,

@@ -1,7 +1,7 @@
 //! The commands: run, validate, info.
 
 use super::BadInput;
-use super::args::{Cli, Command, CompareArgs, InfoArgs, ReportArgs, RunArgs, ValidateArgs};
+use super::args::{BacktestArgs, Cli, Command, CompareArgs, InfoArgs, ReportArgs, RunArgs, ValidateArgs};
 use super::fsout::{Staging, write_atomic};
 use anyhow::{Context, Result, bail};
 use minxinan::indicators::Indicator;
@@ -20,6 +20,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(a) => run(&region, a),
         Command::Compare(a) => compare(&region, a),
+        Command::Backtest(a) => backtest(&region, a),
         Command::Validate(a) => validate(&region, a),
         Command::Report(a) => report(a),
         Command::Info(a) => info(&region, a),
@@ -405,6 +406,127 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
         eprintln!(
             "compared {} on {draws} paired draws in {:.2} s → {}",
             names.join(", "),
+            clock.elapsed().as_secs_f64(),
+            out_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `backtest`: the scenario conditioned on the observations up to `until` (`history`) and
+/// without history (`plan-era`) on the same draws, every later observation scored against
+/// both and the naive forecast (docs/MODEL.md §11.5).
+fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
+    use minxinan::scenario::HistoryMode;
+    use minxinan::stats::backtest;
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+    let mut cond = Scenario::load_as(&a.scenario, &read, region, HistoryMode::Until(a.until))?;
+    let mut plan = Scenario::load_as(&a.scenario, &read, region, HistoryMode::Off)?;
+    if !a.common.quiet {
+        for w in &cond.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    let name = cond.name.clone();
+    cond.name = "history".into();
+    plan.name = "plan-era".into();
+    let h = cond.history.clone().context("history mode is on")?;
+    let last = h.observations.rows.iter().map(|o| o.year).max().unwrap_or(a.until).min(cond.horizon);
+    let targets = backtest::targets(&h, a.until, last);
+    if targets.is_empty() {
+        bail!(BadInput(format!(
+            "--until {}: no observation after it to score (the observations end in {last})",
+            a.until
+        )));
+    }
+    let draws = a.common.draws.unwrap_or(cond.draws);
+    if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
+        bail!(BadInput(format!("--draws: found {draws}; expected 1..={}", minxinan::scenario::MAX_DRAWS)));
+    }
+    if a.common.threads == Some(0) {
+        bail!(BadInput("--threads: found 0; expected at least 1".into()));
+    }
+    let seed = a.common.seed.unwrap_or(cond.seed);
+    let models = [Model::new(region, &cond)?, Model::new(region, &plan)?];
+    let cfg = RunConfig {
+        draws: 0..draws,
+        seed,
+        deterministic: false,
+        isa: isa(),
+        memory_budget: memory_available(),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.common.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let threads = pool.current_num_threads();
+    let bar = progress_bar(a.common.quiet, 2 * draws, format!("backtest {}", a.until));
+    let sink = Summaries::new(vec![&cond.targets, &plan.targets]).keeping_draws();
+    let hooks = runner::Hooks { progress: &|k| bar.inc(k), cancelled: &super::interrupted };
+    let refs: Vec<&Model> = models.iter().collect();
+    let outcomes = pool.install(|| runner::run(&refs, &cfg, sink, hooks))?;
+    bar.finish_and_clear();
+    let (stats, kept) = (outcomes.summaries, outcomes.kept);
+    let mut scored = backtest::score_ensemble("history", &kept[0], &targets);
+    scored.extend(backtest::score_ensemble("plan-era", &kept[1], &targets));
+    scored.extend(backtest::score_naive(&h, a.until, &targets));
+    let freeing = Freeing::start(kept);
+
+    let out_dir = a
+        .common
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(format!("backtest-{name}-{}", a.until)));
+    let staging = Staging::new(&out_dir)?;
+    let mut files = OutFiles::new();
+    let mut put = |name: &str, text: String, bom: bool| keep(&staging, &mut files, name, text, bom);
+    let both = |f: &dyn Fn(&Scenario, &minxinan::stats::Summary) -> String| {
+        output::concat_csv(&[f(&cond, &stats[0]), f(&plan, &stats[1])])
+    };
+    put("summary.csv", both(&|s, st| output::summary_csv(&s.name, region, st)), a.common.excel)?;
+    put("entities.csv", output::entities_csv(region), a.common.excel)?;
+    put("pyramids.csv", both(&|s, st| output::pyramids_csv(&s.name, region, st)), a.common.excel)?;
+    let record = models[0].history.as_ref().map(|m| m.restatement.as_slice());
+    let targets_csv = output::concat_csv(&[
+        output::targets_csv(&cond, region, &stats[0], record),
+        output::targets_csv(&plan, region, &stats[1], None),
+    ]);
+    put("targets.csv", targets_csv, a.common.excel)?;
+    if let Some(m) = &models[0].history {
+        let uses = minxinan::model::history::uses(region, &h, &m.restatement);
+        put("observed.csv", output::observed_csv(&cond, region, &stats[0], &uses), a.common.excel)?;
+    }
+    put("backtest.csv", output::backtest_csv(region, a.until, &scored), a.common.excel)?;
+    put("backtest_summary.csv", output::backtest_summary_csv(&scored), a.common.excel)?;
+    let commit = env!("MINXINAN_GIT_COMMIT");
+    let path = a.scenario.display().to_string();
+    let started_at = rfc3339(started);
+    let runs: Vec<_> = [(&cond, 0), (&plan, 1)]
+        .into_iter()
+        .map(|(s, k)| {
+            let info = output::RunInfo {
+                scenario_path: &path,
+                threads,
+                started_at: &started_at,
+                elapsed_seconds: clock.elapsed().as_secs_f64(),
+                deterministic: false,
+                git_commit: (!commit.is_empty()).then_some(commit),
+                seed,
+                history: models[k].history.as_ref(),
+            };
+            (s, &stats[k], info)
+        })
+        .collect();
+    put("manifest.json", output::backtest_manifest_json(&runs, region, a.until, targets.len()), false)?;
+    finish(staging, &files, !a.common.no_report)?;
+    freeing.join();
+    if !a.common.quiet {
+        eprintln!(
+            "backtest of {name} until {}: {} observations scored in {:.2} s → {}",
+            a.until,
+            targets.len(),
             clock.elapsed().as_secs_f64(),
             out_dir.display()
         );

@@ -365,6 +365,39 @@ pub fn compare_manifest_json(runs: &[(&Scenario, &Summary, RunInfo<'_>)], region
     s
 }
 
+/// `manifest.json` of a backtest: the shared settings, what was scored, and the manifests of the
+/// conditioned run (`history`) and the run without history (`plan-era`).
+pub fn backtest_manifest_json(
+    runs: &[(&Scenario, &Summary, RunInfo<'_>)],
+    region: &Region,
+    until: i32,
+    scored: usize,
+) -> String {
+    let (_, ens, info) = &runs[0];
+    let v = serde_json::json!({
+        "engine": { "name": "minxinan", "version": env!("CARGO_PKG_VERSION"), "git_commit": info.git_commit },
+        "backtest": {
+            "until": until,
+            "observations_scored": scored,
+            "forecasts": {
+                "history": "the scenario conditioned on the observations up to `until` (docs/MODEL.md §11)",
+                "plan-era": "the same scenario without history, on the same draws",
+                "naive": "each series at its last observed annual change (a growth rate at its last value), normal with sd σ√h, σ from its annual changes up to `until`",
+            },
+            "scores": "type-7 quantiles of the draws; mid-PIT; CRPS of the ensemble (E|X − y| − ½E|X − X′|) or of the naive normal (Gneiting & Raftery 2007); coverage intervals: Wilson 95%",
+        },
+        "seed": info.seed,
+        "draws": ens.n_draws(),
+        "threads": info.threads,
+        "started_at": info.started_at,
+        "elapsed_seconds": info.elapsed_seconds,
+        "scenarios": runs.iter().map(|(s, e, i)| manifest_value(s, region, e, i)).collect::<Vec<_>>(),
+    });
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
 fn manifest_value(
     scenario: &Scenario,
     region: &Region,
@@ -493,6 +526,64 @@ fn history_value(
         "levers_moved": h.moved,
         "projects": projects,
     })
+}
+
+/// `backtest.csv`: every scored observation of every forecast (docs/MODEL.md §11.5).
+pub fn backtest_csv(region: &Region, until: i32, scored: &[crate::stats::backtest::Scored]) -> String {
+    let mut s = String::from(
+        "forecast,entity,year,indicator,unit,observed,horizon,p05,p10,p25,p50,p75,p90,p95,inside50,inside80,inside90,pit,crps\n",
+    );
+    for x in scored {
+        let t = &x.target;
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{}",
+            x.forecast,
+            region.entity_id(t.city),
+            t.year,
+            t.measure,
+            csv_field(t.measure.unit()),
+            num(t.observed),
+            t.year - until
+        ));
+        for q in x.q {
+            s.push(',');
+            s.push_str(&num(q));
+        }
+        for b in x.inside {
+            s.push_str(if b { ",1" } else { ",0" });
+        }
+        s.push_str(&format!(",{},{}\n", num(x.pit), num(x.crps)));
+    }
+    s
+}
+
+/// `backtest_summary.csv`: per forecast and indicator (then `all`), the observations scored,
+/// the coverage of the 50/80/90% bands with Wilson 95% intervals, the mean CRPS and the CRPS
+/// relative to the naive forecast's over the observations both scored.
+pub fn backtest_summary_csv(scored: &[crate::stats::backtest::Scored]) -> String {
+    use crate::stats::backtest;
+    let mut s = String::from(
+        "forecast,indicator,n,coverage50,coverage50_lo,coverage50_hi,coverage80,coverage80_lo,coverage80_hi,coverage90,coverage90_lo,coverage90_hi,mean_crps,crps_relative_to_naive\n",
+    );
+    for c in backtest::summarise(scored) {
+        s.push_str(&format!("{},{},{}", c.forecast, c.measure.map_or("all".into(), |m| m.name()), c.n));
+        for (share, lo, hi) in c.coverage {
+            s.push_str(&format!(",{},{},{}", num(share), num(lo), num(hi)));
+        }
+        let relative = c.measure.and_then(|m| {
+            let (mut own, mut naive) = (0.0, 0.0);
+            for x in scored.iter().filter(|x| x.forecast == c.forecast && x.target.measure == m) {
+                if let Some(n) = scored.iter().find(|y| y.forecast == "naive" && y.target == x.target) {
+                    own += x.crps;
+                    naive += n.crps;
+                }
+            }
+            (naive > 0.0).then(|| own / naive)
+        });
+        let opt = |v: Option<f64>| v.map_or(String::new(), num);
+        s.push_str(&format!(",{},{}\n", opt(c.mean_crps), opt(relative)));
+    }
+    s
 }
 
 /// Join CSV texts that share a header (the header once).

@@ -12,13 +12,14 @@ use std::fmt::Write as _;
 pub type Files = BTreeMap<String, String>;
 
 /// The files of an output folder a report reads (those present).
-pub const INPUTS: [&str; 7] = [
+pub const INPUTS: [&str; 8] = [
     "summary.csv",
     "targets.csv",
     "pyramids.csv",
     "compare.csv",
     "entities.csv",
     "observed.csv",
+    "backtest_summary.csv",
     "manifest.json",
 ];
 
@@ -102,6 +103,9 @@ pub fn build(files: &Files) -> Result<Report, String> {
     charts.extend(pyramid_charts(&inp)?);
     let mut h = String::new();
     page_head(&inp, &mut h);
+    if !inp.backtest.is_empty() {
+        backtest_section(&inp, &mut h);
+    }
     key_figures(&inp, &mut h);
     target_table(&inp, &mut h);
     if inp.is_compare() {
@@ -115,6 +119,7 @@ pub fn build(files: &Files) -> Result<Report, String> {
 struct Inputs {
     targets: Vec<Row>,
     observed: Vec<Row>,
+    backtest: Vec<Row>,
     pyramids: Vec<Row>,
     compare: Vec<Row>,
     entities: Vec<Row>,
@@ -136,6 +141,7 @@ impl Inputs {
         }
         let targets = rows(files, "targets.csv")?;
         let observed = rows(files, "observed.csv")?;
+        let backtest = rows(files, "backtest_summary.csv")?;
         let pyramids = rows(files, "pyramids.csv")?;
         let compare = rows(files, "compare.csv")?;
         let entities = rows(files, "entities.csv")?;
@@ -165,6 +171,7 @@ impl Inputs {
         Ok(Inputs {
             targets,
             observed,
+            backtest,
             pyramids,
             compare,
             entities,
@@ -330,7 +337,9 @@ fn pyramid_charts(inp: &Inputs) -> Result<Vec<(String, String)>, String> {
 
 /// The page's head, title and lead.
 fn page_head(inp: &Inputs, h: &mut String) {
-    let title = if inp.is_compare() {
+    let title = if !inp.backtest.is_empty() {
+        format!("backtest: {}", inp.scenarios.join(" vs "))
+    } else if inp.is_compare() {
         format!("{} vs {}", inp.scenarios[0], inp.scenarios[1..].join(", "))
     } else {
         inp.scenarios[0].clone()
@@ -454,6 +463,55 @@ fn target_table(inp: &Inputs, h: &mut String) {
         }
         let _ = writeln!(h, "</table>");
     }
+}
+
+/// A backtest's scores: per indicator and forecast, the observations scored, the share inside
+/// each band with its 95% interval, and the mean CRPS (also relative to the naive forecast's).
+fn backtest_section(inp: &Inputs, h: &mut String) {
+    let until = serde_json::from_str::<serde_json::Value>(&inp.manifest)
+        .ok()
+        .and_then(|m| m["backtest"]["until"].as_i64())
+        .map_or_else(|| "until".to_string(), |u| u.to_string());
+    let _ = writeln!(
+        h,
+        "<h2>Backtest 回测: observations after {until} against forecasts made with what was known up to {until}</h2>\n<p class=\"lead\"><b>history</b>: this scenario conditioned on the observations up to {until}; <b>plan-era</b>: the same scenario without history (first-release base); <b>naive</b>: each series continuing at its last observed annual change with a random-walk spread. A well-calibrated forecast holds about 50%, 80% and 90% of the observations inside its 50%, 80% and 90% bands; a lower CRPS is better (relative to naive below 1: better than naive). The charts below show the history and plan-era bands with the observations as points (hollow: after {until}, not used).</p>"
+    );
+    let _ = writeln!(
+        h,
+        "<table>\n<tr><th>indicator</th><th>forecast</th><th>n</th><th>inside 50% band</th><th>inside 80% band</th><th>inside 90% band</th><th>mean CRPS</th><th>CRPS / naive</th></tr>"
+    );
+    let mut indicators: Vec<&str> = Vec::new();
+    for r in &inp.backtest {
+        if !indicators.contains(&r["indicator"].as_str()) {
+            indicators.push(&r["indicator"]);
+        }
+    }
+    for ind in indicators {
+        for r in inp.backtest.iter().filter(|r| r["indicator"] == ind) {
+            let cov = |b: &str| {
+                let pct = |k: &str| format!("{:.0}", 100.0 * f(r, k));
+                format!(
+                    "{}% <span class=\"band\">[{}–{}]</span>",
+                    pct(&format!("coverage{b}")),
+                    pct(&format!("coverage{b}_lo")),
+                    pct(&format!("coverage{b}_hi"))
+                )
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(ind),
+                esc(&r["forecast"]),
+                esc(&r["n"]),
+                cov("50"),
+                cov("80"),
+                cov("90"),
+                fmt(f(r, "mean_crps")),
+                fmt(f(r, "crps_relative_to_naive"))
+            );
+        }
+    }
+    let _ = writeln!(h, "</table>");
 }
 
 /// A comparison's paired differences in 2035, per alternative.

@@ -138,6 +138,17 @@ pub struct Shift {
     pub written: (i32, i32),
 }
 
+/// How [`Scenario::load_as`] takes a scenario's `[history]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryMode {
+    /// As the file writes it.
+    AsWritten,
+    /// Without history (the plan-era view of the same scenario).
+    Off,
+    /// Conditioned on the observations up to this year (the file's, or the region's).
+    Until(i32),
+}
+
 /// A validated scenario: every value present and checked.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -227,6 +238,17 @@ impl Scenario {
         read: &dyn Fn(&Path) -> Result<String, String>,
         region: &Region,
     ) -> Result<Scenario, InputErrors> {
+        Scenario::load_as(path, read, region, HistoryMode::AsWritten)
+    }
+
+    /// [`Scenario::load`] with its history as `mode` says (a backtest conditions on the years up
+    /// to its own `until`, and sets the scenario without history beside it).
+    pub fn load_as(
+        path: &Path,
+        read: &dyn Fn(&Path) -> Result<String, String>,
+        region: &Region,
+        mode: HistoryMode,
+    ) -> Result<Scenario, InputErrors> {
         // Read the chain, child first, checking each file on its own.
         let mut names: Vec<String> = Vec::new();
         let mut texts: Vec<String> = Vec::new();
@@ -281,13 +303,25 @@ impl Scenario {
         for (file, t) in tables.iter().enumerate().rev() {
             raw::merge(&mut merged, t, file, &mut shift_files);
         }
-        let raw: RawScenario = toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| {
+        let mut raw: RawScenario = toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| {
             plain_error(&names[0], format!("cannot merge the chain: {}", e.message()))
         })?;
+        match mode {
+            HistoryMode::AsWritten => {}
+            HistoryMode::Off => raw.history = None,
+            HistoryMode::Until(until) => {
+                let mut h = raw.history.take().unwrap_or_default();
+                h.until = Some(i64::from(until));
+                raw.history = Some(h);
+            }
+        }
         let mut issues = Issues::for_chain(&sources);
         let mut warnings = Issues::for_chain(&sources);
         let own_name = tables[0].get("scenario").and_then(|s| s.get("name")).is_some();
-        let observed = history::read_observed(&names, &tables, read, region, &mut issues);
+        let observed = match raw.history {
+            Some(_) => history::read_observed(&names, &tables, read, region, &mut issues),
+            None => Ok(None),
+        };
         let (observed, file_errors) = match observed {
             Err(e) => (history::Observed::Failed, e.0),
             Ok(o) => (history::Observed::from(Ok(o)), Vec::new()),

@@ -5,6 +5,7 @@
 //! that keeps every draw ([`summarise`]) gives the same bits as one that streams them
 //! (the runner's streamed summary, which keeps only the values near each quantile: [`sieve`]).
 
+pub mod backtest;
 pub mod ensemble;
 pub mod quantile;
 pub mod sieve;
