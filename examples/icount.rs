@@ -1,11 +1,13 @@
 //! The work that `.ci/icount` counts instructions of under callgrind: one baseline draw, and a
 //! 1000-draw baseline ensemble (in batches, as the runner runs it) with its exact quantiles,
 //! each in one function (`icount::measured_*`) so that callgrind's `--toggle-collect` counts
-//! only it. Setup (region, scenario, model, buffers) is outside the counted functions.
-//! Single-threaded, so the count is exactly repeatable.
+//! only it; the same of the plan-era view (no history). Setup (region, scenario, model,
+//! buffers) is outside the counted functions. Single-threaded, so the count is exactly
+//! repeatable.
 //!
-//! Usage: `icount one_draw | ensemble_1k` (`MINXINAN_ISA` chooses the compiled version, as for
-//! the command line; `.ci/icount` asks for AVX2, which valgrind runs).
+//! Usage: `icount one_draw | ensemble_1k | one_draw_plan_era | ensemble_1k_plan_era`
+//! (`MINXINAN_ISA` chooses the compiled version, as for the command line; `.ci/icount` asks for
+//! AVX2, which valgrind runs).
 
 use minxinan::isa::Isa;
 use minxinan::model::engine::{self, BATCH, Batch, Workspace};
@@ -44,10 +46,13 @@ fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
     let isa = Isa::chosen(std::env::var("MINXINAN_ISA").ok().as_deref());
     let region = Region::embedded();
-    let scenario = Scenario::parse("baseline.toml", include_str!("../scenarios/baseline.toml"), &region)
-        .expect("baseline");
+    let (name, text) = match which.strip_suffix("_plan_era") {
+        Some(_) => ("plan-era.toml", include_str!("../scenarios/plan-era.toml")),
+        None => ("baseline.toml", include_str!("../scenarios/baseline.toml")),
+    };
+    let scenario = Scenario::parse(name, text, &region).expect("scenario");
     let model = Model::new(&region, &scenario).expect("model");
-    match which.as_str() {
+    match which.trim_end_matches("_plan_era") {
         "one_draw" => {
             let mut ws = Workspace::on(isa, &model);
             let mut out = vec![0.0; model.layout.len()];
@@ -61,7 +66,7 @@ fn main() {
             black_box(measured_ensemble_1k(&model, &mut batch, &mut out, &mut column));
         }
         _ => {
-            eprintln!("usage: icount one_draw | ensemble_1k");
+            eprintln!("usage: icount one_draw | ensemble_1k | one_draw_plan_era | ensemble_1k_plan_era");
             std::process::exit(2);
         }
     }

@@ -73,8 +73,10 @@ pub struct Spread {
 /// in every cell.
 #[inline]
 pub fn add(cells: &mut Cells, mu: &Cells, mu_total: f64, n: f64) -> Spread {
-    for (c, m) in cells.iter_mut().flatten().zip(mu.iter().flatten()) {
-        *c += n * m;
+    for g in 0..2 {
+        for x in 0..AGES {
+            cells[g][x] += n * mu[g][x];
+        }
     }
     Spread { realised: n * mu_total, capped: false, dropped: 0.0 }
 }
@@ -93,8 +95,15 @@ pub fn spread(
     capped: &mut [[bool; AGES]; 2],
 ) -> Spread {
     // An inflow, or an outflow that takes at most 90% of every cell (the usual case): add n·μ.
-    let within_cap = n >= 0.0
-        || (0..2).all(|g| (0..AGES).fold(true, |ok, x| ok & (-n * mu[g][x] <= OUTFLOW_CAP * cells[g][x])));
+    let within_cap = n >= 0.0 || {
+        let mut ok = true;
+        for g in 0..2 {
+            for x in 0..AGES {
+                ok &= -n * mu[g][x] <= OUTFLOW_CAP * cells[g][x];
+            }
+        }
+        ok
+    };
     if within_cap {
         return add(cells, mu, mu_total, n);
     }
