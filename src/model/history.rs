@@ -4,7 +4,7 @@
 //! - [`restate`]: the base year on the revised basis — population and urbanization from the
 //!   revised series, GDP from the first revised level and its real growth (or the parent's
 //!   revision ratio), and each city's age structure fitted to its broad-age shares by projecting
-//!   it forward to the year of the shares ([`fit_ages`]).
+//!   it forward to the year of the shares (docs/MODEL.md §11.1a).
 //! - [`Forced`]: for each city and year b+1..=until, the population, urbanization rate and real
 //!   growth a draw takes (NaN where nothing is observed).
 //! - The equations the year step calls in a forced city-year: [`migrants_to`] (net migration
@@ -114,17 +114,31 @@ pub fn force_growth(
     total
 }
 
+/// A base-year level on both bases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TwoBases {
+    /// As first released (the plan's base).
+    pub first_release: f64,
+    /// Restated (equal to the first release when nothing restates it).
+    pub revised: f64,
+    /// What the restated value rests on: the observation (with its file and line) or the
+    /// derivation.
+    pub from: String,
+}
+
 /// What the base year of one city rests on, on both bases (for the manifest and docs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CityRestatement {
     /// The city's id.
     pub city: String,
-    /// P(b): first release, restated, and what the restated value rests on.
-    pub population: (f64, f64, String),
-    /// Y(b), 100M CNY: first release, restated, and the derivation.
-    pub gdp: (f64, f64, String),
-    /// u(b), %: first release, restated, and its source.
-    pub urbanization: (f64, f64, String),
+    /// P(b), 10k persons.
+    pub population: TwoBases,
+    /// Y(b), 100M CNY.
+    pub gdp: TwoBases,
+    /// Whether Y(b) was restated with the parent's revision ratio.
+    pub gdp_by_parent_ratio: bool,
+    /// u(b), %.
+    pub urbanization: TwoBases,
     /// The age structure's fit.
     pub ages: AgeFit,
 }
@@ -253,6 +267,7 @@ pub fn restate(
         };
         let level = used(h, e, b + 1, Measure::GdpNominal);
         let growth = used(h, e, b + 1, Measure::GdpRealGrowth);
+        let by_parent = level.zip(growth).is_none() && parent_ratio.is_some();
         let gdp = match (level, growth, &parent_ratio) {
             (Some(l), Some(g), _) => {
                 c.gdp = l.value / ((1.0 + g.value / 100.0) * (1.0 + deflator));
@@ -276,9 +291,14 @@ pub fn restate(
         profiles[i] = std::array::from_fn(|g| std::array::from_fn(|x| fitted[g][x] / total));
         record.push(CityRestatement {
             city: c.id.clone(),
-            population: (first.0, c.population, population),
-            gdp: (first.1, c.gdp, gdp),
-            urbanization: (first.2, c.urbanization * 100.0, urbanization),
+            population: TwoBases { first_release: first.0, revised: c.population, from: population },
+            gdp: TwoBases { first_release: first.1, revised: c.gdp, from: gdp },
+            gdp_by_parent_ratio: by_parent,
+            urbanization: TwoBases {
+                first_release: first.2,
+                revised: c.urbanization * 100.0,
+                from: urbanization,
+            },
             ages,
         });
     }
@@ -573,7 +593,7 @@ pub fn uses(region: &Region, h: &History, record: &[CityRestatement]) -> Vec<Use
     let b = region.base_year;
     let obs = &h.observations;
     // The parent's rows of the GDP revision ratio, when a city took it.
-    let parent_ratio = record.iter().any(|r| r.gdp.2.contains("parent's revision ratio"));
+    let parent_ratio = record.iter().any(|r| r.gdp_by_parent_ratio);
     (0..obs.rows.len())
         .map(|k| {
             let o = &obs.rows[k];
@@ -690,9 +710,14 @@ pub fn first_release_factor(
 ) -> Option<f64> {
     use crate::indicators::Indicator as I;
     let pick = |r: &CityRestatement| match indicator {
-        I::Population => Some((r.population.0, r.population.1, 1.0, 1.0)),
-        I::GdpNominal => Some((r.gdp.0, r.gdp.1, 1.0, 1.0)),
-        I::UrbanizationRate => Some((r.urbanization.0, r.urbanization.1, r.population.0, r.population.1)),
+        I::Population => Some((r.population.first_release, r.population.revised, 1.0, 1.0)),
+        I::GdpNominal => Some((r.gdp.first_release, r.gdp.revised, 1.0, 1.0)),
+        I::UrbanizationRate => Some((
+            r.urbanization.first_release,
+            r.urbanization.revised,
+            r.population.first_release,
+            r.population.revised,
+        )),
         _ => None,
     };
     let cities: Vec<&CityRestatement> =

@@ -470,6 +470,7 @@ fn history_value(
     let forced = &m.forced;
     let n_forced = |v: &[f64]| v.iter().filter(|x| !x.is_nan()).count();
     let round = |x: f64| (x * 1e6).round() / 1e6;
+    let two = |t: &crate::model::history::TwoBases| json!({ "first_release": round(t.first_release), "revised": round(t.revised), "from": t.from });
     let restated: Vec<_> = m
         .restatement
         .iter()
@@ -477,9 +478,9 @@ fn history_value(
             let a = &r.ages;
             json!({
                 "city": r.city,
-                "population": { "first_release": round(r.population.0), "revised": round(r.population.1), "from": r.population.2 },
-                "gdp": { "first_release": round(r.gdp.0), "revised": round(r.gdp.1), "from": r.gdp.2 },
-                "urbanization_rate": { "first_release": round(r.urbanization.0), "revised": round(r.urbanization.1), "from": r.urbanization.2 },
+                "population": two(&r.population),
+                "gdp": two(&r.gdp),
+                "urbanization_rate": two(&r.urbanization),
                 "age_structure": {
                     "shares_of": a.shares_of.as_ref().map(|(e, y)| format!("{e} {y}")),
                     "groups": a.targets.iter().map(|g| format!("{}-{}", g.from, g.to)).collect::<Vec<_>>(),
