@@ -118,3 +118,19 @@ fn a_failing_draw_fails_alike_in_both() {
     let model = Model::new(&region, &Scenario::parse("t.toml", text, &region).unwrap()).unwrap();
     check("truncated", &model, 8, &(0..64).collect::<Vec<_>>(), Mode::Stochastic, Isa::widest());
 }
+
+#[test]
+fn history_variants_give_the_reference_s_bits() {
+    // History up to each year (fewer forced city-years, other fitted ages and restatements) and
+    // with the grade-D figures used (三明 2022, 漳州 2023, 龙岩's GDP levels).
+    let region = Region::embedded();
+    let baseline = std::fs::read_to_string(root().join("scenarios/baseline.toml")).unwrap();
+    let draws = &draws()[..200];
+    for extra in ["until = 2018", "until = 2019", "until = 2021", "min_confidence = \"D\""] {
+        let text = baseline.replace("observed = \"embedded\"", &format!("observed = \"embedded\"\n{extra}"));
+        let model = Model::new(&region, &Scenario::parse("t.toml", &text, &region).unwrap()).unwrap();
+        assert!(model.history.is_some());
+        check(extra, &model, 20181231, draws, Mode::Stochastic, Isa::widest());
+        check(extra, &model, 20181231, &[0], Mode::Deterministic, Isa::widest());
+    }
+}

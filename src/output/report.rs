@@ -354,6 +354,16 @@ fn page_head(inp: &Inputs, h: &mut String) {
         h,
         "<p class=\"lead\">Medians with 90% bands (5th–95th percentiles) over the Monte Carlo draws. Real values at 2018 prices. 中位数及90%区间。</p>"
     );
+    let until = serde_json::from_str::<serde_json::Value>(&inp.manifest).ok().and_then(|m| {
+        let one = m["history"]["until"].as_i64();
+        one.or_else(|| m["scenarios"][0]["history"]["until"].as_i64())
+    });
+    if let (Some(until), false) = (until, inp.observed.is_empty()) {
+        let _ = writeln!(
+            h,
+            "<p class=\"lead\">Conditioned on the official statistics up to {until} (2018 base restated on the census-revised basis): every draw passes through each observed population, urbanization rate and real growth. Observations are drawn as points — filled: used; hollow: not used (see observed.csv for why). 以{until}年及以前的统计数据为条件。</p>"
+        );
+    }
 }
 
 /// The key figures of each scenario: 2025 and 2035 medians and 90% bands of real GDP,
