@@ -133,63 +133,49 @@ pub enum Measure {
     CrudeDeathRate,
 }
 
-/// The fixed measure names, for suggestions (age shares are `age_share_<from>_<to>` or
+/// The measures with a fixed name (age shares are `age_share_<from>_<to>` or
 /// `age_share_<from>_plus`).
-const NAMES: [&str; 11] = [
-    "population",
-    "urbanization_rate",
-    "gdp_nominal",
-    "gdp_real_growth",
-    "gdp_share_primary",
-    "gdp_share_secondary",
-    "gdp_share_tertiary",
-    "census_population",
-    "crude_birth_rate",
-    "crude_death_rate",
-    "age_share_<from>_<to>",
+const FIXED: [(&str, Measure); 10] = [
+    ("population", Measure::Population),
+    ("urbanization_rate", Measure::UrbanizationRate),
+    ("gdp_nominal", Measure::GdpNominal),
+    ("gdp_real_growth", Measure::GdpRealGrowth),
+    ("gdp_share_primary", Measure::GdpShare(0)),
+    ("gdp_share_secondary", Measure::GdpShare(1)),
+    ("gdp_share_tertiary", Measure::GdpShare(2)),
+    ("census_population", Measure::CensusPopulation),
+    ("crude_birth_rate", Measure::CrudeBirthRate),
+    ("crude_death_rate", Measure::CrudeDeathRate),
 ];
+
+/// Every measure name as a message lists it.
+fn names() -> Vec<&'static str> {
+    FIXED.iter().map(|(n, _)| *n).chain(["age_share_<from>_<to>"]).collect()
+}
 
 impl Measure {
     /// The measure of a name in files.
     pub fn parse(s: &str) -> Option<Measure> {
-        Some(match s {
-            "population" => Measure::Population,
-            "urbanization_rate" => Measure::UrbanizationRate,
-            "gdp_nominal" => Measure::GdpNominal,
-            "gdp_real_growth" => Measure::GdpRealGrowth,
-            "gdp_share_primary" => Measure::GdpShare(0),
-            "gdp_share_secondary" => Measure::GdpShare(1),
-            "gdp_share_tertiary" => Measure::GdpShare(2),
-            "census_population" => Measure::CensusPopulation,
-            "crude_birth_rate" => Measure::CrudeBirthRate,
-            "crude_death_rate" => Measure::CrudeDeathRate,
-            _ => {
-                let rest = s.strip_prefix("age_share_")?;
-                let (a, b) = rest.split_once('_')?;
-                let age = |x: &str| x.parse::<u8>().ok().filter(|v| *v <= 100 && !x.starts_with('+'));
-                let from = age(a)?;
-                let to = if b == "plus" { None } else { Some(age(b)?) };
-                if to.is_some_and(|t| t < from) {
-                    return None;
-                }
-                Measure::AgeShare { from, to }
-            }
-        })
+        if let Some((_, m)) = FIXED.iter().find(|(n, _)| *n == s) {
+            return Some(*m);
+        }
+        let rest = s.strip_prefix("age_share_")?;
+        let (a, b) = rest.split_once('_')?;
+        let age = |x: &str| x.parse::<u8>().ok().filter(|v| *v <= 100 && !x.starts_with('+'));
+        let from = age(a)?;
+        let to = if b == "plus" { None } else { Some(age(b)?) };
+        if to.is_some_and(|t| t < from) {
+            return None;
+        }
+        Some(Measure::AgeShare { from, to })
     }
 
     /// The name in files.
     pub fn name(self) -> String {
         match self {
-            Measure::Population => "population".into(),
-            Measure::UrbanizationRate => "urbanization_rate".into(),
-            Measure::GdpNominal => "gdp_nominal".into(),
-            Measure::GdpRealGrowth => "gdp_real_growth".into(),
-            Measure::GdpShare(s) => format!("gdp_share_{}", ["primary", "secondary", "tertiary"][s as usize]),
-            Measure::CensusPopulation => "census_population".into(),
             Measure::AgeShare { from, to: Some(to) } => format!("age_share_{from}_{to}"),
             Measure::AgeShare { from, to: None } => format!("age_share_{from}_plus"),
-            Measure::CrudeBirthRate => "crude_birth_rate".into(),
-            Measure::CrudeDeathRate => "crude_death_rate".into(),
+            m => FIXED.iter().find(|(_, f)| *f == m).map_or_else(String::new, |(n, _)| n.to_string()),
         }
     }
 
@@ -452,10 +438,10 @@ impl Observations {
                     key.clone(),
                     format!(
                         "unknown indicator `{measure_s}`; expected one of {} (age shares as age_share_0_14 or age_share_65_plus)",
-                        NAMES.join(", ")
+                        names().join(", ")
                     ),
                 );
-                e.suggestion = suggest(measure_s, &NAMES);
+                e.suggestion = suggest(measure_s, &names());
                 errors.push(e);
             }
             let value = match value_s.parse::<f64>() {
@@ -599,21 +585,8 @@ mod tests {
 
     #[test]
     fn measure_names_round_trip() {
-        for name in [
-            "population",
-            "urbanization_rate",
-            "gdp_nominal",
-            "gdp_real_growth",
-            "gdp_share_primary",
-            "gdp_share_secondary",
-            "gdp_share_tertiary",
-            "census_population",
-            "crude_birth_rate",
-            "crude_death_rate",
-            "age_share_0_14",
-            "age_share_16_59",
-            "age_share_60_plus",
-        ] {
+        let fixed = FIXED.iter().map(|(n, _)| *n);
+        for name in fixed.chain(["age_share_0_14", "age_share_16_59", "age_share_60_plus"]) {
             assert_eq!(Measure::parse(name).unwrap().name(), name);
         }
         for bad in ["age_share_14_0", "age_share_0_101", "age_share_x_plus", "age_share_5", "gdp"] {

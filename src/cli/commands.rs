@@ -299,36 +299,14 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
             }
         }
     }
-    let draws = a.common.draws.unwrap_or(base.draws);
-    if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
-        bail!(BadInput(format!("--draws: found {draws}; expected 1..={}", minxinan::scenario::MAX_DRAWS)));
-    }
-    if a.common.threads == Some(0) {
-        bail!(BadInput("--threads: found 0; expected at least 1".into()));
-    }
     let seed = a.common.seed.unwrap_or(base.seed);
     let models: Vec<Model> = scenarios.iter().map(|s| Model::new(region, s)).collect::<Result<_, _>>()?;
-    let cfg = RunConfig {
-        draws: 0..draws,
-        seed,
-        deterministic: false,
-        isa: isa(),
-        memory_budget: memory_available(),
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.common.threads.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
-    let threads = pool.current_num_threads();
-    let bar = progress_bar(a.common.quiet, draws * models.len() as u64, "compare".into());
     // Every scenario on the same draws; large comparisons are summarised as the draws finish
     // (the same numbers, a fraction of the memory).
     let sink = Summaries::new(scenarios.iter().map(|s| s.targets.as_slice()).collect());
-    let hooks = runner::Hooks { progress: &|k| bar.inc(k), cancelled: &super::interrupted };
     let models: Vec<&Model> = models.iter().collect();
-    let outcomes = pool.install(|| runner::run(&models, &cfg, sink, hooks))?;
+    let (outcomes, draws, threads) = run_together(&a.common, base.draws, seed, &models, sink, "compare")?;
     let (stats, diffs, freeing) = (outcomes.summaries, outcomes.diffs, Freeing::start(outcomes.kept));
-    bar.finish_and_clear();
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let out_dir = a
         .common
@@ -413,6 +391,45 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Run `models` on the same draws (the command line's `--draws`, else `default_draws`) into
+/// `sink`, on the worker threads `--threads` asks for, with a progress bar: the runner's output,
+/// the draws and the threads.
+fn run_together<S: runner::Sink + Send>(
+    common: &super::args::Common,
+    default_draws: u64,
+    seed: u64,
+    models: &[&Model],
+    sink: S,
+    label: &str,
+) -> Result<(S::Output, u64, usize)>
+where
+    S::Output: Send,
+{
+    let draws = common.draws.unwrap_or(default_draws);
+    if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
+        bail!(BadInput(format!("--draws: found {draws}; expected 1..={}", minxinan::scenario::MAX_DRAWS)));
+    }
+    if common.threads == Some(0) {
+        bail!(BadInput("--threads: found 0; expected at least 1".into()));
+    }
+    let cfg = RunConfig {
+        draws: 0..draws,
+        seed,
+        deterministic: false,
+        isa: isa(),
+        memory_budget: memory_available(),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(common.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let bar = progress_bar(common.quiet, draws * models.len() as u64, label.into());
+    let hooks = runner::Hooks { progress: &|k| bar.inc(k), cancelled: &super::interrupted };
+    let outcomes = pool.install(|| runner::run(models, &cfg, sink, hooks))?;
+    bar.finish_and_clear();
+    Ok((outcomes, draws, pool.current_num_threads()))
+}
+
 /// `backtest`: the scenario conditioned on the observations up to `until` (`history`) and
 /// without history (`plan-era`) on the same draws, every later observation scored against
 /// both and the naive forecast (docs/MODEL.md §11.5).
@@ -441,33 +458,11 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
             a.until
         )));
     }
-    let draws = a.common.draws.unwrap_or(cond.draws);
-    if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
-        bail!(BadInput(format!("--draws: found {draws}; expected 1..={}", minxinan::scenario::MAX_DRAWS)));
-    }
-    if a.common.threads == Some(0) {
-        bail!(BadInput("--threads: found 0; expected at least 1".into()));
-    }
     let seed = a.common.seed.unwrap_or(cond.seed);
     let models = [Model::new(region, &cond)?, Model::new(region, &plan)?];
-    let cfg = RunConfig {
-        draws: 0..draws,
-        seed,
-        deterministic: false,
-        isa: isa(),
-        memory_budget: memory_available(),
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.common.threads.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
-    let threads = pool.current_num_threads();
-    let bar = progress_bar(a.common.quiet, 2 * draws, format!("backtest {}", a.until));
     let sink = Summaries::new(vec![&cond.targets, &plan.targets]).keeping_draws();
-    let hooks = runner::Hooks { progress: &|k| bar.inc(k), cancelled: &super::interrupted };
     let refs: Vec<&Model> = models.iter().collect();
-    let outcomes = pool.install(|| runner::run(&refs, &cfg, sink, hooks))?;
-    bar.finish_and_clear();
+    let (outcomes, _, threads) = run_together(&a.common, cond.draws, seed, &refs, sink, "backtest")?;
     let (stats, kept) = (outcomes.summaries, outcomes.kept);
     let mut scored = backtest::score_ensemble("history", &kept[0], &targets);
     scored.extend(backtest::score_ensemble("plan-era", &kept[1], &targets));

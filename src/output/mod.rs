@@ -344,25 +344,12 @@ pub fn manifest_json(scenario: &Scenario, region: &Region, ens: &Summary, info: 
 
 /// `manifest.json` of a comparison: the shared settings and each scenario's manifest.
 pub fn compare_manifest_json(runs: &[(&Scenario, &Summary, RunInfo<'_>)], region: &Region) -> String {
-    let (base, ens, info) = &runs[0];
-    let v = serde_json::json!({
-        "engine": { "name": "minxinan", "version": env!("CARGO_PKG_VERSION"), "git_commit": info.git_commit },
-        "comparison": {
-            "base": base.name,
-            "alternatives": runs[1..].iter().map(|r| r.0.name.clone()).collect::<Vec<_>>(),
-            "paired_draws": "common random numbers: draw k of every scenario shares every random quantity they have in common",
-        },
-        "seed": info.seed,
-        "draws": ens.n_draws(),
-        "draw_range": [ens.draws.start, ens.draws.end],
-        "threads": info.threads,
-        "started_at": info.started_at,
-        "elapsed_seconds": info.elapsed_seconds,
-        "scenarios": runs.iter().map(|(s, e, i)| manifest_value(s, region, e, i)).collect::<Vec<_>>(),
+    let comparison = serde_json::json!({
+        "base": runs[0].0.name,
+        "alternatives": runs[1..].iter().map(|r| r.0.name.clone()).collect::<Vec<_>>(),
+        "paired_draws": "common random numbers: draw k of every scenario shares every random quantity they have in common",
     });
-    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
-    s.push('\n');
-    s
+    runs_manifest_json(runs, region, ("comparison", comparison))
 }
 
 /// `manifest.json` of a backtest: the shared settings, what was scored, and the manifests of the
@@ -373,26 +360,38 @@ pub fn backtest_manifest_json(
     until: i32,
     scored: usize,
 ) -> String {
-    let (_, ens, info) = &runs[0];
-    let v = serde_json::json!({
-        "engine": { "name": "minxinan", "version": env!("CARGO_PKG_VERSION"), "git_commit": info.git_commit },
-        "backtest": {
-            "until": until,
-            "observations_scored": scored,
-            "forecasts": {
-                "history": "the scenario conditioned on the observations up to `until` (docs/MODEL.md §11)",
-                "plan-era": "the same scenario without history, on the same draws",
-                "naive": "each series at its last observed annual change (a growth rate at its last value), normal with sd σ√h, σ from its annual changes up to `until`",
-            },
-            "scores": "type-7 quantiles of the draws; mid-PIT; CRPS of the ensemble (E|X − y| − ½E|X − X′|) or of the naive normal (Gneiting & Raftery 2007); coverage intervals: Wilson 95%",
+    let backtest = serde_json::json!({
+        "until": until,
+        "observations_scored": scored,
+        "forecasts": {
+            "history": "the scenario conditioned on the observations up to `until` (docs/MODEL.md §11)",
+            "plan-era": "the same scenario without history, on the same draws",
+            "naive": "each series at its last observed annual change (a growth rate at its last value), normal with sd σ√h, σ from its annual changes up to `until`",
         },
+        "scores": "type-7 quantiles of the draws; mid-PIT; CRPS of the ensemble (E|X − y| − ½E|X − X′|) or of the naive normal (Gneiting & Raftery 2007); coverage intervals: Wilson 95%",
+    });
+    runs_manifest_json(runs, region, ("backtest", backtest))
+}
+
+/// The manifest of several runs on the same draws: the engine, what they are (`what`), the
+/// shared settings, and each run's own manifest.
+fn runs_manifest_json(
+    runs: &[(&Scenario, &Summary, RunInfo<'_>)],
+    region: &Region,
+    what: (&str, serde_json::Value),
+) -> String {
+    let (_, ens, info) = &runs[0];
+    let mut v = serde_json::json!({
+        "engine": { "name": "minxinan", "version": env!("CARGO_PKG_VERSION"), "git_commit": info.git_commit },
         "seed": info.seed,
         "draws": ens.n_draws(),
+        "draw_range": [ens.draws.start, ens.draws.end],
         "threads": info.threads,
         "started_at": info.started_at,
         "elapsed_seconds": info.elapsed_seconds,
         "scenarios": runs.iter().map(|(s, e, i)| manifest_value(s, region, e, i)).collect::<Vec<_>>(),
     });
+    v[what.0] = what.1;
     let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
     s.push('\n');
     s
