@@ -245,6 +245,23 @@ impl Basis {
     }
 }
 
+/// The basis of an observation's value: none for a measure comparable across bases (a growth
+/// rate, a share, a crude rate); a level of a restated vintage is on the revised basis, a first
+/// release (or preliminary or survey figure) before its measure's `revised_from` year on the
+/// first-release basis, any other on the revised basis.
+pub fn basis_of(o: &Observation, revised_from: &[(Measure, i32)]) -> Option<Basis> {
+    if !o.measure.is_level() {
+        return None;
+    }
+    if o.vintage.is_restated() {
+        return Some(Basis::Revised);
+    }
+    match revised_from.iter().find(|(m, _)| *m == o.measure) {
+        Some((_, from)) if o.year < *from => Some(Basis::FirstRelease),
+        _ => Some(Basis::Revised),
+    }
+}
+
 /// Who an observation is of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Entity {

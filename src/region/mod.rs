@@ -273,19 +273,9 @@ pub struct RegionHistory {
 }
 
 impl RegionHistory {
-    /// The basis of an observation's value: `None` for a measure comparable across bases (a
-    /// growth rate, a share, a crude rate).
+    /// The basis of an observation's value ([`crate::observed::basis_of`]).
     pub fn basis(&self, o: &Observation) -> Option<Basis> {
-        if !o.measure.is_level() {
-            return None;
-        }
-        if o.vintage.is_restated() {
-            return Some(Basis::Revised);
-        }
-        match self.revised_from.iter().find(|(m, _)| *m == o.measure) {
-            Some((_, from)) if o.year < *from => Some(Basis::FirstRelease),
-            _ => Some(Basis::Revised),
-        }
+        crate::observed::basis_of(o, &self.revised_from)
     }
 }
 

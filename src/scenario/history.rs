@@ -37,12 +37,7 @@ pub struct History {
 impl History {
     /// The basis of an observation's value ([`crate::region::RegionHistory::basis`]'s rule).
     pub fn basis(&self, o: &crate::observed::Observation) -> Option<crate::observed::Basis> {
-        crate::region::RegionHistory {
-            observations: Observations::default(),
-            parent: None,
-            revised_from: self.revised_from.clone(),
-        }
-        .basis(o)
+        crate::observed::basis_of(o, &self.revised_from)
     }
 
     /// The observation used for (entity, year, measure), if its year is at most `until`, its
@@ -76,16 +71,6 @@ pub(super) enum Observed {
     File(Observations),
     /// Named but unreadable or invalid (reported).
     Failed,
-}
-
-impl From<Result<Option<Observations>, InputErrors>> for Observed {
-    fn from(r: Result<Option<Observations>, InputErrors>) -> Self {
-        match r {
-            Ok(None) => Observed::None,
-            Ok(Some(o)) => Observed::File(o),
-            Err(_) => Observed::Failed,
-        }
-    }
 }
 
 /// Read the observation file `history.observed` names (relative to the file of the chain that

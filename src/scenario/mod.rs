@@ -324,7 +324,8 @@ impl Scenario {
         };
         let (observed, file_errors) = match observed {
             Err(e) => (history::Observed::Failed, e.0),
-            Ok(o) => (history::Observed::from(Ok(o)), Vec::new()),
+            Ok(Some(o)) => (history::Observed::File(o), Vec::new()),
+            Ok(None) => (history::Observed::None, Vec::new()),
         };
         let sc = validate(raw, own_name, &shift_files, region, observed, &mut issues, &mut warnings);
         let mut sc = match issues.finish(sc) {
