@@ -274,3 +274,41 @@ fn a_target_of_an_observed_year_is_reported_as_observed_on_both_bases() {
     );
     assert_eq!(row("gdp-2025")["status"], "projected");
 }
+
+#[test]
+fn a_user_s_own_observation_file_replaces_the_embedded_one() {
+    let region = minxinan::Region::embedded();
+    let dir = root().join("scenarios");
+    let (child, file) = (dir.join("mine.toml"), dir.join("my-observations.csv"));
+    let scenario = "[scenario]\nname = \"mine\"\nextends = \"baseline.toml\"\n[history]\nobserved = \"my-observations.csv\"\n";
+    let observations = "entity,year,indicator,value,unit,vintage,confidence,source\n\
+        xiamen,2019,population,520,10k persons,revised,B,my survey\n\
+        longyan,2020,gdp_real_growth,2.5,% per year,final,A,my yearbook\n";
+    let read = |p: &std::path::Path| {
+        if p == child {
+            Ok(scenario.to_string())
+        } else if p == file {
+            Ok(observations.to_string())
+        } else {
+            std::fs::read_to_string(p).map_err(|e| e.to_string())
+        }
+    };
+    let sc = minxinan::Scenario::load(&child, &read, &region).unwrap();
+    let h = sc.history.as_ref().unwrap();
+    assert_eq!((h.observations.rows.len(), h.until, h.source.as_str()), (2, 2020, "my-observations.csv"));
+    let model = minxinan::Model::new(&region, &sc).unwrap();
+    let ens = ensemble(&model, &RunConfig::new(0..100, 3));
+    let sum = stats::summary_of(&ens, &[]);
+    let l = ens.layout;
+    let band = |e: usize, y: i32, i: Indicator| {
+        let q = &sum.stats[l.index(e, y, i)].q;
+        (q[0], q[8])
+    };
+    // Only what the file holds is forced; the base year keeps the first releases (no 2018 figure).
+    assert_eq!(band(0, 2019, Indicator::Population), (520.0, 520.0));
+    let (lo, hi) = band(4, 2020, Indicator::GdpGrowth);
+    assert!((lo - 2.5).abs() < 1e-9 && (hi - 2.5).abs() < 1e-9);
+    assert_eq!(band(0, 2018, Indicator::Population), (411.0, 411.0));
+    let (lo, hi) = band(0, 2020, Indicator::Population);
+    assert!(hi - lo > 1.0, "2020 is not observed in this file");
+}
