@@ -207,3 +207,84 @@ fn a_failing_draw_is_reported_as_the_row_by_row_order_meets_it() {
     }
     assert!(alternative_first > 0, "some seed had the alternative fail first, the base later in its batch");
 }
+
+/// Every target of every scenario on every scenario, with the paired columns: the change in
+/// probability is the share of draws where only the alternative meets the target less the share
+/// where only the base does (an identity of paired draws), kept and streamed alike.
+#[test]
+fn compare_evaluates_every_target_on_every_scenario_with_paired_shares() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let alt = format!(
+        "[scenario]\nname = \"my-policy\"\nextends = \"{}\"\n[[targets]]\nname = \"longyan-gdp-2030\"\nentity = \"longyan\"\nyear = 2030\nindicator = \"gdp_real\"\nat_least = 5500\n[[targets]]\nname = \"gdp-2025\"\nentity = \"region\"\nyear = 2025\nindicator = \"gdp_nominal\"\nat_least = 40000\n",
+        scen("industry-transfer.toml")
+    );
+    std::fs::write(d.join("alt.toml"), alt).unwrap();
+    let o = minxinan(
+        d,
+        &["compare", &scen("baseline.toml"), "alt.toml", "--draws", "400", "--out", "c", "--no-report"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: target `gdp-2025` is defined differently in `baseline` and `my-policy`"),
+        "{err}"
+    );
+    let rows: Vec<std::collections::HashMap<String, String>> =
+        csv::Reader::from_path(d.join("c/targets.csv")).unwrap().deserialize().map(|r| r.unwrap()).collect();
+    let names = |s: &str| -> Vec<String> {
+        rows.iter().filter(|r| r["scenario"] == s).map(|r| r["target"].clone()).collect()
+    };
+    let want = [
+        "gdp-2020",
+        "urbanization-2020",
+        "gdp-2025@baseline",
+        "urbanization-2025",
+        "urbanization-2025-about",
+        "gdp-2025@my-policy",
+        "longyan-gdp-2030",
+    ];
+    assert_eq!(names("baseline"), want);
+    assert_eq!(names("my-policy"), want, "the alternative's own target has a baseline row too");
+    let f = |r: &std::collections::HashMap<String, String>, k: &str| r[k].parse::<f64>().unwrap();
+    for r in rows.iter().filter(|r| r["scenario"] == "my-policy") {
+        let base = rows.iter().find(|b| b["scenario"] == "baseline" && b["target"] == r["target"]).unwrap();
+        assert_eq!(r["probability_base"], base["probability"]);
+        let delta = f(r, "probability") - f(base, "probability");
+        assert!((f(r, "delta") - delta).abs() < 1e-12);
+        assert!((f(r, "share_alt_only") - f(r, "share_base_only") - delta).abs() < 1e-12, "{r:?}");
+    }
+    let lg = rows.iter().find(|r| r["scenario"] == "my-policy" && r["target"] == "longyan-gdp-2030").unwrap();
+    assert!(f(lg, "share_alt_only") > 0.0, "the transfer raises 龙岩's GDP in some draws: {lg:?}");
+    assert!(rows.iter().filter(|r| r["scenario"] == "baseline").all(|r| r["delta"].is_empty()));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("c/manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["comparison"]["target_warnings"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn paired_target_shares_are_the_same_kept_and_streamed() {
+    use minxinan::runner::{Strategy, Summaries};
+    let (_, a, ma) = model_of(&baseline_text());
+    let text = std::fs::read_to_string(root().join("scenarios/industry-transfer.toml")).unwrap();
+    let region = minxinan::Region::embedded();
+    let read = |p: &std::path::Path| {
+        if p.ends_with("t.toml") {
+            Ok(text.clone())
+        } else {
+            std::fs::read_to_string(p).map_err(|e| e.to_string())
+        }
+    };
+    let b = minxinan::Scenario::load(&root().join("scenarios/t.toml"), &read, &region).unwrap();
+    let mb = minxinan::Model::new(&region, &b).unwrap();
+    let (targets, _) = minxinan::scenario::union_targets(&[&a, &b]);
+    let cfg = RunConfig::new(0..600, 5);
+    let run = |strategy| {
+        let sink = Summaries::new(vec![targets.as_slice(); 2]).strategy(strategy);
+        runner::run(&[&ma, &mb], &cfg, sink, runner::Hooks::none()).unwrap().target_pairs
+    };
+    let kept = run(Strategy::Keep);
+    let streamed = run(Strategy::Stream(Default::default()));
+    assert_eq!(kept, streamed);
+    assert_eq!(kept[0].len(), targets.len());
+}

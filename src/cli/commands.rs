@@ -301,12 +301,20 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     }
     let seed = a.common.seed.unwrap_or(base.seed);
     let models: Vec<Model> = scenarios.iter().map(|s| Model::new(region, s)).collect::<Result<_, _>>()?;
+    // Every target of every scenario on every scenario.
+    let (targets, target_warnings) = minxinan::scenario::union_targets(&scenarios.iter().collect::<Vec<_>>());
+    if !a.common.quiet {
+        for w in &target_warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     // Every scenario on the same draws; large comparisons are summarised as the draws finish
     // (the same numbers, a fraction of the memory).
-    let sink = Summaries::new(scenarios.iter().map(|s| s.targets.as_slice()).collect());
+    let sink = Summaries::new(vec![targets.as_slice(); scenarios.len()]);
     let models: Vec<&Model> = models.iter().collect();
     let (outcomes, draws, threads) = run_together(&a.common, base.draws, seed, &models, sink, "compare")?;
-    let (stats, diffs, freeing) = (outcomes.summaries, outcomes.diffs, Freeing::start(outcomes.kept));
+    let (stats, diffs, pairs) = (outcomes.summaries, outcomes.diffs, outcomes.target_pairs);
+    let freeing = Freeing::start(outcomes.kept);
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let out_dir = a
         .common
@@ -323,12 +331,15 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
         each(&|k| output::summary_csv(&scenarios[k].name, region, &stats[k])),
         a.common.excel,
     )?;
-    let record = |k: usize| models[k].history.as_ref().map(|h| h.restatement.as_slice());
-    put(
-        "targets.csv",
-        each(&|k| output::targets_csv(&scenarios[k], region, &stats[k], record(k))),
-        a.common.excel,
-    )?;
+    let runs: Vec<output::CompareRun<'_>> = (0..scenarios.len())
+        .map(|k| output::CompareRun {
+            scenario: &scenarios[k],
+            summary: &stats[k],
+            record: models[k].history.as_ref().map(|h| h.restatement.as_slice()),
+            pairs: k.checked_sub(1).map(|a| pairs[a].as_slice()),
+        })
+        .collect();
+    put("targets.csv", output::compare_targets_csv(&runs, &targets, region), a.common.excel)?;
     let with_history: Vec<usize> = (0..scenarios.len()).filter(|&k| models[k].history.is_some()).collect();
     if !with_history.is_empty() {
         let parts: Vec<String> = with_history
@@ -377,7 +388,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
             (&scenarios[k], &stats[k], info)
         })
         .collect();
-    put("manifest.json", output::compare_manifest_json(&runs, region), false)?;
+    put("manifest.json", output::compare_manifest_json(&runs, region, &target_warnings), false)?;
     finish(staging, &files, !a.common.no_report)?;
     freeing.join();
     if !a.common.quiet {

@@ -83,9 +83,81 @@ pub fn targets_csv(
     sum: &Summary,
     record: Option<&[crate::model::history::CityRestatement]>,
 ) -> String {
-    use crate::model::history;
     let mut s = String::from(TARGETS_HEADER);
-    for (i, t) in scenario.targets.iter().enumerate() {
+    for line in target_rows(scenario, &scenario.targets, region, sum, record) {
+        s.push_str(&line);
+        s.push('\n');
+    }
+    s
+}
+
+/// The header of a comparison's `targets.csv`: a run's columns, then the paired ones.
+pub const COMPARE_TARGETS_HEADER: &str = "scenario,target,entity,year,indicator,comparison,threshold,probability,p50,observed,basis,status,target_basis,observed_on_target_basis,status_on_target_basis,note,probability_base,delta,share_alt_only,share_base_only\n";
+
+/// What a comparison knows of one scenario for its `targets.csv`: the scenario, its summary
+/// (made with the comparison's targets), its restatement (history mode) and, for an
+/// alternative, the paired counts of [`crate::runner::Outcomes::target_pairs`].
+pub struct CompareRun<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// Its summary.
+    pub summary: &'a Summary,
+    /// Its model's restatement.
+    pub record: Option<&'a [crate::model::history::CityRestatement]>,
+    /// Per target, the paired draws where only this scenario meets it and where only the base
+    /// does (none for the base).
+    pub pairs: Option<&'a [(u64, u64)]>,
+}
+
+/// A comparison's `targets.csv`: every target of the comparison (the union of the scenarios'
+/// targets, [`crate::scenario::union_targets`]) on every scenario, with a run's columns; an
+/// alternative's rows add the base's probability, the change (`delta` = alternative − base) and
+/// the shares of the paired draws in which only the alternative meets the target and only the
+/// base does.
+pub fn compare_targets_csv(
+    runs: &[CompareRun<'_>],
+    targets: &[crate::region::Target],
+    region: &Region,
+) -> String {
+    let mut s = String::from(COMPARE_TARGETS_HEADER);
+    let base = runs[0].summary;
+    for r in runs {
+        let lines = target_rows(r.scenario, targets, region, r.summary, r.record);
+        let n = r.summary.n_draws() as f64;
+        for (i, line) in lines.into_iter().enumerate() {
+            s.push_str(&line);
+            match r.pairs {
+                None => s.push_str(",,,,"),
+                Some(pairs) => {
+                    let (pb, pa) = (base.target_probability(i), r.summary.target_probability(i));
+                    let (only_alt, only_base) = pairs.get(i).copied().unwrap_or_default();
+                    s.push_str(&format!(
+                        ",{},{},{},{}",
+                        num(pb),
+                        num(pa - pb),
+                        num(only_alt as f64 / n),
+                        num(only_base as f64 / n)
+                    ));
+                }
+            }
+            s.push('\n');
+        }
+    }
+    s
+}
+
+/// The rows (without their line ends) of `targets` in a run's `targets.csv` (its columns up to
+/// `note`); `sum` must have been made with `targets`.
+fn target_rows(
+    scenario: &Scenario,
+    targets: &[crate::region::Target],
+    region: &Region,
+    sum: &Summary,
+    record: Option<&[crate::model::history::CityRestatement]>,
+) -> Vec<String> {
+    use crate::model::history;
+    let mut out = Vec::with_capacity(targets.len());
+    for (i, t) in targets.iter().enumerate() {
         let j = sum.layout.index(t.entity, t.year, t.indicator);
         let p = sum.target_probability(i);
         let (mut observed, mut basis, mut status) = (String::new(), String::new(), "projected".to_string());
@@ -112,8 +184,8 @@ pub fn targets_csv(
                 }
             }
         }
-        s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{observed},{basis},{status},{},{on_target},{status_on_target},{}\n",
+        out.push(format!(
+            "{},{},{},{},{},{},{},{},{},{observed},{basis},{status},{},{on_target},{status_on_target},{}",
             csv_field(&scenario.name),
             csv_field(&t.name),
             region.entity_id(t.entity),
@@ -127,7 +199,7 @@ pub fn targets_csv(
             csv_field(&note),
         ));
     }
-    s
+    out
 }
 
 /// The outcome indicator an observation can be set beside, if any.
@@ -343,11 +415,17 @@ pub fn manifest_json(scenario: &Scenario, region: &Region, ens: &Summary, info: 
 }
 
 /// `manifest.json` of a comparison: the shared settings and each scenario's manifest.
-pub fn compare_manifest_json(runs: &[(&Scenario, &Summary, RunInfo<'_>)], region: &Region) -> String {
+pub fn compare_manifest_json(
+    runs: &[(&Scenario, &Summary, RunInfo<'_>)],
+    region: &Region,
+    target_warnings: &[String],
+) -> String {
     let comparison = serde_json::json!({
         "base": runs[0].0.name,
         "alternatives": runs[1..].iter().map(|r| r.0.name.clone()).collect::<Vec<_>>(),
         "paired_draws": "common random numbers: draw k of every scenario shares every random quantity they have in common",
+        "targets": "every target of every scenario, evaluated on every scenario",
+        "target_warnings": target_warnings,
     });
     runs_manifest_json(runs, region, ("comparison", comparison))
 }

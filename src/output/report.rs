@@ -439,12 +439,19 @@ fn target_table(inp: &Inputs, h: &mut String) {
             );
             for s in &inp.scenarios {
                 let r = inp.targets.iter().find(|x| &x["scenario"] == s && x["target"] == t["target"]);
-                let _ = write!(
-                    h,
-                    "<td>{}</td><td>{}</td>",
-                    r.map_or("–".into(), |r| format!("{:.1}%", 100.0 * f(r, "probability"))),
-                    r.map_or("–".into(), |r| fmt(f(r, "p50")))
-                );
+                let p = r.map_or("–".into(), |r| {
+                    let p = format!("{:.1}%", 100.0 * f(r, "probability"));
+                    match r.get("delta").filter(|d| !d.is_empty()) {
+                        None => p,
+                        Some(_) => format!(
+                            "{p} <span class=\"band\">({:+.1} points; only here {:.1}%, only in the base {:.1}%)</span>",
+                            100.0 * f(r, "delta") + 0.0,
+                            100.0 * f(r, "share_alt_only"),
+                            100.0 * f(r, "share_base_only")
+                        ),
+                    }
+                });
+                let _ = write!(h, "<td>{p}</td><td>{}</td>", r.map_or("–".into(), |r| fmt(f(r, "p50"))));
             }
             if observed {
                 let get = |k: &str| t.get(k).cloned().unwrap_or_default();

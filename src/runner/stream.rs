@@ -53,6 +53,10 @@ pub struct Rows {
     /// Each model's first hit counter, then the end of the last (where the "alternative
     /// higher" counters start).
     hit_off: Vec<usize>,
+    /// Targets paired between the base and each alternative (their lists are the same length:
+    /// a comparison's union of targets; 0 otherwise). Each alternative's "only the alternative
+    /// meets it" and "only the base" counters follow the "higher" counters.
+    pair_width: usize,
 }
 
 impl Rows {
@@ -70,7 +74,12 @@ impl Rows {
         for t in targets {
             hit_off.push(hit_off.last().copied().unwrap_or(0) + t.len());
         }
-        Rows { layouts: models.iter().map(|m| m.layout).collect(), off, diff_width, hit_off }
+        let pair_width = if models.len() > 1 && targets.iter().all(|t| t.len() == targets[0].len()) {
+            targets[0].len()
+        } else {
+            0
+        };
+        Rows { layouts: models.iter().map(|m| m.layout).collect(), off, diff_width, hit_off, pair_width }
     }
 
     fn models(&self) -> usize {
@@ -92,8 +101,14 @@ impl Rows {
         self.hit_off[self.models()] + (a - 1) * self.diff_width
     }
 
+    /// Where alternative a's paired target counters start (only the alternative meets it, then
+    /// only the base).
+    fn pairs_at(&self, a: usize) -> usize {
+        self.higher_at(self.models()) + (a - 1) * 2 * self.pair_width
+    }
+
     fn counters(&self) -> usize {
-        self.higher_at(self.models())
+        self.pairs_at(self.models())
     }
 }
 
@@ -258,6 +273,16 @@ impl<'a> Stream<'a> {
             for ((c, &x), &b) in h.iter_mut().zip(alt).zip(&row[..r.diff_width]) {
                 *c += u64::from(x > b);
             }
+            let (base, alt) = (&row[..r.off[1]], &row[r.off[a]..r.off[a + 1]]);
+            let at = r.pairs_at(a);
+            for (k, (tb, ta)) in self.targets[0].iter().zip(self.targets[a]).enumerate().take(r.pair_width) {
+                let met = |t: &Target, values: &[f64], l: &Layout| {
+                    t.comparison.holds(values[l.index(t.entity, t.year, t.indicator)], t.threshold)
+                };
+                let (b, x) = (met(tb, base, &r.layouts[0]), met(ta, alt, &r.layouts[a]));
+                hits[at + k] += u64::from(x && !b);
+                hits[at + r.pair_width + k] += u64::from(b && !x);
+            }
         }
     }
 
@@ -345,5 +370,12 @@ impl Rows {
     /// Alternative a's "higher" counters.
     pub(super) fn higher(&self, a: usize) -> std::ops::Range<usize> {
         self.higher_at(a)..self.higher_at(a) + self.diff_width
+    }
+
+    /// Alternative a's paired target counters: only the alternative meets it, then only the base
+    /// (each `pair_width` long; empty when the target lists differ in length).
+    pub(super) fn pairs(&self, a: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let at = self.pairs_at(a);
+        (at..at + self.pair_width, at + self.pair_width..at + 2 * self.pair_width)
     }
 }

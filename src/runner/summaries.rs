@@ -53,6 +53,11 @@ pub struct Outcomes {
     /// For alternative a (models 1..), the statistics of its paired differences from the base
     /// over the entity outcomes ([`stats::paired`]).
     pub diffs: Vec<Vec<DiffStats>>,
+    /// For alternative a (models 1..), per target of the base's list paired with the same
+    /// position of the alternative's, the draws in which only the alternative meets it and
+    /// those in which only the base does ([`stats::target_pairs`]); empty when the lists differ
+    /// in length.
+    pub target_pairs: Vec<Vec<(u64, u64)>>,
     /// Every model's draws when the run kept them (always with
     /// [`Summaries::keeping_draws`]); empty when it streamed them. Giving their memory back
     /// takes a while: a caller may do it off its critical path.
@@ -214,7 +219,18 @@ impl<'a> Sink for Summaries<'a> {
                 let summaries =
                     kept.iter().zip(&self.targets).map(|(e, t)| stats::summary_of(e, t)).collect();
                 let diffs = kept.iter().skip(1).map(|alt| stats::paired(&kept[0], alt)).collect();
-                Outcomes { summaries, diffs, kept }
+                let targets = &self.targets;
+                let target_pairs = (1..kept.len())
+                    .map(|a| {
+                        let paired = targets[a].len() == targets[0].len();
+                        if paired {
+                            stats::target_pairs(&kept[0], &kept[a], targets[0], targets[a])
+                        } else {
+                            Vec::new()
+                        }
+                    })
+                    .collect();
+                Outcomes { summaries, diffs, target_pairs, kept }
             }
             Inner::Stream(s) => {
                 let (layouts, rows) = (s.layouts().to_vec(), s.rows().clone());
@@ -242,7 +258,13 @@ impl<'a> Sink for Summaries<'a> {
                             .collect()
                     })
                     .collect();
-                Outcomes { summaries, diffs, kept: Vec::new() }
+                let target_pairs = (1..layouts.len())
+                    .map(|a| {
+                        let (only_alt, only_base) = rows.pairs(a);
+                        hits[only_alt].iter().zip(&hits[only_base]).map(|(&x, &b)| (x, b)).collect()
+                    })
+                    .collect();
+                Outcomes { summaries, diffs, target_pairs, kept: Vec::new() }
             }
             Inner::Undecided => unreachable!("planned before the first pass"),
         }

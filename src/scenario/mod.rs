@@ -190,6 +190,38 @@ pub struct Scenario {
     pub warnings: Vec<InputError>,
 }
 
+/// The targets of a comparison: every target of every scenario, by name, the base's first. Two
+/// scenarios defining a name alike give it once; defining it differently, both are kept, each
+/// named `name@scenario`, with a warning.
+pub fn union_targets(scenarios: &[&Scenario]) -> (Vec<Target>, Vec<String>) {
+    let mut union: Vec<(Target, usize)> = Vec::new();
+    let mut warnings = Vec::new();
+    for (k, sc) in scenarios.iter().enumerate() {
+        for t in &sc.targets {
+            let same_name: Vec<usize> = (0..union.len()).filter(|&i| union[i].0.name == t.name).collect();
+            if same_name.iter().any(|&i| union[i].0 == *t) {
+                continue;
+            }
+            if let Some(&i) = same_name.first() {
+                let first = union[i].1;
+                warnings.push(format!(
+                    "target `{}` is defined differently in `{}` and `{}`: both are kept, as `{0}@{1}` and `{0}@{2}`",
+                    t.name, scenarios[first].name, sc.name
+                ));
+                if !union[i].0.name.contains('@') {
+                    union[i].0.name = format!("{}@{}", t.name, scenarios[first].name);
+                }
+            }
+            let mut t = t.clone();
+            if !same_name.is_empty() {
+                t.name = format!("{}@{}", t.name, sc.name);
+            }
+            union.push((t, k));
+        }
+    }
+    (union.into_iter().map(|(t, _)| t).collect(), warnings)
+}
+
 /// Lexical normalisation of a path (`a/./b/../c` → `a/c`), for cycle detection.
 fn normalise(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();

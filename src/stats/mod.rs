@@ -188,6 +188,35 @@ pub fn count_hits(layout: &Layout, targets: &[Target], value: impl Fn(usize) -> 
     }
 }
 
+/// For each target (the base's `base_targets[k]` against the alternative's `alt_targets[k]`,
+/// the same target), the paired draws in which only the alternative meets it, and those in which
+/// only the base does.
+pub fn target_pairs(
+    base: &Ensemble,
+    alt: &Ensemble,
+    base_targets: &[Target],
+    alt_targets: &[Target],
+) -> Vec<(u64, u64)> {
+    base_targets
+        .iter()
+        .zip(alt_targets)
+        .map(|(tb, ta)| {
+            let (jb, ja) = (
+                base.layout.index(tb.entity, tb.year, tb.indicator),
+                alt.layout.index(ta.entity, ta.year, ta.indicator),
+            );
+            let (mut only_alt, mut only_base) = (0, 0);
+            for k in 0..base.n_draws().min(alt.n_draws()) {
+                let b = tb.comparison.holds(base.value(k, jb), tb.threshold);
+                let x = ta.comparison.holds(alt.value(k, ja), ta.threshold);
+                only_alt += u64::from(x && !b);
+                only_base += u64::from(b && !x);
+            }
+            (only_alt, only_base)
+        })
+        .collect()
+}
+
 /// The [`Summary`] of an ensemble that kept every draw, for `targets`.
 pub fn summary_of(ens: &Ensemble, targets: &[Target]) -> Summary {
     // Target by target down its series, which lies in runs of CHUNK draws (draw by draw, each
