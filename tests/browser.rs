@@ -1,7 +1,8 @@
 //! The HTML report in a real browser: headless Chromium opens `report.html` of a run and of a
 //! comparison with no network, and the test fails on any console message or failed load, on a
 //! missing chart, or on a blank screenshot. `.ci/run` installs Debian's chromium; on a machine
-//! without it the test is skipped, except under CI, where it fails.
+//! without it the tests are reported as ignored (libtest-mimic's harness says so, with the
+//! reason), except under CI (`CI` set), where they fail.
 
 mod common;
 
@@ -9,13 +10,13 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The browser: `MINXINAN_CHROMIUM` when set (a path that does not exist means none), else
+/// Debian's.
 fn chromium() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var("MINXINAN_CHROMIUM").unwrap_or_default(),
-        "/usr/bin/chromium".into(),
-        "/usr/bin/chromium-browser".into(),
-    ];
-    candidates.iter().filter(|c| !c.is_empty()).map(PathBuf::from).find(|p| p.exists())
+    if let Some(p) = std::env::var_os("MINXINAN_CHROMIUM") {
+        return Some(PathBuf::from(p)).filter(|p| p.exists());
+    }
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().map(PathBuf::from).find(|p| p.exists())
 }
 
 /// Open a page headless: (DOM after load, browser log, screenshot PNG path).
@@ -101,16 +102,8 @@ fn check_report(browser: &Path, dir: &Path, work: &Path, tag: &str, min_charts: 
     eprintln!("{tag}: {figures} charts, {:.1}% of the screenshot inked, {}", 100.0 * share, shot.display());
 }
 
-#[test]
-fn reports_render_in_a_real_browser() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Chromium (.ci/run installs Debian's chromium)"
-        );
-        eprintln!("skipped: no Chromium on this machine (apt-get install chromium)");
-        return;
-    };
+fn reports_render_in_a_real_browser(browser: &Path) {
+    let browser = browser.to_path_buf();
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let scen = |n: &str| root().join("scenarios").join(n).to_str().unwrap().to_string();
@@ -141,15 +134,49 @@ fn reports_render_in_a_real_browser() {
     }
 }
 
-#[test]
-fn the_browser_check_catches_console_errors_and_missing_resources() {
-    let Some(browser) = chromium() else {
-        assert!(std::env::var_os("CI").is_none(), "CI must have Chromium");
-        return;
-    };
+fn the_browser_check_catches_console_errors_and_missing_resources(browser: &Path) {
     let tmp = tempfile::tempdir().unwrap();
     let page = tmp.path().join("bad.html");
     std::fs::write(&page, "<!DOCTYPE html><html><body><p>x</p><script>console.error('boom')</script><img src=\"missing.png\"></body></html>").unwrap();
-    let (_, log, _) = open(&browser, &page, tmp.path(), "bad");
+    let (_, log, _) = open(browser, &page, tmp.path(), "bad");
     assert!(!page_problems(&log).is_empty(), "a console error must be caught:\n{log}");
+}
+
+type Test = fn(&Path);
+
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    let browser = chromium();
+    let ci = std::env::var_os("CI").is_some();
+    let tests: [(&str, Test); 2] = [
+        ("reports_render_in_a_real_browser", reports_render_in_a_real_browser),
+        (
+            "the_browser_check_catches_console_errors_and_missing_resources",
+            the_browser_check_catches_console_errors_and_missing_resources,
+        ),
+    ];
+    let trials = tests
+        .into_iter()
+        .map(|(name, test)| {
+            let found = browser.clone();
+            let trial = libtest_mimic::Trial::test(name, move || match &found {
+                Some(b) => std::panic::catch_unwind(|| test(b)).map_err(|e| {
+                    let msg = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
+                    msg.unwrap_or_else(|| "panicked".into()).into()
+                }),
+                None => Err("CI must have Chromium (.ci/run installs Debian's chromium)".into()),
+            });
+            // Without Chromium: ignored, with the reason, unless under CI, where it fails.
+            match (&browser, ci) {
+                (None, false) => {
+                    trial.with_ignored_flag(true).with_kind("no Chromium: apt-get install chromium")
+                }
+                _ => trial,
+            }
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
 }

@@ -250,6 +250,16 @@ fn bad_arguments_exit_2() {
         (&["run", "missing.toml"], "cannot read the scenario file"),
         (&["run", &b, "--draw-range", "200..100"], "--draw-range"),
         (&["run", &b, "--draw-range", "x"], "--draw-range"),
+        (
+            &["run", &b, "--draw-range", "9000..12000"],
+            "--draw-range 9000..12000: the run has 10000 draws (0..10000); expected a range inside it",
+        ),
+        // 1 000 000 draws × 2 016 rows a draw ≈ 103 GB: refused before anything runs.
+        (
+            &["run", &b, "--save-draws", "--draws", "1000000"],
+            "draws.csv would hold 2016000000 rows, about 102.8 GB",
+        ),
+        (&["run", &b, "--save-draws=population", "--draws", "2000000"], "or add --force"),
         (&["run", &b, "--draws", "0"], "--draws"),
         (&["run", &b, "--draws", "-3"], "-3"),
         (&["run", &b, "--save-draws=gdp_reel"], "did you mean `gdp_real`?"),

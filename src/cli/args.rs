@@ -48,6 +48,9 @@ pub struct RunArgs {
     /// Run only draws A..B (half-open), each identical to the same draw of a full run.
     #[arg(long, value_name = "A..B")]
     pub draw_range: Option<String>,
+    /// Write draws.csv even when it would exceed 2 GB.
+    #[arg(long)]
+    pub force: bool,
     /// Draws, seed, output and report options.
     #[command(flatten)]
     pub common: Common,
