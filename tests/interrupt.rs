@@ -54,12 +54,13 @@ fn sigterm_leaves_nothing_partial_and_exits_143() {
 #[test]
 fn a_run_too_large_for_memory_is_refused_before_it_starts() {
     // Keeping every one of 10 million draws (for draws.csv) needs 199 GB. (Without
-    // --save-draws the run streams its draws and needs a few GB: it would start.)
+    // --save-draws the run streams its draws and needs a few GB: it would start; without
+    // --force the size of draws.csv is refused first.)
     let tmp = tempfile::tempdir().unwrap();
     let scen = root().join("scenarios/baseline.toml");
     let o = minxinan(
         tmp.path(),
-        &["run", scen.to_str().unwrap(), "--draws", "10000000", "--quiet", "--save-draws=gdp_real"],
+        &["run", scen.to_str().unwrap(), "--draws", "10000000", "--quiet", "--save-draws=gdp_real", "--force"],
     );
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
