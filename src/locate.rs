@@ -46,17 +46,29 @@ impl<'a> Source<'a> {
         self.lookup(path).filter(|(_, exact)| *exact).map(|(span, _)| span)
     }
 
+    /// The byte span of the value at a key path, when every part of it exists in this source.
+    pub fn value_span(&self, path: &str) -> Option<std::ops::Range<usize>> {
+        self.walk(path).filter(|f| f.exact).and_then(|f| f.value)
+    }
+
     /// Walk a key path: segments `name`, `name[3]` (array index) or `name[id=x]` (the array item
     /// whose `id` is `x`). Returns the span of the deepest part found and whether all was found.
     fn lookup(&self, path: &str) -> Option<(std::ops::Range<usize>, bool)> {
+        self.walk(path).map(|f| (f.key, f.exact))
+    }
+
+    /// [`Source::lookup`], with the span of the value found last.
+    fn walk(&self, path: &str) -> Option<Found> {
         let doc = self.doc.as_ref()?;
         let mut table: &DeTable<'_> = doc.get_ref();
         let mut best = None;
         let segments = split_path(path);
         let last = segments.len().saturating_sub(1);
+        let found =
+            |key: Option<std::ops::Range<usize>>, value, exact| key.map(|key| Found { key, value, exact });
         for (k, (name, sel)) in segments.into_iter().enumerate() {
             let Some((key, value)) = table.get_key_value(name) else {
-                return best.map(|b| (b, false));
+                return found(best, None, false);
             };
             best = Some(key.span());
             let mut value: &Spanned<DeValue<'_>> = value;
@@ -73,21 +85,20 @@ impl<'a> Source<'a> {
                     }),
                 });
                 let Some(item) = item else {
-                    return best.map(|b| (b, false));
+                    return found(best, None, false);
                 };
                 best = Some(item.span());
                 value = item;
             }
+            if k == last {
+                return found(best, Some(value.span()), true);
+            }
             match value.get_ref() {
                 DeValue::Table(t) => table = t,
-                _ => {
-                    if k < last {
-                        return Some((value.span(), false));
-                    }
-                }
+                _ => return found(Some(value.span()), None, false),
             }
         }
-        best.map(|b| (b, true))
+        found(best, None, true)
     }
 
     /// The key path of the innermost key whose key or value contains a byte offset.
@@ -167,6 +178,110 @@ impl<'a> Source<'a> {
     }
 }
 
+/// Deserialize a TOML table parsed from `src` as `T`, reporting every type error and unknown key
+/// at once: each offending key is reported (in plain words, located in `src`) and removed, and the
+/// rest deserialized again (at most 64 times). Returns the value, when the rest deserializes, the
+/// table without the offending keys, and the errors.
+pub fn deserialize_all<T: serde::de::DeserializeOwned>(
+    src: &Source<'_>,
+    mut table: toml::Table,
+) -> (Option<T>, toml::Table, Vec<InputError>) {
+    let mut errors = Vec::new();
+    for round in 0..64 {
+        let text =
+            if round == 0 { src.text.to_string() } else { toml::to_string(&table).unwrap_or_default() };
+        let err = match toml::from_str::<T>(&text) {
+            Ok(v) => return (Some(v), table, errors),
+            Err(e) => e,
+        };
+        let here = Source::new(String::new(), &text);
+        let path = err.span().map(|s| here.path_at(s.start)).unwrap_or_default();
+        let mut e = src.error(&path, plain_words(err.message().trim()), None);
+        e.suggestion = unknown_field_suggestion(err.message().trim());
+        // A wrong type is pointed at the value, an unknown key at the key.
+        if e.suggestion.is_none()
+            && !err.message().starts_with("unknown field")
+            && let Some(s) = src.value_span(&path)
+        {
+            let (l, c) = src.line_col(s.start);
+            (e.line, e.column) = (Some(l), Some(c));
+        }
+        errors.push(e);
+        if path.is_empty() || !remove_path(&mut table, &path) {
+            break;
+        }
+    }
+    (None, table, errors)
+}
+
+/// Remove the value at a key path (`a.b[2].c`) from a table; whether it was there.
+fn remove_path(table: &mut toml::Table, path: &str) -> bool {
+    let segments = split_path(path);
+    let Some(((last, last_sel), init)) = segments.split_last() else { return false };
+    let mut t = table;
+    for (name, sel) in init {
+        let Some(v) = t.get_mut(*name) else { return false };
+        let v = match (sel, v) {
+            (Some(Sel::Index(i)), toml::Value::Array(a)) => match a.get_mut(*i) {
+                Some(item) => item,
+                None => return false,
+            },
+            (None, v) => v,
+            _ => return false,
+        };
+        let toml::Value::Table(inner) = v else { return false };
+        t = inner;
+    }
+    match last_sel {
+        None => t.remove(*last).is_some(),
+        Some(Sel::Index(i)) => match t.get_mut(*last) {
+            Some(toml::Value::Array(a)) if *i < a.len() => {
+                a.remove(*i);
+                true
+            }
+            _ => false,
+        },
+        Some(Sel::Key(..)) => false,
+    }
+}
+
+/// A serde type error in plain words: "invalid type: string \"2030\", expected i64" becomes
+/// "expected a whole number, found the text \"2030\"". Other messages are kept.
+pub fn plain_words(message: &str) -> String {
+    let Some(rest) =
+        message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: "))
+    else {
+        return message.to_string();
+    };
+    let Some((found, expected)) = rest.rsplit_once(", expected ") else { return message.to_string() };
+    let value = |s: &str| s.trim_matches('`').to_string();
+    let found = if let Some(v) = found.strip_prefix("string ") {
+        format!("the text {v}")
+    } else if let Some(v) = found.strip_prefix("floating point ") {
+        format!("the number {}", value(v))
+    } else if let Some(v) = found.strip_prefix("integer ") {
+        format!("the whole number {}", value(v))
+    } else if let Some(v) = found.strip_prefix("boolean ") {
+        value(v)
+    } else {
+        match found {
+            "sequence" => "a list [...]".into(),
+            "map" => "a table { ... }".into(),
+            other => other.to_string(),
+        }
+    };
+    let expected = match expected {
+        "i64" | "i32" | "u32" | "u64" | "usize" => "a whole number".to_string(),
+        "f64" | "f32" => "a number".to_string(),
+        "a string" => "text in quotes".to_string(),
+        "a boolean" => "true or false".to_string(),
+        "a sequence" => "a list [...]".to_string(),
+        other if other.starts_with("struct ") || other == "a map" => "a table { ... }".to_string(),
+        other => other.to_string(),
+    };
+    format!("expected {expected}, found {found}")
+}
+
 fn contains_deep(value: &Spanned<DeValue<'_>>, offset: usize) -> bool {
     match value.get_ref() {
         DeValue::Table(t) => t.iter().any(|(k, v)| {
@@ -191,6 +306,14 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
         i -= 1;
     }
     i
+}
+
+/// What [`Source::walk`] found of a key path: the span of its deepest part, the value's span (when
+/// the whole path exists) and whether it all exists.
+struct Found {
+    key: std::ops::Range<usize>,
+    value: Option<std::ops::Range<usize>>,
+    exact: bool,
 }
 
 /// An array selector in a key path.
@@ -291,6 +414,12 @@ impl<'s, 'a> Issues<'s, 'a> {
     /// Record a problem at a key path.
     pub fn push(&mut self, path: &str, message: impl Into<String>) {
         let e = self.locate(path, message.into(), None);
+        self.list.push(e);
+    }
+
+    /// Record a problem at a key path with a suggestion (the closest known name, say).
+    pub fn push_suggesting(&mut self, path: &str, message: impl Into<String>, suggestion: Option<String>) {
+        let e = self.locate(path, message.into(), suggestion);
         self.list.push(e);
     }
 

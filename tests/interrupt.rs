@@ -60,7 +60,15 @@ fn a_run_too_large_for_memory_is_refused_before_it_starts() {
     let scen = root().join("scenarios/baseline.toml");
     let o = minxinan(
         tmp.path(),
-        &["run", scen.to_str().unwrap(), "--draws", "10000000", "--quiet", "--save-draws=gdp_real", "--force"],
+        &[
+            "run",
+            scen.to_str().unwrap(),
+            "--draws",
+            "10000000",
+            "--quiet",
+            "--save-draws=gdp_real",
+            "--force",
+        ],
     );
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);

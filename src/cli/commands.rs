@@ -56,10 +56,30 @@ fn isa() -> minxinan::isa::Isa {
     minxinan::isa::Isa::chosen(std::env::var("MINXINAN_ISA").ok().as_deref())
 }
 
+/// A file of a scenario chain (the scenario, a parent it extends, its observation file); a
+/// missing one is named with the full path looked for and the nearest name in its folder.
+fn read_file(p: &Path) -> Result<String, String> {
+    std::fs::read_to_string(p).map_err(|e| {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            return e.to_string();
+        }
+        let full = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect())
+            .unwrap_or_default();
+        let name = full.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let near = minxinan::locate::suggest(&name, &names.iter().map(String::as_str).collect::<Vec<_>>());
+        match near {
+            Some(s) => format!("no such file (looked for {}; {s})", full.display()),
+            None => format!("no such file (looked for {})", full.display()),
+        }
+    })
+}
+
 /// Load a scenario; its warnings (a lever moved out of the history) go to stderr unless `quiet`.
 fn read_scenario(region: &Region, path: &Path, quiet: bool) -> Result<Scenario> {
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
-    let scenario = Scenario::load(path, &read, region)?;
+    let scenario = Scenario::load(path, &read_file, region)?;
     if !quiet {
         for w in &scenario.warnings {
             eprintln!("warning: {w}");
@@ -478,9 +498,8 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
     use minxinan::stats::backtest;
     let started = SystemTime::now();
     let clock = Instant::now();
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
-    let mut cond = Scenario::load_as(&a.scenario, &read, region, HistoryMode::Until(a.until))?;
-    let mut plan = Scenario::load_as(&a.scenario, &read, region, HistoryMode::Off)?;
+    let mut cond = Scenario::load_as(&a.scenario, &read_file, region, HistoryMode::Until(a.until))?;
+    let mut plan = Scenario::load_as(&a.scenario, &read_file, region, HistoryMode::Off)?;
     if !a.common.quiet {
         for w in &cond.warnings {
             eprintln!("warning: {w}");

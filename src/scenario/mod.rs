@@ -283,6 +283,7 @@ impl Scenario {
     ) -> Result<Scenario, InputErrors> {
         // Read the chain, child first, checking each file on its own.
         let mut names: Vec<String> = Vec::new();
+        let mut type_errors: Vec<InputError> = Vec::new();
         let mut texts: Vec<String> = Vec::new();
         let mut tables: Vec<toml::Table> = Vec::new();
         let mut seen: Vec<PathBuf> = Vec::new();
@@ -315,8 +316,10 @@ impl Scenario {
             let src = Source::new(name.clone(), &text);
             let table: toml::Table =
                 toml::from_str(&text).map_err(|e| InputErrors(vec![src.from_toml_error(&e)]))?;
-            let raw: RawScenario =
-                toml::from_str(&text).map_err(|e| InputErrors(vec![src.from_toml_error(&e)]))?;
+            // Every wrong type and unknown key of the file at once; the rest is validated too.
+            let (raw, table, errors) = crate::locate::deserialize_all::<RawScenario>(&src, table);
+            type_errors.extend(errors);
+            let Some(raw) = raw else { return Err(InputErrors(type_errors)) };
             duplicate_ids(&raw, &src)?;
             let parent = raw.scenario.as_ref().and_then(|h| h.extends.clone());
             seen.push(key);
@@ -361,17 +364,55 @@ impl Scenario {
         };
         let sc = validate(raw, own_name, &shift_files, region, observed, &mut issues, &mut warnings);
         let mut sc = match issues.finish(sc) {
-            Ok(sc) if file_errors.is_empty() => sc,
-            Ok(_) => return Err(InputErrors(file_errors)),
-            Err(mut e) => {
-                e.0.extend(file_errors);
-                return Err(e);
-            }
+            Ok(sc) if file_errors.is_empty() && type_errors.is_empty() => sc,
+            Ok(_) => return Err(finish_errors(Vec::new(), type_errors, file_errors, region)),
+            Err(e) => return Err(finish_errors(e.0, type_errors, file_errors, region)),
         };
         sc.warnings = warnings.finish(()).err().map_or_else(Vec::new, |e| e.0);
         sc.chain = names;
         Ok(sc)
     }
+}
+
+/// Every error of a scenario chain, in file and line order: the wrong types and unknown keys,
+/// the validation's (without those that only repeat a wrong type: a key found with the wrong
+/// type is also missing), the observation file's; an unknown city written by its Chinese or
+/// English name is told its id.
+fn finish_errors(
+    validation: Vec<InputError>,
+    types: Vec<InputError>,
+    files: Vec<InputError>,
+    region: &Region,
+) -> InputErrors {
+    let repeats = |e: &InputError| {
+        types.iter().any(|t| {
+            t.file == e.file
+                && t.key.strip_prefix(e.key.as_str()).is_some_and(|rest| rest.starts_with('.'))
+                && t.key.rsplit('.').next().is_some_and(|last| e.message.contains(&format!("`{last}`")))
+        })
+    };
+    let mut all: Vec<InputError> = validation.into_iter().filter(|e| !repeats(e)).collect();
+    all.extend(types.iter().cloned());
+    all.sort_by(|a, b| {
+        (a.file.as_str(), a.line.unwrap_or(usize::MAX), a.column.unwrap_or(0)).cmp(&(
+            b.file.as_str(),
+            b.line.unwrap_or(usize::MAX),
+            b.column.unwrap_or(0),
+        ))
+    });
+    all.extend(files);
+    for e in &mut all {
+        let Some(found) = e.message.strip_prefix("unknown city `").and_then(|r| r.split('`').next()) else {
+            continue;
+        };
+        let named =
+            region.cities.iter().find(|c| c.name_zh == found || c.name_en.eq_ignore_ascii_case(found));
+        if let Some(c) = named {
+            e.suggestion =
+                Some(format!("`{found}` is {} {}: write its id, `{}`", c.name_zh, c.name_en, c.id));
+        }
+    }
+    InputErrors(all)
 }
 
 /// Within one file, park and project ids and target names must be unique (across files they merge).
@@ -727,6 +768,19 @@ fn projects(
         };
         let path = format!("infrastructure.projects[id={id}]");
         let base = projects.iter().position(|q| q.id == id);
+        // An entry that gives none of a new project's fields is most likely a misspelt id.
+        let new_fields = [p.name.is_some(), p.kind.is_some(), p.stage.is_some(), p.open_year.is_some()];
+        if base.is_none() && !new_fields.contains(&true) && p.pairs.is_none() && p.tfp.is_none() {
+            let known: Vec<&str> = region.projects.iter().map(|q| q.id.as_str()).collect();
+            let suggestion =
+                crate::locate::suggest(&id, &known).or_else(|| Some(format!("known: {}", known.join(", "))));
+            issues.push_suggesting(
+                &format!("{path}.id"),
+                format!("`{id}` is not a project of the region; a new project needs `name`, `kind`, `stage`, `open_year` and `pairs` or `tfp`"),
+                suggestion,
+            );
+            continue;
+        }
         if let Some(pr) = items::resolve_project(p, &path, base.map(|i| &projects[i]), ctx, issues) {
             match base {
                 Some(i) => projects[i] = pr,
@@ -750,6 +804,20 @@ fn parks(raw: Vec<RawPark>, region: &Region, ctx: &Ctx<'_>, issues: &mut Issues<
         }
         let path = format!("parks[id={id}]");
         let base = region.parks.iter().find(|q| q.id == id);
+        // An entry that gives none of a new park's fields is most likely a misspelt id.
+        if base.is_none() && p.host.is_none() && p.partner.is_none() && p.value_added.is_none() {
+            let known: Vec<&str> = region.parks.iter().map(|q| q.id.as_str()).collect();
+            let suggestion =
+                crate::locate::suggest(&id, &known).or_else(|| Some(format!("known: {}", known.join(", "))));
+            issues.push_suggesting(
+                &format!("{path}.id"),
+                format!(
+                    "`{id}` is not a park of the region; a new park needs `host`, `partner` and `value_added`"
+                ),
+                suggestion,
+            );
+            continue;
+        }
         if let Some(park) = items::resolve_park(p, &path, base, &region.park_defaults, ctx, issues) {
             parks.push(park);
         }
