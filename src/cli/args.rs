@@ -80,6 +80,10 @@ pub struct Common {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Refuse implausible values (a parameter or target threshold outside its plausible range),
+    /// which are otherwise warnings.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `compare`.
@@ -122,6 +126,9 @@ pub struct ValidateArgs {
     /// Print each scenario with every default filled in.
     #[arg(long)]
     pub resolved: bool,
+    /// Refuse implausible values, which are otherwise warnings.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `info`.

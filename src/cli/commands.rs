@@ -77,15 +77,27 @@ fn read_file(p: &Path) -> Result<String, String> {
     })
 }
 
-/// Load a scenario; its warnings (a lever moved out of the history) go to stderr unless `quiet`.
-fn read_scenario(region: &Region, path: &Path, quiet: bool) -> Result<Scenario> {
+/// Load a scenario; its warnings (a lever moved out of the history, an implausible value) go
+/// to stderr unless `quiet`; with `strict` an implausible value is refused (exit 2).
+fn read_scenario(region: &Region, path: &Path, quiet: bool, strict: bool) -> Result<Scenario> {
     let scenario = Scenario::load(path, &read_file, region)?;
+    warn(&scenario, quiet, strict)?;
+    Ok(scenario)
+}
+
+/// A scenario's warnings to stderr (unless `quiet`); with `strict`, its implausible values are
+/// input errors.
+fn warn(scenario: &Scenario, quiet: bool, strict: bool) -> Result<()> {
+    if strict && !scenario.plausibility.is_empty() {
+        let errors = minxinan::InputErrors(scenario.plausibility.clone());
+        bail!(BadInput(format!("{errors}\n(--strict refuses implausible values)")));
+    }
     if !quiet {
-        for w in &scenario.warnings {
+        for w in scenario.warnings.iter().chain(&scenario.plausibility) {
             eprintln!("warning: {w}");
         }
     }
-    Ok(scenario)
+    Ok(())
 }
 
 /// Bytes of a row of draws.csv, about (`draw,entity,year,indicator,value`: 50.5 measured on
@@ -111,7 +123,7 @@ fn parse_range(s: &str) -> Result<std::ops::Range<u64>, BadInput> {
 fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     let started = SystemTime::now();
     let clock = Instant::now();
-    let scenario = read_scenario(region, &a.scenario, a.common.quiet)?;
+    let scenario = read_scenario(region, &a.scenario, a.common.quiet, a.common.strict)?;
     let draws = a.common.draws.unwrap_or(scenario.draws);
     if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
         bail!(BadInput(format!("--draws: found {draws}; expected 1..={}", minxinan::scenario::MAX_DRAWS)));
@@ -331,8 +343,11 @@ fn progress_bar(quiet: bool, n: u64, msg: String) -> indicatif::ProgressBar {
 fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     let started = SystemTime::now();
     let clock = Instant::now();
-    let scenarios: Vec<Scenario> =
-        a.scenarios.iter().map(|p| read_scenario(region, p, a.common.quiet)).collect::<Result<_>>()?;
+    let scenarios: Vec<Scenario> = a
+        .scenarios
+        .iter()
+        .map(|p| read_scenario(region, p, a.common.quiet, a.common.strict))
+        .collect::<Result<_>>()?;
     let base = &scenarios[0];
     for (s, path) in scenarios.iter().zip(&a.scenarios).skip(1) {
         for (what, b, v) in [
@@ -500,11 +515,7 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
     let clock = Instant::now();
     let mut cond = Scenario::load_as(&a.scenario, &read_file, region, HistoryMode::Until(a.until))?;
     let mut plan = Scenario::load_as(&a.scenario, &read_file, region, HistoryMode::Off)?;
-    if !a.common.quiet {
-        for w in &cond.warnings {
-            eprintln!("warning: {w}");
-        }
-    }
+    warn(&cond, a.common.quiet, a.common.strict)?;
     let name = cond.name.clone();
     cond.name = "history".into();
     plan.name = "plan-era".into();
@@ -625,7 +636,7 @@ fn validate(region: &Region, a: ValidateArgs) -> Result<ExitCode> {
     let mut failed = 0;
     let mut stdout = std::io::stdout().lock();
     for path in &a.scenarios {
-        match read_scenario(region, path, false)
+        match read_scenario(region, path, false, a.strict)
             .and_then(|s| Model::new(region, &s).map(|_| s).map_err(Into::into))
         {
             Ok(s) => {
@@ -668,19 +679,20 @@ fn info(region: &Region, a: InfoArgs) -> Result<ExitCode> {
     if a.parameters {
         writeln!(
             o,
-            "{:<32} {:<8} {:<44} {:<30} {:<14} basis",
-            "name", "symbol", "default", "unit", "domain"
+            "{:<32} {:<8} {:<44} {:<30} {:<14} {:<14} basis",
+            "name", "symbol", "default", "unit", "domain", "plausible"
         )?;
         for p in minxinan::params::PARAMS {
             let def = p.default.to_uncertain().to_toml();
             writeln!(
                 o,
-                "{:<32} {:<8} {:<44} {:<30} {:<14} {}",
+                "{:<32} {:<8} {:<44} {:<30} {:<14} {:<14} {}",
                 p.name,
                 p.symbol,
                 def,
                 p.unit,
                 p.domain.to_string(),
+                format!("{}–{}", p.plausible.0, p.plausible.1),
                 p.basis
             )?;
         }

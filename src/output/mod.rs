@@ -524,6 +524,10 @@ fn manifest_value(
         "diagnostics": diags,
         "extends": scenario.chain.iter().skip(1).collect::<Vec<_>>(),
         "history": history_value(scenario, region, info.history),
+        "warnings": {
+            "levers": scenario.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "plausibility": scenario.plausibility.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        },
         "levers": {
             "transfer": scenario.transfer.is_some(),
             "parks": scenario.parks.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),

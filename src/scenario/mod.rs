@@ -188,6 +188,10 @@ pub struct Scenario {
     /// What validation found worth saying but not refusing (a lever moved out of the history),
     /// located like errors.
     pub warnings: Vec<InputError>,
+    /// Values that are allowed but implausible (a parameter or target threshold outside its
+    /// plausible range), located like errors, with the likely meant value; `--strict` refuses
+    /// them.
+    pub plausibility: Vec<InputError>,
 }
 
 /// The targets of a comparison: every target of every scenario, by name, the base's first. Two
@@ -352,6 +356,7 @@ impl Scenario {
         }
         let mut issues = Issues::for_chain(&sources);
         let mut warnings = Issues::for_chain(&sources);
+        let mut plausible = Issues::for_chain(&sources);
         let own_name = tables[0].get("scenario").and_then(|s| s.get("name")).is_some();
         let observed = match raw.history {
             Some(_) => history::read_observed(&names, &tables, read, region, &mut issues),
@@ -362,13 +367,15 @@ impl Scenario {
             Ok(Some(o)) => (history::Observed::File(o), Vec::new()),
             Ok(None) => (history::Observed::None, Vec::new()),
         };
-        let sc = validate(raw, own_name, &shift_files, region, observed, &mut issues, &mut warnings);
+        let notes = Notes { warnings: &mut warnings, plausible: &mut plausible };
+        let sc = validate(raw, own_name, &shift_files, region, observed, &mut issues, notes);
         let mut sc = match issues.finish(sc) {
             Ok(sc) if file_errors.is_empty() && type_errors.is_empty() => sc,
             Ok(_) => return Err(finish_errors(Vec::new(), type_errors, file_errors, region)),
             Err(e) => return Err(finish_errors(e.0, type_errors, file_errors, region)),
         };
         sc.warnings = warnings.finish(()).err().map_or_else(Vec::new, |e| e.0);
+        sc.plausibility = plausible.finish(()).err().map_or_else(Vec::new, |e| e.0);
         sc.chain = names;
         Ok(sc)
     }
@@ -471,11 +478,12 @@ fn validate(
     region: &Region,
     observed: history::Observed,
     issues: &mut Issues<'_, '_>,
-    warnings: &mut Issues<'_, '_>,
+    notes: Notes<'_, '_, '_>,
 ) -> Scenario {
+    let Notes { warnings, plausible } = notes;
     let b = region.base_year;
     let h = header(raw.scenario.unwrap_or_default(), own_name, b, issues);
-    let (parameters, parameter_set) = parameters(raw.parameters, issues);
+    let (parameters, parameter_set) = parameters(raw.parameters, issues, plausible);
     let city_ids: Vec<&str> = region.cities.iter().map(|c| c.id.as_str()).collect();
     let node_ids: Vec<&str> =
         city_ids.iter().copied().chain(region.nodes.iter().map(|n| n.id.as_str())).collect();
@@ -486,6 +494,22 @@ fn validate(
     let mut shifts = shifts(raw.shifts.unwrap_or_default(), shift_files, &ctx, issues);
     check_combined_shifts(region, &shifts, &parameters, h.horizon, issues);
     let targets = targets(raw.targets.unwrap_or_default(), region, h.horizon, issues);
+    for t in &targets {
+        if let Some((what, meant)) = target_plausibility(t, region) {
+            let path = format!("targets[name={}].{}", t.name, t.comparison.name());
+            plausible.push_suggesting(
+                &path,
+                format!(
+                    "target `{}`: {} {} lies outside what {} usually means: {what}",
+                    t.name,
+                    t.comparison.name(),
+                    t.threshold,
+                    t.indicator.name()
+                ),
+                meant.map(|m| format!("did you mean {m}?")),
+            );
+        }
+    }
     let mut transfer = transfer;
     let history = raw.history.and_then(|r| {
         let mut hist = history::validate(r, observed, region, &projects, h.horizon, issues)?;
@@ -511,7 +535,14 @@ fn validate(
         targets,
         history,
         warnings: Vec::new(),
+        plausibility: Vec::new(),
     }
+}
+
+/// What validation notes besides errors: warnings (a lever moved), implausible values.
+struct Notes<'n, 's, 'a> {
+    warnings: &'n mut Issues<'s, 'a>,
+    plausible: &'n mut Issues<'s, 'a>,
 }
 
 /// The `[scenario]` table's settings.
@@ -580,10 +611,13 @@ fn header(h: RawHeader, own_name: bool, b: i32, issues: &mut Issues<'_, '_>) -> 
 }
 
 /// The `[parameters]` table: every parameter of [`PARAMS`], the scenario's value or the
-/// default, and whether the scenario set it.
+/// default, and whether the scenario set it. A value outside the parameter's domain is an error;
+/// one whose central value lies outside its plausible range is a warning (`plausible`); either
+/// says which value a slipped decimal point meant, when one fits.
 fn parameters(
     raw: Option<std::collections::BTreeMap<String, toml::Value>>,
     issues: &mut Issues<'_, '_>,
+    plausible: &mut Issues<'_, '_>,
 ) -> (Vec<Uncertain>, Vec<bool>) {
     let mut parameters: Vec<Uncertain> = PARAMS.iter().map(|p| p.default.to_uncertain()).collect();
     let mut parameter_set = vec![false; PARAMS.len()];
@@ -596,25 +630,85 @@ fn parameters(
         };
         let Some(u) = Uncertain::parse(value, &path, issues) else { continue };
         let spec = &PARAMS[k];
+        let meant = params::rescaled_into(u.central(), spec.plausible)
+            .filter(|m| spec.domain.contains(*m))
+            .map(|m| format!("did you mean {m}?"));
         if !spec.domain.contains_support(u.support()) {
             let hint = if u.is_fixed() {
                 String::new()
             } else {
                 "; narrow it or add truncate = [lo, hi] inside the domain".to_string()
             };
-            issues.push(
+            issues.push_suggesting(
                 &path,
                 format!(
                     "found {u}, which can take values outside the domain {} of {}{hint}",
                     spec.domain, spec.name
                 ),
+                meant,
             );
             continue;
+        }
+        if !spec.is_plausible(u.central()) {
+            let (lo, hi) = spec.plausible;
+            plausible.push_suggesting(
+                &path,
+                format!(
+                    "{} = {} lies outside the plausible range {lo}–{hi} {} ({})",
+                    spec.name,
+                    u.central(),
+                    spec.unit,
+                    spec.plausible_basis
+                ),
+                meant,
+            );
         }
         parameters[k] = u;
         parameter_set[k] = true;
     }
     (parameters, parameter_set)
+}
+
+/// The plausible thresholds of a target by its indicator: a rate or share in % from 1 to 100, a
+/// growth rate from −30 to 30 % a year, a level between a fifth and 5 (population) or 20 (GDP)
+/// times the entity's base-year value; and the likely meant value of one outside.
+fn target_plausibility(t: &Target, region: &Region) -> Option<(String, Option<f64>)> {
+    use crate::indicators::Indicator as I;
+    let x = t.threshold;
+    let entity = |f: &dyn Fn(&crate::region::City) -> f64| -> f64 {
+        match region.cities.get(t.entity) {
+            Some(c) => f(c),
+            None => region.cities.iter().map(f).sum(),
+        }
+    };
+    let (range, what): ((f64, f64), String) = match t.indicator.unit() {
+        "%" => ((1.0, 100.0), "a percentage (75 for 75 %)".into()),
+        "% per year" => ((-30.0, 30.0), "a growth rate in % a year (6 for 6 %)".into()),
+        _ => {
+            let base = match t.indicator {
+                I::Population | I::UrbanPopulation | I::Employment => entity(&|c| c.population),
+                I::GdpReal | I::GdpNominal | I::GdpAssessment => entity(&|c| c.gdp),
+                I::GdpPerCapita => 1e4 * entity(&|c| c.gdp) / entity(&|c| c.population),
+                _ => return None,
+            };
+            let hi = if matches!(t.indicator, I::Population | I::UrbanPopulation | I::Employment) {
+                5.0
+            } else {
+                20.0
+            };
+            ((0.2 * base, hi * base), format!("{} near the base year's {base:.0}", t.indicator.unit()))
+        }
+    };
+    if (range.0..=range.1).contains(&x) {
+        return None;
+    }
+    // A share written as a fraction: 0.75 meant 75 %.
+    let meant = if t.indicator.unit() == "%" && x > 0.0 && x < 1.0 {
+        Some(x * 100.0)
+    } else {
+        params::rescaled_into(x, range)
+    };
+    Some((what, meant))
 }
 
 /// The index of city `v` (an unknown city is reported at `path`).
