@@ -77,6 +77,10 @@ pub struct Common {
     /// Write CSV files with a UTF-8 byte-order mark (for Excel).
     #[arg(long)]
     pub excel: bool,
+    /// Also write results.xlsx: the targets, a sheet per headline indicator, and a comparison's
+    /// differences.
+    #[arg(long)]
+    pub xlsx: bool,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,

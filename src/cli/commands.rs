@@ -243,7 +243,7 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         history: model.history.as_ref(),
     };
     put("manifest.json", output::manifest_json(&scenario, region, &summary, &info), false)?;
-    finish(staging, &files, !a.common.no_report)?;
+    finish(staging, &files, &a.common)?;
     freeing.join();
     if !a.common.quiet {
         eprintln!(
@@ -300,11 +300,17 @@ fn keep(staging: &Staging, files: &mut OutFiles, name: &str, text: String, bom: 
     Ok(())
 }
 
-/// The end of a run or comparison: the report (unless skipped), then — if no signal asked to
-/// stop — the staging folder replaces the output folder.
-fn finish(staging: Staging, files: &OutFiles, report: bool) -> Result<()> {
-    if report {
+/// The end of a run or comparison: the report (unless skipped) and the workbook (when asked
+/// for), then — if no signal asked to stop — the staging folder replaces the output folder.
+fn finish(staging: Staging, files: &OutFiles, common: &super::args::Common) -> Result<()> {
+    if !common.no_report {
         write_report(&staging, files)?;
+    }
+    if common.xlsx {
+        let bytes =
+            output::xlsx::build(files).map_err(|e| anyhow::anyhow!("cannot build the workbook: {e}"))?;
+        let path = staging.path("results.xlsx");
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if super::interrupted() {
         bail!("interrupted");
@@ -453,7 +459,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
         })
         .collect();
     put("manifest.json", output::compare_manifest_json(&runs, region, &target_warnings), false)?;
-    finish(staging, &files, !a.common.no_report)?;
+    finish(staging, &files, &a.common)?;
     freeing.join();
     if !a.common.quiet {
         eprintln!(
@@ -585,7 +591,7 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
         })
         .collect();
     put("manifest.json", output::backtest_manifest_json(&runs, region, a.until, targets.len()), false)?;
-    finish(staging, &files, !a.common.no_report)?;
+    finish(staging, &files, &a.common)?;
     freeing.join();
     if !a.common.quiet {
         eprintln!(

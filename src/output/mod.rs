@@ -682,3 +682,4 @@ pub fn concat_csv(parts: &[String]) -> String {
 }
 pub mod charts;
 pub mod report;
+pub mod xlsx;
