@@ -95,7 +95,7 @@ fn run_writes_every_file_with_the_interface_columns_and_units() {
     let mut lines = targets.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "scenario,target,entity,year,indicator,comparison,threshold,probability,p50,observed,basis,status,target_basis,observed_on_target_basis,status_on_target_basis,note"
+        "scenario,target,entity,year,indicator,comparison,threshold,probability,p50,observed,basis,status,target_basis,observed_on_target_basis,status_on_target_basis,note,unit,label_zh,label_en"
     );
     let names: Vec<&str> = lines.map(|l| l.split(',').nth(1).unwrap()).collect();
     assert_eq!(
@@ -106,6 +106,9 @@ fn run_writes_every_file_with_the_interface_columns_and_units() {
         let p: f64 = l.split(',').nth(7).unwrap().parse().unwrap();
         assert!((0.0..=1.0).contains(&p));
     }
+    // The plan's targets carry their unit and both labels (data/plan_targets.csv).
+    let gdp = targets.lines().find(|l| l.contains(",gdp-2025,")).unwrap();
+    assert!(gdp.ends_with(",100M CNY (current prices),2025年经济总量达到3.64万亿元左右,GDP of about 3.64 trillion CNY in 2025 (nominal)"), "{gdp}");
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["scenario"]["name"], "baseline");

@@ -132,7 +132,9 @@ fn compare_writes_side_by_side_files_and_a_report_that_report_rebuilds() {
     let html = String::from_utf8(before).unwrap();
     assert!(html.contains("Difference 差异: industry-transfer − baseline"));
     assert!(html.contains("P — co-built-parks"));
-    assert_eq!(std::fs::read_dir(dir.join("charts")).unwrap().count(), 30 + 2 * 18 + 6);
+    // Five headline indicators: an overlay per entity and indicator (6 × 5), a difference chart
+    // per alternative, entity and indicator (2 × 30), the five-city page (5), the pyramids (6).
+    assert_eq!(std::fs::read_dir(dir.join("charts")).unwrap().count(), 30 + 2 * 30 + 5 + 6);
 }
 
 #[test]

@@ -92,7 +92,9 @@ fn the_workbook_round_trips_to_the_csv_values() {
     assert_eq!(t.height(), targets.len() + 1);
     for (k, row) in targets.iter().enumerate() {
         assert_eq!(cell(&t, k + 1, 1).to_string(), row["target"]);
-        assert_eq!(number(&cell(&t, k + 1, 7)), row["probability"].parse::<f64>().unwrap());
+        assert_eq!(cell(&t, k + 1, 2).to_string(), row["label_zh"]);
+        assert_eq!(cell(&t, k + 1, 9).to_string(), row["unit"]);
+        assert_eq!(number(&cell(&t, k + 1, 10)), row["probability"].parse::<f64>().unwrap());
     }
     let diffs = wb.worksheet_range("Differences 配对差").unwrap();
     assert_eq!(cell(&diffs, 1, 0), Data::String("industry-transfer − baseline".into()));

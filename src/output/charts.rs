@@ -10,6 +10,9 @@ pub struct Fan<'a> {
     pub name: &'a str,
     /// (year, quantiles).
     pub points: Vec<(i32, [f64; 9])>,
+    /// Median and band outlines dashed (a later scenario of an overlay: drawn over an equal
+    /// one, both stay visible).
+    pub dashed: bool,
 }
 
 /// A plan target drawn as a marker.
@@ -44,7 +47,13 @@ pub const PALETTE: [RGBColor; 6] = [
 ];
 
 const W: u32 = 760;
-const H: u32 = 430;
+const H: u32 = 440;
+/// Text sizes as plotters takes them; it writes `size / 1.24` into the SVG, so 18 is 14.5 SVG
+/// units, and a chart shown at the report's narrowest 640 px (of 760) keeps its text at 12.2 px.
+pub const TEXT: u32 = 18;
+const CAPTION: u32 = 22;
+/// How plotters turns a font size into the SVG's `font-size`.
+const SVG_FONT_SCALE: f64 = 1.0 / 1.24;
 
 fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("chart: {e:?}")
@@ -84,9 +93,84 @@ fn band(points: &[(i32, [f64; 9])], lo: usize, hi: usize) -> Vec<(f64, f64)> {
     v
 }
 
+/// A legend entry's sample: how the series it names is drawn.
+#[derive(Clone, Copy)]
+enum Swatch {
+    /// A line (a median).
+    Line(ShapeStyle),
+    /// A dashed line (a later scenario's median).
+    Dashed(ShapeStyle),
+    /// A filled or outlined box (a band, a bar).
+    Box(ShapeStyle),
+    /// A dot (an observation), filled or hollow.
+    Dot(ShapeStyle),
+    /// A cross (a target).
+    Cross(ShapeStyle),
+}
+
+/// Height of one legend row below a chart, in the SVG's units.
+const LEGEND_ROW: u32 = 26;
+
+/// The approximate width of a label at the chart's text size (CJK characters are square, the
+/// rest about half as wide): enough to lay out a legend without measuring fonts, which the SVG
+/// leaves to the viewer.
+fn text_width(label: &str) -> i32 {
+    let w: f64 = label.chars().map(|c| if c >= '\u{2e80}' { 1.0 } else { 0.56 }).sum();
+    (w * f64::from(TEXT) * SVG_FONT_SCALE).ceil() as i32
+}
+
+/// Lays out legend entries left to right in rows below the plot; returns each entry's (x, row)
+/// and the number of rows.
+fn legend_layout(items: &[(Swatch, String)]) -> (Vec<(i32, i32)>, u32) {
+    let (left, right) = (24, W as i32 - 12);
+    let (mut x, mut row) = (left, 0);
+    let mut at = Vec::with_capacity(items.len());
+    for (_, label) in items {
+        let w = 26 + text_width(label);
+        if x + w > right && x > left {
+            x = left;
+            row += 1;
+        }
+        at.push((x, row));
+        x += w + 22;
+    }
+    (at, if items.is_empty() { 0 } else { row as u32 + 1 })
+}
+
+/// Draws the legend below a chart, outside the plot, so that it never covers a series.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    items: &[(Swatch, String)],
+) -> Result<(), String> {
+    let (at, _) = legend_layout(items);
+    let font = ("sans-serif", TEXT).into_font().color(&BLACK);
+    for ((swatch, label), &(x, row)) in items.iter().zip(&at) {
+        let y = 6 + row * LEGEND_ROW as i32 + LEGEND_ROW as i32 / 2;
+        match *swatch {
+            Swatch::Line(s) => area.draw(&PathElement::new([(x, y), (x + 18, y)], s)),
+            Swatch::Dashed(s) => area
+                .draw(&PathElement::new([(x, y), (x + 7, y)], s))
+                .and_then(|()| area.draw(&PathElement::new([(x + 11, y), (x + 18, y)], s))),
+            Swatch::Box(s) => area.draw(&Rectangle::new([(x, y - 6), (x + 18, y + 6)], s)),
+            Swatch::Dot(s) => area.draw(&Circle::new((x + 9, y), 4, s)),
+            Swatch::Cross(s) => area.draw(&Cross::new((x + 9, y), 5, s)),
+        }
+        .map_err(err)?;
+        area.draw(&Text::new(
+            label.clone(),
+            (x + 26, y - (f64::from(TEXT) * SVG_FONT_SCALE / 2.0).round() as i32 - 1),
+            font.clone(),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
 /// A fan chart: for one scenario the 95%, 80% and 50% bands and the median; for several
-/// (an overlay), each scenario's 80% band and median in its own colour; the observations as
-/// points (hollow when not used). `zero_line` draws y = 0 (for differences).
+/// (an overlay), each scenario's 80% band, outlined (a dashed fan's not filled), and median in
+/// its own colour; the
+/// observations as points (hollow when not used); the legend below the plot. `zero_line` draws
+/// y = 0 (for differences).
 pub fn fan_chart(
     title: &str,
     y_desc: &str,
@@ -95,28 +179,70 @@ pub fn fan_chart(
     observed: &[ObsPoint],
     zero_line: bool,
 ) -> Result<String, String> {
+    let single = fans.len() == 1;
+    let single_bands: [(usize, usize, f64, &str); 3] =
+        [(0, 8, 0.15, "95%"), (2, 6, 0.25, "80%"), (3, 5, 0.4, "50%")];
+    let ink = RGBColor(20, 20, 20);
+    let obs_kinds = [
+        (true, "observed 观测值", ink.filled()),
+        (false, "observed, not used 未用观测值", ink.stroke_width(1)),
+    ];
+    // The legend, in drawing order.
+    let mut items: Vec<(Swatch, String)> = Vec::new();
+    for (k, f) in fans.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        if single {
+            for (_, _, alpha, label) in single_bands {
+                items.push((Swatch::Box(color.mix(alpha).filled()), format!("{label} band 区间")));
+            }
+            items.push((Swatch::Line(color.stroke_width(2)), format!("median 中位数: {}", f.name)));
+        } else {
+            let line = if f.dashed {
+                Swatch::Dashed(color.stroke_width(2))
+            } else {
+                Swatch::Line(color.stroke_width(2))
+            };
+            items.push((line, format!("{} (median, 80% band)", f.name)));
+        }
+    }
+    for (used, label, style) in obs_kinds {
+        if observed.iter().any(|o| o.used == used) {
+            items.push((Swatch::Dot(style), label.to_string()));
+        }
+    }
+    for m in markers {
+        items.push((Swatch::Cross(RED.stroke_width(2)), format!("target {} 规划目标", m.name)));
+    }
+    let (_, rows) = legend_layout(&items);
+    let legend_h = if rows == 0 { 0 } else { rows * LEGEND_ROW + 12 };
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (W, H + legend_h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
+        let (plot_area, legend_area) = root.split_vertically(H);
         let years: Vec<i32> = fans.iter().flat_map(|f| f.points.iter().map(|p| p.0)).collect();
         let (x0, x1) = (years.iter().min().copied().unwrap_or(0), years.iter().max().copied().unwrap_or(1));
         let (y0, y1) = y_range(fans, markers, observed, zero_line);
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
-            .margin(10)
-            .x_label_area_size(42)
-            .y_label_area_size(78)
+        let mut chart = ChartBuilder::on(&plot_area)
+            .caption(title, ("sans-serif", CAPTION))
+            .margin(12)
+            .x_label_area_size(54)
+            .y_label_area_size(100)
             .build_cartesian_2d(f64::from(x0) - 0.3..f64::from(x1) + 0.3, y0..y1)
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc("year 年")
             .y_desc(y_desc)
-            .x_labels(((x1 - x0) as usize / 2).max(2))
+            // Every fifth year (2020, 2025, 2030, 2035): the plan's milestones.
+            .x_labels(((x1 - x0) as usize / 5 + 1).max(2))
+            .y_labels(6)
             .x_label_formatter(&|x| format!("{}", x.round() as i32))
             .y_label_formatter(&|y| fmt_tick(*y))
-            .light_line_style(RGBColor(235, 235, 235))
+            .label_style(("sans-serif", TEXT))
+            .axis_desc_style(("sans-serif", TEXT))
+            .bold_line_style(RGBColor(230, 230, 230))
+            .max_light_lines(0)
             .draw()
             .map_err(err)?;
         if zero_line {
@@ -127,67 +253,67 @@ pub fn fan_chart(
                 ))
                 .map_err(err)?;
         }
-        let single = fans.len() == 1;
         for (k, f) in fans.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
-            let bands: &[(usize, usize, f64, &str)] = if single {
-                &[(0, 8, 0.15, "95%"), (2, 6, 0.25, "80%"), (3, 5, 0.4, "50%")]
-            } else {
-                &[(2, 6, 0.18, "80%")]
-            };
-            for &(lo, hi, alpha, label) in bands {
-                let name = if single { format!("{label} band 区间") } else { format!("{} 80%", f.name) };
-                chart
-                    .draw_series(std::iter::once(Polygon::new(
-                        band(&f.points, lo, hi),
-                        color.mix(alpha).filled(),
-                    )))
-                    .map_err(err)?
-                    .label(name)
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.mix(alpha).filled())
-                    });
+            let bands: &[(usize, usize, f64, &str)] =
+                if single { &single_bands } else { &[(2, 6, 0.10, "80%")] };
+            for &(lo, hi, alpha, _) in bands {
+                // A dashed fan's band is its outline only: two tinted fills over each other
+                // would mix into one muddy colour.
+                if !f.dashed {
+                    chart
+                        .draw_series(std::iter::once(Polygon::new(
+                            band(&f.points, lo, hi),
+                            color.mix(alpha).filled(),
+                        )))
+                        .map_err(err)?;
+                }
+                if !single {
+                    // Overlaid bands are outlined, so that each stays legible where they cross.
+                    for q in [lo, hi] {
+                        line(&mut chart, f, q, color.mix(0.8).stroke_width(1))?;
+                    }
+                }
             }
-            let name = if single { "median 中位数".to_string() } else { format!("{} median", f.name) };
-            chart
-                .draw_series(LineSeries::new(
-                    f.points.iter().map(|(y, q)| (f64::from(*y), q[4])),
-                    color.stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
+            line(&mut chart, f, 4, color.stroke_width(2))?;
         }
-        let ink = RGBColor(20, 20, 20);
-        for (used, label) in [(true, "observed 观测值"), (false, "observed, not used 未用观测值")] {
-            let points: Vec<(f64, f64)> =
-                observed.iter().filter(|o| o.used == used).map(|o| (f64::from(o.year), o.value)).collect();
-            if points.is_empty() {
-                continue;
-            }
-            let style = if used { ink.filled() } else { ink.stroke_width(1) };
-            chart
-                .draw_series(points.into_iter().map(|p| Circle::new(p, 4, style)))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| Circle::new((x + 7, y), 4, style));
+        for (used, _, style) in obs_kinds {
+            let points = observed.iter().filter(|o| o.used == used).map(|o| (f64::from(o.year), o.value));
+            chart.draw_series(points.map(|p| Circle::new(p, 4, style))).map_err(err)?;
         }
         for m in markers {
-            let label = format!("target {} 规划目标", m.name);
             chart
                 .draw_series(std::iter::once(Cross::new(
                     (f64::from(m.year), m.threshold),
                     7,
                     RED.stroke_width(2),
                 )))
-                .map_err(err)?
-                .label(label)
-                .legend(|(x, y)| Cross::new((x + 7, y), 5, RED.stroke_width(2)));
+                .map_err(err)?;
         }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        draw_legend(&legend_area, &items)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// Quantile `q` of a fan over the years, solid or dashed as the fan says.
+fn line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    f: &Fan<'_>,
+    q: usize,
+    style: ShapeStyle,
+) -> Result<(), String> {
+    let points = f.points.iter().map(|(y, v)| (f64::from(*y), v[q]));
+    if f.dashed {
+        chart.draw_series(DashedLineSeries::new(points, 7, 4, style)).map_err(err)?;
+    } else {
+        chart.draw_series(LineSeries::new(points, style)).map_err(err)?;
+    }
+    Ok(())
 }
 
 /// A population pyramid: males left, females right, by 5-year group; the first year as outlines,
@@ -198,20 +324,29 @@ pub fn pyramid(
     first: (i32, &[[f64; 2]]),
     second: (i32, &[[f64; 2]]),
 ) -> Result<String, String> {
+    let (c_m, c_f) = (PALETTE[0], PALETTE[1]);
+    let items = [
+        (Swatch::Box(c_m.mix(0.6).filled()), format!("{} male 男 (median 中位数)", second.0)),
+        (Swatch::Box(c_f.mix(0.6).filled()), format!("{} female 女 (median 中位数)", second.0)),
+        (Swatch::Box(BLACK.stroke_width(1)), format!("{} (outline 轮廓)", first.0)),
+    ];
+    let (_, rows) = legend_layout(&items);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (W, H + 60)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (W, H + 60 + rows * LEGEND_ROW + 12)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
+        let (root, legend_area) = root.split_vertically(H + 60);
         let max =
             first.1.iter().chain(second.1).flat_map(|v| v.iter().copied()).fold(0.0f64, f64::max).max(1e-9)
                 * 1.08;
         let n = groups.len() as f64;
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
-            .margin(10)
-            .x_label_area_size(42)
+            .caption(title, ("sans-serif", CAPTION))
+            .margin(12)
+            .x_label_area_size(54)
             .y_label_area_size(60)
-            .build_cartesian_2d(-max..max, -0.5..n - 0.5)
+            .build_cartesian_2d(-max * 1.22..max, -0.5..n - 0.5)
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -220,20 +355,23 @@ pub fn pyramid(
             .x_desc("← male 男   population 人口, 10k persons 万人   female 女 →")
             .y_desc("age 年龄")
             .x_label_formatter(&|x| fmt_tick(x.abs()))
+            .label_style(("sans-serif", TEXT))
+            .axis_desc_style(("sans-serif", TEXT))
+            .bold_line_style(RGBColor(230, 230, 230))
+            .max_light_lines(0)
             .draw()
             .map_err(err)?;
-        // Age groups written inside the plot at its left edge (plotters places f64 ticks at round
-        // numbers, not at each group).
+        // Age groups written in a strip at the plot's left, beyond the longest bar (plotters places f64
+        // ticks at round numbers, not at each group).
         chart
             .draw_series(groups.iter().enumerate().map(|(g, label)| {
                 Text::new(
                     label.to_string(),
-                    (-max * 0.99, g as f64 + 0.3),
-                    ("sans-serif", 11).into_font().color(&BLACK),
+                    (-max * 1.21, g as f64 + 0.3),
+                    ("sans-serif", TEXT).into_font().color(&BLACK),
                 )
             }))
             .map_err(err)?;
-        let (c_m, c_f) = (PALETTE[0], PALETTE[1]);
         let rects = |data: &[[f64; 2]], filled: bool| -> Vec<Rectangle<(f64, f64)>> {
             data.iter()
                 .enumerate()
@@ -245,35 +383,12 @@ pub fn pyramid(
                 })
                 .collect()
         };
-        chart
-            .draw_series(rects(second.1, true))
-            .map_err(err)?
-            .label(format!("{} (median 中位数)", second.0))
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c_m.mix(0.6).filled()));
-        chart
-            .draw_series(rects(first.1, false))
-            .map_err(err)?
-            .label(format!("{} (outline 轮廓)", first.0))
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], BLACK.stroke_width(1)));
-        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        chart.draw_series(rects(second.1, true)).map_err(err)?;
+        chart.draw_series(rects(first.1, false)).map_err(err)?;
+        draw_legend(&legend_area, &items)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
-}
-
-/// The legend box, the same on every chart.
-fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    position: SeriesLabelPosition,
-) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(180, 180, 180))
-        .position(position)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(err)
 }
 
 /// A tick label: thousands separated, at most 3 significant decimals.
@@ -294,7 +409,8 @@ pub fn fmt_tick(x: f64) -> String {
         format!("{x:.0}")
     } else if a >= 1.0 {
         format!("{x:.1}")
-    } else if a == 0.0 {
+    } else if a < 0.0005 {
+        // Zero, and what rounds to it, without a sign (a tick at −1e-17 is not "-0.000").
         "0".into()
     } else {
         format!("{x:.3}")

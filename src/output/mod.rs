@@ -63,7 +63,7 @@ pub fn entities_csv(region: &Region) -> String {
 }
 
 /// The header of `targets.csv`.
-pub const TARGETS_HEADER: &str = "scenario,target,entity,year,indicator,comparison,threshold,probability,p50,observed,basis,status,target_basis,observed_on_target_basis,status_on_target_basis,note\n";
+pub const TARGETS_HEADER: &str = "scenario,target,entity,year,indicator,comparison,threshold,probability,p50,observed,basis,status,target_basis,observed_on_target_basis,status_on_target_basis,note,unit,label_zh,label_en\n";
 
 /// Whether a value meets a target, in words.
 fn status_of(t: &crate::region::Target, value: f64) -> &'static str {
@@ -92,7 +92,7 @@ pub fn targets_csv(
 }
 
 /// The header of a comparison's `targets.csv`: a run's columns, then the paired ones.
-pub const COMPARE_TARGETS_HEADER: &str = "scenario,target,entity,year,indicator,comparison,threshold,probability,p50,observed,basis,status,target_basis,observed_on_target_basis,status_on_target_basis,note,probability_base,delta,share_alt_only,share_base_only\n";
+pub const COMPARE_TARGETS_HEADER: &str = "scenario,target,entity,year,indicator,comparison,threshold,probability,p50,observed,basis,status,target_basis,observed_on_target_basis,status_on_target_basis,note,unit,label_zh,label_en,probability_base,delta,share_alt_only,share_base_only\n";
 
 /// What a comparison knows of one scenario for its `targets.csv`: the scenario, its summary
 /// (made with the comparison's targets), its restatement (history mode) and, for an
@@ -185,7 +185,7 @@ fn target_rows(
             }
         }
         out.push(format!(
-            "{},{},{},{},{},{},{},{},{},{observed},{basis},{status},{},{on_target},{status_on_target},{}",
+            "{},{},{},{},{},{},{},{},{},{observed},{basis},{status},{},{on_target},{status_on_target},{},{},{},{}",
             csv_field(&scenario.name),
             csv_field(&t.name),
             region.entity_id(t.entity),
@@ -197,6 +197,9 @@ fn target_rows(
             num(sum.stats[j].q[4]),
             t.basis.map_or("", |b| b.name()),
             csv_field(&note),
+            csv_field(t.indicator.unit()),
+            csv_field(&t.label.0),
+            csv_field(&t.label.1),
         ));
     }
     out

@@ -89,14 +89,17 @@ fn targets_sheet(
     bold: &Format,
 ) -> Result<(), String> {
     ws.set_name("Targets 目标").map_err(err)?;
-    let cols: [(&str, &str, f64); 13] = [
+    let cols: [(&str, &str, f64); 16] = [
         ("scenario", "scenario 情景", 16.0),
         ("target", "target 目标", 24.0),
+        ("label_zh", "目标 (规划表述)", 36.0),
+        ("label_en", "target (label)", 36.0),
         ("entity", "entity 地区", 24.0),
         ("year", "year 年", 7.0),
         ("indicator", "indicator 指标", 18.0),
         ("comparison", "comparison", 10.0),
         ("threshold", "threshold 目标值", 12.0),
+        ("unit", "unit 单位", 16.0),
         ("probability", "probability 达成概率", 12.0),
         ("p50", "median 中位数", 12.0),
         ("observed", "observed 实际", 12.0),

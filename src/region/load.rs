@@ -684,7 +684,7 @@ fn targets(gt: &CsvTable, city_ids: &[&str], base_year: i32, errors: &mut Vec<In
     let mut targets = Vec::new();
     if gt.check_columns(
         &["name", "entity", "year", "indicator", "comparison", "threshold"],
-        &["source", "basis"],
+        &["source", "basis", "label_zh", "label_en"],
         errors,
     ) {
         let entity_ids: Vec<&str> = city_ids.iter().copied().chain(["region"]).collect();
@@ -734,6 +734,7 @@ fn targets(gt: &CsvTable, city_ids: &[&str], base_year: i32, errors: &mut Vec<In
             };
             targets.push(Target {
                 basis,
+                label: (row.str("label_zh").to_string(), row.str("label_en").to_string()),
                 name,
                 entity,
                 year: if year.is_finite() { year as i32 } else { base_year },

@@ -257,6 +257,8 @@ pub struct Target {
     /// The statistical basis the threshold was set on (the plan's: first releases), when it
     /// matters ([`RegionHistory::basis`]); none: the run's own.
     pub basis: Option<Basis>,
+    /// What the target says, in Chinese and in English (empty when not given).
+    pub label: (String, String),
 }
 
 /// What history mode needs of a region (docs/MODEL.md §11).

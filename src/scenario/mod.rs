@@ -1208,6 +1208,7 @@ fn targets(
                 comparison,
                 threshold,
                 basis,
+                label: (t.label_zh.clone().unwrap_or_default(), t.label_en.clone().unwrap_or_default()),
             };
             match targets.iter_mut().find(|o| o.name == tname) {
                 Some(o) => *o = target,

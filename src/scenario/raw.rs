@@ -84,6 +84,8 @@ pub struct RawTarget {
     pub at_least: Option<f64>,
     pub at_most: Option<f64>,
     pub basis: Option<String>,
+    pub label_zh: Option<String>,
+    pub label_en: Option<String>,
 }
 
 /// Merge `child` (file `file` of the chain) into `base`. `shifts` records, for each merged shift,

@@ -133,6 +133,11 @@ impl Scenario {
             if let Some(b) = t.basis {
                 let _ = writeln!(s, "basis = {}", toml_str(b.name()));
             }
+            for (key, label) in [("label_zh", &t.label.0), ("label_en", &t.label.1)] {
+                if !label.is_empty() {
+                    let _ = writeln!(s, "{key} = {}", toml_str(label));
+                }
+            }
         }
         if let Some(h) = &self.history {
             let _ = writeln!(s, "\n[history]");
