@@ -894,7 +894,7 @@ fn difference_tables(inp: &Inputs, h: &mut String) {
                 let unit = inp.units.get(ind).map_or("", String::as_str);
                 let _ = write!(
                     h,
-                    "<tr><td>{}</td><td>{} <span class=\"band\">({})</span></td>",
+                    "<tr><td>{}</td><td class=\"l\">{} <span class=\"band\">({})</span></td>",
                     esc(&inp.name_of(e)),
                     esc(indicator_title(ind)),
                     esc(unit_words(unit))
@@ -944,7 +944,7 @@ fn page_end(inp: &Inputs, h: &mut String) {
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Noto Sans CJK SC','WenQuanYi Zen Hei','Microsoft YaHei',sans-serif;margin:24px auto;max-width:1600px;color:#222;padding:0 16px;font-size:15px}\
 h1{font-size:26px}h2{font-size:20px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}\
 .lead{color:#444;max-width:1100px}table{border-collapse:collapse;font-size:14px;margin:8px 0}\
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}th{background:#f3f5f8}td:first-child,th:first-child{text-align:left}\
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}td.l{text-align:left}th{background:#f3f5f8}td:first-child,th:first-child{text-align:left}\
 table.figures{font-size:13px}.band{color:#666;font-size:12px}ul.headlines li{margin:6px 0;max-width:1200px}\
 .warnings{background:#fff8e1;border:1px solid #e0c060;padding:8px 12px;margin:12px 0;max-width:1200px}.warnings li{font-size:13px}\
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(640px,1fr));gap:12px}\
