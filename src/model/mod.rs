@@ -25,6 +25,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod capital;
+pub mod condition;
 pub mod demography;
 pub mod engine;
 pub mod history;

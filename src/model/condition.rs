@@ -1,0 +1,513 @@
+//! Conditioning on the observed years (docs/MODEL.md §12): how likely a draw makes what was
+//! published, and the shocks of the city-years nobody published, drawn given the ones that were.
+//!
+//! Part 1 (§11) forces every draw through the observed city-years. Here each observation is
+//! scored by its density under the model, given the draw's state before the year:
+//!
+//! - a **level** (population, urbanization rate): the model's one-year-ahead prediction without
+//!   the year's shock, the shock's spread carried onto the observation's scale (the Jacobian of
+//!   the map from shock to observation, which depends on the draw), and the observation's own
+//!   error ([`observation_sd`]) — [`level_log_density`];
+//! - **real growth**: the total TFP shocks x_i = z_i + d that give the observed growth of the
+//!   observed cities, jointly (one common factor, or the region's correlation matrix, plus the
+//!   observation errors), with the year's disaster integrated out in closed form —
+//!   [`tfp_evidence`]. The map from x to the observed growth, ln(1 + g) = x + ln(Y⁰/Y(t−1)), has a
+//!   Jacobian 1/(1 + g) that no draw changes, so it cancels from the weights.
+//!
+//! [`TfpEvidence::draw`] then draws the year's disaster and the TFP shocks of the cities without
+//! a growth figure from their law given the observed ones.
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::observed::{Confidence, Measure, Observation, Vintage};
+
+/// Size of a disaster: uniform on [lo, hi] (MODEL.md §3; the model's `DISASTER_SIZE`).
+const DISASTER: (f64, f64) = super::DISASTER_SIZE;
+
+/// ln √(2π).
+const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// The standard normal distribution function Φ.
+pub fn normal_cdf(z: f64) -> f64 {
+    0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
+}
+
+/// Φ⁻¹(p) for p in (0, 1): Acklam's rational approximation, refined by one Halley step on
+/// Φ (relative error below 1e-15 in the centre, about 1e-13 in the far tails).
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] =
+        [7.784_695_709_041_462e-3, 3.224_671_290_700_398e-1, 2.445_134_137_142_996, 3.754_408_661_907_416];
+    if p <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p >= 1.0 {
+        return f64::INFINITY;
+    }
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    let x = if p < 0.024_25 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.024_25 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    };
+    // Halley's step on Φ(x) − p.
+    let e = normal_cdf(x) - p;
+    let u = e * (2.0 * std::f64::consts::PI).sqrt() * (0.5 * x * x).exp();
+    x - u / (1.0 + 0.5 * x * u)
+}
+
+/// ln of the N(0, var) density at r.
+#[inline]
+pub fn normal_log_pdf(r: f64, var: f64) -> f64 {
+    -0.5 * (r * r / var + var.ln()) - LN_SQRT_2PI
+}
+
+/// The log-density of an observed level given the model's prediction (docs/MODEL.md §12.1):
+/// `residual` = observed − predicted (the prediction with the year's shock at zero), `model_sd`
+/// the shock's spread on the observation's scale, `obs_sd` the observation's error
+/// ([`observation_sd`]): N(residual; 0, model_sd² + obs_sd²).
+#[inline]
+pub fn level_log_density(residual: f64, model_sd: f64, obs_sd: f64) -> f64 {
+    normal_log_pdf(residual, model_sd * model_sd + obs_sd * obs_sd)
+}
+
+/// The error of a published figure beyond the model, as a standard deviation in the measure's
+/// unit (10k persons, % points, % a year; docs/MODEL.md §12.1): rounding to its printed
+/// resolution `step` (uniform: step/√12) and revision by vintage, scaled by confidence.
+///
+/// Revision (one sd): population 0.05 % of the level for a census, 0.1 % revised / final /
+/// yearbook, 0.2 % first release, 0.3 % sample survey, 0.5 % preliminary; urbanization rate and
+/// real growth in points: 0.05 census, 0.1 revised / final / yearbook, 0.2 (rate) or 0.3
+/// (growth) first release, 0.3 sample survey, 0.5 preliminary. Confidence multiplies it by
+/// 1 (A, B), 1.5 (C: a secondary table), 2 (D). Other measures: none (they are not scored).
+pub fn observation_sd(o: &Observation, step: f64) -> f64 {
+    let rounding = step / 12f64.sqrt();
+    let growth_first = matches!(o.measure, Measure::GdpRealGrowth);
+    let points = match o.vintage {
+        Vintage::Census => 0.05,
+        Vintage::Revised | Vintage::Final | Vintage::Yearbook => 0.1,
+        Vintage::FirstRelease if growth_first => 0.3,
+        Vintage::FirstRelease => 0.2,
+        Vintage::SampleSurvey => 0.3,
+        Vintage::Preliminary => 0.5,
+    };
+    let revision = match o.measure {
+        // Population: the same grades as a per cent of the level.
+        Measure::Population => points / 100.0 * o.value,
+        Measure::UrbanizationRate | Measure::GdpRealGrowth => points,
+        _ => 0.0,
+    };
+    let scale = match o.confidence {
+        Confidence::A | Confidence::B => 1.0,
+        Confidence::C => 1.5,
+        Confidence::D => 2.0,
+    };
+    (rounding * rounding + (scale * revision).powi(2)).sqrt()
+}
+
+/// The printed resolution of a number as written: 1 for "512", 0.1 for "530.8", 0.01 for
+/// "90.19" (an exponent or no digits: 0).
+pub fn printed_step(text: &str) -> f64 {
+    let t = text.trim();
+    if t.contains(['e', 'E']) || !t.chars().any(|c| c.is_ascii_digit()) {
+        return 0.0;
+    }
+    match t.split_once('.') {
+        Some((_, frac)) => 10f64.powi(-(frac.len() as i32)),
+        None => 1.0,
+    }
+}
+
+/// A year's TFP evidence: the law of the observed cities' total shocks, its density at the
+/// observed values, the posterior of the year's disaster, and what the other cities' shocks are
+/// drawn from (docs/MODEL.md §12.2).
+#[derive(Debug, Clone)]
+pub struct TfpEvidence {
+    /// ln p(x_O): the mixture over no disaster and a disaster of size D ~ U[0.02, 0.06].
+    pub log_density: f64,
+    /// P(disaster | x_O).
+    pub p_disaster: f64,
+    /// The disaster size's posterior given one occurred: N(centre, spread²) truncated to
+    /// [0.02, 0.06].
+    centre: f64,
+    spread: f64,
+    /// The recovery carried in from last year's disaster (d = carried − D).
+    carried: f64,
+    /// Observed cities, in city order; the others are drawn.
+    observed: Vec<usize>,
+    /// Cov(z_M, z_O)·(Σ_OO + S)⁻¹ (missing × observed) and the lower Cholesky factor of the
+    /// missing cities' conditional covariance.
+    gain: DMatrix<f64>,
+    cond_chol: DMatrix<f64>,
+    /// x_O.
+    x: DVector<f64>,
+    n: usize,
+}
+
+/// The TFP evidence of one year (docs/MODEL.md §12.2). `cov`: σ_z²·R of all n cities (R the
+/// one-factor correlation or the region's matrix); `carried`: last year's disaster recovery;
+/// `p_d`: the disaster probability; `observed`: (city, x_i, observation variance in log points²)
+/// of the cities with a growth figure, in city order.
+pub fn tfp_evidence(
+    cov: &DMatrix<f64>,
+    carried: f64,
+    p_d: f64,
+    observed: &[(usize, f64, f64)],
+) -> TfpEvidence {
+    let n = cov.nrows();
+    let o: Vec<usize> = observed.iter().map(|o| o.0).collect();
+    let m: Vec<usize> = (0..n).filter(|i| !o.contains(i)).collect();
+    let x = DVector::from_iterator(o.len(), observed.iter().map(|o| o.1));
+    let mut s_oo = DMatrix::from_fn(o.len(), o.len(), |a, b| cov[(o[a], o[b])]);
+    for (a, ob) in observed.iter().enumerate() {
+        s_oo[(a, a)] += ob.2;
+    }
+    let s_mo = DMatrix::from_fn(m.len(), o.len(), |a, b| cov[(m[a], o[b])]);
+    let s_mm = DMatrix::from_fn(m.len(), m.len(), |a, b| cov[(m[a], m[b])]);
+    let (lo, hi) = DISASTER;
+    if o.is_empty() {
+        let cond_chol = s_mm.clone().cholesky().map(|c| c.l()).unwrap_or_else(|| DMatrix::zeros(n, n));
+        return TfpEvidence {
+            log_density: 0.0,
+            p_disaster: p_d,
+            centre: 0.5 * (lo + hi),
+            spread: f64::INFINITY,
+            carried,
+            observed: o,
+            gain: DMatrix::zeros(m.len(), 0),
+            cond_chol,
+            x,
+            n,
+        };
+    }
+    let chol = s_oo.clone().cholesky().expect("σ_z²R + S is positive definite");
+    let k = o.len() as f64;
+    let log_det: f64 = 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
+    let r0 = x.add_scalar(-carried);
+    let ones = DVector::from_element(o.len(), 1.0);
+    let inv_r0 = chol.solve(&r0);
+    let inv_1 = chol.solve(&ones);
+    let q0 = r0.dot(&inv_r0);
+    let s = ones.dot(&inv_r0);
+    let h = ones.dot(&inv_1);
+    let log_none = -0.5 * (q0 + log_det) - k * LN_SQRT_2PI;
+    // ∫ φ(x; carried − D, Σ) dD/(hi − lo): Q(D) = Q0 + 2Ds + D²h, a Gaussian in D around −s/h.
+    let centre = -s / h;
+    let spread = 1.0 / h.sqrt();
+    let log_mass = log_normal_mass((lo - centre) / spread, (hi - centre) / spread);
+    let log_some = log_none
+        + 0.5 * s * s / h
+        + (spread * (2.0 * std::f64::consts::PI).sqrt() / (hi - lo)).ln()
+        + log_mass;
+    let (a, b) = ((1.0 - p_d).ln() + log_none, p_d.ln() + log_some);
+    let top = a.max(b);
+    let log_density = top + ((a - top).exp() + (b - top).exp()).ln();
+    let p_disaster = if b == f64::NEG_INFINITY { 0.0 } else { (b - log_density).exp() };
+    let gain = &s_mo * chol.inverse();
+    let cond = &s_mm - &gain * s_mo.transpose();
+    let cond_chol = if m.is_empty() {
+        DMatrix::zeros(0, 0)
+    } else {
+        cond.clone().cholesky().map(|c| c.l()).unwrap_or_else(|| DMatrix::zeros(m.len(), m.len()))
+    };
+    TfpEvidence { log_density, p_disaster, centre, spread, carried, observed: o, gain, cond_chol, x, n }
+}
+
+/// ln(Φ(b) − Φ(a)) for a < b, accurate in either tail.
+fn log_normal_mass(a: f64, b: f64) -> f64 {
+    let upper = |z: f64| 0.5 * libm::erfc(z / std::f64::consts::SQRT_2);
+    let mass = if a > 0.0 { upper(a) - upper(b) } else { normal_cdf(b) - normal_cdf(a) };
+    if mass > 0.0 { mass.ln() } else { f64::NEG_INFINITY }
+}
+
+impl TfpEvidence {
+    /// The year's disaster D (0 when none) and every city's TFP shock z_i into `z`: a disaster
+    /// with its posterior probability (`u_occur` uniform), its size by the inverse of its
+    /// truncated-normal posterior (`u_size`); for the cities without a growth figure,
+    /// z_M = Cov(z_M, z_O)(Σ_OO + S)⁻¹(x_O − d) + L·ε_M (`normals`, one per city, the missing
+    /// cities' in city order); an observed city's z_i is x_i − d (its growth is forced anyway).
+    pub fn draw(&self, u_occur: f64, u_size: f64, normals: &[f64], z: &mut [f64]) -> f64 {
+        let (lo, hi) = DISASTER;
+        let size = if u_occur >= self.p_disaster {
+            0.0
+        } else if self.spread.is_infinite() {
+            lo + (hi - lo) * u_size
+        } else {
+            truncated_normal(self.centre, self.spread, lo, hi, u_size)
+        };
+        let d = self.carried - size;
+        let mean = &self.gain * self.x.add_scalar(-d);
+        let m: Vec<usize> = (0..self.n).filter(|i| !self.observed.contains(i)).collect();
+        let eps = DVector::from_iterator(m.len(), m.iter().take(normals.len()).map(|&i| normals[i]));
+        let draw = mean + &self.cond_chol * eps;
+        for (a, &i) in m.iter().enumerate() {
+            z[i] = draw[a];
+        }
+        for (a, &i) in self.observed.iter().enumerate() {
+            z[i] = self.x[a] - d;
+        }
+        size
+    }
+
+    /// The conditional mean of the missing cities' shocks given a disaster of `size` (tests and
+    /// docs).
+    pub fn missing_mean(&self, size: f64) -> DVector<f64> {
+        &self.gain * self.x.add_scalar(-(self.carried - size))
+    }
+
+    /// The missing cities' conditional covariance (tests and docs).
+    pub fn missing_cov(&self) -> DMatrix<f64> {
+        &self.cond_chol * self.cond_chol.transpose()
+    }
+}
+
+/// The value at probability u of N(centre, spread²) truncated to [lo, hi] (inverse CDF; the
+/// upper tail by the complement, so that a posterior far from the interval stays inside it).
+fn truncated_normal(centre: f64, spread: f64, lo: f64, hi: f64, u: f64) -> f64 {
+    let (a, b) = ((lo - centre) / spread, (hi - centre) / spread);
+    let z = if a > 0.0 {
+        // Both in the upper tail: work with Φc = 1 − Φ.
+        let upper = |z: f64| 0.5 * libm::erfc(z / std::f64::consts::SQRT_2);
+        let (ua, ub) = (upper(a), upper(b));
+        -normal_quantile(ua - u * (ua - ub))
+    } else {
+        let (pa, pb) = (normal_cdf(a), normal_cdf(b));
+        normal_quantile(pa + u * (pb - pa))
+    };
+    (centre + spread * z).clamp(lo, hi)
+}
+
+/// σ_z²·R for the one-factor structure (R = ρ·11ᵀ + (1 − ρ)·I) or the region's matrix given by
+/// its lower Cholesky factor (row-major n × n).
+pub fn shock_cov(n: usize, sd: f64, rho: f64, cholesky: Option<&[f64]>) -> DMatrix<f64> {
+    let v = sd * sd;
+    match cholesky {
+        None => DMatrix::from_fn(n, n, |a, b| if a == b { v } else { v * rho }),
+        Some(l) => {
+            let l = DMatrix::from_row_slice(n, n, l);
+            (&l * l.transpose()) * v
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-factor density without disasters, by Sherman–Morrison and the matrix determinant
+    /// lemma (independent of the Cholesky route): Σ = diag(a) + β²·11ᵀ.
+    fn one_factor_log_pdf(x: &[f64], mean: f64, sd: f64, rho: f64, obs_var: &[f64]) -> f64 {
+        let beta2 = sd * sd * rho;
+        let a: Vec<f64> = obs_var.iter().map(|s| sd * sd * (1.0 - rho) + s).collect();
+        let r: Vec<f64> = x.iter().map(|v| v - mean).collect();
+        let sum_inv: f64 = a.iter().map(|v| 1.0 / v).sum();
+        let sum_r: f64 = r.iter().zip(&a).map(|(r, a)| r / a).sum();
+        let q = r.iter().zip(&a).map(|(r, a)| r * r / a).sum::<f64>()
+            - beta2 * sum_r * sum_r / (1.0 + beta2 * sum_inv);
+        let log_det = a.iter().map(|v| v.ln()).sum::<f64>() + (1.0 + beta2 * sum_inv).ln();
+        -0.5 * (q + log_det) - x.len() as f64 * LN_SQRT_2PI
+    }
+
+    fn example() -> (DMatrix<f64>, Vec<(usize, f64, f64)>) {
+        let cov = shock_cov(5, 0.015, 0.6, None);
+        let obs = vec![(0, -0.020, 1e-6), (2, -0.031, 4e-6), (3, 0.004, 1e-6)];
+        (cov, obs)
+    }
+
+    #[test]
+    fn without_disasters_the_density_is_the_one_factor_normal() {
+        let (cov, obs) = example();
+        let e = tfp_evidence(&cov, 0.01, 0.0, &obs);
+        let x: Vec<f64> = obs.iter().map(|o| o.1).collect();
+        let v: Vec<f64> = obs.iter().map(|o| o.2).collect();
+        let want = one_factor_log_pdf(&x, 0.01, 0.015, 0.6, &v);
+        assert!((e.log_density - want).abs() < 1e-12, "{} vs {want}", e.log_density);
+        assert_eq!(e.p_disaster, 0.0);
+    }
+
+    #[test]
+    fn the_disaster_mixture_matches_numerical_integration() {
+        let (cov, obs) = example();
+        let x: Vec<f64> = obs.iter().map(|o| o.1).collect();
+        let v: Vec<f64> = obs.iter().map(|o| o.2).collect();
+        for (carried, p) in [(0.0, 0.05), (0.015, 0.3), (0.0, 0.9)] {
+            let e = tfp_evidence(&cov, carried, p, &obs);
+            // Simpson's rule over D in [0.02, 0.06], 2000 intervals.
+            let (lo, hi, steps) = (0.02, 0.06, 2000);
+            let h = (hi - lo) / steps as f64;
+            let f = |d: f64| one_factor_log_pdf(&x, carried - d, 0.015, 0.6, &v).exp() / (hi - lo);
+            let mut integral = f(lo) + f(hi);
+            for k in 1..steps {
+                integral += if k % 2 == 1 { 4.0 } else { 2.0 } * f(lo + k as f64 * h);
+            }
+            integral *= h / 3.0;
+            let none = one_factor_log_pdf(&x, carried, 0.015, 0.6, &v).exp();
+            let want = (1.0 - p) * none + p * integral;
+            assert!((e.log_density - want.ln()).abs() < 1e-9, "p {p}: {} vs {}", e.log_density, want.ln());
+            assert!((e.p_disaster - p * integral / want).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn the_posterior_of_a_disaster_averages_to_its_prior() {
+        // E[P(disaster | x)] = p under the model's own law of x (law of total probability).
+        use crate::model::shocks::normal;
+        use rand::RngExt;
+        let cov = shock_cov(5, 0.015, 0.6, None);
+        let p = 0.2;
+        let mut rng = crate::rng::stream(7, crate::rng::purpose("test.posterior"), 0);
+        let l = cov.clone().cholesky().unwrap().l();
+        let (mut sum, draws) = (0.0, 20_000);
+        for _ in 0..draws {
+            let eps = DVector::from_fn(5, |_, _| normal(&mut rng));
+            let z = &l * eps;
+            let occur: f64 = rng.random();
+            let size = 0.02 + 0.04 * rng.random::<f64>();
+            let d = if occur < p { -size } else { 0.0 };
+            let obs: Vec<(usize, f64, f64)> = [0, 1, 4].iter().map(|&i| (i, z[i] + d, 0.0)).collect();
+            sum += tfp_evidence(&cov, 0.0, p, &obs).p_disaster;
+        }
+        let mean = sum / draws as f64;
+        // The posterior is in [0, 1]; its mean's sd is below 0.5/√draws.
+        assert!((mean - p).abs() < 4.0 * 0.5 / (draws as f64).sqrt(), "mean posterior {mean}");
+    }
+
+    #[test]
+    fn missing_cities_are_drawn_from_the_one_factor_conditional() {
+        // Without observation error and disaster: c | x_O ~ N(m, 1/q), q = 1 + β²Σ1/a,
+        // m = βΣ(x_i − d)/a / q; z_M = βc + √(σ²(1 − ρ))ε.
+        let (sd, rho, carried) = (0.015, 0.6, 0.004);
+        let cov = shock_cov(5, sd, rho, None);
+        let obs = vec![(1, 0.021, 0.0), (3, -0.012, 0.0)];
+        let e = tfp_evidence(&cov, carried, 0.0, &obs);
+        let beta = sd * rho.sqrt();
+        let a = sd * sd * (1.0 - rho);
+        let q = 1.0 + beta * beta * 2.0 / a;
+        let m = beta * obs.iter().map(|o| (o.1 - carried) / a).sum::<f64>() / q;
+        let mean = e.missing_mean(0.0);
+        let cov_m = e.missing_cov();
+        for k in 0..3 {
+            assert!((mean[k] - beta * m).abs() < 1e-14);
+            for l in 0..3 {
+                let want = beta * beta / q + if k == l { a } else { 0.0 };
+                assert!((cov_m[(k, l)] - want).abs() < 1e-14, "{k},{l}");
+            }
+        }
+        // A draw puts the observed cities at x_i − d and the missing at mean + L·ε.
+        let mut z = [0.0; 5];
+        let size = e.draw(0.5, 0.5, &[0.3, 9.0, -1.2, 9.0, 0.7], &mut z);
+        assert_eq!(size, 0.0);
+        assert!((z[1] - (0.021 - carried)).abs() < 1e-15 && (z[3] - (-0.012 - carried)).abs() < 1e-15);
+        let l = cov_m.cholesky().unwrap().l();
+        let want = mean + l * DVector::from_vec(vec![0.3, -1.2, 0.7]);
+        for (k, i) in [0, 2, 4].into_iter().enumerate() {
+            assert!((z[i] - want[k]).abs() < 1e-14);
+        }
+    }
+
+    #[test]
+    fn a_disaster_size_follows_its_truncated_posterior() {
+        let cov = shock_cov(5, 0.015, 0.6, None);
+        // A region-wide fall of about 4%: a disaster is likely and its size near 0.04.
+        let obs: Vec<(usize, f64, f64)> = (0..5).map(|i| (i, -0.04 + 0.002 * i as f64, 1e-6)).collect();
+        let e = tfp_evidence(&cov, 0.0, 0.05, &obs);
+        assert!(e.p_disaster > 0.5, "{}", e.p_disaster);
+        let mut z = [0.0; 5];
+        let mut last = 0.0;
+        for k in 1..100 {
+            let u = k as f64 / 100.0;
+            let size = e.draw(0.0, u, &[0.0; 5], &mut z);
+            assert!((0.02..=0.06).contains(&size) && size > last, "u {u}: {size}");
+            last = size;
+            // The CDF of the truncated normal at the drawn size is u.
+            let (a, b) = ((0.02 - e.centre) / e.spread, (0.06 - e.centre) / e.spread);
+            let cdf =
+                (normal_cdf((size - e.centre) / e.spread) - normal_cdf(a)) / (normal_cdf(b) - normal_cdf(a));
+            assert!((cdf - u).abs() < 1e-9, "u {u}: cdf {cdf}");
+        }
+        // No disaster when u_occur is above the posterior.
+        assert_eq!(e.draw(0.999_999, 0.5, &[0.0; 5], &mut z), 0.0);
+    }
+
+    #[test]
+    fn the_normal_quantile_inverts_the_distribution_function() {
+        for k in 1..2000 {
+            let p = k as f64 / 2000.0;
+            assert!((normal_cdf(normal_quantile(p)) - p).abs() < 1e-14, "{p}");
+        }
+        for p in [1e-300, 1e-100, 1e-20, 1e-8] {
+            let x = normal_quantile(p);
+            assert!(((normal_cdf(x) - p) / p).abs() < 1e-10, "{p}: {x}");
+        }
+    }
+
+    #[test]
+    fn observation_errors_follow_rounding_vintage_and_confidence() {
+        use crate::observed::Entity;
+        let o = |measure, value, vintage, confidence| Observation {
+            entity: Entity::City(0),
+            year: 2022,
+            measure,
+            value,
+            vintage,
+            confidence,
+            source: String::new(),
+            line: 0,
+        };
+        assert_eq!(printed_step("512"), 1.0);
+        assert_eq!(printed_step("530.8"), 0.1);
+        assert!((printed_step("90.19") - 0.01).abs() < 1e-18);
+        // 512万, revised, grade C: rounding 1/√12 = 0.289, revision 1.5 × 0.1 % × 512 = 0.768.
+        let sd = observation_sd(&o(Measure::Population, 512.0, Vintage::Revised, Confidence::C), 1.0);
+        assert!((sd - (1.0 / 12.0 + 0.768f64.powi(2)).sqrt()).abs() < 1e-12);
+        // Growth 3.1 %, first release, B: 0.3 points and 0.1/√12.
+        let sd = observation_sd(&o(Measure::GdpRealGrowth, 3.1, Vintage::FirstRelease, Confidence::B), 0.1);
+        assert!((sd - (0.01 / 12.0 + 0.09f64).sqrt()).abs() < 1e-12);
+        let sd =
+            observation_sd(&o(Measure::UrbanizationRate, 90.19, Vintage::FirstRelease, Confidence::A), 0.01);
+        assert!((sd - (1e-4 / 12.0 + 0.04f64).sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_level_density_is_the_convolution_of_model_and_observation() {
+        // ∫ N(r; 0, m²) N(y − r; 0, s²) dr = N(y; 0, m² + s²): checked by quadrature.
+        let (m, s, y) = (0.8, 0.5, 1.1);
+        let h = 1e-3;
+        let mut integral = 0.0;
+        for k in -10_000..=10_000 {
+            let r = k as f64 * h;
+            integral += (normal_log_pdf(r, m * m) + normal_log_pdf(y - r, s * s)).exp() * h;
+        }
+        assert!((level_log_density(y, m, s) - integral.ln()).abs() < 1e-9);
+    }
+}
