@@ -704,6 +704,8 @@ pub mod purposes {
     pub const URBANIZATION: u64 = purpose("shocks.urbanization");
     /// Inflation shocks: one normal per year.
     pub const INFLATION: u64 = purpose("shocks.inflation");
+    /// The five yearly shock purposes, in [`super::shocks::ShockStreams`]' order.
+    pub const SHOCKS: [u64; 5] = [TFP, DISASTER, MIGRATION, URBANIZATION, INFLATION];
     /// The shocks read every year (the migration offsets, read once, are an input).
     pub const ALL: [u64; 5] = [TFP, DISASTER, MIGRATION, URBANIZATION, INFLATION];
 }

@@ -62,6 +62,14 @@ pub struct YearShocks {
 }
 
 impl YearShocks {
+    /// Take `other`'s values (the same model: no allocation).
+    pub fn copy_from(&mut self, other: &YearShocks) {
+        self.tfp.copy_from_slice(&other.tfp);
+        self.migration.copy_from_slice(&other.migration);
+        self.urbanization.copy_from_slice(&other.urbanization);
+        (self.disaster, self.recovery, self.inflation) = (other.disaster, other.recovery, other.inflation);
+    }
+
     /// No shock, for a model's cities.
     pub fn none(model: &Model) -> YearShocks {
         let n = model.n;

@@ -83,6 +83,57 @@ pub struct Workspace {
     scratch: fused::Scratch,
     /// A single draw's joined batches (a [`Batch`] has its own, for all its draws).
     joined: Joined,
+    /// ρ_u·ζ_i(t − 1) of the year being stepped: the urbanization shock's prediction.
+    zeta_pred: Vec<f64>,
+    /// What the forced city-years of the year just stepped say of the draw (docs/MODEL.md §12).
+    evidence: Vec<Evidence>,
+}
+
+/// What a forced city-year says of a draw, before it is forced (docs/MODEL.md §12.1): NaN where
+/// the city-year is not forced.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evidence {
+    /// Population: observed − predicted (10k persons; the prediction without the year's
+    /// migration shock) and the shock's sd on that scale, σ_m·P(t−1)·Σμ.
+    pub population: [f64; 2],
+    /// Urbanization rate (a fraction): observed − predicted, linearised at the observation, and
+    /// the shock's sd on that scale, σ_u·du/dζ.
+    pub urbanization: [f64; 2],
+    /// Real growth: the total TFP shock z_i + d that gives the observed growth (log points).
+    pub tfp_total: f64,
+}
+
+impl Evidence {
+    /// Nothing forced.
+    pub const NONE: Evidence =
+        Evidence { population: [f64::NAN; 2], urbanization: [f64::NAN; 2], tfp_total: f64::NAN };
+}
+
+/// Where a planned draw's shocks after its given years come from: stream `number` of
+/// `purposes` (TFP, disaster, migration, urbanization, inflation), read from their start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShockSource {
+    /// The run's seed.
+    pub seed: u64,
+    /// The five shock purposes, in [`ShockStreams`]' order.
+    pub purposes: [u64; 5],
+    /// The stream number.
+    pub number: u64,
+}
+
+/// A draw that takes what a history pass fixed (docs/MODEL.md §12.3): its inputs, the shocks of
+/// years b+1..=b+`shocks.len()`, then shocks from `later` (or, without it, on from the draw's
+/// own streams), up to year `stop`.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan<'a> {
+    /// The draw's inputs (parameters, offsets, openings, sizes, levers), instead of sampling.
+    pub inputs: &'a DrawInputs,
+    /// The shocks of the first years.
+    pub shocks: &'a [YearShocks],
+    /// The shocks' source after them.
+    pub later: Option<ShockSource>,
+    /// The last year simulated (the horizon for a whole draw).
+    pub stop: i32,
 }
 
 impl Workspace {
@@ -131,6 +182,8 @@ impl Workspace {
             diag: Diagnostics::default(),
             scratch: fused::Scratch::default(),
             joined: Joined::new(n, 1),
+            zeta_pred: vec![0.0; n],
+            evidence: vec![Evidence::NONE; n],
         }
     }
 
@@ -176,10 +229,19 @@ impl Workspace {
 
     /// Everything the draw fixes before its years but the calibration: its inputs, convergence
     /// factors, market-access changes and base state.
-    fn start(&mut self, model: &Model, streams: &Streams<'_>, mode: Mode) -> Result<(), ModelError> {
+    fn start(
+        &mut self,
+        model: &Model,
+        streams: &Streams<'_>,
+        mode: Mode,
+        given: Option<&DrawInputs>,
+    ) -> Result<(), ModelError> {
         self.diag = Diagnostics::default();
         self.survival_year = None;
-        self.sample(model, streams, mode)?;
+        match given {
+            Some(inputs) => self.inputs.clone_from(inputs),
+            None => self.sample(model, streams, mode)?,
+        }
         let p = self.inputs.params;
         for (k, args) in (1..).zip(self.decay_args.chunks_exact_mut(4)) {
             args.copy_from_slice(&Decays::exponents(&p, k));
@@ -207,6 +269,17 @@ impl Workspace {
             s.inflation.restart(isa, seed, purposes::INFLATION, streams.number(purposes::INFLATION));
         }
         Ok(())
+    }
+
+    /// The shock streams from `src` (each purpose's stream `src.number`, from its start).
+    fn restart_shocks(&mut self, src: ShockSource) {
+        let (isa, s, [tfp, disaster, migration, urbanization, inflation]) =
+            (self.isa, &mut self.streams, src.purposes);
+        s.tfp.restart(isa, src.seed, tfp, src.number);
+        s.disaster.restart(isa, src.seed, disaster, src.number);
+        s.migration.restart(isa, src.seed, migration, src.number);
+        s.urbanization.restart(isa, src.seed, urbanization, src.number);
+        s.inflation.restart(isa, src.seed, inflation, src.number);
     }
 
     /// Back to the end of the base year: the base state and the levers' initial stocks.
@@ -311,6 +384,18 @@ impl YearView<'_> {
     pub fn param(&self, p: P) -> f64 {
         self.ws.inputs.params.get(p)
     }
+    /// What the year's forced city-years say of the draw (NaN where none is forced).
+    pub fn evidence(&self, i: usize) -> &Evidence {
+        &self.ws.evidence[i]
+    }
+    /// The year's shocks as the draw took them.
+    pub fn shocks(&self) -> &YearShocks {
+        &self.ws.shocks
+    }
+    /// The draw's inputs.
+    pub fn inputs(&self) -> &DrawInputs {
+        &self.ws.inputs
+    }
 }
 
 /// Simulate one draw, reading the random `streams` (a run's draw k reads [`Streams::of`]`(seed,
@@ -338,7 +423,34 @@ pub fn simulate_observed(
     // A batch of one: the workspace's own joined batches (taking them out moves three words each).
     let mut joined = std::mem::take(&mut ws.joined);
     let draws = std::slice::from_ref(streams);
-    let result = run(model, draws, mode, std::slice::from_mut(ws), &mut joined, out, |_, v| observe(v));
+    let result = run(model, draws, None, mode, std::slice::from_mut(ws), &mut joined, out, |_, v| observe(v));
+    ws.joined = joined;
+    result.map_err(|(_, e)| e)
+}
+
+/// One planned draw ([`Plan`]: given inputs and first years' shocks, later shocks from their
+/// source, up to `plan.stop`), calling `observe` with the state at the end of each year. The
+/// years after `plan.stop` are not written.
+pub fn simulate_planned(
+    model: &Model,
+    streams: &Streams<'_>,
+    plan: &Plan<'_>,
+    ws: &mut Workspace,
+    out: &mut [f64],
+    mut observe: impl FnMut(YearView<'_>),
+) -> Result<Diagnostics, ModelError> {
+    let mut joined = std::mem::take(&mut ws.joined);
+    let (draws, plans) = (std::slice::from_ref(streams), std::slice::from_ref(plan));
+    let result = run(
+        model,
+        draws,
+        Some(plans),
+        Mode::Stochastic,
+        std::slice::from_mut(ws),
+        &mut joined,
+        out,
+        |_, v| observe(v),
+    );
     ws.joined = joined;
     result.map_err(|(_, e)| e)
 }
@@ -386,13 +498,32 @@ pub fn simulate_batch(
     if k == 0 {
         return Ok(Diagnostics::default());
     }
-    run(model, draws, mode, &mut batch.ws[..k], &mut batch.joined, out, |_, _| {})
+    run(model, draws, None, mode, &mut batch.ws[..k], &mut batch.joined, out, |_, _| {})
+}
+
+/// [`simulate_batch`] of planned draws (one [`Plan`] per draw, all with the same `stop`).
+pub fn simulate_batch_planned(
+    model: &Model,
+    draws: &[Streams<'_>],
+    plans: &[Plan<'_>],
+    batch: &mut Batch,
+    out: &mut [f64],
+) -> Result<Diagnostics, (usize, ModelError)> {
+    let k = draws.len();
+    assert!(k <= BATCH && plans.len() == k, "a batch runs at most {BATCH} draws, one plan each");
+    assert_eq!(out.len(), k * model.layout.len(), "one row per draw");
+    if k == 0 {
+        return Ok(Diagnostics::default());
+    }
+    run(model, draws, Some(plans), Mode::Stochastic, &mut batch.ws[..k], &mut batch.joined, out, |_, _| {})
 }
 
 /// The draws (one per workspace) in the workspaces' compiled version.
+#[allow(clippy::too_many_arguments)]
 fn run(
     model: &Model,
     draws: &[Streams<'_>],
+    plans: Option<&[Plan<'_>]>,
     mode: Mode,
     wss: &mut [Workspace],
     joined: &mut Joined,
@@ -405,34 +536,38 @@ fn run(
         // (`Workspace::on`). The AVX-512 version is this draw with the AVX-512 kernels:
         // compiling the whole draw for AVX-512 was slower (its 512-bit code outside the kernels
         // gains nothing here).
-        return unsafe { run_avx2(model, draws, mode, wss, joined, out, observe) };
+        return unsafe { run_avx2(model, draws, plans, mode, wss, joined, out, observe) };
     }
-    run_inner(model, draws, mode, wss, joined, out, observe)
+    run_inner(model, draws, plans, mode, wss, joined, out, observe)
 }
 
 /// The draws compiled with AVX2: the phases are `#[inline(always)]`, so they are compiled into
 /// this function with its instruction set.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
 fn run_avx2(
     model: &Model,
     draws: &[Streams<'_>],
+    plans: Option<&[Plan<'_>]>,
     mode: Mode,
     wss: &mut [Workspace],
     joined: &mut Joined,
     out: &mut [f64],
     observe: impl FnMut(usize, YearView<'_>),
 ) -> Result<Diagnostics, (usize, ModelError)> {
-    run_inner(model, draws, mode, wss, joined, out, observe)
+    run_inner(model, draws, plans, mode, wss, joined, out, observe)
 }
 
 /// A batch of draws: each draw's inputs, the calibration pass of all of them, then the years
 /// b+1..=H of all of them, phase by phase. A draw that fails leaves the batch; the others go
 /// on, and the lowest failing draw is reported.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn run_inner(
     model: &Model,
     draws: &[Streams<'_>],
+    plans: Option<&[Plan<'_>]>,
     mode: Mode,
     wss: &mut [Workspace],
     joined: &mut Joined,
@@ -445,8 +580,11 @@ fn run_inner(
     let b = model.base_year;
     let mut live = [false; BATCH];
     let mut failed = None;
+    let plan = |d: usize| plans.map(|p| &p[d]);
+    let stop = plans.map_or(model.horizon, |p| p[0].stop);
+    debug_assert!(plans.is_none_or(|p| p.iter().all(|q| q.stop == stop)), "one stop a batch");
     for (d, (ws, streams)) in wss.iter_mut().zip(draws).enumerate() {
-        match ws.start(model, streams, mode) {
+        match ws.start(model, streams, mode, plan(d).map(|p| p.inputs)) {
             Ok(()) => live[d] = true,
             Err(e) => keep_lowest(&mut failed, d, e),
         }
@@ -470,11 +608,22 @@ fn run_inner(
             keep_lowest(&mut failed, d, e);
         }
     }
-    for t in b + 1..=model.horizon {
+    for t in b + 1..=stop {
         if mode == Mode::Stochastic {
             for (d, ws) in wss.iter_mut().enumerate() {
-                if live[d] {
-                    shocks::draw(model, &ws.inputs.params, &mut ws.streams, &mut ws.shocks);
+                if !live[d] {
+                    continue;
+                }
+                let k = (t - b) as usize;
+                match plan(d) {
+                    Some(p) if k <= p.shocks.len() => ws.shocks.copy_from(&p.shocks[k - 1]),
+                    Some(p) => {
+                        if let (Some(src), true) = (p.later, k == p.shocks.len() + 1) {
+                            ws.restart_shocks(src);
+                        }
+                        shocks::draw(model, &ws.inputs.params, &mut ws.streams, &mut ws.shocks);
+                    }
+                    None => shocks::draw(model, &ws.inputs.params, &mut ws.streams, &mut ws.shocks),
                 }
             }
         }
@@ -567,7 +716,7 @@ mod tests {
             for isa in Isa::available_versions() {
                 let mut ws = Workspace::on(isa, &model);
                 for draw in 0..30 {
-                    ws.start(&model, &Streams::of(11, draw), Mode::Stochastic).unwrap();
+                    ws.start(&model, &Streams::of(11, draw), Mode::Stochastic, None).unwrap();
                     let p = ws.inputs.params;
                     let want = market_access::changes(&model, &p, &ws.inputs.open);
                     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -642,6 +791,114 @@ mod tests {
             let d = -ratios[0].ln();
             assert!((0.02..=0.06).contains(&d), "draw {draw}: D = {d}");
             assert!(ratios.iter().all(|r| (r - ratios[0]).abs() < 1e-12), "region-wide: {ratios:?}");
+        }
+    }
+
+    /// The baseline (history mode) and one draw's inputs and yearly shocks as it took them.
+    fn recorded(model: &Model, draw: u64) -> (Vec<f64>, DrawInputs, Vec<YearShocks>) {
+        let mut ws = Workspace::new(model);
+        let mut out = vec![0.0; model.layout.len()];
+        let mut shocks = Vec::new();
+        let mut inputs = None;
+        simulate_observed(model, &Streams::of(9, draw), Mode::Stochastic, &mut ws, &mut out, |v| {
+            shocks.push(v.shocks().clone());
+            inputs.get_or_insert_with(|| v.inputs().clone());
+        })
+        .unwrap();
+        (out, inputs.unwrap(), shocks)
+    }
+
+    fn baseline() -> Model {
+        let (_, model) = every_scenario().into_iter().find(|(p, _)| p.ends_with("baseline.toml")).unwrap();
+        model
+    }
+
+    fn same_bits(a: &[f64], b: &[f64]) -> bool {
+        a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+    }
+
+    #[test]
+    fn a_plan_of_a_draw_s_own_inputs_and_shocks_replays_it() {
+        let model = baseline();
+        let mut ws = Workspace::new(&model);
+        let mut out = vec![0.0; model.layout.len()];
+        for draw in [0, 3, 17] {
+            let (want, inputs, shocks) = recorded(&model, draw);
+            // Another draw's streams: everything the draw takes comes from the plan.
+            let plan = Plan { inputs: &inputs, shocks: &shocks, later: None, stop: model.horizon };
+            simulate_planned(&model, &Streams::of(9, 1000 + draw), &plan, &mut ws, &mut out, |_| {}).unwrap();
+            assert!(same_bits(&out, &want), "draw {draw}");
+        }
+    }
+
+    #[test]
+    fn a_plan_s_later_shocks_come_from_their_source_and_batches_agree() {
+        let model = baseline();
+        let (_, inputs, shocks) = recorded(&model, 5);
+        let until = 2024;
+        let given = &shocks[..(until - model.base_year) as usize];
+        let later = |number| Some(ShockSource { seed: 9, purposes: super::super::purposes::SHOCKS, number });
+        let plans: Vec<Plan<'_>> = (0..BATCH as u64)
+            .map(|k| Plan { inputs: &inputs, shocks: given, later: later(k), stop: model.horizon })
+            .collect();
+        let draws: Vec<Streams<'static>> = (0..BATCH as u64).map(|k| Streams::of(9, 50 + k)).collect();
+        let w = model.layout.len();
+        let mut batch = Batch::new(&model);
+        let mut rows = vec![0.0; BATCH * w];
+        simulate_batch_planned(&model, &draws, &plans, &mut batch, &mut rows).unwrap();
+        let mut ws = Workspace::new(&model);
+        let mut one = vec![0.0; w];
+        let l = model.layout;
+        for (k, (plan, streams)) in plans.iter().zip(&draws).enumerate() {
+            simulate_planned(&model, streams, plan, &mut ws, &mut one, |_| {}).unwrap();
+            assert!(same_bits(&one, &rows[k * w..(k + 1) * w]), "plan {k}: batch and single differ");
+            // The given years are the recorded draw's in every plan; the later ones differ.
+            let first = &rows[..w];
+            for e in 0..6 {
+                for year in model.base_year..=model.horizon {
+                    let (a, b) = (
+                        one[l.index(e, year, Indicator::GdpReal)],
+                        first[l.index(e, year, Indicator::GdpReal)],
+                    );
+                    if year <= until {
+                        assert_eq!(a.to_bits(), b.to_bits(), "plan {k} entity {e} {year}");
+                    } else if k > 0 && year == model.horizon {
+                        assert_ne!(a, b, "plan {k} entity {e}: duplicates diverge after {until}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_forced_year_reports_its_evidence() {
+        let model = baseline();
+        let forced = model.forced_in(2020).unwrap().clone();
+        let mut ws = Workspace::new(&model);
+        let mut out = vec![0.0; model.layout.len()];
+        let mut seen = Vec::new();
+        simulate_observed(&model, &Streams::of(9, 2), Mode::Stochastic, &mut ws, &mut out, |v| {
+            if v.year <= 2024 {
+                seen.push((v.year, (0..v.n()).map(|i| *v.evidence(i)).collect::<Vec<_>>()));
+            }
+        })
+        .unwrap();
+        for (year, ev) in seen {
+            for (i, e) in ev.iter().enumerate() {
+                assert_eq!(e.population[0].is_nan(), forced.population(year, i).is_none(), "{year} {i}");
+                assert_eq!(e.urbanization[0].is_nan(), forced.urbanization(year, i).is_none(), "{year} {i}");
+                assert_eq!(e.tfp_total.is_nan(), forced.growth(year, i).is_none(), "{year} {i}");
+                if !e.population[0].is_nan() {
+                    // Within a few shock sds: the trend follows the observed path roughly.
+                    assert!(
+                        e.population[1] > 0.0 && e.population[0].abs() < 40.0 * e.population[1],
+                        "{year} {i} {e:?}"
+                    );
+                }
+                if !e.tfp_total.is_nan() {
+                    assert!(e.tfp_total.abs() < 0.2, "{year} {i}: x = {}", e.tfp_total);
+                }
+            }
         }
     }
 }

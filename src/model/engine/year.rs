@@ -149,6 +149,9 @@ fn begin(model: &Model, ws: &mut Workspace, t: i32, args: &mut [f64]) {
     ws.aggregates = Aggregates::of(&ws.cities, ws.access.row(model, t));
     ws.gains.fill([0.0; 3]);
     tfp::project_gains(model, &ws.inputs.open, &ws.inputs.tfp_sizes, t, &mut ws.gains);
+    if model.forced_in(t).is_some() {
+        ws.evidence.fill(super::Evidence::NONE);
+    }
     if model.has_levers() {
         let (p, cities) = (&ws.inputs.params, &ws.cities);
         levers::prepare(model, &ws.inputs.levers, p.depreciation, t, cities, &mut ws.levers, &mut ws.effects);
@@ -203,7 +206,18 @@ fn demography_and_migration(model: &Model, ws: &mut Workspace, t: i32, logs: &[f
             Some(observed) => {
                 let natural =
                     fused::natural(isa, city, &mut c.cells, survival, tfr, &model.phi, &mut ws.scratch);
-                let n = history::migrants_to(observed, natural.population, city.migrant_sums.total);
+                let mu = city.migrant_sums.total;
+                let n = history::migrants_to(observed, natural.population, mu);
+                // What the draw predicted: the migration equation without the year's shock.
+                let predicted = migration::intended(
+                    c.population,
+                    migration::trend(ws.calibration.m0[i], ws.inputs.offsets[i], decays.migration),
+                    migration::wage_response(p, logs[i], city.rel_wage),
+                    e,
+                    0.0,
+                );
+                ws.evidence[i].population =
+                    [(n - predicted) * mu, migration::shock(p, c.population, 1.0).abs() * mu];
                 (natural, n, fused::spread(city, &mut c.cells, n, &mut ws.scratch))
             }
             None => {
@@ -255,6 +269,7 @@ fn count_spread(spread: &migration::Spread, diag: &mut Diagnostics) {
 fn urbanization_args(model: &Model, ws: &mut Workspace, t: i32, logs: &[f64], args: &mut [f64]) {
     let (n, p, k) = (model.n, &ws.inputs.params, t - model.base_year);
     for (i, c) in ws.cities.iter_mut().enumerate() {
+        ws.zeta_pred[i] = urbanization::shock(p, c.urban_shock, 0.0);
         c.urban_shock = urbanization::shock(p, c.urban_shock, ws.shocks.urbanization[i]);
         let speed = urbanization::speed(p, ws.calibration.r0[i], k);
         args[i] = -urbanization::logit_target(p, logs[n + i], speed, c.growth_gap, c.urban_shock);
@@ -280,6 +295,11 @@ fn factors(model: &Model, ws: &mut Workspace, t: i32, neg_exp: &[f64], logs: &[f
                     history::urban_odds(p, urban, pd.natural.population, pd.migrants_urban, &mut ws.diag);
                 let speed = urbanization::speed(p, ws.calibration.r0[i], t - model.base_year);
                 c.urban_shock = history::implied_shock(p, arith::ln(odds), logs[n + i], speed, c.growth_gap);
+                // du/dζ at the observation: u_max·v*(1 − v*)·P_nat/P.
+                let v = odds / (1.0 + odds);
+                let slope = p.urbanization_ceiling * v * (1.0 - v) * pd.natural.population / pd.population;
+                ws.evidence[i].urbanization =
+                    [(c.urban_shock - ws.zeta_pred[i]) * slope, p.urbanization_shock_sd * slope];
                 urban
             }
             None => urbanization::from_sigmoid(
@@ -343,6 +363,9 @@ fn end(model: &Model, ws: &mut Workspace, t: i32, exp: &[f64]) {
         let exp: &[f64; 3] = exp[3 * i..3 * i + 3].try_into().expect("three sectors");
         c.gdp = output::city_gdp(city, exp, &mut c.output);
         if let Some(growth) = forced.and_then(|f| f.growth(t, i)) {
+            // The total shock that gives the observed growth: the draw's, times the factor.
+            let factor = (1.0 + growth) * c.gdp_prev / c.gdp;
+            ws.evidence[i].tfp_total = ws.shocks.tfp[i] + ws.shocks.disaster + factor.ln();
             c.gdp = history::force_growth(growth, c.gdp_prev, c.gdp, &mut c.output, &mut c.ln_tfp);
         }
     }
