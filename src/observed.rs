@@ -284,6 +284,9 @@ pub struct Observation {
     pub measure: Measure,
     /// The value, in the measure's unit.
     pub value: f64,
+    /// Its printed resolution (1 for "512", 0.1 for "530.8"; 0 when written with an exponent):
+    /// the rounding part of its error (docs/MODEL.md §12.1).
+    pub step: f64,
     /// The publication.
     pub vintage: Vintage,
     /// How sure.
@@ -543,6 +546,7 @@ impl Observations {
                 year,
                 measure,
                 value,
+                step: printed_step(cell(3)),
                 vintage,
                 confidence,
                 source: cell(7).to_string(),
@@ -569,6 +573,19 @@ impl Observations {
     pub fn is_best(&self, k: usize, min: Confidence) -> bool {
         let o = &self.rows[k];
         self.best(o.entity, o.year, o.measure, min).is_some_and(|b| std::ptr::eq(b, o))
+    }
+}
+
+/// The printed resolution of a number as written: 1 for "512", 0.1 for "530.8", 0.01 for
+/// "90.19" (written with an exponent, or without digits: 0).
+pub fn printed_step(text: &str) -> f64 {
+    let t = text.trim();
+    if t.contains(['e', 'E']) || !t.chars().any(|c| c.is_ascii_digit()) {
+        return 0.0;
+    }
+    match t.split_once('.') {
+        Some((_, frac)) => 10f64.powi(-(frac.len() as i32)),
+        None => 1.0,
     }
 }
 

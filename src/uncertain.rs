@@ -242,6 +242,52 @@ impl Uncertain {
         }
     }
 
+    /// ln of the density at x, up to a constant that does not depend on x (for a Metropolis
+    /// ratio); −∞ outside the support or the truncation; `None` for a number, a Poisson or a
+    /// discrete distribution (no density to move on).
+    pub fn log_density(&self, x: f64) -> Option<f64> {
+        if let Some((lo, hi)) = self.truncate
+            && !(lo..=hi).contains(&x)
+        {
+            return Some(f64::NEG_INFINITY);
+        }
+        let beta = |min: f64, max: f64, a: f64, b: f64| {
+            let y = (x - min) / (max - min);
+            if (0.0..=1.0).contains(&y) && max > min {
+                (a - 1.0) * y.ln() + (b - 1.0) * (1.0 - y).ln()
+            } else {
+                f64::NEG_INFINITY
+            }
+        };
+        Some(match &self.dist {
+            Dist::Fixed(_) | Dist::Poisson { .. } | Dist::Discrete { .. } => return None,
+            Dist::Normal { mean, sd } => -0.5 * ((x - mean) / sd).powi(2),
+            Dist::LogNormal { median, sigma } if x > 0.0 => {
+                -x.ln() - 0.5 * ((x / median).ln() / sigma).powi(2)
+            }
+            Dist::LogNormal { .. } => f64::NEG_INFINITY,
+            Dist::Uniform { min, max } if (*min..=*max).contains(&x) => 0.0,
+            Dist::Uniform { .. } => f64::NEG_INFINITY,
+            Dist::Triangular { min, mode, max } => {
+                let d = if x < *min || x > *max {
+                    0.0
+                } else if x < *mode {
+                    (x - min) / (mode - min)
+                } else if x > *mode {
+                    (max - x) / (max - mode)
+                } else {
+                    1.0
+                };
+                d.ln()
+            }
+            Dist::Pert { min, mode, max, .. } => {
+                let w = max - min;
+                beta(*min, *max, 1.0 + 4.0 * (mode - min) / w, 1.0 + 4.0 * (max - mode) / w)
+            }
+            Dist::Beta { alpha, beta: b, min, max, .. } => beta(*min, *max, *alpha, *b),
+        })
+    }
+
     /// The values this can take.
     pub fn support(&self) -> Support {
         let (mut lo, mut hi, mut lc, mut hc) = match &self.dist {
@@ -699,5 +745,18 @@ mod tests {
         let u = parse("{ dist = \"normal\", mean = 0, sd = 1, truncate = [0, 1] }").unwrap();
         let mut r = rng::stream(7, rng::purpose("t"), 0);
         assert!((0..1000).all(|_| (0.0..=1.0).contains(&u.sample(&mut r).unwrap())));
+    }
+
+    #[test]
+    fn log_densities_differ_by_the_density_ratio() {
+        // Ratios of exp(log_density) against the closed-form densities.
+        let tri = Uncertain::triangular(0.0, 1.0, 4.0);
+        let r = (tri.log_density(0.5).unwrap() - tri.log_density(2.5).unwrap()).exp();
+        assert!((r - (0.5 / 1.0) / (1.5 / 3.0)).abs() < 1e-12);
+        assert_eq!(tri.log_density(4.5), Some(f64::NEG_INFINITY));
+        let u = Uncertain::uniform(3.0, 10.0);
+        assert_eq!(u.log_density(5.0), Some(0.0));
+        assert_eq!(u.log_density(11.0), Some(f64::NEG_INFINITY));
+        assert_eq!(Uncertain::fixed(1.0).log_density(1.0), None);
     }
 }

@@ -158,7 +158,10 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         ),
     };
     let seed = a.common.seed.unwrap_or(scenario.seed);
-    let model = Model::new(region, &scenario)?;
+    let mut model = Model::new(region, &scenario)?;
+    if !a.deterministic {
+        condition_models(std::slice::from_mut(&mut model), seed, draws, a.common.threads, a.common.quiet)?;
+    }
     if a.save_draws.is_some() {
         let rows = (range.end - range.start)
             * model
@@ -370,7 +373,9 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
         }
     }
     let seed = a.common.seed.unwrap_or(base.seed);
-    let models: Vec<Model> = scenarios.iter().map(|s| Model::new(region, s)).collect::<Result<_, _>>()?;
+    let mut models: Vec<Model> = scenarios.iter().map(|s| Model::new(region, s)).collect::<Result<_, _>>()?;
+    let draws = a.common.draws.unwrap_or(base.draws);
+    condition_models(&mut models, seed, draws, a.common.threads, a.common.quiet)?;
     // Every target of every scenario on every scenario.
     let (targets, target_warnings) = minxinan::scenario::union_targets(&scenarios.iter().collect::<Vec<_>>());
     if !a.common.quiet {
@@ -472,6 +477,38 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The history pass (docs/MODEL.md §12) of every history-mode model, for a run of `draws`
+/// draws, on `threads` worker threads: each model then takes its draws' inputs and observed
+/// years from its pool. Its warnings go to stderr (unless quiet) and are returned.
+fn condition_models(
+    models: &mut [Model],
+    seed: u64,
+    draws: u64,
+    threads: Option<usize>,
+    quiet: bool,
+) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    if models.iter().all(|m| m.conditioning().is_none()) {
+        return Ok(warnings);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let settings = runner::history::HistorySettings::for_draws(draws);
+    for m in models.iter_mut().filter(|m| m.conditioning().is_some()) {
+        let c = pool.install(|| runner::history::condition(m, seed, &settings, &super::interrupted))?;
+        for w in &c.warnings {
+            if !quiet {
+                eprintln!("warning: {w}");
+            }
+            warnings.push(w.clone());
+        }
+        m.conditioned = Some(std::sync::Arc::new(c));
+    }
+    Ok(warnings)
+}
+
 /// Run `models` on the same draws (the command line's `--draws`, else `default_draws`) into
 /// `sink`, on the worker threads `--threads` asks for, with a progress bar: the runner's output,
 /// the draws and the threads.
@@ -535,7 +572,9 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
         )));
     }
     let seed = a.common.seed.unwrap_or(cond.seed);
-    let models = [Model::new(region, &cond)?, Model::new(region, &plan)?];
+    let mut models = [Model::new(region, &cond)?, Model::new(region, &plan)?];
+    let draws = a.common.draws.unwrap_or(cond.draws);
+    condition_models(&mut models, seed, draws, a.common.threads, a.common.quiet)?;
     let sink = Summaries::new(vec![&cond.targets, &plan.targets]).keeping_draws();
     let refs: Vec<&Model> = models.iter().collect();
     let (outcomes, _, threads) = run_together(&a.common, cond.draws, seed, &refs, sink, "backtest")?;

@@ -103,15 +103,15 @@ pub fn level_log_density(residual: f64, model_sd: f64, obs_sd: f64) -> f64 {
 
 /// The error of a published figure beyond the model, as a standard deviation in the measure's
 /// unit (10k persons, % points, % a year; docs/MODEL.md §12.1): rounding to its printed
-/// resolution `step` (uniform: step/√12) and revision by vintage, scaled by confidence.
+/// resolution (uniform: step/√12) and revision by vintage, scaled by confidence.
 ///
 /// Revision (one sd): population 0.05 % of the level for a census, 0.1 % revised / final /
 /// yearbook, 0.2 % first release, 0.3 % sample survey, 0.5 % preliminary; urbanization rate and
 /// real growth in points: 0.05 census, 0.1 revised / final / yearbook, 0.2 (rate) or 0.3
 /// (growth) first release, 0.3 sample survey, 0.5 preliminary. Confidence multiplies it by
 /// 1 (A, B), 1.5 (C: a secondary table), 2 (D). Other measures: none (they are not scored).
-pub fn observation_sd(o: &Observation, step: f64) -> f64 {
-    let rounding = step / 12f64.sqrt();
+pub fn observation_sd(o: &Observation) -> f64 {
+    let rounding = o.step / 12f64.sqrt();
     let growth_first = matches!(o.measure, Measure::GdpRealGrowth);
     let points = match o.vintage {
         Vintage::Census => 0.05,
@@ -133,19 +133,6 @@ pub fn observation_sd(o: &Observation, step: f64) -> f64 {
         Confidence::D => 2.0,
     };
     (rounding * rounding + (scale * revision).powi(2)).sqrt()
-}
-
-/// The printed resolution of a number as written: 1 for "512", 0.1 for "530.8", 0.01 for
-/// "90.19" (an exponent or no digits: 0).
-pub fn printed_step(text: &str) -> f64 {
-    let t = text.trim();
-    if t.contains(['e', 'E']) || !t.chars().any(|c| c.is_ascii_digit()) {
-        return 0.0;
-    }
-    match t.split_once('.') {
-        Some((_, frac)) => 10f64.powi(-(frac.len() as i32)),
-        None => 1.0,
-    }
 }
 
 /// A year's TFP evidence: the law of the observed cities' total shocks, its density at the
@@ -305,6 +292,101 @@ fn truncated_normal(centre: f64, spread: f64, lo: f64, hi: f64, u: f64) -> f64 {
         normal_quantile(pa + u * (pb - pa))
     };
     (centre + spread * z).clamp(lo, hi)
+}
+
+/// The complete-data log-density of a year's TFP shocks (docs/MODEL.md §12.3): given the year's
+/// disaster (d the year's total disaster term), the observed cities' x_i − d (with their
+/// observation variance) and the others' z_i jointly N(0, σ_z²R + S). A move step compares it
+/// across parameter values with the shocks of the unobserved cities held.
+pub fn tfp_complete_log_density(
+    cov: &DMatrix<f64>,
+    d: f64,
+    observed: &[(usize, f64, f64)],
+    z: &[f64],
+) -> f64 {
+    let n = cov.nrows();
+    let mut sigma = cov.clone();
+    let mut v = DVector::from_column_slice(&z[..n]);
+    for &(i, x, var) in observed {
+        v[i] = x - d;
+        sigma[(i, i)] += var;
+    }
+    let Some(chol) = sigma.cholesky() else { return f64::NEG_INFINITY };
+    let log_det: f64 = 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
+    let q = v.dot(&chol.solve(&v));
+    -0.5 * (q + log_det) - n as f64 * LN_SQRT_2PI
+}
+
+/// One particle of the history pass: a draw's inputs and the shocks of the observed years, as
+/// conditioned (docs/MODEL.md §12.3).
+#[derive(Debug, Clone)]
+pub struct Particle {
+    /// Parameters, offsets, openings, sizes (levers: each output draw takes its own).
+    pub inputs: super::inputs::DrawInputs,
+    /// The shocks of years b+1..=until.
+    pub shocks: Vec<super::shocks::YearShocks>,
+    /// The complete-data log-likelihood of the observations and shocks so far.
+    pub log_lik: f64,
+}
+
+/// One observed year of the history pass, for the manifest and the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YearReport {
+    /// The year.
+    pub year: i32,
+    /// Observed values scored (population, urbanization, growth).
+    pub observed: usize,
+    /// Kish's effective sample size of the weights after the year, (Σw)²/Σw².
+    pub ess: f64,
+    /// The weight share of the heaviest 1 % of the pool.
+    pub top1_share: f64,
+    /// Whether the pool was resampled.
+    pub resampled: bool,
+    /// Move sweeps made, and the share of proposals accepted.
+    pub moves: usize,
+    /// The share of proposals accepted.
+    pub acceptance: f64,
+    /// Distinct particles after the moves.
+    pub distinct: usize,
+    /// ln of the year's mean incremental weight (the evidence of the year).
+    pub log_evidence: f64,
+}
+
+/// A parameter's prior and posterior, for the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamPosterior {
+    /// The parameter (or `migration_offset.<city>`).
+    pub name: String,
+    /// Prior 5 %, 50 %, 95 % (the pool before conditioning).
+    pub prior: [f64; 3],
+    /// Posterior 5 %, 50 %, 95 %.
+    pub posterior: [f64; 3],
+}
+
+/// The history pass's result (docs/MODEL.md §12.3): an equally weighted pool, and which of it
+/// each output draw takes.
+#[derive(Debug, Clone)]
+pub struct Conditioned {
+    /// The last observed year.
+    pub until: i32,
+    /// The pool, equally weighted.
+    pub particles: Vec<Particle>,
+    /// Output draw k takes `particles[order[k mod pool]]` (a seeded permutation: any run of
+    /// draws is an unbiased subsample).
+    pub order: Vec<u32>,
+    /// Each observed year.
+    pub years: Vec<YearReport>,
+    /// Each moved quantity's prior and posterior.
+    pub posterior: Vec<ParamPosterior>,
+    /// Warnings (few distinct particles, an implausible year).
+    pub warnings: Vec<String>,
+}
+
+impl Conditioned {
+    /// The particle output draw `k` takes.
+    pub fn particle(&self, k: u64) -> &Particle {
+        &self.particles[self.order[(k % self.order.len() as u64) as usize] as usize]
+    }
 }
 
 /// σ_z²·R for the one-factor structure (R = ρ·11ᵀ + (1 − ρ)·I) or the region's matrix given by
@@ -474,27 +556,30 @@ mod tests {
     #[test]
     fn observation_errors_follow_rounding_vintage_and_confidence() {
         use crate::observed::Entity;
-        let o = |measure, value, vintage, confidence| Observation {
+        let o = |measure, value, step, vintage, confidence| Observation {
             entity: Entity::City(0),
             year: 2022,
             measure,
             value,
+            step,
             vintage,
             confidence,
             source: String::new(),
             line: 0,
         };
+        use crate::observed::printed_step;
         assert_eq!(printed_step("512"), 1.0);
         assert_eq!(printed_step("530.8"), 0.1);
         assert!((printed_step("90.19") - 0.01).abs() < 1e-18);
+        assert_eq!(printed_step("1e3"), 0.0);
         // 512万, revised, grade C: rounding 1/√12 = 0.289, revision 1.5 × 0.1 % × 512 = 0.768.
-        let sd = observation_sd(&o(Measure::Population, 512.0, Vintage::Revised, Confidence::C), 1.0);
+        let sd = observation_sd(&o(Measure::Population, 512.0, 1.0, Vintage::Revised, Confidence::C));
         assert!((sd - (1.0 / 12.0 + 0.768f64.powi(2)).sqrt()).abs() < 1e-12);
         // Growth 3.1 %, first release, B: 0.3 points and 0.1/√12.
-        let sd = observation_sd(&o(Measure::GdpRealGrowth, 3.1, Vintage::FirstRelease, Confidence::B), 0.1);
+        let sd = observation_sd(&o(Measure::GdpRealGrowth, 3.1, 0.1, Vintage::FirstRelease, Confidence::B));
         assert!((sd - (0.01 / 12.0 + 0.09f64).sqrt()).abs() < 1e-12);
         let sd =
-            observation_sd(&o(Measure::UrbanizationRate, 90.19, Vintage::FirstRelease, Confidence::A), 0.01);
+            observation_sd(&o(Measure::UrbanizationRate, 90.19, 0.01, Vintage::FirstRelease, Confidence::A));
         assert!((sd - (1e-4 / 12.0 + 0.04f64).sqrt()).abs() < 1e-12);
     }
 

@@ -35,6 +35,13 @@ pub struct Forced {
     pub urbanization: Vec<f64>,
     /// g_i(t), real GDP growth, a fraction.
     pub growth: Vec<f64>,
+    /// Each forced value's observation error (sd, in its unit here: 10k persons, a fraction,
+    /// a fraction a year; docs/MODEL.md §12.1); NaN where nothing is forced.
+    pub population_sd: Vec<f64>,
+    /// The urbanization rates' errors.
+    pub urbanization_sd: Vec<f64>,
+    /// The growth rates' errors.
+    pub growth_sd: Vec<f64>,
 }
 
 impl Forced {
@@ -62,6 +69,17 @@ impl Forced {
     #[inline]
     pub fn growth(&self, t: i32, i: usize) -> Option<f64> {
         self.at(&self.growth, t, i)
+    }
+
+    /// The observation errors (sd) of city i's population, urbanization rate and growth in
+    /// year t (NaN where not forced).
+    #[inline]
+    pub fn errors(&self, t: i32, i: usize) -> [f64; 3] {
+        if t <= self.base_year || t > self.until {
+            return [f64::NAN; 3];
+        }
+        let at = (t - self.base_year - 1) as usize * self.n + i;
+        [self.population_sd[at], self.urbanization_sd[at], self.growth_sd[at]]
     }
 
     /// Whether year t is inside the history (some city may be forced).
@@ -530,6 +548,9 @@ pub fn forced(region: &Region, h: &History) -> Forced {
         population: vec![f64::NAN; years * n],
         urbanization: vec![f64::NAN; years * n],
         growth: vec![f64::NAN; years * n],
+        population_sd: vec![f64::NAN; years * n],
+        urbanization_sd: vec![f64::NAN; years * n],
+        growth_sd: vec![f64::NAN; years * n],
     };
     for t in b + 1..=h.until {
         for i in 0..n {
@@ -537,12 +558,15 @@ pub fn forced(region: &Region, h: &History) -> Forced {
             let e = Entity::City(i);
             if let Some(o) = h.used(e, t, Measure::Population) {
                 f.population[at] = o.value;
+                f.population_sd[at] = super::condition::observation_sd(o);
             }
             if let Some(o) = h.used(e, t, Measure::UrbanizationRate) {
                 f.urbanization[at] = o.value / 100.0;
+                f.urbanization_sd[at] = super::condition::observation_sd(o) / 100.0;
             }
             if let Some(o) = h.used(e, t, Measure::GdpRealGrowth) {
                 f.growth[at] = o.value / 100.0;
+                f.growth_sd[at] = super::condition::observation_sd(o) / 100.0;
             }
         }
     }

@@ -346,6 +346,9 @@ pub struct Model {
     pub base_finite: bool,
     /// History mode: the forced city-years and what the restated base rests on.
     pub history: Option<ModelHistory>,
+    /// The history pass's pool (docs/MODEL.md §12), once run: the runner's draws then take
+    /// their inputs and observed years' shocks from it.
+    pub conditioned: Option<std::sync::Arc<condition::Conditioned>>,
 }
 
 /// History mode as the model uses it (docs/MODEL.md §11).
@@ -357,6 +360,8 @@ pub struct ModelHistory {
     pub restatement: Vec<history::CityRestatement>,
     /// The deflator of the GDP restatement.
     pub deflator: f64,
+    /// Whether a history pass conditions the draws on the observations (docs/MODEL.md §12).
+    pub condition: bool,
 }
 
 /// An input error of the region's data as the model finds it.
@@ -374,6 +379,7 @@ impl Model {
                 forced: history::forced(region, h),
                 restatement: r.record.clone(),
                 deflator: r.deflator,
+                condition: h.condition,
             };
             (r, model)
         });
@@ -421,6 +427,7 @@ impl Model {
             base_outcomes: Vec::new(),
             base_finite: false,
             history: restated.map(|r| r.1),
+            conditioned: None,
         };
         debug_assert_eq!(model.params.len(), N_PARAMS);
         (model.base_outcomes, model.base_finite) = outcomes::base_year(&model);
@@ -430,6 +437,12 @@ impl Model {
     /// Whether any lever is on (an industry transfer, a park or a shift).
     pub fn has_levers(&self) -> bool {
         self.transfer.is_some() || !self.parks.is_empty() || !self.shifts.is_empty()
+    }
+
+    /// The observed years a history pass conditions on, when the scenario asks for it
+    /// (`[history] condition = true`).
+    pub fn conditioning(&self) -> Option<&history::Forced> {
+        self.history.as_ref().filter(|h| h.condition).map(|h| &h.forced)
     }
 
     /// The forced city-years, when year t is inside the history.

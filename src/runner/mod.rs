@@ -14,6 +14,7 @@
 //! and is faster, else streaming them through the exact sieve ([`crate::stats::sieve`]): the
 //! same numbers, bit for bit, either way.
 
+pub mod history;
 mod keep;
 mod stream;
 mod summaries;
@@ -292,7 +293,36 @@ impl<S: Sink> Job<'_, S> {
         let mut failed = None;
         for (m, model) in self.models.iter().enumerate() {
             let buf = self.sink.buffer(&mut w.sink, chunk, m, at, k);
-            match engine::simulate_batch(model, &streams[..k], mode, &mut w.batches[m], buf) {
+            let result = match (&model.conditioned, mode) {
+                // A conditioned model (docs/MODEL.md §12): each draw's particle and its observed
+                // years' shocks, then shocks from the draw's own streams.
+                (Some(c), Mode::Stochastic) => {
+                    let mut inputs = Vec::with_capacity(k);
+                    for (i, s) in streams[..k].iter().enumerate() {
+                        match history::planned_inputs(model, c, seed, s.draw) {
+                            Ok(x) => inputs.push(x),
+                            Err(e) => return Err((i, e)),
+                        }
+                    }
+                    let plans: Vec<engine::Plan<'_>> = inputs
+                        .iter()
+                        .zip(&streams[..k])
+                        .map(|(x, s)| engine::Plan {
+                            inputs: x,
+                            shocks: &c.particle(s.draw).shocks,
+                            later: Some(engine::ShockSource {
+                                seed,
+                                purposes: crate::model::purposes::SHOCKS,
+                                number: s.draw,
+                            }),
+                            stop: model.horizon,
+                        })
+                        .collect();
+                    engine::simulate_batch_planned(model, &streams[..k], &plans, &mut w.batches[m], buf)
+                }
+                _ => engine::simulate_batch(model, &streams[..k], mode, &mut w.batches[m], buf),
+            };
+            match result {
                 Ok(d) if self.pass.counted => w.diagnostics[m].merge(&d),
                 Ok(_) => {}
                 Err((row, e)) => keep_lowest(&mut failed, row, e),

@@ -32,6 +32,9 @@ pub struct History {
     pub projects: Vec<ProjectHistory>,
     /// The levers moved out of the history, in words.
     pub moved: Vec<String>,
+    /// Whether the draws are conditioned on the observations (docs/MODEL.md §12: weighted,
+    /// resampled and moved by the history pass), not only forced through them (§11).
+    pub condition: bool,
 }
 
 impl History {
@@ -179,6 +182,7 @@ pub(super) fn validate(
         min_confidence,
         projects,
         moved: Vec::new(),
+        condition: raw.condition.unwrap_or(false),
     })
 }
 

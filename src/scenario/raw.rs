@@ -29,6 +29,7 @@ pub struct RawHistory {
     pub observed: Option<String>,
     pub until: Option<i64>,
     pub min_confidence: Option<String>,
+    pub condition: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -144,6 +144,9 @@ impl Scenario {
             let _ = writeln!(s, "observed = {}", toml_str(&h.source));
             let _ = writeln!(s, "until = {}", h.until);
             let _ = writeln!(s, "min_confidence = {}", toml_str(h.min_confidence.name()));
+            if h.condition {
+                let _ = writeln!(s, "condition = true");
+            }
         }
         s
     }

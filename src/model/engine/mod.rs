@@ -509,13 +509,26 @@ pub fn simulate_batch_planned(
     batch: &mut Batch,
     out: &mut [f64],
 ) -> Result<Diagnostics, (usize, ModelError)> {
+    simulate_batch_planned_observed(model, draws, plans, batch, out, |_, _| {})
+}
+
+/// [`simulate_batch_planned`], calling `observe` with each draw's index in the batch and its
+/// state at the end of each year.
+pub fn simulate_batch_planned_observed(
+    model: &Model,
+    draws: &[Streams<'_>],
+    plans: &[Plan<'_>],
+    batch: &mut Batch,
+    out: &mut [f64],
+    observe: impl FnMut(usize, YearView<'_>),
+) -> Result<Diagnostics, (usize, ModelError)> {
     let k = draws.len();
     assert!(k <= BATCH && plans.len() == k, "a batch runs at most {BATCH} draws, one plan each");
     assert_eq!(out.len(), k * model.layout.len(), "one row per draw");
     if k == 0 {
         return Ok(Diagnostics::default());
     }
-    run(model, draws, Some(plans), Mode::Stochastic, &mut batch.ws[..k], &mut batch.joined, out, |_, _| {})
+    run(model, draws, Some(plans), Mode::Stochastic, &mut batch.ws[..k], &mut batch.joined, out, observe)
 }
 
 /// The draws (one per workspace) in the workspaces' compiled version.

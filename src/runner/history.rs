@@ -1,0 +1,644 @@
+//! The history pass (docs/MODEL.md §12.3): sequential Monte Carlo over the observed years.
+//!
+//! A pool of candidate draws (particle j starts as draw j's inputs) goes year by year through
+//! b+1..=until. Each year every particle runs its observed years again from the base (its own
+//! inputs and the shocks it has fixed so far: the engine replays them bit for bit, [`Plan`]),
+//! then the new year with fresh shocks keyed by (year, j); the year's forced city-years give its
+//! evidence ([`Evidence`]); the particle's weight is multiplied by the density of the year's
+//! observations under it ([`condition::level_log_density`], [`condition::tfp_evidence`]); the
+//! year's disaster and the TFP shocks of the cities without a growth figure are drawn given the
+//! observed ones and fixed. When the effective sample size falls below half the pool, or after
+//! the last year, the pool is resampled (systematic) and moved: Metropolis–Hastings sweeps on
+//! the parameters the data inform and the migration offsets, with the observed years' shocks
+//! held (resample–move: Gilks & Berzuini 2001; Chopin 2002). The pool ends equally weighted.
+//!
+//! Everything is a pure function of (model, seed, pool size): each particle's numbers come from
+//! streams keyed by its index and the year; the pool's steps (weights, resampling, proposals'
+//! scales) are sums in index order.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::error::{Error, ModelError, keep_lowest};
+use crate::model::condition::{
+    self, Conditioned, ParamPosterior, Particle, TfpEvidence, YearReport, level_log_density,
+};
+use crate::model::engine::{self, BATCH, Batch, Evidence, Plan, ShockSource, Workspace};
+use crate::model::inputs::{self, DrawInputs};
+use crate::model::shocks::{YearShocks, normal};
+use crate::model::{Mode, Model};
+use crate::params::{N_PARAMS, PARAMS, Params};
+use crate::rng::{Streams, purpose, stream};
+use rand::RngExt;
+
+/// How the history pass runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistorySettings {
+    /// Particles in the pool.
+    pub pool: usize,
+    /// Resample when the effective sample size falls below this share of the pool.
+    pub resample_below: f64,
+    /// Metropolis–Hastings sweeps after each resampling.
+    pub sweeps: usize,
+    /// Warn when fewer than this share of the pool are distinct after the last moves.
+    pub floor: f64,
+}
+
+impl HistorySettings {
+    /// The defaults for a run of `draws` draws: a pool of the draws, at most 10 000, at least 200.
+    pub fn for_draws(draws: u64) -> HistorySettings {
+        HistorySettings {
+            pool: draws.clamp(200, 10_000) as usize,
+            resample_below: 0.5,
+            sweeps: 3,
+            floor: 0.25,
+        }
+    }
+}
+
+/// Parameters a move leaves alone: those of the shocks' laws (the fixed shocks of the observed
+/// years were drawn under them).
+const SHOCK_LAWS: [&str; 8] = [
+    "tfp_shock_sd",
+    "tfp_shock_correlation",
+    "disaster_probability",
+    "migration_shock_sd",
+    "migration_offset_sd",
+    "urbanization_shock_sd",
+    "urbanization_shock_persistence",
+    "inflation_sd",
+];
+
+/// A thread's batch and output rows.
+type Slot = std::sync::Mutex<Option<(Batch, Vec<f64>)>>;
+
+/// Each worker thread's batch buffers, made once per pass (rayon's `map_init` would make them
+/// once per split of the work, many times).
+struct Buffers(Vec<Slot>);
+
+impl Buffers {
+    fn new() -> Buffers {
+        Buffers((0..rayon::current_num_threads().max(1)).map(|_| std::sync::Mutex::new(None)).collect())
+    }
+
+    /// Run `f` with the current thread's buffers.
+    fn with<R>(&self, model: &Model, f: impl FnOnce(&mut Batch, &mut Vec<f64>) -> R) -> R {
+        let k = rayon::current_thread_index().unwrap_or(0) % self.0.len();
+        let mut slot = self.0[k].lock().unwrap_or_else(|e| e.into_inner());
+        let (batch, out) = slot.get_or_insert_with(|| (Batch::new(model), Vec::new()));
+        f(batch, out)
+    }
+}
+
+/// The five shock purposes of the history pass's year t.
+fn year_purposes(t: i32) -> [u64; 5] {
+    ["tfp", "disaster", "migration", "urbanization", "inflation"]
+        .map(|k| purpose(&format!("history.{t}.{k}")))
+}
+
+/// What one particle's year gives: its new shocks, the log-weight increment, the complete-data
+/// log-likelihood increment, and how many values were scored.
+struct Step {
+    shocks: YearShocks,
+    log_weight: f64,
+    log_lik: f64,
+    scored: usize,
+}
+
+/// The observed cities' (city, x_i, variance) of a year from its evidence.
+fn tfp_observed(model: &Model, t: i32, ev: &[Evidence]) -> Vec<(usize, f64, f64)> {
+    let forced = model.forced_in(t).expect("an observed year");
+    ev.iter()
+        .enumerate()
+        .filter(|(_, e)| !e.tfp_total.is_nan())
+        .map(|(i, e)| {
+            let g = forced.growth(t, i).expect("forced growth");
+            // The error of ln(1 + g): sd_g/(1 + g).
+            let sd = forced.errors(t, i)[2] / (1.0 + g);
+            (i, e.tfp_total, sd * sd)
+        })
+        .collect()
+}
+
+/// The population and urbanization terms of a year (log-density) and how many were scored.
+fn level_terms(model: &Model, t: i32, ev: &[Evidence]) -> (f64, usize) {
+    let forced = model.forced_in(t).expect("an observed year");
+    let (mut sum, mut count) = (0.0, 0);
+    for (i, e) in ev.iter().enumerate() {
+        let [sd_p, sd_u, _] = forced.errors(t, i);
+        if !e.population[0].is_nan() {
+            sum += level_log_density(e.population[0], e.population[1], sd_p);
+            count += 1;
+        }
+        if !e.urbanization[0].is_nan() {
+            sum += level_log_density(e.urbanization[0], e.urbanization[1], sd_u);
+            count += 1;
+        }
+    }
+    (sum, count)
+}
+
+/// σ_z²R of a particle's parameters.
+fn shock_cov(model: &Model, p: &Params) -> nalgebra::DMatrix<f64> {
+    condition::shock_cov(model.n, p.tfp_shock_sd, p.tfp_shock_correlation, model.cholesky.as_deref())
+}
+
+/// What a planned draw's observed years say, accumulated as it runs: the evidence and shocks
+/// of year `at` (the new year of a step), and the complete-data log-likelihood of every
+/// observed year under its parameters (a move's replay).
+#[derive(Clone)]
+struct Seen {
+    evidence: Vec<Evidence>,
+    shocks: Option<YearShocks>,
+    log_lik: f64,
+}
+
+/// Run `plans` (draw indices `idx`) in one batch, recording per draw what its observed years
+/// say; `complete`: accumulate the complete-data log-likelihood of every observed year (with
+/// the year's shocks as the draw took them). A failing draw's result is `None`.
+#[allow(clippy::too_many_arguments)]
+fn run_plans(
+    model: &Model,
+    seed: u64,
+    idx: &[usize],
+    plans: &[Plan<'_>],
+    at: i32,
+    complete: bool,
+    batch: &mut Batch,
+    out: &mut Vec<f64>,
+) -> Vec<Option<Seen>> {
+    let k = plans.len();
+    out.resize(k * model.layout.len(), 0.0);
+    let draws: Vec<Streams<'static>> = idx.iter().map(|&j| Streams::of(seed, j as u64)).collect();
+    let blank = Seen { evidence: vec![Evidence::NONE; model.n], shocks: None, log_lik: 0.0 };
+    let mut seen = vec![blank; k];
+    let covs: Vec<_> = plans.iter().map(|p| shock_cov(model, &p.inputs.params)).collect();
+    let result = engine::simulate_batch_planned_observed(model, &draws, plans, batch, out, |d, v| {
+        if model.forced_in(v.year).is_none() {
+            return;
+        }
+        let s = &mut seen[d];
+        for (i, e) in s.evidence.iter_mut().enumerate() {
+            *e = *v.evidence(i);
+        }
+        if v.year == at {
+            s.shocks = Some(v.shocks().clone());
+        }
+        if complete {
+            let (levels, _) = level_terms(model, v.year, &s.evidence);
+            let observed = tfp_observed(model, v.year, &s.evidence);
+            let y = v.shocks();
+            s.log_lik +=
+                levels + condition::tfp_complete_log_density(&covs[d], y.disaster, &observed, &y.tfp);
+        }
+    });
+    match result {
+        Ok(_) => seen.into_iter().map(Some).collect(),
+        // Some draw failed: which ones, one by one.
+        Err(_) if k > 1 => (0..k)
+            .flat_map(|d| run_plans(model, seed, &idx[d..=d], &plans[d..=d], at, complete, batch, out))
+            .collect(),
+        Err(_) => vec![None],
+    }
+}
+
+/// Particle j's year t from what its run said: score the year, draw the disaster and the
+/// unobserved cities' TFP shocks given the observed, and fix the year's shocks.
+fn finish_step(model: &Model, seed: u64, j: usize, t: i32, particle: &Particle, seen: Seen) -> Step {
+    let mut shocks = seen.shocks.expect("year t was stepped");
+    let ev = &seen.evidence;
+    let p = particle.inputs.params;
+    let carried = particle.shocks.last().map_or(0.0, |s| s.recovery);
+    let (levels, mut scored) = level_terms(model, t, ev);
+    let observed = tfp_observed(model, t, ev);
+    scored += observed.len();
+    let cov = shock_cov(model, &p);
+    let tfp: TfpEvidence = condition::tfp_evidence(&cov, carried, p.disaster_probability, &observed);
+    let mut r = stream(seed, purpose(&format!("history.{t}.condition")), j as u64);
+    let (u_occur, u_size): (f64, f64) = (r.random(), r.random());
+    let normals: Vec<f64> = (0..model.n).map(|_| normal(&mut r)).collect();
+    let size = tfp.draw(u_occur, u_size, &normals, &mut shocks.tfp);
+    shocks.disaster = carried - size;
+    shocks.recovery = 0.5 * size;
+    let complete = condition::tfp_complete_log_density(&cov, shocks.disaster, &observed, &shocks.tfp);
+    Step { shocks, log_weight: levels + tfp.log_density, log_lik: levels + complete, scored }
+}
+
+/// Year t of the particles `first..first + chunk.len()`, in one batch.
+fn advance(
+    model: &Model,
+    seed: u64,
+    t: i32,
+    first: usize,
+    chunk: &[Particle],
+    batch: &mut Batch,
+    out: &mut Vec<f64>,
+) -> Vec<Result<Step, ModelError>> {
+    let idx: Vec<usize> = (first..first + chunk.len()).collect();
+    let plans: Vec<Plan<'_>> = chunk
+        .iter()
+        .zip(&idx)
+        .map(|(p, &j)| Plan {
+            inputs: &p.inputs,
+            shocks: &p.shocks,
+            later: Some(ShockSource { seed, purposes: year_purposes(t), number: j as u64 }),
+            stop: t,
+        })
+        .collect();
+    let seen = run_plans(model, seed, &idx, &plans, t, false, batch, out);
+    seen.into_iter()
+        .zip(chunk)
+        .zip(&plans)
+        .zip(&idx)
+        .map(|(((s, p), plan), &j)| match s {
+            Some(s) => Ok(finish_step(model, seed, j, t, p, s)),
+            None => {
+                // The failing draw's own error.
+                let (mut ws, mut row) = (Workspace::new(model), vec![0.0; model.layout.len()]);
+                let streams = Streams::of(seed, j as u64);
+                Err(engine::simulate_planned(model, &streams, plan, &mut ws, &mut row, |_| {})
+                    .err()
+                    .unwrap_or(ModelError::Cancelled))
+            }
+        })
+        .collect()
+}
+
+/// Systematic resampling: `m` ancestors from normalised weights `w` with one uniform `u`.
+pub fn systematic(w: &[f64], m: usize, u: f64) -> Vec<u32> {
+    let mut out = Vec::with_capacity(m);
+    let (mut acc, mut j) = (w[0], 0);
+    for k in 0..m {
+        let pos = (u + k as f64) / m as f64;
+        while pos > acc && j + 1 < w.len() {
+            j += 1;
+            acc += w[j];
+        }
+        out.push(j as u32);
+    }
+    out
+}
+
+/// Kish's effective sample size and the heaviest 1 %'s share of normalised weights.
+fn ess_and_top(w: &[f64]) -> (f64, f64) {
+    let ess = 1.0 / w.iter().map(|x| x * x).sum::<f64>();
+    let mut sorted = w.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let top = sorted[..w.len().div_ceil(100)].iter().sum();
+    (ess, top)
+}
+
+/// The quantities a move proposes: the uncertain parameters the data can inform (in
+/// [`PARAMS`] order) and, when σ_m0 > 0, each city's migration offset.
+fn moved_params(model: &Model) -> Vec<usize> {
+    (0..N_PARAMS)
+        .filter(|&k| {
+            let v = &model.params[k].value;
+            !SHOCK_LAWS.contains(&PARAMS[k].name) && v.log_density(v.central()).is_some()
+        })
+        .collect()
+}
+
+/// The log prior of a particle's moved quantities (up to a constant).
+fn log_prior(model: &Model, moved: &[usize], inputs: &DrawInputs) -> f64 {
+    let v = inputs.params.values();
+    let mut lp: f64 = moved.iter().map(|&k| model.params[k].value.log_density(v[k]).unwrap_or(0.0)).sum();
+    let sd = inputs.params.migration_offset_sd;
+    if sd > 0.0 {
+        lp += inputs.offsets.iter().map(|o| -0.5 * (o / sd).powi(2)).sum::<f64>();
+    }
+    lp
+}
+
+/// One Metropolis–Hastings sweep of the particles `first..first + chunk.len()` (random walk with
+/// per-quantity `scales`: the parameters of `moved`, then the offsets), their replays in one
+/// batch; returns how many moved.
+#[allow(clippy::too_many_arguments)]
+fn move_chunk(
+    model: &Model,
+    seed: u64,
+    tag: u64,
+    moved: &[usize],
+    scales: &[f64],
+    first: usize,
+    chunk: &mut [Particle],
+    batch: &mut Batch,
+    out: &mut Vec<f64>,
+) -> usize {
+    let idx: Vec<usize> = (first..first + chunk.len()).collect();
+    let mut proposals = Vec::with_capacity(chunk.len());
+    let mut uniforms = Vec::with_capacity(chunk.len());
+    for (p, &j) in chunk.iter().zip(&idx) {
+        let mut r = stream(seed, tag, j as u64);
+        let mut proposal = p.inputs.clone();
+        let mut v = proposal.params.values();
+        for (k, &m) in moved.iter().enumerate() {
+            v[m] += scales[k] * normal(&mut r);
+        }
+        proposal.params = Params::from_values(&v);
+        if proposal.params.migration_offset_sd > 0.0 {
+            for (o, s) in proposal.offsets.iter_mut().zip(&scales[moved.len()..]) {
+                *o += s * normal(&mut r);
+            }
+        }
+        uniforms.push(r.random::<f64>());
+        proposals.push(proposal);
+    }
+    // A proposal outside the prior's support is rejected without a run.
+    let priors: Vec<f64> = proposals.iter().map(|q| log_prior(model, moved, q)).collect();
+    let live: Vec<usize> = (0..chunk.len()).filter(|&d| priors[d].is_finite()).collect();
+    if live.is_empty() {
+        return 0;
+    }
+    let stop = model.base_year + chunk[0].shocks.len() as i32;
+    let plans: Vec<Plan<'_>> = live
+        .iter()
+        .map(|&d| Plan { inputs: &proposals[d], shocks: &chunk[d].shocks, later: None, stop })
+        .collect();
+    let live_idx: Vec<usize> = live.iter().map(|&d| idx[d]).collect();
+    let seen = run_plans(model, seed, &live_idx, &plans, stop, true, batch, out);
+    drop(plans);
+    let mut accepted = 0;
+    for (&d, s) in live.iter().zip(seen) {
+        let Some(s) = s else { continue };
+        let p = &mut chunk[d];
+        let ratio = s.log_lik - p.log_lik + priors[d] - log_prior(model, moved, &p.inputs);
+        if uniforms[d].ln() < ratio {
+            p.inputs = proposals[d].clone();
+            p.log_lik = s.log_lik;
+            accepted += 1;
+        }
+    }
+    accepted
+}
+
+/// The moved quantities of a particle (parameters of `moved`, then the offsets).
+fn moved_values(moved: &[usize], p: &Particle) -> Vec<f64> {
+    let v = p.inputs.params.values();
+    moved.iter().map(|&m| v[m]).chain(p.inputs.offsets.iter().copied()).collect()
+}
+
+/// 5 %, 50 %, 95 % of values (type 7).
+fn quantiles3(mut x: Vec<f64>) -> [f64; 3] {
+    x.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        let h = (x.len() - 1) as f64 * p;
+        let (lo, frac) = (h.floor() as usize, h - h.floor());
+        x[lo] + frac * (x[(lo + 1).min(x.len() - 1)] - x[lo])
+    };
+    [q(0.05), q(0.5), q(0.95)]
+}
+
+/// Run the history pass of a history-mode model (docs/MODEL.md §12.3) on the current rayon
+/// pool; `cancelled` is asked between years.
+pub fn condition(
+    model: &Model,
+    seed: u64,
+    settings: &HistorySettings,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Conditioned, Error> {
+    let until = model.conditioning().map_or(model.base_year, |f| f.until);
+    let m = settings.pool;
+    let buffers = Buffers::new();
+    // The pool: draw j's inputs.
+    let sampled: Vec<Result<DrawInputs, ModelError>> = (0..m)
+        .into_par_iter()
+        .map(|j| {
+            let mut inputs = DrawInputs::new(model);
+            let mut diag = crate::diagnostics::Diagnostics::default();
+            inputs::sample(model, &mut Streams::of(seed, j as u64), Mode::Stochastic, &mut inputs, &mut diag)
+                .map(|()| inputs)
+        })
+        .collect();
+    let mut particles = Vec::with_capacity(m);
+    for s in sampled {
+        particles.push(Particle { inputs: s?, shocks: Vec::new(), log_lik: 0.0 });
+    }
+    let moved = moved_params(model);
+    let names: Vec<String> = moved
+        .iter()
+        .map(|&k| PARAMS[k].name.to_string())
+        .chain(model.city_ids.iter().map(|c| format!("migration_offset.{c}")))
+        .collect();
+    let prior: Vec<[f64; 3]> = (0..names.len())
+        .map(|q| quantiles3(particles.iter().map(|p| moved_values(&moved, p)[q]).collect()))
+        .collect();
+    let mut log_w = vec![0.0; m];
+    let mut years = Vec::new();
+    for t in model.base_year + 1..=until {
+        if cancelled() {
+            return Err(Error::Model(ModelError::Cancelled));
+        }
+        let steps: Vec<Result<Step, ModelError>> = particles
+            .par_chunks(BATCH)
+            .enumerate()
+            .map(|(c, chunk)| {
+                buffers.with(model, |batch, out| advance(model, seed, t, c * BATCH, chunk, batch, out))
+            })
+            .flatten_iter()
+            .collect();
+        let mut failed = None;
+        let mut scored = 0;
+        let mut increments = vec![0.0; m];
+        for (j, (s, p)) in steps.into_iter().zip(particles.iter_mut()).enumerate() {
+            match s {
+                Ok(s) => {
+                    p.shocks.push(s.shocks);
+                    p.log_lik += s.log_lik;
+                    log_w[j] += s.log_weight;
+                    increments[j] = s.log_weight;
+                    scored = s.scored;
+                }
+                Err(e) => keep_lowest(&mut failed, j, e),
+            }
+        }
+        if let Some((_, e)) = failed {
+            return Err(Error::Model(e));
+        }
+        let top = log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mut w: Vec<f64> = log_w.iter().map(|l| (l - top).exp()).collect();
+        let total: f64 = w.iter().sum();
+        w.iter_mut().for_each(|x| *x /= total);
+        let inc_top = increments.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let log_evidence =
+            inc_top + (increments.iter().map(|l| (l - inc_top).exp()).sum::<f64>() / m as f64).ln();
+        let (ess, top1) = ess_and_top(&w);
+        let last = t == until;
+        let resample = ess < settings.resample_below * m as f64 || last;
+        let mut report = YearReport {
+            year: t,
+            observed: scored,
+            ess,
+            top1_share: top1,
+            resampled: resample,
+            moves: 0,
+            acceptance: 0.0,
+            distinct: m,
+            log_evidence,
+        };
+        if resample {
+            let u: f64 = stream(seed, purpose(&format!("history.{t}.resample")), 0).random();
+            let ancestors = systematic(&w, m, u);
+            particles = ancestors.iter().map(|&a| particles[a as usize].clone()).collect();
+            log_w.fill(0.0);
+            let (accepted, distinct) =
+                rejuvenate(model, seed, t, &moved, settings.sweeps, &mut particles, &buffers)?;
+            report.moves = settings.sweeps;
+            report.acceptance = accepted as f64 / (settings.sweeps * m).max(1) as f64;
+            report.distinct = distinct;
+        }
+        years.push(report);
+    }
+    let posterior: Vec<ParamPosterior> = names
+        .into_iter()
+        .enumerate()
+        .map(|(q, name)| ParamPosterior {
+            name,
+            prior: prior[q],
+            posterior: quantiles3(particles.iter().map(|p| moved_values(&moved, p)[q]).collect()),
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    if let Some(last) = years.last()
+        && (last.distinct as f64) < settings.floor * m as f64
+    {
+        warnings.push(format!(
+            "history: after the move steps only {} of the pool's {m} draws are distinct (floor {:.0}): the observations are hard for the model to reproduce; the bands rest on few distinct histories",
+            last.distinct,
+            settings.floor * m as f64
+        ));
+    }
+    for y in &years {
+        if y.ess < 0.01 * m as f64 {
+            warnings.push(format!(
+                "history: in {} the effective sample size fell to {:.1} of {m}: the year's observations are far from what the model expects",
+                y.year, y.ess
+            ));
+        }
+    }
+    // Output draw k takes particle order[k mod m]: a seeded permutation (Fisher–Yates).
+    let mut order: Vec<u32> = (0..m as u32).collect();
+    let mut r = stream(seed, purpose("history.order"), 0);
+    for k in (1..m).rev() {
+        let j = r.random_range(0..=k);
+        order.swap(k, j);
+    }
+    Ok(Conditioned { until, particles, order, years, posterior, warnings })
+}
+
+/// The move step after resampling at year t: `sweeps` Metropolis–Hastings sweeps of every
+/// particle, the random walk's scale per quantity 2.38/√d times its spread across the pool
+/// (Roberts & Rosenthal 2001); returns the proposals accepted and the distinct particles.
+fn rejuvenate(
+    model: &Model,
+    seed: u64,
+    t: i32,
+    moved: &[usize],
+    sweeps: usize,
+    particles: &mut [Particle],
+    buffers: &Buffers,
+) -> Result<(usize, usize), Error> {
+    let mut accepted = 0;
+    let d = (moved.len() + model.n) as f64;
+    for s in 0..sweeps {
+        let values: Vec<Vec<f64>> = particles.iter().map(|p| moved_values(moved, p)).collect();
+        let q = values[0].len();
+        let scales: Vec<f64> = (0..q)
+            .map(|k| {
+                let n = values.len() as f64;
+                let mean = values.iter().map(|v| v[k]).sum::<f64>() / n;
+                let var = values.iter().map(|v| (v[k] - mean).powi(2)).sum::<f64>() / n;
+                let spread = if var > 0.0 { var.sqrt() } else { 1e-3 * mean.abs().max(1e-3) };
+                2.38 / d.sqrt() * spread
+            })
+            .collect();
+        let tag = purpose(&format!("history.{t}.move.{s}"));
+        let moved_now: usize = particles
+            .par_chunks_mut(BATCH)
+            .enumerate()
+            .map(|(c, chunk)| {
+                buffers.with(model, |batch, out| {
+                    move_chunk(model, seed, tag, moved, &scales, c * BATCH, chunk, batch, out)
+                })
+            })
+            .sum();
+        accepted += moved_now;
+    }
+    let mut keys: Vec<Vec<u64>> =
+        particles.iter().map(|p| moved_values(moved, p).iter().map(|x| x.to_bits()).collect()).collect();
+    keys.sort();
+    keys.dedup();
+    Ok((accepted, keys.len()))
+}
+
+/// The inputs output draw `k` of a conditioned model takes: its particle's, with the levers'
+/// quantities of draw k's own streams (the history does not inform them, and each draw keeps
+/// its own, as without history).
+pub fn planned_inputs(
+    model: &Model,
+    c: &Arc<Conditioned>,
+    seed: u64,
+    k: u64,
+) -> Result<DrawInputs, ModelError> {
+    let mut own = DrawInputs::new(model);
+    let mut diag = crate::diagnostics::Diagnostics::default();
+    inputs::sample(model, &mut Streams::of(seed, k), Mode::Stochastic, &mut own, &mut diag)?;
+    let mut inputs = c.particle(k).inputs.clone();
+    inputs.levers = own.levers;
+    Ok(inputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::region::Region;
+    use crate::scenario::Scenario;
+
+    fn conditioned_baseline() -> Model {
+        let region = Region::embedded();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(dir.join("scenarios/baseline.toml"))
+            .unwrap()
+            .replace("[history]", "[history]\ncondition = true");
+        let scenario = Scenario::parse("baseline.toml", &text, &region).unwrap();
+        Model::new(&region, &scenario).unwrap()
+    }
+
+    #[test]
+    fn systematic_resampling_keeps_each_weight_s_share() {
+        let a = systematic(&[0.1, 0.2, 0.7], 10, 0.5);
+        let count = |j| a.iter().filter(|&&x| x == j).count();
+        assert_eq!((count(0), count(1), count(2)), (1, 2, 7));
+        assert!(a.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn each_particle_s_log_likelihood_is_its_replay_s() {
+        // The complete-data log-likelihood a particle carries, built year by year as the pass
+        // conditions it (and by the moves that accepted), is the one a replay of its observed
+        // years computes afresh.
+        let model = conditioned_baseline();
+        let settings = HistorySettings { pool: 64, ..HistorySettings::for_draws(64) };
+        let c = condition(&model, 7, &settings, &|| false).unwrap();
+        assert_eq!(c.particles.len(), 64);
+        assert_eq!(c.years.len(), 6);
+        let (mut batch, mut out) = (Batch::new(&model), Vec::new());
+        for (j, p) in c.particles.iter().enumerate() {
+            assert_eq!(p.shocks.len(), 6);
+            let stop = model.base_year + 6;
+            let plan = Plan { inputs: &p.inputs, shocks: &p.shocks, later: None, stop };
+            let seen = run_plans(&model, 7, &[j], &[plan], stop, true, &mut batch, &mut out);
+            let replayed = seen[0].as_ref().unwrap().log_lik;
+            assert!(
+                (replayed - p.log_lik).abs() < 1e-8 * p.log_lik.abs().max(1.0),
+                "{j}: {replayed} vs {}",
+                p.log_lik
+            );
+        }
+        // Every output draw takes a particle; the order is a permutation of the pool.
+        let mut order = c.order.clone();
+        order.sort_unstable();
+        assert!(order.iter().enumerate().all(|(k, &j)| j as usize == k));
+    }
+}
