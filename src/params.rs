@@ -217,6 +217,8 @@ params! {
     disaster_probability: DisasterProbability, "p_D", "probability per year", Default::Fixed(0.05), (C(0.0), C(1.0)), (0.0, 0.3), "region-wide downturns at most every few years", "two region-wide downturns (1989–90, 2008–09) in 1978–2018";
     migration_shock_sd: MigrationShockSd, "σ_m", "fraction of population", Default::Fixed(0.002), (C(0.0), N), (0.0, 0.02), "yearly migration noise of at most 2% of the population", "assumption";
     migration_offset_sd: MigrationOffsetSd, "σ_m0", "fraction of population per year", Default::Fixed(0.004), (C(0.0), N), (0.0, 0.03), "city trends that differ by at most 3% a year", "first-published and census-revised series differ by about this much";
+    migration_persistence: MigrationPersistence, "φ_q", "AR(1) coefficient", Default::Fixed(0.0), (C(0.0), O(1.0)), (0.0, 0.99), "a stationary AR(1)", "docs/MODEL.md §12.4: 0 in the plan-era model; the baseline's history mode sets its own";
+    migration_drift_sd: MigrationDriftSd, "σ_q", "fraction of population", Default::Fixed(0.0), (C(0.0), N), (0.0, 0.02), "yearly changes of a city's migration rate of at most 2% of its population", "docs/MODEL.md §12.4: 0 in the plan-era model; the baseline's history mode sets its own";
     urbanization_shock_sd: UrbanizationShockSd, "σ_u", "logit points", Default::Fixed(0.02), (C(0.0), N), (0.0, 0.2), "yearly urbanization noise", "assumption";
     urbanization_shock_persistence: UrbanizationShockPersistence, "ρ_u", "AR(1) coefficient", Default::Fixed(0.7), (C(0.0), O(1.0)), (0.0, 0.99), "a stationary AR(1)", "assumption";
     inflation_sd: InflationSd, "σ_π", "fraction per year", Default::Fixed(0.01), (C(0.0), N), (0.0, 0.05), "yearly deflator noise", "assumption";

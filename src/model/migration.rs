@@ -37,6 +37,13 @@ pub fn wage_response(p: &Params, relative_wage: f64, base_relative_wage: f64) ->
     p.migration_wage_response * (relative_wage - base_relative_wage)
 }
 
+/// q_i(t) = φ_q·q_i(t−1) + σ_q·ξ_i(t): the persistent part of the migration rate (docs/MODEL.md
+/// §12.4; 0 when σ_q = 0, as in the plan-era model). It adds to the trend.
+#[inline]
+pub fn drift(p: &Params, previous: f64, xi: f64) -> f64 {
+    p.migration_persistence * previous + p.migration_drift_sd * xi
+}
+
 /// σ_m·P_i(t−1)·η_i(t): the year's migration shock.
 #[inline]
 pub fn shock(p: &Params, p_prev: f64, eta: f64) -> f64 {

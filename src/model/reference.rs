@@ -127,13 +127,15 @@ fn year(
             city.male_birth_share,
         );
         // 3 migration (an observed population: the residual, §11.2)
+        c.migration_drift = migration::drift(p, prev.migration_drift, shocks.migration_drift[i]);
         let intended = match forced.and_then(|f| f.population(t, i)) {
             Some(observed) => history::migrants_to(observed, natural.population, city.migrant_sums.total),
             None => {
                 let relative_wage = migration::relative_wage(prev.gdp, prev.employment, aggregates.wage);
                 migration::intended(
                     prev.population,
-                    migration::trend(d.calibration.m0[i], d.inputs.offsets[i], decays.migration),
+                    migration::trend(d.calibration.m0[i], d.inputs.offsets[i], decays.migration)
+                        + c.migration_drift,
                     migration::wage_response(p, relative_wage, city.rel_wage),
                     e,
                     migration::shock(p, prev.population, shocks.migration[i]),

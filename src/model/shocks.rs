@@ -55,6 +55,8 @@ pub struct YearShocks {
     pub recovery: f64,
     /// η_i(t).
     pub migration: Vec<f64>,
+    /// ξ_i(t), the innovation of the migration rate's persistent part (docs/MODEL.md §12.4).
+    pub migration_drift: Vec<f64>,
     /// ε_i(t) of the urbanization shock.
     pub urbanization: Vec<f64>,
     /// ε_π(t).
@@ -66,6 +68,7 @@ impl YearShocks {
     pub fn copy_from(&mut self, other: &YearShocks) {
         self.tfp.copy_from_slice(&other.tfp);
         self.migration.copy_from_slice(&other.migration);
+        self.migration_drift.copy_from_slice(&other.migration_drift);
         self.urbanization.copy_from_slice(&other.urbanization);
         (self.disaster, self.recovery, self.inflation) = (other.disaster, other.recovery, other.inflation);
     }
@@ -76,6 +79,7 @@ impl YearShocks {
         YearShocks {
             tfp: vec![0.0; n],
             migration: vec![0.0; n],
+            migration_drift: vec![0.0; n],
             urbanization: vec![0.0; n],
             ..YearShocks::default()
         }
@@ -87,7 +91,7 @@ impl YearShocks {
 /// - z_i = σ_z·(√ρ·c + √(1 − ρ)·ε_i), c and ε_i standard normals (or z = σ_z·L·ε with the region's
 ///   Cholesky factor L);
 /// - with probability p_D a disaster d(t) −= D, D = 0.02 + 0.04·u, half recovered next year;
-/// - η_i, ε_i of urbanization and ε_π standard normals.
+/// - η_i (then, when σ_q > 0, ξ_i), ε_i of urbanization and ε_π standard normals.
 pub fn draw<R: rand::Rng>(model: &Model, p: &Params, s: &mut ShockStreams<R>, y: &mut YearShocks) {
     let sz = p.tfp_shock_sd;
     match &model.cholesky {
@@ -126,6 +130,13 @@ pub fn draw<R: rand::Rng>(model: &Model, p: &Params, s: &mut ShockStreams<R>, y:
     }
     for e in y.migration.iter_mut() {
         *e = normal(&mut s.migration);
+    }
+    // The migration rate's persistent part, when the scenario has one (§12.4): one normal per
+    // city after the η's (nothing read otherwise, so the plan-era draws are unchanged).
+    if p.migration_drift_sd > 0.0 {
+        for e in y.migration_drift.iter_mut() {
+            *e = normal(&mut s.migration);
+        }
     }
     for e in y.urbanization.iter_mut() {
         *e = normal(&mut s.urbanization);

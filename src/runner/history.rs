@@ -59,12 +59,14 @@ impl HistorySettings {
 
 /// Parameters a move leaves alone: those of the shocks' laws (the fixed shocks of the observed
 /// years were drawn under them).
-const SHOCK_LAWS: [&str; 8] = [
+const SHOCK_LAWS: [&str; 10] = [
     "tfp_shock_sd",
     "tfp_shock_correlation",
     "disaster_probability",
     "migration_shock_sd",
     "migration_offset_sd",
+    "migration_persistence",
+    "migration_drift_sd",
     "urbanization_shock_sd",
     "urbanization_shock_persistence",
     "inflation_sd",
@@ -121,14 +123,23 @@ fn tfp_observed(model: &Model, t: i32, ev: &[Evidence]) -> Vec<(usize, f64, f64)
         .collect()
 }
 
-/// The population and urbanization terms of a year (log-density) and how many were scored.
-fn level_terms(model: &Model, t: i32, ev: &[Evidence]) -> (f64, usize) {
+/// The population and urbanization terms of a year (log-density) and how many were scored:
+/// `marginal` scores a population against the migration rate's persistent part at its
+/// expectation (its innovation σ_q·ξ in the spread: the weights); otherwise at its value (ξ
+/// held: the complete-data log-likelihood a move compares).
+fn level_terms(model: &Model, p: &Params, t: i32, ev: &[Evidence], marginal: bool) -> (f64, usize) {
     let forced = model.forced_in(t).expect("an observed year");
     let (mut sum, mut count) = (0.0, 0);
+    let (sm, sq) = (p.migration_shock_sd, p.migration_drift_sd);
     for (i, e) in ev.iter().enumerate() {
         let [sd_p, sd_u, _] = forced.errors(t, i);
         if !e.population[0].is_nan() {
-            sum += level_log_density(e.population[0], e.population[1], sd_p);
+            let [expected, actual, scale] = e.population;
+            sum += if marginal {
+                level_log_density(expected, (sm * sm + sq * sq).sqrt() * scale, sd_p)
+            } else {
+                level_log_density(actual, sm * scale, sd_p)
+            };
             count += 1;
         }
         if !e.urbanization[0].is_nan() {
@@ -186,7 +197,7 @@ fn run_plans(
             s.shocks = Some(v.shocks().clone());
         }
         if complete {
-            let (levels, _) = level_terms(model, v.year, &s.evidence);
+            let (levels, _) = level_terms(model, &plans[d].inputs.params, v.year, &s.evidence, false);
             let observed = tfp_observed(model, v.year, &s.evidence);
             let y = v.shocks();
             s.log_lik +=
@@ -210,7 +221,7 @@ fn finish_step(model: &Model, seed: u64, j: usize, t: i32, particle: &Particle, 
     let ev = &seen.evidence;
     let p = particle.inputs.params;
     let carried = particle.shocks.last().map_or(0.0, |s| s.recovery);
-    let (levels, mut scored) = level_terms(model, t, ev);
+    let (levels, mut scored) = level_terms(model, &p, t, ev, true);
     let observed = tfp_observed(model, t, ev);
     scored += observed.len();
     let cov = shock_cov(model, &p);
@@ -221,8 +232,27 @@ fn finish_step(model: &Model, seed: u64, j: usize, t: i32, particle: &Particle, 
     let size = tfp.draw(u_occur, u_size, &normals, &mut shocks.tfp);
     shocks.disaster = carried - size;
     shocks.recovery = 0.5 * size;
+    // The migration rate's persistent part in a forced population: its innovation ξ drawn
+    // given the year's residual (§12.4), and the population then scored with ξ held.
+    let mut ev = seen.evidence;
+    let (sm, sq) = (p.migration_shock_sd, p.migration_drift_sd);
+    if sq > 0.0 {
+        let forced = model.forced_in(t).expect("an observed year");
+        for (i, e) in ev.iter_mut().enumerate() {
+            if e.population[0].is_nan() {
+                continue;
+            }
+            let [expected, _, scale] = e.population;
+            let obs = forced.errors(t, i)[0] / scale;
+            let v = sm * sm + sq * sq + obs * obs;
+            let xi = sq * (expected / scale) / v + (1.0 - sq * sq / v).sqrt() * normal(&mut r);
+            shocks.migration_drift[i] = xi;
+            e.population[1] = expected - sq * xi * scale;
+        }
+    }
+    let (levels_held, _) = level_terms(model, &p, t, &ev, false);
     let complete = condition::tfp_complete_log_density(&cov, shocks.disaster, &observed, &shocks.tfp);
-    Step { shocks, log_weight: levels + tfp.log_density, log_lik: levels + complete, scored }
+    Step { shocks, log_weight: levels + tfp.log_density, log_lik: levels_held + complete, scored }
 }
 
 /// Year t of the particles `first..first + chunk.len()`, in one batch.

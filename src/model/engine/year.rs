@@ -201,6 +201,8 @@ fn demography_and_migration(model: &Model, ws: &mut Workspace, t: i32, logs: &[f
     for (i, ((c, city), e)) in cities.enumerate() {
         let tfr = demography::tfr(p, city.tfr, decays.tfr, e);
         let survival = &ws.survival[city.mortality];
+        let drift_prev = c.migration_drift;
+        c.migration_drift = migration::drift(p, drift_prev, ws.shocks.migration_drift[i]);
         let (natural, intended, spread) = match forced.and_then(|f| f.population(t, i)) {
             // An observed population: the residual migrants, known after the demography (§11.2).
             Some(observed) => {
@@ -208,22 +210,26 @@ fn demography_and_migration(model: &Model, ws: &mut Workspace, t: i32, logs: &[f
                     fused::natural(isa, city, &mut c.cells, survival, tfr, &model.phi, &mut ws.scratch);
                 let mu = city.migrant_sums.total;
                 let n = history::migrants_to(observed, natural.population, mu);
-                // What the draw predicted: the migration equation without the year's shock.
-                let predicted = migration::intended(
+                // What the draw predicted: the migration equation without the year's shocks,
+                // the persistent part at its expectation φ_q·q(t − 1) (and at its value).
+                let trend = migration::trend(ws.calibration.m0[i], ws.inputs.offsets[i], decays.migration);
+                let wage = migration::wage_response(p, logs[i], city.rel_wage);
+                let expected = migration::intended(
                     c.population,
-                    migration::trend(ws.calibration.m0[i], ws.inputs.offsets[i], decays.migration),
-                    migration::wage_response(p, logs[i], city.rel_wage),
+                    trend + migration::drift(p, drift_prev, 0.0),
+                    wage,
                     e,
                     0.0,
                 );
-                ws.evidence[i].population =
-                    [(n - predicted) * mu, migration::shock(p, c.population, 1.0).abs() * mu];
+                let actual = migration::intended(c.population, trend + c.migration_drift, wage, e, 0.0);
+                ws.evidence[i].population = [(n - expected) * mu, (n - actual) * mu, c.population * mu];
                 (natural, n, fused::spread(city, &mut c.cells, n, &mut ws.scratch))
             }
             None => {
                 let intended = migration::intended(
                     c.population,
-                    migration::trend(ws.calibration.m0[i], ws.inputs.offsets[i], decays.migration),
+                    migration::trend(ws.calibration.m0[i], ws.inputs.offsets[i], decays.migration)
+                        + c.migration_drift,
                     migration::wage_response(p, logs[i], city.rel_wage),
                     e,
                     migration::shock(p, c.population, ws.shocks.migration[i]),
