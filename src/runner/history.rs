@@ -46,12 +46,14 @@ pub struct HistorySettings {
 }
 
 impl HistorySettings {
-    /// The defaults for a run of `draws` draws: a pool of the draws, at most 10 000, at least 200.
+    /// The defaults for a run of `draws` draws: a pool of the draws, at least 200 and at most
+    /// 4 000 (output draws beyond the pool share a particle's history and diverge after it),
+    /// two move sweeps after each resampling.
     pub fn for_draws(draws: u64) -> HistorySettings {
         HistorySettings {
-            pool: draws.clamp(200, 10_000) as usize,
+            pool: draws.clamp(200, 4_000) as usize,
             resample_below: 0.5,
-            sweeps: 3,
+            sweeps: 2,
             floor: 0.25,
         }
     }
