@@ -214,6 +214,8 @@ params! {
     depreciation: Depreciation, "δ", "fraction per year", Default::Fixed(0.096), (O(0.0), O(1.0)), (0.02, 0.2), "depreciation rates of capital stocks (China studies: 0.04–0.1)", "the standard Chinese provincial depreciation rate (Zhang Jun et al. 2004)";
     tfp_shock_sd: TfpShockSd, "σ_z", "log points", Default::Fixed(0.015), (C(0.0), N), (0.0, 0.1), "yearly TFP volatility of regions", "assumption";
     tfp_shock_correlation: TfpShockCorrelation, "ρ", "correlation", Default::Fixed(0.6), (C(0.0), C(1.0)), (0.0, 1.0), "a correlation", "assumption";
+    tfp_persistence: TfpPersistence, "φ_e", "AR(1) coefficient", Default::Fixed(0.0), (C(0.0), O(1.0)), (0.0, 0.99), "a stationary AR(1)", "docs/MODEL.md §12.4: 0 in the plan-era model; the baseline's history mode sets its own";
+    tfp_drift_sd: TfpDriftSd, "σ_e", "log points", Default::Fixed(0.0), (C(0.0), N), (0.0, 0.05), "yearly changes of a city's TFP growth of at most 5 points", "docs/MODEL.md §12.4: 0 in the plan-era model; the baseline's history mode sets its own";
     disaster_probability: DisasterProbability, "p_D", "probability per year", Default::Fixed(0.05), (C(0.0), C(1.0)), (0.0, 0.3), "region-wide downturns at most every few years", "two region-wide downturns (1989–90, 2008–09) in 1978–2018";
     migration_shock_sd: MigrationShockSd, "σ_m", "fraction of population", Default::Fixed(0.002), (C(0.0), N), (0.0, 0.02), "yearly migration noise of at most 2% of the population", "assumption";
     migration_offset_sd: MigrationOffsetSd, "σ_m0", "fraction of population per year", Default::Fixed(0.004), (C(0.0), N), (0.0, 0.03), "city trends that differ by at most 3% a year", "first-published and census-revised series differ by about this much";

@@ -136,13 +136,13 @@ pub fn observation_sd(o: &Observation) -> f64 {
 }
 
 /// A year's TFP evidence: the law of the observed cities' total shocks, its density at the
-/// observed values, the posterior of the year's disaster, and what the other cities' shocks are
-/// drawn from (docs/MODEL.md §12.2).
+/// observed values, the posterior of the year's disaster, and what the year's shocks are drawn
+/// from given the observed (docs/MODEL.md §12.2).
 #[derive(Debug, Clone)]
 pub struct TfpEvidence {
-    /// ln p(x_O): the mixture over no disaster and a disaster of size D ~ U[0.02, 0.06].
+    /// ln p(y_O): the mixture over no disaster and a disaster of size D ~ U[0.02, 0.06].
     pub log_density: f64,
-    /// P(disaster | x_O).
+    /// P(disaster | y_O).
     pub p_disaster: f64,
     /// The disaster size's posterior given one occurred: N(centre, spread²) truncated to
     /// [0.02, 0.06].
@@ -150,57 +150,64 @@ pub struct TfpEvidence {
     spread: f64,
     /// The recovery carried in from last year's disaster (d = carried − D).
     carried: f64,
-    /// Observed cities, in city order; the others are drawn.
+    /// Observed cities, in city order, and their observation variances.
     observed: Vec<usize>,
-    /// Cov(z_M, z_O)·(Σ_OO + S)⁻¹ (missing × observed) and the lower Cholesky factor of the
-    /// missing cities' conditional covariance.
-    gain: DMatrix<f64>,
-    cond_chol: DMatrix<f64>,
-    /// x_O.
-    x: DVector<f64>,
-    n: usize,
+    obs_var: Vec<f64>,
+    /// y_O: each observed city's total shock less the persistent part's expectation.
+    y: DVector<f64>,
+    /// σ_z²R (n × n) and its lower Cholesky factor.
+    cov: DMatrix<f64>,
+    cov_chol: DMatrix<f64>,
+    /// The Cholesky factor of Σ_y = σ_z²R_OO + σ_e²I + S (none without observations).
+    y_chol: Option<nalgebra::Cholesky<f64, nalgebra::Dyn>>,
+    /// σ_e, the persistent part's innovation sd.
+    drift_sd: f64,
 }
 
 /// The TFP evidence of one year (docs/MODEL.md §12.2). `cov`: σ_z²·R of all n cities (R the
 /// one-factor correlation or the region's matrix); `carried`: last year's disaster recovery;
-/// `p_d`: the disaster probability; `observed`: (city, x_i, observation variance in log points²)
-/// of the cities with a growth figure, in city order.
+/// `p_d`: the disaster probability; `drift_sd`: σ_e of TFP growth's persistent part;
+/// `observed`: (city, y_i, observation variance in log points²) of the cities with a growth
+/// figure, in city order, y_i = x_i − φ_e·e_i(t − 1) the total shock less the persistent
+/// part's expectation. Then y_O = d + z_O + σ_e·ν_O + error, d = carried − D.
 pub fn tfp_evidence(
     cov: &DMatrix<f64>,
     carried: f64,
     p_d: f64,
+    drift_sd: f64,
     observed: &[(usize, f64, f64)],
 ) -> TfpEvidence {
     let n = cov.nrows();
     let o: Vec<usize> = observed.iter().map(|o| o.0).collect();
-    let m: Vec<usize> = (0..n).filter(|i| !o.contains(i)).collect();
-    let x = DVector::from_iterator(o.len(), observed.iter().map(|o| o.1));
-    let mut s_oo = DMatrix::from_fn(o.len(), o.len(), |a, b| cov[(o[a], o[b])]);
-    for (a, ob) in observed.iter().enumerate() {
-        s_oo[(a, a)] += ob.2;
-    }
-    let s_mo = DMatrix::from_fn(m.len(), o.len(), |a, b| cov[(m[a], o[b])]);
-    let s_mm = DMatrix::from_fn(m.len(), m.len(), |a, b| cov[(m[a], m[b])]);
+    let y = DVector::from_iterator(o.len(), observed.iter().map(|o| o.1));
+    let obs_var: Vec<f64> = observed.iter().map(|o| o.2).collect();
+    let cov_chol = cov.clone().cholesky().map(|c| c.l()).unwrap_or_else(|| DMatrix::zeros(n, n));
     let (lo, hi) = DISASTER;
+    let mut e = TfpEvidence {
+        log_density: 0.0,
+        p_disaster: p_d,
+        centre: 0.5 * (lo + hi),
+        spread: f64::INFINITY,
+        carried,
+        observed: o.clone(),
+        obs_var,
+        y,
+        cov: cov.clone(),
+        cov_chol,
+        y_chol: None,
+        drift_sd,
+    };
     if o.is_empty() {
-        let cond_chol = s_mm.clone().cholesky().map(|c| c.l()).unwrap_or_else(|| DMatrix::zeros(n, n));
-        return TfpEvidence {
-            log_density: 0.0,
-            p_disaster: p_d,
-            centre: 0.5 * (lo + hi),
-            spread: f64::INFINITY,
-            carried,
-            observed: o,
-            gain: DMatrix::zeros(m.len(), 0),
-            cond_chol,
-            x,
-            n,
-        };
+        return e;
     }
-    let chol = s_oo.clone().cholesky().expect("σ_z²R + S is positive definite");
+    let mut s_y = DMatrix::from_fn(o.len(), o.len(), |a, b| cov[(o[a], o[b])]);
+    for (a, ob) in observed.iter().enumerate() {
+        s_y[(a, a)] += ob.2 + drift_sd * drift_sd;
+    }
+    let chol = s_y.cholesky().expect("σ_z²R + σ_e²I + S is positive definite");
     let k = o.len() as f64;
     let log_det: f64 = 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
-    let r0 = x.add_scalar(-carried);
+    let r0 = e.y.add_scalar(-carried);
     let ones = DVector::from_element(o.len(), 1.0);
     let inv_r0 = chol.solve(&r0);
     let inv_1 = chol.solve(&ones);
@@ -208,26 +215,20 @@ pub fn tfp_evidence(
     let s = ones.dot(&inv_r0);
     let h = ones.dot(&inv_1);
     let log_none = -0.5 * (q0 + log_det) - k * LN_SQRT_2PI;
-    // ∫ φ(x; carried − D, Σ) dD/(hi − lo): Q(D) = Q0 + 2Ds + D²h, a Gaussian in D around −s/h.
-    let centre = -s / h;
-    let spread = 1.0 / h.sqrt();
-    let log_mass = log_normal_mass((lo - centre) / spread, (hi - centre) / spread);
+    // ∫ φ(y; carried − D, Σ_y) dD/(hi − lo): Q(D) = Q0 + 2Ds + D²h, a Gaussian in D around −s/h.
+    e.centre = -s / h;
+    e.spread = 1.0 / h.sqrt();
+    let log_mass = log_normal_mass((lo - e.centre) / e.spread, (hi - e.centre) / e.spread);
     let log_some = log_none
         + 0.5 * s * s / h
-        + (spread * (2.0 * std::f64::consts::PI).sqrt() / (hi - lo)).ln()
+        + (e.spread * (2.0 * std::f64::consts::PI).sqrt() / (hi - lo)).ln()
         + log_mass;
     let (a, b) = ((1.0 - p_d).ln() + log_none, p_d.ln() + log_some);
     let top = a.max(b);
-    let log_density = top + ((a - top).exp() + (b - top).exp()).ln();
-    let p_disaster = if b == f64::NEG_INFINITY { 0.0 } else { (b - log_density).exp() };
-    let gain = &s_mo * chol.inverse();
-    let cond = &s_mm - &gain * s_mo.transpose();
-    let cond_chol = if m.is_empty() {
-        DMatrix::zeros(0, 0)
-    } else {
-        cond.clone().cholesky().map(|c| c.l()).unwrap_or_else(|| DMatrix::zeros(m.len(), m.len()))
-    };
-    TfpEvidence { log_density, p_disaster, centre, spread, carried, observed: o, gain, cond_chol, x, n }
+    e.log_density = top + ((a - top).exp() + (b - top).exp()).ln();
+    e.p_disaster = if b == f64::NEG_INFINITY { 0.0 } else { (b - e.log_density).exp() };
+    e.y_chol = Some(chol);
+    e
 }
 
 /// ln(Φ(b) − Φ(a)) for a < b, accurate in either tail.
@@ -238,12 +239,21 @@ fn log_normal_mass(a: f64, b: f64) -> f64 {
 }
 
 impl TfpEvidence {
-    /// The year's disaster D (0 when none) and every city's TFP shock z_i into `z`: a disaster
-    /// with its posterior probability (`u_occur` uniform), its size by the inverse of its
-    /// truncated-normal posterior (`u_size`); for the cities without a growth figure,
-    /// z_M = Cov(z_M, z_O)(Σ_OO + S)⁻¹(x_O − d) + L·ε_M (`normals`, one per city, the missing
-    /// cities' in city order); an observed city's z_i is x_i − d (its growth is forced anyway).
-    pub fn draw(&self, u_occur: f64, u_size: f64, normals: &[f64], z: &mut [f64]) -> f64 {
+    /// Normals [`TfpEvidence::draw`] takes: n for z, n for ν, one per observed city for its
+    /// error.
+    pub fn normals_needed(&self) -> usize {
+        2 * self.cov.nrows() + self.observed.len()
+    }
+
+    /// The year's disaster D (0 when none), every city's TFP shock z_i into `z` and the
+    /// persistent part's innovation ν_i into `nu`, from their law given y_O: a disaster with its
+    /// posterior probability (`u_occur` uniform), its size by the inverse of its truncated-normal
+    /// posterior (`u_size`); then (z, ν) by Matheron's rule — a draw from the prior
+    /// (z = L·ε, ν, the errors; `normals`) moved by Cov(·, y)Σ_y⁻¹(y − d − its own y) — which
+    /// is exact for a Gaussian and needs no factor of the conditional covariance (Journel &
+    /// Huijbregts 1978; Wilson et al. 2020).
+    pub fn draw(&self, u_occur: f64, u_size: f64, normals: &[f64], z: &mut [f64], nu: &mut [f64]) -> f64 {
+        let n = self.cov.nrows();
         let (lo, hi) = DISASTER;
         let size = if u_occur >= self.p_disaster {
             0.0
@@ -253,28 +263,45 @@ impl TfpEvidence {
             truncated_normal(self.centre, self.spread, lo, hi, u_size)
         };
         let d = self.carried - size;
-        let mean = &self.gain * self.x.add_scalar(-d);
-        let m: Vec<usize> = (0..self.n).filter(|i| !self.observed.contains(i)).collect();
-        let eps = DVector::from_iterator(m.len(), m.iter().take(normals.len()).map(|&i| normals[i]));
-        let draw = mean + &self.cond_chol * eps;
-        for (a, &i) in m.iter().enumerate() {
-            z[i] = draw[a];
+        let z_prior = &self.cov_chol * DVector::from_column_slice(&normals[..n]);
+        for i in 0..n {
+            z[i] = z_prior[i];
+            nu[i] = normals[n + i];
+        }
+        let Some(chol) = &self.y_chol else { return size };
+        let k = self.observed.len();
+        let own = DVector::from_fn(k, |a, _| {
+            let i = self.observed[a];
+            z_prior[i] + self.drift_sd * normals[n + i] + self.obs_var[a].sqrt() * normals[2 * n + a]
+        });
+        let alpha = chol.solve(&(self.y.add_scalar(-d) - own));
+        for (i, zi) in z.iter_mut().enumerate() {
+            *zi += (0..k).map(|a| self.cov[(i, self.observed[a])] * alpha[a]).sum::<f64>();
         }
         for (a, &i) in self.observed.iter().enumerate() {
-            z[i] = self.x[a] - d;
+            nu[i] += self.drift_sd * alpha[a];
         }
         size
     }
 
-    /// The conditional mean of the missing cities' shocks given a disaster of `size` (tests and
-    /// docs).
-    pub fn missing_mean(&self, size: f64) -> DVector<f64> {
-        &self.gain * self.x.add_scalar(-(self.carried - size))
+    /// The mean of every city's z given a disaster of `size` (tests and docs):
+    /// Cov(z, y_O)·Σ_y⁻¹·(y_O − d).
+    pub fn z_mean(&self, size: f64) -> DVector<f64> {
+        let n = self.cov.nrows();
+        let Some(chol) = &self.y_chol else { return DVector::zeros(n) };
+        let alpha = chol.solve(&self.y.add_scalar(-(self.carried - size)));
+        DVector::from_fn(n, |i, _| {
+            (0..self.observed.len()).map(|a| self.cov[(i, self.observed[a])] * alpha[a]).sum()
+        })
     }
 
-    /// The missing cities' conditional covariance (tests and docs).
-    pub fn missing_cov(&self) -> DMatrix<f64> {
-        &self.cond_chol * self.cond_chol.transpose()
+    /// The covariance of every city's z given the observations (tests and docs):
+    /// σ_z²R − Cov(z, y_O)·Σ_y⁻¹·Cov(y_O, z).
+    pub fn z_cov(&self) -> DMatrix<f64> {
+        let n = self.cov.nrows();
+        let Some(chol) = &self.y_chol else { return self.cov.clone() };
+        let c = DMatrix::from_fn(n, self.observed.len(), |i, a| self.cov[(i, self.observed[a])]);
+        &self.cov - &c * chol.solve(&c.transpose())
     }
 }
 
@@ -429,7 +456,7 @@ mod tests {
     #[test]
     fn without_disasters_the_density_is_the_one_factor_normal() {
         let (cov, obs) = example();
-        let e = tfp_evidence(&cov, 0.01, 0.0, &obs);
+        let e = tfp_evidence(&cov, 0.01, 0.0, 0.0, &obs);
         let x: Vec<f64> = obs.iter().map(|o| o.1).collect();
         let v: Vec<f64> = obs.iter().map(|o| o.2).collect();
         let want = one_factor_log_pdf(&x, 0.01, 0.015, 0.6, &v);
@@ -443,7 +470,7 @@ mod tests {
         let x: Vec<f64> = obs.iter().map(|o| o.1).collect();
         let v: Vec<f64> = obs.iter().map(|o| o.2).collect();
         for (carried, p) in [(0.0, 0.05), (0.015, 0.3), (0.0, 0.9)] {
-            let e = tfp_evidence(&cov, carried, p, &obs);
+            let e = tfp_evidence(&cov, carried, p, 0.0, &obs);
             // Simpson's rule over D in [0.02, 0.06], 2000 intervals.
             let (lo, hi, steps) = (0.02, 0.06, 2000);
             let h = (hi - lo) / steps as f64;
@@ -477,7 +504,7 @@ mod tests {
             let size = 0.02 + 0.04 * rng.random::<f64>();
             let d = if occur < p { -size } else { 0.0 };
             let obs: Vec<(usize, f64, f64)> = [0, 1, 4].iter().map(|&i| (i, z[i] + d, 0.0)).collect();
-            sum += tfp_evidence(&cov, 0.0, p, &obs).p_disaster;
+            sum += tfp_evidence(&cov, 0.0, p, 0.0, &obs).p_disaster;
         }
         let mean = sum / draws as f64;
         // The posterior is in [0, 1]; its mean's sd is below 0.5/√draws.
@@ -486,34 +513,76 @@ mod tests {
 
     #[test]
     fn missing_cities_are_drawn_from_the_one_factor_conditional() {
-        // Without observation error and disaster: c | x_O ~ N(m, 1/q), q = 1 + β²Σ1/a,
-        // m = βΣ(x_i − d)/a / q; z_M = βc + √(σ²(1 − ρ))ε.
+        // Without observation error, persistent part and disaster: c | x_O ~ N(m, 1/q),
+        // q = 1 + β²Σ1/a, m = βΣ(x_i − d)/a / q; z_M = βc + √(σ²(1 − ρ))ε.
         let (sd, rho, carried) = (0.015, 0.6, 0.004);
         let cov = shock_cov(5, sd, rho, None);
         let obs = vec![(1, 0.021, 0.0), (3, -0.012, 0.0)];
-        let e = tfp_evidence(&cov, carried, 0.0, &obs);
+        let e = tfp_evidence(&cov, carried, 0.0, 0.0, &obs);
         let beta = sd * rho.sqrt();
         let a = sd * sd * (1.0 - rho);
         let q = 1.0 + beta * beta * 2.0 / a;
         let m = beta * obs.iter().map(|o| (o.1 - carried) / a).sum::<f64>() / q;
-        let mean = e.missing_mean(0.0);
-        let cov_m = e.missing_cov();
-        for k in 0..3 {
-            assert!((mean[k] - beta * m).abs() < 1e-14);
-            for l in 0..3 {
+        let (mean, cov_z) = (e.z_mean(0.0), e.z_cov());
+        let missing = [0, 2, 4];
+        for (k, &i) in missing.iter().enumerate() {
+            assert!((mean[i] - beta * m).abs() < 1e-14);
+            for (l, &j) in missing.iter().enumerate() {
                 let want = beta * beta / q + if k == l { a } else { 0.0 };
-                assert!((cov_m[(k, l)] - want).abs() < 1e-14, "{k},{l}");
+                assert!((cov_z[(i, j)] - want).abs() < 1e-14, "{i},{j}");
             }
         }
-        // A draw puts the observed cities at x_i − d and the missing at mean + L·ε.
-        let mut z = [0.0; 5];
-        let size = e.draw(0.5, 0.5, &[0.3, 9.0, -1.2, 9.0, 0.7], &mut z);
-        assert_eq!(size, 0.0);
-        assert!((z[1] - (0.021 - carried)).abs() < 1e-15 && (z[3] - (-0.012 - carried)).abs() < 1e-15);
-        let l = cov_m.cholesky().unwrap().l();
-        let want = mean + l * DVector::from_vec(vec![0.3, -1.2, 0.7]);
-        for (k, i) in [0, 2, 4].into_iter().enumerate() {
-            assert!((z[i] - want[k]).abs() < 1e-14);
+        // Matheron's rule: the draws meet the observations exactly and have that mean and
+        // covariance (20 000 draws: within 4 standard errors).
+        use crate::model::shocks::normal;
+        let mut rng = crate::rng::stream(3, crate::rng::purpose("test.matheron"), 0);
+        let draws = 20_000;
+        let (mut sum, mut sum2) = ([0.0; 5], [[0.0; 5]; 5]);
+        for _ in 0..draws {
+            let normals: Vec<f64> = (0..e.normals_needed()).map(|_| normal(&mut rng)).collect();
+            let (mut z, mut nu) = ([0.0; 5], [0.0; 5]);
+            assert_eq!(e.draw(0.5, 0.5, &normals, &mut z, &mut nu), 0.0);
+            assert!((z[1] - (0.021 - carried)).abs() < 1e-15 && (z[3] - (-0.012 - carried)).abs() < 1e-15);
+            for i in 0..5 {
+                sum[i] += z[i];
+                for j in 0..5 {
+                    sum2[i][j] += z[i] * z[j];
+                }
+            }
+        }
+        let n = draws as f64;
+        for &i in &missing {
+            let mu = sum[i] / n;
+            let se = (cov_z[(i, i)] / n).sqrt();
+            assert!((mu - mean[i]).abs() < 4.0 * se, "mean {i}: {mu} vs {}", mean[i]);
+            for &j in &missing {
+                let c = sum2[i][j] / n - mu * sum[j] / n;
+                let se = ((cov_z[(i, i)] * cov_z[(j, j)] + cov_z[(i, j)].powi(2)) / n).sqrt();
+                assert!((c - cov_z[(i, j)]).abs() < 4.0 * se, "cov {i},{j}: {c} vs {}", cov_z[(i, j)]);
+            }
+        }
+    }
+
+    #[test]
+    fn with_a_persistent_part_the_observed_total_is_split_and_met() {
+        // y_O = d + z_O + σ_e·ν_O: the draw meets it for every observed city (no error); the
+        // innovations of the missing cities are their own normals; the density is the one-factor
+        // normal with σ_e² added on the diagonal.
+        let cov = shock_cov(5, 0.015, 0.6, None);
+        let obs = vec![(0, 0.01, 0.0), (2, -0.02, 0.0), (4, 0.005, 0.0)];
+        let e = tfp_evidence(&cov, 0.0, 0.0, 0.01, &obs);
+        let x: Vec<f64> = obs.iter().map(|o| o.1).collect();
+        let want = one_factor_log_pdf(&x, 0.0, 0.015, 0.6, &[1e-4; 3]);
+        assert!((e.log_density - want).abs() < 1e-12);
+        let normals: Vec<f64> =
+            (0..e.normals_needed()).map(|k| ((k * 7919) % 13) as f64 / 6.0 - 1.0).collect();
+        let (mut z, mut nu) = ([0.0; 5], [0.0; 5]);
+        e.draw(0.9, 0.5, &normals, &mut z, &mut nu);
+        for &(i, y, _) in &obs {
+            assert!((z[i] + 0.01 * nu[i] - y).abs() < 1e-15, "city {i}");
+        }
+        for i in [1, 3] {
+            assert_eq!(nu[i], normals[5 + i]);
         }
     }
 
@@ -522,13 +591,13 @@ mod tests {
         let cov = shock_cov(5, 0.015, 0.6, None);
         // A region-wide fall of about 4%: a disaster is likely and its size near 0.04.
         let obs: Vec<(usize, f64, f64)> = (0..5).map(|i| (i, -0.04 + 0.002 * i as f64, 1e-6)).collect();
-        let e = tfp_evidence(&cov, 0.0, 0.05, &obs);
+        let e = tfp_evidence(&cov, 0.0, 0.05, 0.0, &obs);
         assert!(e.p_disaster > 0.5, "{}", e.p_disaster);
         let mut z = [0.0; 5];
         let mut last = 0.0;
         for k in 1..100 {
             let u = k as f64 / 100.0;
-            let size = e.draw(0.0, u, &[0.0; 5], &mut z);
+            let size = e.draw(0.0, u, &[0.0; 15], &mut z, &mut [0.0; 5]);
             assert!((0.02..=0.06).contains(&size) && size > last, "u {u}: {size}");
             last = size;
             // The CDF of the truncated normal at the drawn size is u.
@@ -538,7 +607,7 @@ mod tests {
             assert!((cdf - u).abs() < 1e-9, "u {u}: cdf {cdf}");
         }
         // No disaster when u_occur is above the posterior.
-        assert_eq!(e.draw(0.999_999, 0.5, &[0.0; 5], &mut z), 0.0);
+        assert_eq!(e.draw(0.999_999, 0.5, &[0.0; 15], &mut z, &mut [0.0; 5]), 0.0);
     }
 
     #[test]

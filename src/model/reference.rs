@@ -187,7 +187,9 @@ fn year(
         // 8 TFP
         let growth = tfp::growth(p, d.calibration.gamma0[i], decays.tfp);
         let access_change = tfp::access_change(model, access[i], aggregates.access_change);
-        let common = tfp::common_growth(p, growth, access_change, shocks.tfp[i], shocks.disaster);
+        c.tfp_drift = tfp::drift(p, prev.tfp_drift, shocks.tfp_drift[i]);
+        let common =
+            tfp::common_growth(p, growth, access_change, shocks.tfp[i] + c.tfp_drift, shocks.disaster);
         tfp::advance(&mut c.ln_tfp, common, &gains[i], e);
         // 9 output (the parks' after every city: `levers::parks::output`)
         let exp: [f64; 3] = std::array::from_fn(|s| {

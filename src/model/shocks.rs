@@ -49,6 +49,8 @@ impl ShockStreams<crate::rng::Stream> {
 pub struct YearShocks {
     /// z_i(t), the TFP shock of each city.
     pub tfp: Vec<f64>,
+    /// ν_i(t), the innovation of TFP growth's persistent part (docs/MODEL.md §12.4).
+    pub tfp_drift: Vec<f64>,
     /// d(t): this year's disaster (negative) and last year's recovery.
     pub disaster: f64,
     /// The recovery d(t + 1) gets: half of this year's disaster.
@@ -67,6 +69,7 @@ impl YearShocks {
     /// Take `other`'s values (the same model: no allocation).
     pub fn copy_from(&mut self, other: &YearShocks) {
         self.tfp.copy_from_slice(&other.tfp);
+        self.tfp_drift.copy_from_slice(&other.tfp_drift);
         self.migration.copy_from_slice(&other.migration);
         self.migration_drift.copy_from_slice(&other.migration_drift);
         self.urbanization.copy_from_slice(&other.urbanization);
@@ -78,6 +81,7 @@ impl YearShocks {
         let n = model.n;
         YearShocks {
             tfp: vec![0.0; n],
+            tfp_drift: vec![0.0; n],
             migration: vec![0.0; n],
             migration_drift: vec![0.0; n],
             urbanization: vec![0.0; n],
@@ -117,6 +121,13 @@ pub fn draw<R: rand::Rng>(model: &Model, p: &Params, s: &mut ShockStreams<R>, y:
                 }
                 y.tfp[i] = sz * acc;
             }
+        }
+    }
+    // TFP growth's persistent part, when the scenario has one (§12.4): one normal per city after
+    // the year's z's (nothing read otherwise).
+    if p.tfp_drift_sd > 0.0 {
+        for e in y.tfp_drift.iter_mut() {
+            *e = normal(&mut s.tfp);
         }
     }
     let occur: f64 = s.disaster.random();

@@ -35,8 +35,15 @@ pub fn access_change(model: &Model, change: f64, mean: f64) -> f64 {
     }
 }
 
+/// e_i(t) = φ_e·e_i(t − 1) + σ_e·ν_i(t): the persistent part of TFP growth (docs/MODEL.md §12.4;
+/// 0 when σ_e = 0, as in the plan-era model). It adds to the year's shock z_i(t).
+#[inline]
+pub fn drift(p: &Params, previous: f64, nu: f64) -> f64 {
+    p.tfp_persistence * previous + p.tfp_drift_sd * nu
+}
+
 /// The part of year t's TFP growth common to a city's sectors:
-/// γ_i(t) + ε_MA·Δ ln MA_i(t) + z_i(t) + d(t).
+/// γ_i(t) + ε_MA·Δ ln MA_i(t) + (z_i(t) + e_i(t)) + d(t).
 #[inline]
 pub fn common_growth(p: &Params, growth: f64, access_change: f64, shock: f64, disaster: f64) -> f64 {
     growth + p.market_access_elasticity * access_change + shock + disaster

@@ -61,9 +61,11 @@ impl HistorySettings {
 
 /// Parameters a move leaves alone: those of the shocks' laws (the fixed shocks of the observed
 /// years were drawn under them).
-const SHOCK_LAWS: [&str; 10] = [
+const SHOCK_LAWS: [&str; 12] = [
     "tfp_shock_sd",
     "tfp_shock_correlation",
+    "tfp_persistence",
+    "tfp_drift_sd",
     "disaster_probability",
     "migration_shock_sd",
     "migration_offset_sd",
@@ -110,8 +112,16 @@ struct Step {
     scored: usize,
 }
 
-/// The observed cities' (city, x_i, variance) of a year from its evidence.
-fn tfp_observed(model: &Model, t: i32, ev: &[Evidence]) -> Vec<(usize, f64, f64)> {
+/// The observed cities' (city, y_i, variance) of a year from its evidence: y_i the total shock
+/// less TFP growth's persistent part — at its expectation φ_e·e_i(t − 1) (`nu` None: the
+/// weights), or at its value with the innovations `nu` held (a move's complete data).
+fn tfp_observed(
+    model: &Model,
+    p: &Params,
+    t: i32,
+    ev: &[Evidence],
+    nu: Option<&[f64]>,
+) -> Vec<(usize, f64, f64)> {
     let forced = model.forced_in(t).expect("an observed year");
     ev.iter()
         .enumerate()
@@ -120,7 +130,8 @@ fn tfp_observed(model: &Model, t: i32, ev: &[Evidence]) -> Vec<(usize, f64, f64)
             let g = forced.growth(t, i).expect("forced growth");
             // The error of ln(1 + g): sd_g/(1 + g).
             let sd = forced.errors(t, i)[2] / (1.0 + g);
-            (i, e.tfp_total, sd * sd)
+            let held = nu.map_or(0.0, |nu| p.tfp_drift_sd * nu[i]);
+            (i, e.tfp_total - p.tfp_persistence * e.tfp_drift_prev - held, sd * sd)
         })
         .collect()
 }
@@ -200,8 +211,9 @@ fn run_plans(
         }
         if complete {
             let (levels, _) = level_terms(model, &plans[d].inputs.params, v.year, &s.evidence, false);
-            let observed = tfp_observed(model, v.year, &s.evidence);
             let y = v.shocks();
+            let observed =
+                tfp_observed(model, &plans[d].inputs.params, v.year, &s.evidence, Some(&y.tfp_drift));
             s.log_lik +=
                 levels + condition::tfp_complete_log_density(&covs[d], y.disaster, &observed, &y.tfp);
         }
@@ -224,14 +236,19 @@ fn finish_step(model: &Model, seed: u64, j: usize, t: i32, particle: &Particle, 
     let p = particle.inputs.params;
     let carried = particle.shocks.last().map_or(0.0, |s| s.recovery);
     let (levels, mut scored) = level_terms(model, &p, t, ev, true);
-    let observed = tfp_observed(model, t, ev);
+    let observed = tfp_observed(model, &p, t, ev, None);
     scored += observed.len();
     let cov = shock_cov(model, &p);
-    let tfp: TfpEvidence = condition::tfp_evidence(&cov, carried, p.disaster_probability, &observed);
+    let tfp: TfpEvidence =
+        condition::tfp_evidence(&cov, carried, p.disaster_probability, p.tfp_drift_sd, &observed);
     let mut r = stream(seed, purpose(&format!("history.{t}.condition")), j as u64);
     let (u_occur, u_size): (f64, f64) = (r.random(), r.random());
-    let normals: Vec<f64> = (0..model.n).map(|_| normal(&mut r)).collect();
-    let size = tfp.draw(u_occur, u_size, &normals, &mut shocks.tfp);
+    let normals: Vec<f64> = (0..tfp.normals_needed()).map(|_| normal(&mut r)).collect();
+    let size = tfp.draw(u_occur, u_size, &normals, &mut shocks.tfp, &mut shocks.tfp_drift);
+    if p.tfp_drift_sd == 0.0 {
+        // Nothing persistent: the innovations stay as the year took them (none).
+        shocks.tfp_drift.fill(0.0);
+    }
     shocks.disaster = carried - size;
     shocks.recovery = 0.5 * size;
     // The migration rate's persistent part in a forced population: its innovation ξ drawn
@@ -253,7 +270,8 @@ fn finish_step(model: &Model, seed: u64, j: usize, t: i32, particle: &Particle, 
         }
     }
     let (levels_held, _) = level_terms(model, &p, t, &ev, false);
-    let complete = condition::tfp_complete_log_density(&cov, shocks.disaster, &observed, &shocks.tfp);
+    let held = tfp_observed(model, &p, t, &ev, Some(&shocks.tfp_drift));
+    let complete = condition::tfp_complete_log_density(&cov, shocks.disaster, &held, &shocks.tfp);
     Step { shocks, log_weight: levels + tfp.log_density, log_lik: levels_held + complete, scored }
 }
 

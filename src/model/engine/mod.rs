@@ -101,14 +101,21 @@ pub struct Evidence {
     /// Urbanization rate (a fraction): observed − predicted, linearised at the observation, and
     /// the shock's sd on that scale, σ_u·du/dζ.
     pub urbanization: [f64; 2],
-    /// Real growth: the total TFP shock z_i + d that gives the observed growth (log points).
+    /// Real growth: the total TFP shock z_i + e_i(t) + d that gives the observed growth (log
+    /// points).
     pub tfp_total: f64,
+    /// TFP growth's persistent part e_i(t − 1) before the year.
+    pub tfp_drift_prev: f64,
 }
 
 impl Evidence {
     /// Nothing forced.
-    pub const NONE: Evidence =
-        Evidence { population: [f64::NAN; 3], urbanization: [f64::NAN; 2], tfp_total: f64::NAN };
+    pub const NONE: Evidence = Evidence {
+        population: [f64::NAN; 3],
+        urbanization: [f64::NAN; 2],
+        tfp_total: f64::NAN,
+        tfp_drift_prev: f64::NAN,
+    };
 }
 
 /// Where a planned draw's shocks after its given years come from: stream `number` of

@@ -329,7 +329,12 @@ fn factors(model: &Model, ws: &mut Workspace, t: i32, neg_exp: &[f64], logs: &[f
         // 8 TFP
         let growth = tfp::growth(p, ws.calibration.gamma0[i], decays.tfp);
         let access_change = tfp::access_change(model, access[i], ws.aggregates.access_change);
-        let common = tfp::common_growth(p, growth, access_change, ws.shocks.tfp[i], ws.shocks.disaster);
+        if forced.is_some_and(|f| f.growth(t, i).is_some()) {
+            ws.evidence[i].tfp_drift_prev = c.tfp_drift;
+        }
+        c.tfp_drift = tfp::drift(p, c.tfp_drift, ws.shocks.tfp_drift[i]);
+        let common =
+            tfp::common_growth(p, growth, access_change, ws.shocks.tfp[i] + c.tfp_drift, ws.shocks.disaster);
         tfp::advance(&mut c.ln_tfp, common, &ws.gains[i], e);
         // 9 output, once the logs of every city's capital and labour are taken
         args[6 * i..6 * i + 3].copy_from_slice(&c.capital);
@@ -371,7 +376,7 @@ fn end(model: &Model, ws: &mut Workspace, t: i32, exp: &[f64]) {
         if let Some(growth) = forced.and_then(|f| f.growth(t, i)) {
             // The total shock that gives the observed growth: the draw's, times the factor.
             let factor = (1.0 + growth) * c.gdp_prev / c.gdp;
-            ws.evidence[i].tfp_total = ws.shocks.tfp[i] + ws.shocks.disaster + factor.ln();
+            ws.evidence[i].tfp_total = ws.shocks.tfp[i] + c.tfp_drift + ws.shocks.disaster + factor.ln();
             c.gdp = history::force_growth(growth, c.gdp_prev, c.gdp, &mut c.output, &mut c.ln_tfp);
         }
     }
