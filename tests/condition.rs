@@ -6,14 +6,19 @@ mod common;
 
 use common::*;
 
-/// The baseline with `[history] condition = true`.
-fn conditioned(d: &std::path::Path) -> String {
+/// The baseline (`[history] condition = true`).
+fn conditioned(_: &std::path::Path) -> String {
+    root().join("scenarios/baseline.toml").to_str().unwrap().to_string()
+}
+
+/// The baseline forced through the observed years but not conditioned (part 1).
+fn forced_only(d: &std::path::Path) -> String {
     let base = root().join("scenarios/baseline.toml");
     let text = format!(
-        "[scenario]\nname = \"conditioned\"\nextends = \"{}\"\n[history]\ncondition = true\n",
+        "[scenario]\nname = \"forced\"\nextends = \"{}\"\n[history]\ncondition = false\n",
         base.display()
     );
-    write_scenario(d, "conditioned.toml", &text).to_str().unwrap().to_string()
+    write_scenario(d, "forced.toml", &text).to_str().unwrap().to_string()
 }
 
 #[test]
@@ -49,19 +54,8 @@ fn a_conditioned_run_is_the_same_on_one_thread_and_two_and_in_parts() {
     assert!(!got.is_empty());
     assert_eq!(pick, got, "draws 150..230 of the full run");
     // Conditioning moved the numbers: the unconditioned baseline's draws differ.
-    let o = minxinan(
-        d,
-        &[
-            "run",
-            root().join("scenarios/baseline.toml").to_str().unwrap(),
-            "--draws",
-            "400",
-            "--out",
-            "forced",
-            "--quiet",
-            save,
-        ],
-    );
+    let f = forced_only(d);
+    let o = minxinan(d, &["run", &f, "--draws", "400", "--out", "forced", "--quiet", save]);
     assert!(o.status.success());
     assert_ne!(std::fs::read(d.join("forced/draws.csv")).unwrap(), full.as_bytes());
 }

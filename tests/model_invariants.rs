@@ -192,7 +192,7 @@ fn scenarios_that_share_a_parameter_share_its_draws() {
     // Fixing one parameter must not move the draws of any other (named streams).
     let (_, _, a) = model_of(&baseline_text());
     let (_, _, b) =
-        model_of(&format!("{}\n[parameters]\nmarket_access_elasticity = 0.05\n", baseline_text()));
+        model_of(&baseline_text().replace("[parameters]", "[parameters]\nmarket_access_elasticity = 0.05"));
     let params = |m: &minxinan::Model, draw: u64| {
         let mut ws = Workspace::new(m);
         let mut out = vec![0.0; m.layout.len()];

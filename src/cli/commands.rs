@@ -244,6 +244,7 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         git_commit: (!commit.is_empty()).then_some(commit),
         seed,
         history: model.history.as_ref(),
+        conditioned: model.conditioned.as_deref(),
     };
     put("manifest.json", output::manifest_json(&scenario, region, &summary, &info), false)?;
     finish(staging, &files, &a.common)?;
@@ -459,6 +460,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
                 git_commit: (!commit.is_empty()).then_some(commit),
                 seed,
                 history: models[k].history.as_ref(),
+                conditioned: models[k].conditioned.as_deref(),
             };
             (&scenarios[k], &stats[k], info)
         })
@@ -498,6 +500,17 @@ fn condition_models(
     let settings = runner::history::HistorySettings::for_draws(draws);
     for m in models.iter_mut().filter(|m| m.conditioning().is_some()) {
         let c = pool.install(|| runner::history::condition(m, seed, &settings, &super::interrupted))?;
+        if !quiet {
+            let ess: Vec<String> = c.years.iter().map(|y| format!("{} {:.0}", y.year, y.ess)).collect();
+            let distinct = c.years.last().map_or(c.particles.len(), |y| y.distinct);
+            eprintln!(
+                "history: conditioned on {} observed years, pool {}; effective sample size by year: {}; {} distinct after the moves",
+                c.years.len(),
+                c.particles.len(),
+                ess.join(", "),
+                distinct
+            );
+        }
         for w in &c.warnings {
             if !quiet {
                 eprintln!("warning: {w}");
@@ -625,6 +638,7 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
                 git_commit: (!commit.is_empty()).then_some(commit),
                 seed,
                 history: models[k].history.as_ref(),
+                conditioned: models[k].conditioned.as_deref(),
             };
             (s, &stats[k], info)
         })

@@ -407,6 +407,8 @@ pub struct RunInfo<'a> {
     pub seed: u64,
     /// History mode as the model used it, when on.
     pub history: Option<&'a crate::model::ModelHistory>,
+    /// The history pass, when the draws were conditioned (docs/MODEL.md §12).
+    pub conditioned: Option<&'a crate::model::condition::Conditioned>,
 }
 
 /// `manifest.json` of a run.
@@ -526,7 +528,7 @@ fn manifest_value(
         "parameters": params,
         "diagnostics": diags,
         "extends": scenario.chain.iter().skip(1).collect::<Vec<_>>(),
-        "history": history_value(scenario, region, info.history),
+        "history": history_value(scenario, region, info.history, info.conditioned),
         "warnings": {
             "levers": scenario.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "plausibility": scenario.plausibility.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -546,6 +548,7 @@ fn history_value(
     scenario: &Scenario,
     region: &Region,
     model: Option<&crate::model::ModelHistory>,
+    conditioned: Option<&crate::model::condition::Conditioned>,
 ) -> serde_json::Value {
     use serde_json::json;
     let (Some(h), Some(m)) = (&scenario.history, model) else { return serde_json::Value::Null };
@@ -610,6 +613,48 @@ fn history_value(
         "not_restated": "the calibration's references (2016–2018 growth of GDP, population and urbanization, first-release basis: rates, comparable across bases) and the market-access masses (first-release GDP; only their ratios enter)",
         "levers_moved": h.moved,
         "projects": projects,
+        "conditioning": conditioning_value(conditioned),
+    })
+}
+
+/// The history pass's diagnostics (docs/MODEL.md §12.5): per observed year the values scored,
+/// Kish's effective sample size, the heaviest 1 %'s weight, resampling and moves; each moved
+/// quantity's prior and posterior; warnings. Null when the draws were not conditioned.
+pub fn conditioning_value(c: Option<&crate::model::condition::Conditioned>) -> serde_json::Value {
+    use serde_json::json;
+    let Some(c) = c else { return serde_json::Value::Null };
+    let r = |x: f64| (x * 1e4).round() / 1e4;
+    let years: Vec<_> = c
+        .years
+        .iter()
+        .map(|y| {
+            json!({
+                "year": y.year,
+                "values_scored": y.observed,
+                "ess": r(y.ess),
+                "top1_weight_share": r(y.top1_share),
+                "resampled": y.resampled,
+                "move_sweeps": y.moves,
+                "acceptance": r(y.acceptance),
+                "distinct_after_moves": y.distinct,
+                "log_evidence": r(y.log_evidence),
+            })
+        })
+        .collect();
+    let posterior: Vec<_> = c
+        .posterior
+        .iter()
+        .map(|p| {
+            let six = |x: f64| (x * 1e6).round() / 1e6;
+            json!({ "name": p.name, "prior_p05_p50_p95": p.prior.map(six), "posterior_p05_p50_p95": p.posterior.map(six) })
+        })
+        .collect();
+    json!({
+        "pool": c.particles.len(),
+        "method": "sequential Monte Carlo over the observed years: weights from the observations' density, systematic resampling when the ESS falls below half the pool and after the last year, Metropolis–Hastings moves (docs/MODEL.md §12.3)",
+        "years": years,
+        "posterior": posterior,
+        "warnings": c.warnings,
     })
 }
 

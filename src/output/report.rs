@@ -164,6 +164,7 @@ pub fn build(files: &Files) -> Result<Report, String> {
         difference_tables(&inp, &mut h);
     }
     key_figures(&inp, &mut h);
+    conditioning_section(&inp, &mut h);
     figures(&mut h, "Five cities side by side 五市对比", &charts, |n| n.starts_with("cities-"));
     figures(&mut h, "Charts by city and region 分地区图表", &charts, |n| {
         !n.starts_with("cities-") && !n.starts_with("diff-")
@@ -299,8 +300,9 @@ impl Inputs {
         };
         let mut out: Vec<String> = Vec::new();
         for r in runs {
-            for kind in ["plausibility", "levers"] {
-                for w in r["warnings"][kind].as_array().into_iter().flatten() {
+            let lists = ["plausibility", "levers"].map(|kind| &r["warnings"][kind]);
+            for list in lists.into_iter().chain([&r["history"]["conditioning"]["warnings"]]) {
+                for w in list.as_array().into_iter().flatten() {
                     let w = w.as_str().unwrap_or_default().to_string();
                     if !out.contains(&w) {
                         out.push(w);
@@ -864,6 +866,69 @@ fn backtest_section(inp: &Inputs, h: &mut String) {
                 fmt(f(r, "crps_relative_to_naive"))
             );
         }
+    }
+    let _ = writeln!(h, "</table>");
+}
+
+/// What conditioning on the observed years did (docs/MODEL.md §12.5): per year the effective
+/// sample size, the heaviest 1 %'s weight, the moves; each informed quantity's prior and
+/// posterior (5 %, 50 %, 95 %). Absent when the draws were not conditioned.
+fn conditioning_section(inp: &Inputs, h: &mut String) {
+    let m = &inp.meta;
+    let c = if m["history"]["conditioning"].is_object() {
+        &m["history"]["conditioning"]
+    } else {
+        &m["scenarios"][0]["history"]["conditioning"]
+    };
+    let (Some(years), Some(pool)) = (c["years"].as_array(), c["pool"].as_u64()) else { return };
+    let _ = writeln!(
+        h,
+        "<h2>Conditioning on the observed years 以观测年份为条件</h2>\n<p class=\"lead\">A pool of {pool} draws went through the observed years one at a time; each was weighted by how likely it made that year's published figures, the pool resampled and its parameters moved (docs/MODEL.md §12). The effective sample size says how many equally weighted draws the weights were worth before resampling.</p>\n<table>\n<tr><th>year</th><th>values scored</th><th>effective sample size</th><th>weight of the heaviest 1 %</th><th>move sweeps</th><th>accepted</th><th>distinct after the moves</th></tr>"
+    );
+    for y in years {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{:.0} ({:.1}%)</td><td>{:.1}%</td><td>{}</td><td>{:.0}%</td><td>{}</td></tr>",
+            y["year"],
+            y["values_scored"],
+            y["ess"].as_f64().unwrap_or(f64::NAN),
+            100.0 * y["ess"].as_f64().unwrap_or(f64::NAN) / pool as f64,
+            100.0 * y["top1_weight_share"].as_f64().unwrap_or(f64::NAN),
+            y["move_sweeps"],
+            100.0 * y["acceptance"].as_f64().unwrap_or(f64::NAN),
+            y["distinct_after_moves"]
+        );
+    }
+    let _ = writeln!(
+        h,
+        "</table>\n<h3>What the observations say of the parameters 参数的先验与后验</h3>\n<table>\n<tr><th>quantity</th><th>prior 5% · 50% · 95%</th><th>posterior 5% · 50% · 95%</th><th>posterior spread / prior spread</th></tr>"
+    );
+    for p in c["posterior"].as_array().into_iter().flatten() {
+        let q = |k: &str| -> Vec<f64> {
+            p[k].as_array().into_iter().flatten().filter_map(serde_json::Value::as_f64).collect()
+        };
+        let (a, b) = (q("prior_p05_p50_p95"), q("posterior_p05_p50_p95"));
+        if a.len() != 3 || b.len() != 3 {
+            continue;
+        }
+        let four = |x: &f64| {
+            let t = format!("{x:.4}");
+            // A value that rounds to zero is written without its sign.
+            if t.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+                t.trim_start_matches('-').to_string()
+            } else {
+                t
+            }
+        };
+        let three = |v: &[f64]| v.iter().map(four).collect::<Vec<_>>().join(" · ");
+        let ratio = if a[2] > a[0] { format!("{:.2}", (b[2] - b[0]) / (a[2] - a[0])) } else { "–".into() };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\"><code>{}</code></td><td>{}</td><td>{}</td><td>{ratio}</td></tr>",
+            esc(p["name"].as_str().unwrap_or_default()),
+            three(&a),
+            three(&b)
+        );
     }
     let _ = writeln!(h, "</table>");
 }

@@ -41,6 +41,8 @@ pub struct HistorySettings {
     pub resample_below: f64,
     /// Metropolis–Hastings sweeps after each resampling.
     pub sweeps: usize,
+    /// Sweeps after the last year's resampling (the pool the output draws take).
+    pub final_sweeps: usize,
     /// Warn when fewer than this share of the pool are distinct after the last moves.
     pub floor: f64,
 }
@@ -54,6 +56,7 @@ impl HistorySettings {
             pool: draws.clamp(200, 4_000) as usize,
             resample_below: 0.5,
             sweeps: 2,
+            final_sweeps: 6,
             floor: 0.25,
         }
     }
@@ -370,7 +373,7 @@ fn move_chunk(
     seed: u64,
     tag: u64,
     moved: &[usize],
-    scales: &[f64],
+    scales: &nalgebra::DMatrix<f64>,
     first: usize,
     chunk: &mut [Particle],
     batch: &mut Batch,
@@ -382,14 +385,15 @@ fn move_chunk(
     for (p, &j) in chunk.iter().zip(&idx) {
         let mut r = stream(seed, tag, j as u64);
         let mut proposal = p.inputs.clone();
+        let step = scales * nalgebra::DVector::from_fn(scales.nrows(), |_, _| normal(&mut r));
         let mut v = proposal.params.values();
         for (k, &m) in moved.iter().enumerate() {
-            v[m] += scales[k] * normal(&mut r);
+            v[m] += step[k];
         }
         proposal.params = Params::from_values(&v);
         if proposal.params.migration_offset_sd > 0.0 {
-            for (o, s) in proposal.offsets.iter_mut().zip(&scales[moved.len()..]) {
-                *o += s * normal(&mut r);
+            for (k, o) in proposal.offsets.iter_mut().enumerate() {
+                *o += step[moved.len() + k];
             }
         }
         uniforms.push(r.random::<f64>());
@@ -532,11 +536,13 @@ pub fn condition(
             let ancestors = systematic(&w, m, u);
             particles = ancestors.iter().map(|&a| particles[a as usize].clone()).collect();
             log_w.fill(0.0);
-            let (accepted, distinct) =
-                rejuvenate(model, seed, t, &moved, settings.sweeps, &mut particles, &buffers)?;
-            report.moves = settings.sweeps;
-            report.acceptance = accepted as f64 / (settings.sweeps * m).max(1) as f64;
+            let sweeps = if last { settings.final_sweeps } else { settings.sweeps };
+            let (accepted, distinct) = rejuvenate(model, seed, t, &moved, sweeps, &mut particles, &buffers)?;
+            report.moves = sweeps;
+            report.acceptance = accepted as f64 / (sweeps * m).max(1) as f64;
             report.distinct = distinct;
+        } else {
+            report.distinct = distinct_count(&moved, &particles);
         }
         years.push(report);
     }
@@ -592,17 +598,33 @@ fn rejuvenate(
     let mut accepted = 0;
     let d = (moved.len() + model.n) as f64;
     for s in 0..sweeps {
+        // The random walk's covariance: (2.38²/d) times the pool's (Roberts & Rosenthal 2001;
+        // Chopin 2002 scales the kernel by the particles'), a little added on the diagonal.
         let values: Vec<Vec<f64>> = particles.iter().map(|p| moved_values(moved, p)).collect();
         let q = values[0].len();
-        let scales: Vec<f64> = (0..q)
-            .map(|k| {
-                let n = values.len() as f64;
-                let mean = values.iter().map(|v| v[k]).sum::<f64>() / n;
-                let var = values.iter().map(|v| (v[k] - mean).powi(2)).sum::<f64>() / n;
-                let spread = if var > 0.0 { var.sqrt() } else { 1e-3 * mean.abs().max(1e-3) };
-                2.38 / d.sqrt() * spread
-            })
-            .collect();
+        let n = values.len() as f64;
+        let mean: Vec<f64> = (0..q).map(|k| values.iter().map(|v| v[k]).sum::<f64>() / n).collect();
+        let mut cov = nalgebra::DMatrix::<f64>::zeros(q, q);
+        for v in &values {
+            for a in 0..q {
+                for b in 0..=a {
+                    cov[(a, b)] += (v[a] - mean[a]) * (v[b] - mean[b]) / n;
+                }
+            }
+        }
+        for a in 0..q {
+            for b in 0..a {
+                cov[(b, a)] = cov[(a, b)];
+            }
+            let floor = (1e-3 * mean[a].abs().max(1e-3)).powi(2);
+            cov[(a, a)] += 1e-6 * cov[(a, a)] + 1e-4 * floor;
+        }
+        cov *= 2.38 * 2.38 / d;
+        let scales = cov
+            .clone()
+            .cholesky()
+            .map(|c| c.l())
+            .unwrap_or_else(|| nalgebra::DMatrix::from_diagonal(&cov.diagonal().map(f64::sqrt)));
         let tag = purpose(&format!("history.{t}.move.{s}"));
         let moved_now: usize = particles
             .par_chunks_mut(BATCH)
@@ -615,11 +637,16 @@ fn rejuvenate(
             .sum();
         accepted += moved_now;
     }
+    Ok((accepted, distinct_count(moved, particles)))
+}
+
+/// How many particles of the pool differ in their moved quantities.
+fn distinct_count(moved: &[usize], particles: &[Particle]) -> usize {
     let mut keys: Vec<Vec<u64>> =
         particles.iter().map(|p| moved_values(moved, p).iter().map(|x| x.to_bits()).collect()).collect();
     keys.sort();
     keys.dedup();
-    Ok((accepted, keys.len()))
+    keys.len()
 }
 
 /// The inputs output draw `k` of a conditioned model takes: its particle's, with the levers'
@@ -648,9 +675,9 @@ mod tests {
     fn conditioned_baseline() -> Model {
         let region = Region::embedded();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(dir.join("scenarios/baseline.toml"))
-            .unwrap()
-            .replace("[history]", "[history]\ncondition = true");
+        // The baseline is conditioned, with persistent migration and TFP parts.
+        let text = std::fs::read_to_string(dir.join("scenarios/baseline.toml")).unwrap();
+        assert!(text.contains("condition = true") && text.contains("migration_drift_sd"));
         let scenario = Scenario::parse("baseline.toml", &text, &region).unwrap();
         Model::new(&region, &scenario).unwrap()
     }
