@@ -85,3 +85,34 @@ fn conditioned_draws_pass_through_every_observed_city_year() {
     }
     assert_eq!(checked, 52, "24 population, 13 urbanization and 15 growth city-years");
 }
+
+#[test]
+fn implausible_observations_give_a_warning_not_a_crash() {
+    // 厦门's 2021 population written as 800万 instead of 528万: no draw comes near it, the year's
+    // effective sample size collapses, the run says so and still finishes.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let data = std::fs::read_to_string(root().join("data/observed.csv")).unwrap();
+    let bad = data.replace("xiamen,2021,population,528,", "xiamen,2021,population,800,");
+    assert_ne!(bad, data);
+    std::fs::write(d.join("bad.csv"), bad).unwrap();
+    let text = format!(
+        "[scenario]\nname = \"implausible\"\nextends = \"{}\"\n[history]\nobserved = \"bad.csv\"\n",
+        root().join("scenarios/baseline.toml").display()
+    );
+    let s = write_scenario(d, "implausible.toml", &text);
+    let o = minxinan(d, &["run", s.to_str().unwrap(), "--draws", "300", "--out", "o"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("warning: history: in 2021 the effective sample size fell to"), "{err}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("o/manifest.json")).unwrap()).unwrap();
+    let c = &m["history"]["conditioning"];
+    assert_eq!(c["pool"], 300);
+    assert!(c["years"][2]["ess"].as_f64().unwrap() < 3.0, "{}", c["years"][2]);
+    assert!(!c["warnings"].as_array().unwrap().is_empty());
+    // The run is still forced through the (implausible) value.
+    let obs = std::fs::read_to_string(d.join("o/observed.csv")).unwrap();
+    let row = obs.lines().find(|l| l.contains(",xiamen,2021,population,800,")).unwrap();
+    assert!(row.contains(",forced,"), "{row}");
+}

@@ -94,7 +94,7 @@ pub struct RawTarget {
 pub fn merge(base: &mut Table, child: &Table, file: usize, shifts: &mut Vec<(usize, usize)>) {
     for (k, v) in child {
         match (k.as_str(), v) {
-            ("scenario" | "parameters" | "transfer", Value::Table(t)) => {
+            ("scenario" | "parameters" | "transfer" | "history", Value::Table(t)) => {
                 let slot = table_slot(base, k);
                 for (k2, v2) in t {
                     if k == "scenario" && k2 == "extends" {
@@ -171,6 +171,17 @@ mod tests {
 
     fn t(s: &str) -> Table {
         toml::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn a_child_s_history_keeps_the_parent_s_other_keys() {
+        let mut base = Table::new();
+        let mut prov = Vec::new();
+        merge(&mut base, &t("[history]\nobserved = \"embedded\"\ncondition = true\n"), 1, &mut prov);
+        merge(&mut base, &t("[history]\nuntil = 2020\n"), 0, &mut prov);
+        assert_eq!(base["history"]["condition"].as_bool(), Some(true));
+        assert_eq!(base["history"]["until"].as_integer(), Some(2020));
+        assert_eq!(base["history"]["observed"].as_str(), Some("embedded"));
     }
 
     #[test]
