@@ -69,6 +69,8 @@ fn main() {
     let levels = [(0.5, 3, 5), (0.8, 2, 6), (0.9, 1, 7)];
     // hits[indicator][year][level], out of k_truths × n.
     let mut hits = vec![vec![[0usize; 3]; years.len()]; checks.len()];
+    // The truth's PIT (share of draws below it), summed: a mean far from 0.5 is a bias.
+    let mut pit = vec![vec![0.0f64; years.len()]; checks.len()];
     let mut ws = Workspace::new(&free);
     let mut row = vec![0.0; layout.len()];
     let start = std::time::Instant::now();
@@ -127,6 +129,7 @@ fn main() {
                         v[lo] + (h - h.floor()) * (v[(lo + 1).min(v.len() - 1)] - v[lo])
                     };
                     let truth = row[j];
+                    pit[a][y] += v.iter().filter(|x| **x < truth).count() as f64 / v.len() as f64;
                     for (l, &(width, _, _)) in levels.iter().enumerate() {
                         let tail = (1.0 - width) / 2.0;
                         if (q(tail)..=q(1.0 - tail)).contains(&truth) {
@@ -157,7 +160,12 @@ fn main() {
                     )
                 })
                 .collect();
-            println!("{:18} {year}  {}", ind.name(), cells.join("   "));
+            println!(
+                "{:18} {year}  {}   mean PIT {:.3}",
+                ind.name(),
+                cells.join("   "),
+                pit[a][y] / total as f64
+            );
             for l in 0..3 {
                 all[l] += hits[a][y][l];
             }

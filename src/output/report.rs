@@ -901,7 +901,7 @@ fn conditioning_section(inp: &Inputs, h: &mut String) {
     }
     let _ = writeln!(
         h,
-        "</table>\n<h3>What the observations say of the parameters 参数的先验与后验</h3>\n<table>\n<tr><th>quantity</th><th>prior 5% · 50% · 95%</th><th>posterior 5% · 50% · 95%</th><th>posterior spread / prior spread</th></tr>"
+        "</table>\n<h3>What the observations say of the parameters 参数的先验与后验</h3>\n<table>\n<tr><th>quantity</th><th>prior 5% · 50% · 95%</th><th>posterior 5% · 50% · 95%</th><th>posterior spread / prior spread</th><th>prior (grey) and posterior (blue), 90% and median</th></tr>"
     );
     for p in c["posterior"].as_array().into_iter().flatten() {
         let q = |k: &str| -> Vec<f64> {
@@ -924,13 +924,36 @@ fn conditioning_section(inp: &Inputs, h: &mut String) {
         let ratio = if a[2] > a[0] { format!("{:.2}", (b[2] - b[0]) / (a[2] - a[0])) } else { "–".into() };
         let _ = writeln!(
             h,
-            "<tr><td class=\"l\"><code>{}</code></td><td>{}</td><td>{}</td><td>{ratio}</td></tr>",
+            "<tr><td class=\"l\"><code>{}</code></td><td>{}</td><td>{}</td><td>{ratio}</td><td>{}</td></tr>",
             esc(p["name"].as_str().unwrap_or_default()),
             three(&a),
-            three(&b)
+            three(&b),
+            interval_chart(&a, &b)
         );
     }
     let _ = writeln!(h, "</table>");
+}
+
+/// A small inline chart of a prior's and a posterior's 90 % intervals and medians (5 %, 50 %,
+/// 95 % each), on the scale of both.
+fn interval_chart(prior: &[f64], post: &[f64]) -> String {
+    let lo = prior[0].min(post[0]);
+    let hi = prior[2].max(post[2]);
+    let (w, pad) = (220.0, 6.0);
+    let x = |v: f64| if hi > lo { pad + (w - 2.0 * pad) * (v - lo) / (hi - lo) } else { w / 2.0 };
+    let line = |q: &[f64], y: f64, colour: &str| {
+        format!(
+            "<line x1=\"{:.1}\" y1=\"{y}\" x2=\"{:.1}\" y2=\"{y}\" stroke=\"{colour}\" stroke-width=\"4\"/><circle cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"{colour}\"/>",
+            x(q[0]),
+            x(q[2]),
+            x(q[1])
+        )
+    };
+    format!(
+        "<svg width=\"{w}\" height=\"26\" viewBox=\"0 0 {w} 26\" role=\"img\" aria-label=\"prior and posterior\">{}{}</svg>",
+        line(prior, 8.0, "#a0a0a0"),
+        line(post, 18.0, "#0072b2")
+    )
 }
 
 /// A comparison's paired differences in 2025, 2030 and 2035 of every headline indicator, per
