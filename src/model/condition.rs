@@ -454,6 +454,23 @@ mod tests {
     }
 
     #[test]
+    fn a_region_s_correlation_matrix_enters_through_its_cholesky_factor() {
+        // shock_cov gives σ²·L·Lᵀ, and the density is the matrix normal's: against the
+        // one-factor closed form when the matrix is the one-factor correlation.
+        let (sd, rho) = (0.015, 0.6);
+        let r = DMatrix::from_fn(5, 5, |a, b| if a == b { 1.0 } else { rho });
+        let l = r.clone().cholesky().unwrap().l();
+        let flat: Vec<f64> = (0..25).map(|k| l[(k / 5, k % 5)]).collect();
+        let cov = shock_cov(5, sd, 0.0, Some(&flat));
+        assert!((&cov - shock_cov(5, sd, rho, None)).abs().max() < 1e-18);
+        let (_, obs) = example();
+        let e = tfp_evidence(&cov, 0.01, 0.0, 0.0, &obs);
+        let x: Vec<f64> = obs.iter().map(|o| o.1).collect();
+        let v: Vec<f64> = obs.iter().map(|o| o.2).collect();
+        assert!((e.log_density - one_factor_log_pdf(&x, 0.01, sd, rho, &v)).abs() < 1e-10);
+    }
+
+    #[test]
     fn without_disasters_the_density_is_the_one_factor_normal() {
         let (cov, obs) = example();
         let e = tfp_evidence(&cov, 0.01, 0.0, 0.0, &obs);
