@@ -116,3 +116,26 @@ fn implausible_observations_give_a_warning_not_a_crash() {
     let row = obs.lines().find(|l| l.contains(",xiamen,2021,population,800,")).unwrap();
     assert!(row.contains(",forced,"), "{row}");
 }
+
+#[test]
+fn scenarios_that_differ_only_in_levers_share_a_history_pass() {
+    // Levers act after `until`, so the history pass of the baseline and of a lever scenario is
+    // one and the same (compare runs it once); a parameter or a project's timing changes it.
+    let region = minxinan::Region::embedded();
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+    let model = |name: &str| {
+        let s = minxinan::Scenario::load(&root().join("scenarios").join(name), &read, &region).unwrap();
+        minxinan::Model::new(&region, &s).unwrap()
+    };
+    let base = model("baseline.toml").history_key();
+    assert_eq!(model("industry-transfer.toml").history_key(), base);
+    assert_ne!(model("infrastructure-late.toml").history_key(), base);
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[scenario]\nname = \"p\"\nextends = \"{}\"\n[parameters]\ntfr_long_run = 1.3\n",
+        root().join("scenarios/baseline.toml").display()
+    );
+    let p = write_scenario(tmp.path(), "p.toml", &text);
+    let s = minxinan::Scenario::load(&p, &read, &region).unwrap();
+    assert_ne!(minxinan::Model::new(&region, &s).unwrap().history_key(), base);
+}

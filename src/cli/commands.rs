@@ -498,7 +498,15 @@ fn condition_models(
         .build()
         .context("cannot start the worker threads")?;
     let settings = runner::history::HistorySettings::for_draws(draws);
+    // Scenarios that differ only in their levers (which act after `until`) share one history
+    // pass: the same particles, each output draw with its own lever quantities.
+    let mut done: Vec<(String, std::sync::Arc<minxinan::model::condition::Conditioned>)> = Vec::new();
     for m in models.iter_mut().filter(|m| m.conditioning().is_some()) {
+        let key = m.history_key();
+        if let Some((_, c)) = done.iter().find(|(k, _)| *k == key) {
+            m.conditioned = Some(c.clone());
+            continue;
+        }
         let c = pool.install(|| runner::history::condition(m, seed, &settings, &super::interrupted))?;
         if !quiet {
             let ess: Vec<String> = c.years.iter().map(|y| format!("{} {:.0}", y.year, y.ess)).collect();
@@ -517,7 +525,9 @@ fn condition_models(
             }
             warnings.push(w.clone());
         }
-        m.conditioned = Some(std::sync::Arc::new(c));
+        let c = std::sync::Arc::new(c);
+        done.push((key, c.clone()));
+        m.conditioned = Some(c);
     }
     Ok(warnings)
 }

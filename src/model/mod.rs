@@ -445,6 +445,17 @@ impl Model {
         self.history.as_ref().filter(|h| h.condition).map(|h| &h.forced)
     }
 
+    /// What a history pass depends on, as text: the model without its levers (they act after
+    /// `until`) and without a history pass. Two models with the same key have the same pass.
+    pub fn history_key(&self) -> String {
+        let mut m = self.clone();
+        m.transfer = None;
+        m.parks.clear();
+        m.shifts.clear();
+        m.conditioned = None;
+        format!("{m:?}")
+    }
+
     /// The forced city-years, when year t is inside the history.
     #[inline]
     pub fn forced_in(&self, t: i32) -> Option<&history::Forced> {
