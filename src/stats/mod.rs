@@ -9,6 +9,7 @@ pub mod backtest;
 pub mod ensemble;
 pub mod quantile;
 pub mod sieve;
+pub mod sobol;
 pub(crate) mod transpose;
 
 use crate::arith::sum_by;
