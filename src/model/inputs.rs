@@ -177,3 +177,109 @@ pub fn stream_purposes(model: &Model) -> Vec<u64> {
         .chain(transfer.chain(parks).chain(shifts).chain(projects).filter_map(sampled))
         .collect()
 }
+
+/// One input of a sensitivity study (issue 24): a name and the random-stream purposes it owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputGroup {
+    /// The input's name: a parameter's, `shocks.tfp` …, `project delays`, `project tfp sizes`,
+    /// `transfer`, `park.<id>`, `shift.<k>`.
+    pub name: String,
+    /// The purposes of the streams it owns.
+    pub purposes: Vec<u64>,
+}
+
+/// The inputs of a model's draws for a variance-based sensitivity study, by default grouping:
+/// every uncertain parameter on its own (a fixed one is no input), each yearly shock purpose one
+/// group (TFP shocks — their persistent part's innovations included —, disasters, migration
+/// shocks — the migration rate's persistent part's innovations included —, migration offsets,
+/// urbanization shocks, inflation shocks), the projects' opening delays one group and their TFP
+/// sizes another, and each lever's uncertain quantities one group. Every purpose a stochastic
+/// draw reads belongs to exactly one input (tested), so that the inputs' indices add up.
+pub fn sensitivity_inputs(model: &Model) -> Vec<InputGroup> {
+    let uncertain = |d: &Drawn| (!d.value.is_fixed()).then_some(d.purpose);
+    let group = |name: &str, purposes: Vec<u64>| {
+        (!purposes.is_empty()).then(|| InputGroup { name: name.to_string(), purposes })
+    };
+    let mut out: Vec<InputGroup> = model
+        .params
+        .iter()
+        .zip(PARAMS)
+        .filter_map(|(d, spec)| {
+            uncertain(d).map(|p| InputGroup { name: spec.name.to_string(), purposes: vec![p] })
+        })
+        .collect();
+    for (name, p) in [
+        ("shocks.tfp", purposes::TFP),
+        ("shocks.disaster", purposes::DISASTER),
+        ("shocks.migration", purposes::MIGRATION),
+        ("shocks.migration_offset", purposes::MIGRATION_OFFSET),
+        ("shocks.urbanization", purposes::URBANIZATION),
+        ("shocks.inflation", purposes::INFLATION),
+    ] {
+        out.extend(group(name, vec![p]));
+    }
+    out.extend(group("project delays", model.projects.iter().filter_map(|p| uncertain(&p.delay)).collect()));
+    out.extend(group(
+        "project tfp sizes",
+        model.projects.iter().flat_map(|p| p.tfp.iter().filter_map(|e| uncertain(&e.size))).collect(),
+    ));
+    if let Some(t) = &model.transfer {
+        out.extend(group(
+            "transfer",
+            [&t.rate, &t.efficiency, &t.composition_gain].into_iter().filter_map(uncertain).collect(),
+        ));
+    }
+    for park in &model.parks {
+        let fields = [
+            &park.value_added,
+            &park.capital_per_value_added,
+            &park.capital_per_worker,
+            &park.partner_funded_share,
+            &park.tax_rate,
+            &park.tax_share_to_partner,
+        ];
+        out.extend(group(&format!("park.{}", park.id), fields.into_iter().filter_map(uncertain).collect()));
+    }
+    for (k, shift) in model.shifts.iter().enumerate() {
+        out.extend(group(&format!("shift.{k}"), uncertain(&shift.delta).into_iter().collect()));
+    }
+    // A purpose two inputs would share (two fixed-name streams of one lever) is kept once.
+    let mut seen = std::collections::HashSet::new();
+    for g in &mut out {
+        g.purposes.retain(|p| seen.insert(*p));
+    }
+    out.retain(|g| !g.purposes.is_empty());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::region::Region;
+    use crate::scenario::Scenario;
+
+    #[test]
+    fn every_stream_a_draw_reads_belongs_to_exactly_one_input() {
+        let region = Region::embedded();
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for path in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+            let model = Model::new(&region, &Scenario::load(&path, &read, &region).unwrap()).unwrap();
+            let groups = sensitivity_inputs(&model);
+            // Each purpose in one input only (by construction: a purpose two levers would share
+            // is kept by the first), and together they are what a draw reads.
+            let mut owned: Vec<u64> = groups.iter().flat_map(|g| g.purposes.iter().copied()).collect();
+            owned.sort_unstable();
+            // What a stochastic draw reads: its sampled inputs and the yearly shock streams.
+            let mut read_by_draw: Vec<u64> =
+                stream_purposes(&model).into_iter().chain(purposes::ALL).collect();
+            read_by_draw.sort_unstable();
+            read_by_draw.dedup();
+            assert_eq!(owned, read_by_draw, "{}", path.display());
+            // A fixed parameter is no input.
+            for (d, spec) in model.params.iter().zip(PARAMS) {
+                assert_eq!(groups.iter().any(|g| g.name == spec.name), !d.value.is_fixed(), "{}", spec.name);
+            }
+        }
+    }
+}
