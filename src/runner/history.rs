@@ -419,7 +419,7 @@ fn move_chunk(
         let p = &mut chunk[d];
         let ratio = s.log_lik - p.log_lik + priors[d] - log_prior(model, moved, &p.inputs);
         if uniforms[d].ln() < ratio {
-            p.inputs = proposals[d].clone();
+            p.inputs = std::mem::take(&mut proposals[d]);
             p.log_lik = s.log_lik;
             accepted += 1;
         }
@@ -435,13 +435,7 @@ fn moved_values(moved: &[usize], p: &Particle) -> Vec<f64> {
 
 /// 5 %, 50 %, 95 % of values (type 7).
 fn quantiles3(mut x: Vec<f64>) -> [f64; 3] {
-    x.sort_by(f64::total_cmp);
-    let q = |p: f64| {
-        let h = (x.len() - 1) as f64 * p;
-        let (lo, frac) = (h.floor() as usize, h - h.floor());
-        x[lo] + frac * (x[(lo + 1).min(x.len() - 1)] - x[lo])
-    };
-    [q(0.05), q(0.5), q(0.95)]
+    crate::stats::quantile::quantiles_type7(&mut x, &[0.05, 0.5, 0.95])
 }
 
 /// Run the history pass of a history-mode model (docs/MODEL.md §12.3) on the current rayon
