@@ -28,7 +28,7 @@ fn a_conditioned_run_is_the_same_on_one_thread_and_two_and_in_parts() {
     let s = conditioned(d);
     let save = "--save-draws=gdp_real,population";
     let run = |out: &str, extra: &[&str]| {
-        let mut args = vec!["run", &s, "--draws", "400", "--out", out, "--quiet", save];
+        let mut args = vec!["run", &s, "--draws", "400", "--out", out, "--quiet", save, "--save-inputs"];
         args.extend_from_slice(extra);
         let o = minxinan(d, &args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -36,7 +36,7 @@ fn a_conditioned_run_is_the_same_on_one_thread_and_two_and_in_parts() {
     run("two", &["--threads", "2"]);
     run("one", &["--threads", "1"]);
     run("part", &["--draw-range", "150..230"]);
-    for f in ["summary.csv", "targets.csv", "draws.csv"] {
+    for f in ["summary.csv", "targets.csv", "draws.csv", "inputs.csv"] {
         assert_eq!(
             std::fs::read(d.join("one").join(f)).unwrap(),
             std::fs::read(d.join("two").join(f)).unwrap(),
@@ -53,6 +53,11 @@ fn a_conditioned_run_is_the_same_on_one_thread_and_two_and_in_parts() {
     let got: Vec<&str> = part.lines().skip(1).collect();
     assert!(!got.is_empty());
     assert_eq!(pick, got, "draws 150..230 of the full run");
+    // Their inputs too (the particles' parameters, each draw's own lever quantities).
+    let full_inputs = std::fs::read_to_string(d.join("two/inputs.csv")).unwrap();
+    let part_inputs = std::fs::read_to_string(d.join("part/inputs.csv")).unwrap();
+    let pick: Vec<&str> = full_inputs.lines().skip(151).take(80).collect();
+    assert_eq!(pick, part_inputs.lines().skip(1).collect::<Vec<_>>());
     // Conditioning moved the numbers: the unconditioned baseline's draws differ.
     let f = forced_only(d);
     let o = minxinan(d, &["run", &f, "--draws", "400", "--out", "forced", "--quiet", save]);

@@ -48,6 +48,10 @@ pub struct RunArgs {
     /// Run only draws A..B (half-open), each identical to the same draw of a full run.
     #[arg(long, value_name = "A..B")]
     pub draw_range: Option<String>,
+    /// With --save-draws: write inputs.csv as well, each draw's sampled parameters, migration
+    /// offsets and project opening years (one row per draw).
+    #[arg(long)]
+    pub save_inputs: bool,
     /// Write draws.csv even when it would exceed 2 GB.
     #[arg(long)]
     pub force: bool,

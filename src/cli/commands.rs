@@ -157,6 +157,9 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
                 .collect::<Result<_, _>>()?,
         ),
     };
+    if a.save_inputs && a.save_draws.is_none() {
+        bail!(BadInput("--save-inputs: goes with --save-draws (the inputs of the draws it writes)".into()));
+    }
     let seed = a.common.seed.unwrap_or(scenario.seed);
     let mut model = Model::new(region, &scenario)?;
     if !a.deterministic {
@@ -233,6 +236,17 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         }
         output::write_draws_csv(&mut w, region, ens, only.as_deref())?;
         w.flush()?;
+    }
+    if a.save_inputs {
+        let rows = cfg.run_draws().map(|k| -> Result<_> {
+            let inputs = match (&model.conditioned, cfg.deterministic) {
+                (Some(c), false) => runner::history::planned_inputs(&model, c, seed, k)?,
+                _ => minxinan::model::inputs::sampled(&model, seed, k, cfg.deterministic)?,
+            };
+            Ok((k, inputs))
+        });
+        let rows: Vec<_> = rows.collect::<Result<_>>()?;
+        put("inputs.csv", output::inputs_csv(&model, &rows), a.common.excel)?;
     }
     let commit = env!("MINXINAN_GIT_COMMIT");
     let info = output::RunInfo {

@@ -152,6 +152,15 @@ pub fn sample<S: Source>(
     Ok(())
 }
 
+/// Draw `k`'s inputs in a run with `seed` (the central values when `deterministic`): what
+/// [`sample`] gives from [`Streams::of`]`(seed, k)`.
+pub fn sampled(model: &Model, seed: u64, k: u64, deterministic: bool) -> Result<DrawInputs, ModelError> {
+    let mut out = DrawInputs::new(model);
+    let mode = if deterministic { Mode::Deterministic } else { Mode::Stochastic };
+    sample(model, &mut Streams::of(seed, k), mode, &mut out, &mut Diagnostics::default())?;
+    Ok(out)
+}
+
 /// The purposes of the streams [`sample`] reads in a stochastic draw, in its order (every
 /// uncertain quantity that is not fixed, and the migration offsets).
 pub fn stream_purposes(model: &Model) -> Vec<u64> {

@@ -658,6 +658,44 @@ pub fn conditioning_value(c: Option<&crate::model::condition::Conditioned>) -> s
     })
 }
 
+/// `inputs.csv` (`run --save-draws --save-inputs`): one row per draw — `draw`, each uncertain
+/// parameter (a fixed one is the same in every draw and left out), each city's migration offset,
+/// each project's opening year (empty: not within the run).
+pub fn inputs_csv(model: &crate::Model, rows: &[(u64, crate::model::inputs::DrawInputs)]) -> String {
+    use crate::params::PARAMS;
+    let uncertain: Vec<usize> = (0..PARAMS.len()).filter(|&k| !model.params[k].value.is_fixed()).collect();
+    let mut s = String::from("draw");
+    for &k in &uncertain {
+        s.push(',');
+        s.push_str(PARAMS[k].name);
+    }
+    for c in &model.city_ids {
+        s.push_str(&format!(",migration_offset.{c}"));
+    }
+    for p in &model.projects {
+        s.push_str(&format!(",open.{}", p.id));
+    }
+    s.push('\n');
+    for (draw, inputs) in rows {
+        s.push_str(&draw.to_string());
+        let v = inputs.params.values();
+        for &k in &uncertain {
+            s.push_str(&format!(",{}", v[k]));
+        }
+        for o in &inputs.offsets {
+            s.push_str(&format!(",{o}"));
+        }
+        for &year in &inputs.open {
+            s.push(',');
+            if year != i32::MAX {
+                s.push_str(&year.to_string());
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
 /// `backtest.csv`: every scored observation of every forecast (docs/MODEL.md §11.5).
 pub fn backtest_csv(region: &Region, until: i32, scored: &[crate::stats::backtest::Scored]) -> String {
     let mut s = String::from(
