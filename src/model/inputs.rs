@@ -109,26 +109,7 @@ pub fn sample<S: Source>(
             }
         }
     }
-    if let Some(tr) = &model.transfer {
-        out.levers.transfer = TransferValues {
-            rate: value(&tr.rate, source, "transfer", mode)?,
-            efficiency: value(&tr.efficiency, source, "transfer", mode)?,
-            composition_gain: value(&tr.composition_gain, source, "transfer", mode)?,
-        };
-    }
-    for (park, v) in model.parks.iter().zip(&mut out.levers.parks) {
-        *v = ParkValues {
-            value_added: value(&park.value_added, source, "park", mode)?,
-            capital_per_value_added: value(&park.capital_per_value_added, source, "park", mode)?,
-            capital_per_worker: value(&park.capital_per_worker, source, "park", mode)?,
-            partner_funded_share: value(&park.partner_funded_share, source, "park", mode)?,
-            tax_rate: value(&park.tax_rate, source, "park", mode)?,
-            tax_share_to_partner: value(&park.tax_share_to_partner, source, "park", mode)?,
-        };
-    }
-    for (shift, v) in model.shifts.iter().zip(&mut out.levers.shift_deltas) {
-        *v = value(&shift.delta, source, "shift delta", mode)?;
-    }
+    sample_levers(model, source, mode, out)?;
     let (b, h) = (model.base_year, model.horizon);
     let mut sizes = out.tfp_sizes.iter_mut();
     for (project, open) in model.projects.iter().zip(&mut out.open) {
@@ -148,6 +129,37 @@ pub fn sample<S: Source>(
         for (effect, size) in project.tfp.iter().zip(&mut sizes) {
             *size = value(&effect.size, source, "project tfp size", mode)?;
         }
+    }
+    Ok(())
+}
+
+/// The levers' uncertain quantities of a draw into `out.levers`, each from its own stream (the
+/// part of [`sample`] after the offsets; alone, it gives the same values).
+pub fn sample_levers<S: Source>(
+    model: &Model,
+    source: &mut S,
+    mode: Mode,
+    out: &mut DrawInputs,
+) -> Result<(), ModelError> {
+    if let Some(tr) = &model.transfer {
+        out.levers.transfer = TransferValues {
+            rate: value(&tr.rate, source, "transfer", mode)?,
+            efficiency: value(&tr.efficiency, source, "transfer", mode)?,
+            composition_gain: value(&tr.composition_gain, source, "transfer", mode)?,
+        };
+    }
+    for (park, v) in model.parks.iter().zip(&mut out.levers.parks) {
+        *v = ParkValues {
+            value_added: value(&park.value_added, source, "park", mode)?,
+            capital_per_value_added: value(&park.capital_per_value_added, source, "park", mode)?,
+            capital_per_worker: value(&park.capital_per_worker, source, "park", mode)?,
+            partner_funded_share: value(&park.partner_funded_share, source, "park", mode)?,
+            tax_rate: value(&park.tax_rate, source, "park", mode)?,
+            tax_share_to_partner: value(&park.tax_share_to_partner, source, "park", mode)?,
+        };
+    }
+    for (shift, v) in model.shifts.iter().zip(&mut out.levers.shift_deltas) {
+        *v = value(&shift.delta, source, "shift delta", mode)?;
     }
     Ok(())
 }

@@ -652,11 +652,8 @@ pub fn planned_inputs(
     seed: u64,
     k: u64,
 ) -> Result<DrawInputs, ModelError> {
-    let mut own = DrawInputs::new(model);
-    let mut diag = crate::diagnostics::Diagnostics::default();
-    inputs::sample(model, &mut Streams::of(seed, k), Mode::Stochastic, &mut own, &mut diag)?;
     let mut inputs = c.particle(k).inputs.clone();
-    inputs.levers = own.levers;
+    inputs::sample_levers(model, &mut Streams::of(seed, k), Mode::Stochastic, &mut inputs)?;
     Ok(inputs)
 }
 
