@@ -147,6 +147,35 @@ impl SobolSums {
     }
 }
 
+/// The indices at the nested prefixes N/8, N/4, N/2 and N of one design (a convergence table at
+/// no extra cost): base sample j counts in every prefix longer than j.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Convergence {
+    /// The prefixes' lengths, shortest first.
+    pub sizes: [u64; 4],
+    /// Their sums.
+    pub sums: [SobolSums; 4],
+}
+
+impl Convergence {
+    /// Sums for a design of `n` base samples, `k` inputs and `replicates` bootstrap replicates.
+    pub fn new(n: u64, k: usize, replicates: usize) -> Convergence {
+        Convergence {
+            sizes: [n / 8, n / 4, n / 2, n],
+            sums: std::array::from_fn(|_| SobolSums::new(k, replicates)),
+        }
+    }
+
+    /// Add base sample `j` ([`SobolSums::add`]) to every prefix that holds it.
+    pub fn add(&mut self, j: u64, f_a: f64, f_b: f64, f_ab: &[f64], weights: &[f64]) {
+        for (size, sums) in self.sizes.iter().zip(&mut self.sums) {
+            if j < *size {
+                sums.add(f_a, f_b, f_ab, weights);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +281,31 @@ mod tests {
         }
         // Poisson(1): mean 1 (2 000 weights: within 4 standard errors).
         assert!((count / 2000.0 - 1.0).abs() < 4.0 / 2000f64.sqrt(), "{}", count / 2000.0);
+    }
+
+    #[test]
+    fn each_prefix_holds_exactly_its_first_samples() {
+        // The N/8 prefix of a 64-sample design is the design of its first 8 samples.
+        let f = |x: &[f64]| x[0] * x[0] + x[1];
+        let mut r = stream(4, purpose("test.sobol.prefix"), 0);
+        let mut conv = Convergence::new(64, 2, 5);
+        let mut first8 = SobolSums::new(2, 5);
+        let mut all = SobolSums::new(2, 5);
+        let mut w = Vec::new();
+        for j in 0..64u64 {
+            let a = [r.random::<f64>(), r.random::<f64>()];
+            let b = [r.random::<f64>(), r.random::<f64>()];
+            let ab = [f(&[b[0], a[1]]), f(&[a[0], b[1]])];
+            bootstrap_weights(2, j, 5, &mut w);
+            conv.add(j, f(&a), f(&b), &ab, &w);
+            all.add(f(&a), f(&b), &ab, &w);
+            if j < 8 {
+                first8.add(f(&a), f(&b), &ab, &w);
+            }
+        }
+        assert_eq!(conv.sizes, [8, 16, 32, 64]);
+        assert_eq!(conv.sums[0], first8);
+        assert_eq!(conv.sums[3], all);
+        assert_ne!(conv.sums[1], first8);
     }
 }
