@@ -108,7 +108,6 @@ fn reports_render_in_a_real_browser(browser: &Path) {
     let browser = browser.to_path_buf();
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let scen = |n: &str| root().join("scenarios").join(n).to_str().unwrap().to_string();
     let o = minxinan(d, &["run", &scen("baseline.toml"), "--draws", "200", "--out", "run", "--quiet"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = minxinan(

@@ -6,10 +6,6 @@ use common::*;
 use minxinan::indicators::Indicator;
 use minxinan::{RunConfig, runner};
 
-fn scen(n: &str) -> String {
-    root().join("scenarios").join(n).to_str().unwrap().to_string()
-}
-
 #[test]
 fn a_scenario_compared_with_itself_differs_by_exactly_zero() {
     let tmp = tempfile::tempdir().unwrap();

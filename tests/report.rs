@@ -7,10 +7,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-fn scen(n: &str) -> String {
-    root().join("scenarios").join(n).to_str().unwrap().to_string()
-}
-
 /// Where each of `headings` starts in `html` (panics when one is missing).
 fn positions(html: &str, headings: &[&str]) -> Vec<usize> {
     headings

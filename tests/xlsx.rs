@@ -23,7 +23,6 @@ fn number(d: &Data) -> f64 {
 fn the_workbook_round_trips_to_the_csv_values() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let scen = |n: &str| root().join("scenarios").join(n).to_str().unwrap().to_string();
     let o = minxinan(
         d,
         &[

@@ -12,6 +12,11 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The path of a library scenario (`scenarios/NAME`), as an argument.
+pub fn scen(name: &str) -> String {
+    root().join("scenarios").join(name).to_str().unwrap().to_string()
+}
+
 /// The baseline scenario text (history mode: conditioned on the embedded observations).
 pub fn baseline_text() -> String {
     std::fs::read_to_string(root().join("scenarios/baseline.toml")).unwrap()
