@@ -27,6 +27,7 @@ pub mod region;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
+pub mod sensitivity;
 pub mod stats;
 pub mod uncertain;
 

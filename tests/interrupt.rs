@@ -8,17 +8,33 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn interrupt_with(signal: &str, code: i32) {
+    interrupt_command(signal, code, &["run"], &["--draws", "50"], &["--draws", "60000"], "summary.csv");
+}
+
+/// Interrupt `command` (long: `long` arguments) writing over the output of a finished short one
+/// (`short` arguments) whose `file` must stay as it was.
+fn interrupt_command(signal: &str, code: i32, command: &[&str], short: &[&str], long: &[&str], file: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let scen = root().join("scenarios/baseline.toml");
     let s = scen.to_str().unwrap();
     // A finished run first: the interrupted one must leave it untouched.
-    let o = minxinan(d, &["run", s, "--draws", "50", "--out", "out/base", "--quiet", "--no-report"]);
+    let args = |extra: &[&str], more: &[&str]| -> Vec<String> {
+        command
+            .iter()
+            .chain(&[s])
+            .chain(extra)
+            .chain(&["--out", "out/base", "--quiet"])
+            .chain(more)
+            .map(|x| x.to_string())
+            .collect()
+    };
+    let o = minxinan(d, &args(short, &["--no-report"]).iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success());
-    let before = std::fs::read(d.join("out/base/summary.csv")).unwrap();
+    let before = std::fs::read(d.join("out/base").join(file)).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_minxinan"))
         .current_dir(d)
-        .args(["run", s, "--draws", "60000", "--out", "out/base", "--quiet"])
+        .args(args(long, &[]))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -33,7 +49,7 @@ fn interrupt_with(signal: &str, code: i32) {
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(err.contains("interrupted"), "{err}");
-    assert_eq!(std::fs::read(d.join("out/base/summary.csv")).unwrap(), before, "the old output is intact");
+    assert_eq!(std::fs::read(d.join("out/base").join(file)).unwrap(), before, "the old output is intact");
     let left: Vec<String> = std::fs::read_dir(d.join("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -49,6 +65,18 @@ fn sigint_leaves_nothing_partial_and_exits_130() {
 #[test]
 fn sigterm_leaves_nothing_partial_and_exits_143() {
     interrupt_with("-TERM", 143);
+}
+
+#[test]
+fn an_interrupted_sensitivity_study_leaves_nothing_partial() {
+    interrupt_command(
+        "-INT",
+        130,
+        &["sensitivity"],
+        &["--samples", "64"],
+        &["--samples", "65536"],
+        "sensitivity.csv",
+    );
 }
 
 #[test]

@@ -26,6 +26,9 @@ pub enum Command {
     /// Condition a scenario on the observations up to a year, project, and score every later
     /// observation against the plan-era run and a naive forecast.
     Backtest(BacktestArgs),
+    /// Which uncertain input drives each band: Sobol' first-order and total indices of every
+    /// entity × year × indicator, with the history off (the scenario's prior).
+    Sensitivity(SensitivityArgs),
     /// Check scenario files without running them.
     Validate(ValidateArgs),
     /// Rebuild report.html and charts/ of a run or comparison folder.
@@ -118,10 +121,47 @@ pub struct BacktestArgs {
     pub common: Common,
 }
 
+/// `sensitivity`.
+#[derive(Args, Debug)]
+pub struct SensitivityArgs {
+    /// The scenario file (run without its `[history]`).
+    pub scenario: PathBuf,
+    /// N, the base sample size: the design runs N·(k + 2) draws for k inputs (at least 64).
+    #[arg(long, default_value_t = minxinan::sensitivity::DEFAULT_SAMPLES)]
+    pub samples: u64,
+    /// Seed (default: the scenario's, else 20181231).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output folder (default: out/sensitivity-<scenario name>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// A TOML file grouping the inputs differently (docs/SENSITIVITY.md).
+    #[arg(long, value_name = "FILE")]
+    pub groups: Option<PathBuf>,
+    /// Only these indicators (default: every indicator).
+    #[arg(long, value_name = "IND,IND...")]
+    pub indicators: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Skip the HTML report and charts.
+    #[arg(long)]
+    pub no_report: bool,
+    /// Write CSV files with a UTF-8 byte-order mark (for Excel).
+    #[arg(long)]
+    pub excel: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Refuse implausible values, which are otherwise warnings.
+    #[arg(long)]
+    pub strict: bool,
+}
+
 /// `report`.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// A folder written by `run` or `compare`.
+    /// A folder written by `run`, `compare`, `backtest` or `sensitivity`.
     pub dir: PathBuf,
 }
 

@@ -1,7 +1,9 @@
 //! The commands: run, validate, info.
 
 use super::BadInput;
-use super::args::{BacktestArgs, Cli, Command, CompareArgs, InfoArgs, ReportArgs, RunArgs, ValidateArgs};
+use super::args::{
+    BacktestArgs, Cli, Command, CompareArgs, InfoArgs, ReportArgs, RunArgs, SensitivityArgs, ValidateArgs,
+};
 use super::fsout::{Staging, write_atomic};
 use anyhow::{Context, Result, bail};
 use minxinan::indicators::Indicator;
@@ -21,6 +23,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run(a) => run(&region, a),
         Command::Compare(a) => compare(&region, a),
         Command::Backtest(a) => backtest(&region, a),
+        Command::Sensitivity(a) => sensitivity(&region, a),
         Command::Validate(a) => validate(&region, a),
         Command::Report(a) => report(a),
         Command::Info(a) => info(&region, a),
@@ -336,10 +339,20 @@ fn finish(staging: Staging, files: &OutFiles, common: &super::args::Common) -> R
     staging.commit()
 }
 
+/// The report of an output folder's files: a sensitivity study's, or a run's, comparison's or
+/// backtest's.
+fn build_report(files: &OutFiles) -> Result<report::Report, String> {
+    if files.contains_key("sensitivity.csv") {
+        output::sensitivity::build_report(files)
+    } else {
+        report::build(files)
+    }
+}
+
 /// Build the report from the output texts and write `report.html` and `charts/` into the staging
 /// folder.
 fn write_report(staging: &Staging, files: &OutFiles) -> Result<()> {
-    let rep = report::build(files).map_err(|e| anyhow::anyhow!("cannot build the report: {e}"))?;
+    let rep = build_report(files).map_err(|e| anyhow::anyhow!("cannot build the report: {e}"))?;
     std::fs::create_dir_all(staging.path("charts"))?;
     for (name, svg) in &rep.charts {
         staging.write(&format!("charts/{name}.svg"), svg, false)?;
@@ -682,16 +695,128 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `sensitivity`: the Saltelli design over the scenario without its history (docs/SENSITIVITY.md),
+/// written as sensitivity.csv, convergence.csv, manifest.json and the report.
+fn sensitivity(region: &Region, a: SensitivityArgs) -> Result<ExitCode> {
+    use minxinan::scenario::HistoryMode;
+    use minxinan::sensitivity::{self as sa, Design};
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let scenario = Scenario::load_as(&a.scenario, &read_file, region, HistoryMode::Off)?;
+    warn(&scenario, a.quiet, a.strict)?;
+    if a.samples < sa::MIN_SAMPLES || a.samples > 1 << 24 {
+        bail!(BadInput(format!(
+            "--samples {}: expected {} to {} base samples (the convergence table needs N/8 ≥ 8)",
+            a.samples,
+            sa::MIN_SAMPLES,
+            1u64 << 24
+        )));
+    }
+    let indicators = match &a.indicators {
+        None => minxinan::indicators::INDICATORS.to_vec(),
+        Some(list) => list
+            .split(',')
+            .map(|n| {
+                Indicator::from_name(n.trim()).ok_or_else(|| {
+                    let names = Indicator::names();
+                    let hint = minxinan::locate::suggest(n.trim(), &names)
+                        .map_or(String::new(), |s| format!("; {s}"));
+                    BadInput(format!(
+                        "--indicators: no indicator `{}` (expected one of {}){hint}",
+                        n.trim(),
+                        names.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let model = Model::new(region, &scenario)?;
+    let inputs = match &a.groups {
+        None => minxinan::model::inputs::sensitivity_inputs(&model),
+        Some(p) => {
+            let text = read_file(p).map_err(|e| BadInput(format!("{}: {e}", p.display())))?;
+            sa::groups::regroup(&model, &p.display().to_string(), &text)?
+        }
+    };
+    if inputs.is_empty() {
+        bail!(BadInput(format!(
+            "{}: no uncertain input (every parameter is fixed): nothing to analyse",
+            a.scenario.display()
+        )));
+    }
+    let design = Design {
+        samples: a.samples,
+        seed: a.seed.unwrap_or(scenario.seed),
+        inputs,
+        replicates: sa::REPLICATES,
+    };
+    let outputs = sa::outputs(&model, &indicators);
+    let out_dir =
+        a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("sensitivity-{}", scenario.name)));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let bar = progress_bar(a.quiet, design.draws(), "sensitivity".into());
+    let hooks = runner::Hooks { progress: &|k| bar.inc(k), cancelled: &super::interrupted };
+    let analysis =
+        pool.install(|| sa::analyse(&model, &design, &outputs, isa(), memory_available(), hooks))?;
+    bar.finish_and_clear();
+    let warnings = output::sensitivity::warnings(region, &analysis);
+    let staging = Staging::new(&out_dir)?;
+    let mut files = OutFiles::new();
+    let mut put = |name: &str, text: String, bom: bool| keep(&staging, &mut files, name, text, bom);
+    put("sensitivity.csv", output::sensitivity::sensitivity_csv(region, &analysis), a.excel)?;
+    put("convergence.csv", output::sensitivity::convergence_csv(region, &analysis), a.excel)?;
+    put("entities.csv", output::entities_csv(region), a.excel)?;
+    let elapsed = clock.elapsed().as_secs_f64();
+    let manifest = output::sensitivity::manifest_json(
+        &scenario,
+        region,
+        &analysis,
+        &a.scenario.display().to_string(),
+        a.groups.as_ref().map(|p| p.display().to_string()).as_deref(),
+        pool.current_num_threads(),
+        &rfc3339(started),
+        elapsed,
+        &warnings,
+    );
+    put("manifest.json", manifest, false)?;
+    if !a.no_report {
+        write_report(&staging, &files)?;
+    }
+    if super::interrupted() {
+        bail!("interrupted");
+    }
+    staging.commit()?;
+    if !a.quiet {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+        eprintln!(
+            "sensitivity of {}: N = {}, {} inputs, {} draws in {:.2} s ({:.0} draws/s), history off → {}",
+            scenario.name,
+            design.samples,
+            design.inputs.len(),
+            design.draws(),
+            clock.elapsed().as_secs_f64(),
+            design.draws() as f64 / elapsed.max(1e-9),
+            out_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn report(a: ReportArgs) -> Result<ExitCode> {
     let dir = &a.dir;
-    if !dir.join("summary.csv").exists() {
+    if !dir.join("summary.csv").exists() && !dir.join("sensitivity.csv").exists() {
         bail!(BadInput(format!(
-            "{}: no summary.csv; expected a folder written by `run` or `compare`",
+            "{}: no summary.csv or sensitivity.csv; expected a folder written by `run`, `compare`, `backtest` or `sensitivity`",
             dir.display()
         )));
     }
     let mut files = OutFiles::new();
-    for name in report::INPUTS {
+    for name in report::INPUTS.iter().chain(&["sensitivity.csv"]) {
         let p = dir.join(name);
         if p.exists() {
             files.insert(
@@ -700,7 +825,7 @@ fn report(a: ReportArgs) -> Result<ExitCode> {
             );
         }
     }
-    let rep = report::build(&files).map_err(|e| BadInput(format!("{}: {e}", dir.display())))?;
+    let rep = build_report(&files).map_err(|e| BadInput(format!("{}: {e}", dir.display())))?;
     // Charts: a new folder that replaces the old one; then the page.
     let staging = Staging::new(&dir.join("charts"))?;
     for (name, svg) in &rep.charts {

@@ -202,7 +202,7 @@ pub fn stream_purposes(model: &Model) -> Vec<u64> {
 /// One input of a sensitivity study (issue 24): a name and the random-stream purposes it owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputGroup {
-    /// The input's name: a parameter's, `shocks.tfp` …, `project delays`, `project tfp sizes`,
+    /// The input's name: a parameter's, `shocks.tfp` …, `projects.opening`, `projects.tfp_size`,
     /// `transfer`, `park.<id>`, `shift.<k>`.
     pub name: String,
     /// The purposes of the streams it owns.
@@ -239,9 +239,12 @@ pub fn sensitivity_inputs(model: &Model) -> Vec<InputGroup> {
     ] {
         out.extend(group(name, vec![p]));
     }
-    out.extend(group("project delays", model.projects.iter().filter_map(|p| uncertain(&p.delay)).collect()));
     out.extend(group(
-        "project tfp sizes",
+        "projects.opening",
+        model.projects.iter().filter_map(|p| uncertain(&p.delay)).collect(),
+    ));
+    out.extend(group(
+        "projects.tfp_size",
         model.projects.iter().flat_map(|p| p.tfp.iter().filter_map(|e| uncertain(&e.size))).collect(),
     ));
     if let Some(t) = &model.transfer {

@@ -391,6 +391,91 @@ pub fn pyramid(
     Ok(svg)
 }
 
+/// One layer of a stacked shares chart: its name and its share in each year.
+pub struct Layer {
+    /// Legend name.
+    pub name: String,
+    /// The share per year (of the chart's years), negative values drawn as 0.
+    pub shares: Vec<f64>,
+}
+
+/// The colours of the stacked layers after [`PALETTE`] (Okabe–Ito's yellow, then two more that
+/// stay apart from it); the last two layers (other inputs, interactions) are greys.
+const MORE: [RGBColor; 3] = [RGBColor(240, 228, 66), RGBColor(120, 80, 40), RGBColor(60, 60, 140)];
+
+/// A stacked area chart of shares (0 to 1) over the years: each layer on the ones before it, in
+/// order; `greys` trailing layers (other inputs, the interactions) in grey. The legend below.
+pub fn shares_chart(title: &str, years: &[i32], layers: &[Layer], greys: usize) -> Result<String, String> {
+    let n = layers.len();
+    let color = |k: usize| -> RGBColor {
+        if k + greys >= n {
+            // The last grey the darkest.
+            let g = 200 - 70 * (k + greys - n) as u8;
+            RGBColor(g, g, g)
+        } else if k < PALETTE.len() {
+            PALETTE[k]
+        } else {
+            MORE[(k - PALETTE.len()) % MORE.len()]
+        }
+    };
+    let items: Vec<(Swatch, String)> = layers
+        .iter()
+        .enumerate()
+        .map(|(k, l)| (Swatch::Box(color(k).mix(0.85).filled()), l.name.clone()))
+        .collect();
+    let (_, rows) = legend_layout(&items);
+    let legend_h = if rows == 0 { 0 } else { rows * LEGEND_ROW + 12 };
+    let top = layers
+        .iter()
+        .fold(vec![0.0f64; years.len()], |acc, l| {
+            acc.iter().zip(&l.shares).map(|(a, s)| a + s.max(0.0)).collect()
+        })
+        .into_iter()
+        .fold(1.0f64, f64::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H + legend_h)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (plot_area, legend_area) = root.split_vertically(H);
+        let (x0, x1) = (years.first().copied().unwrap_or(0), years.last().copied().unwrap_or(1));
+        let mut chart = ChartBuilder::on(&plot_area)
+            .caption(title, ("sans-serif", CAPTION))
+            .margin(12)
+            .x_label_area_size(54)
+            .y_label_area_size(100)
+            .build_cartesian_2d(f64::from(x0)..f64::from(x1), 0.0..top * 1.02)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("year 年")
+            .y_desc("share of the variance 方差占比")
+            .x_labels(((x1 - x0) as usize / 5 + 1).max(2))
+            .y_labels(6)
+            .x_label_formatter(&|x| format!("{}", x.round() as i32))
+            .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
+            .label_style(("sans-serif", TEXT))
+            .axis_desc_style(("sans-serif", TEXT))
+            .bold_line_style(RGBColor(230, 230, 230))
+            .max_light_lines(0)
+            .draw()
+            .map_err(err)?;
+        let mut below = vec![0.0f64; years.len()];
+        for (k, l) in layers.iter().enumerate() {
+            let above: Vec<f64> = below.iter().zip(&l.shares).map(|(b, s)| b + s.max(0.0)).collect();
+            let mut poly: Vec<(f64, f64)> =
+                years.iter().map(|&y| f64::from(y)).zip(above.iter().copied()).collect();
+            poly.extend(years.iter().rev().map(|&y| f64::from(y)).zip(below.iter().rev().copied()));
+            chart
+                .draw_series(std::iter::once(Polygon::new(poly, color(k).mix(0.85).filled())))
+                .map_err(err)?;
+            below = above;
+        }
+        draw_legend(&legend_area, &items)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 /// A tick label: thousands separated, at most 3 significant decimals.
 pub fn fmt_tick(x: f64) -> String {
     let a = x.abs();

@@ -768,4 +768,5 @@ pub fn concat_csv(parts: &[String]) -> String {
 }
 pub mod charts;
 pub mod report;
+pub mod sensitivity;
 pub mod xlsx;

@@ -32,13 +32,13 @@ pub struct Report {
     pub charts: Vec<(String, String)>,
 }
 
-type Row = BTreeMap<String, String>;
+pub(super) type Row = BTreeMap<String, String>;
 /// (scenario or alternative, entity, indicator) → [(year, the nine quantiles)].
 /// One series: per year, the nine summary quantiles.
 type Series = Vec<(i32, [f64; 9])>;
 type Bands = BTreeMap<(String, String, String), Series>;
 
-fn rows(files: &Files, name: &str) -> Result<Vec<Row>, String> {
+pub(super) fn rows(files: &Files, name: &str) -> Result<Vec<Row>, String> {
     let Some(text) = files.get(name) else { return Ok(Vec::new()) };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
@@ -67,10 +67,11 @@ const DCOLS: [&str; 9] = [
 ];
 
 /// The headline indicators, in the order the page shows them.
-const HEADLINE: [&str; 5] = ["population", "urbanization_rate", "gdp_real", "gdp_nominal", "gdp_per_capita"];
+pub(super) const HEADLINE: [&str; 5] =
+    ["population", "urbanization_rate", "gdp_real", "gdp_nominal", "gdp_per_capita"];
 
 /// Chinese and English names of the charted indicators.
-fn indicator_title(ind: &str) -> &'static str {
+pub(super) fn indicator_title(ind: &str) -> &'static str {
     match ind {
         "population" => "常住人口 Resident population",
         "urbanization_rate" => "城镇化率 Urbanization rate",
@@ -96,7 +97,7 @@ fn unit_words(unit: &str) -> &str {
     }
 }
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -1029,7 +1030,7 @@ fn page_end(inp: &Inputs, h: &mut String) {
     let _ = writeln!(h, "</body>\n</html>");
 }
 
-const CSS: &str = "body{font-family:system-ui,-apple-system,'Noto Sans CJK SC','WenQuanYi Zen Hei','Microsoft YaHei',sans-serif;margin:24px auto;max-width:1600px;color:#222;padding:0 16px;font-size:15px}\
+pub(super) const CSS: &str = "body{font-family:system-ui,-apple-system,'Noto Sans CJK SC','WenQuanYi Zen Hei','Microsoft YaHei',sans-serif;margin:24px auto;max-width:1600px;color:#222;padding:0 16px;font-size:15px}\
 h1{font-size:26px}h2{font-size:20px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}\
 .lead{color:#444;max-width:1100px}table{border-collapse:collapse;font-size:14px;margin:8px 0}\
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}td.l{text-align:left}th{background:#f3f5f8}td:first-child,th:first-child{text-align:left}\

@@ -24,13 +24,97 @@ use rand::RngExt;
 const Z95: f64 = 1.959_963_984_540_054;
 
 /// The sums of one output: point estimate (replicate 0, weight 1) and R bootstrap replicates.
+///
+/// One row per replicate (0: the estimate) of 3 + 2k sums: Σw, Σw·(f_A + f_B),
+/// Σw·(f_A² + f_B²), then per input Σw·f_B·(f_AB − f_A) and Σw·(f_A − f_AB)². A base sample's
+/// terms ([`sample_terms`]) enter every row times the row's weight, samples in order: whether
+/// one at a time ([`SobolSums::add`]) or a block at a time ([`SobolSums::add_block`]), each sum
+/// sees the same operations in the same order (the same bits).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SobolSums {
     k: usize,
-    /// Per replicate (0: the estimate): Σw, Σw·(f_A + f_B), Σw·(f_A² + f_B²).
-    moments: Vec<[f64; 3]>,
-    /// Per replicate and input: Σw·f_B·(f_AB − f_A) and Σw·(f_A − f_AB)².
-    terms: Vec<[f64; 2]>,
+    rows: usize,
+    sums: Vec<f64>,
+}
+
+/// A base sample's terms (3 + 2k values, see [`SobolSums`]) into `out` (a row of
+/// [`SobolSums::cols`] values; the padding is zeros).
+pub fn sample_terms(f_a: f64, f_b: f64, f_ab: &[f64], out: &mut [f64]) {
+    out[3 + 2 * f_ab.len()..].fill(0.0);
+    out[0] = 1.0;
+    out[1] = f_a + f_b;
+    out[2] = f_a * f_a + f_b * f_b;
+    for (i, &ab) in f_ab.iter().enumerate() {
+        out[3 + 2 * i] = f_b * (ab - f_a);
+        out[4 + 2 * i] = (f_a - ab) * (f_a - ab);
+    }
+}
+
+/// `sums[r][c] += Σ_s wt[r][s]·d[s][c]`, s in order, for `rows` rows of `wt` (each `b`
+/// weights) and `b` rows of `d` (each `cols` terms): the one loop of the sums, in the widest
+/// compiled version the processor runs (multiplications and additions apart, never fused: the
+/// same bits in each).
+fn accumulate(sums: &mut [f64], wt: &[f64], d: &[f64], b: usize, cols: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::isa::Isa::Avx2.available() {
+        // SAFETY: the processor has AVX2.
+        unsafe { accumulate_avx2(sums, wt, d, b, cols) };
+        return;
+    }
+    accumulate_body(sums, wt, d, b, cols);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn accumulate_avx2(sums: &mut [f64], wt: &[f64], d: &[f64], b: usize, cols: usize) {
+    accumulate_body(sums, wt, d, b, cols);
+}
+
+/// Columns of the sums kept in registers while a block of samples is added (rows are padded to
+/// a multiple with zeros).
+const TILE: usize = 16;
+
+#[inline(always)]
+fn accumulate_body(sums: &mut [f64], wt: &[f64], d: &[f64], b: usize, cols: usize) {
+    debug_assert!(cols.is_multiple_of(TILE));
+    // Two replicates at a time: each term loaded once feeds both, and their sums are independent
+    // chains of additions (the order within each sum is still the samples' order).
+    let mut rows = sums.chunks_exact_mut(cols).zip(wt.chunks_exact(b));
+    loop {
+        match (rows.next(), rows.next()) {
+            (Some((row0, w0)), Some((row1, w1))) => {
+                for c0 in (0..cols).step_by(TILE) {
+                    let mut a0: [f64; TILE] = row0[c0..c0 + TILE].try_into().expect("a tile");
+                    let mut a1: [f64; TILE] = row1[c0..c0 + TILE].try_into().expect("a tile");
+                    for (s, (&x0, &x1)) in w0.iter().zip(w1).enumerate() {
+                        let x: &[f64; TILE] =
+                            d[s * cols + c0..s * cols + c0 + TILE].try_into().expect("a tile");
+                        for t in 0..TILE {
+                            a0[t] += x0 * x[t];
+                            a1[t] += x1 * x[t];
+                        }
+                    }
+                    row0[c0..c0 + TILE].copy_from_slice(&a0);
+                    row1[c0..c0 + TILE].copy_from_slice(&a1);
+                }
+            }
+            (Some((row, w)), None) => {
+                for c0 in (0..cols).step_by(TILE) {
+                    let mut a: [f64; TILE] = row[c0..c0 + TILE].try_into().expect("a tile");
+                    for (s, &ws) in w.iter().enumerate() {
+                        let x: &[f64; TILE] =
+                            d[s * cols + c0..s * cols + c0 + TILE].try_into().expect("a tile");
+                        for t in 0..TILE {
+                            a[t] += ws * x[t];
+                        }
+                    }
+                    row[c0..c0 + TILE].copy_from_slice(&a);
+                }
+                return;
+            }
+            _ => return,
+        }
+    }
 }
 
 /// The indices of one output with their 95 % intervals.
@@ -44,6 +128,11 @@ pub struct Indices {
     pub st: Vec<f64>,
     /// Its interval (lo, hi).
     pub st_ci: Vec<(f64, f64)>,
+    /// The sum of the first-order indices (1 − it is the share of the variance due to
+    /// interactions).
+    pub sum_s1: f64,
+    /// Its interval (lo, hi).
+    pub sum_s1_ci: (f64, f64),
 }
 
 /// The Poisson(1) bootstrap weights of base sample `j` for `replicates` replicates (seeded).
@@ -67,82 +156,101 @@ pub fn bootstrap_weights(seed: u64, j: u64, replicates: usize, out: &mut Vec<f64
 impl SobolSums {
     /// Empty sums for `k` inputs and `replicates` bootstrap replicates.
     pub fn new(k: usize, replicates: usize) -> SobolSums {
-        SobolSums { k, moments: vec![[0.0; 3]; replicates + 1], terms: vec![[0.0; 2]; (replicates + 1) * k] }
+        SobolSums {
+            k,
+            rows: replicates + 1,
+            sums: vec![0.0; (replicates + 1) * (3 + 2 * k).div_ceil(TILE) * TILE],
+        }
     }
 
     /// Add base sample j: f(A_j), f(B_j), f(AB_j^(i)) for each input, and its bootstrap weights
     /// ([`bootstrap_weights`]; the estimate's weight is 1).
     pub fn add(&mut self, f_a: f64, f_b: f64, f_ab: &[f64], weights: &[f64]) {
         debug_assert_eq!(f_ab.len(), self.k);
-        debug_assert_eq!(weights.len() + 1, self.moments.len());
-        let k = self.k;
-        for (r, m) in self.moments.iter_mut().enumerate() {
-            let w = if r == 0 { 1.0 } else { weights[r - 1] };
-            if w == 0.0 {
-                continue;
-            }
-            m[0] += w;
-            m[1] += w * (f_a + f_b);
-            m[2] += w * (f_a * f_a + f_b * f_b);
-            for (i, &ab) in f_ab.iter().enumerate() {
-                let t = &mut self.terms[r * k + i];
-                t[0] += w * f_b * (ab - f_a);
-                t[1] += w * (f_a - ab) * (f_a - ab);
-            }
-        }
+        debug_assert_eq!(weights.len() + 1, self.rows);
+        let mut d = vec![0.0; self.cols()];
+        sample_terms(f_a, f_b, f_ab, &mut d);
+        let wt: Vec<f64> = std::iter::once(1.0).chain(weights.iter().copied()).collect();
+        let cols = self.cols();
+        accumulate(&mut self.sums, &wt, &d, 1, cols);
+    }
+
+    /// Add a block of `b` base samples in order: `d` their terms ([`sample_terms`], b rows of
+    /// 3 + 2k), `wt` each replicate's weights of them (R + 1 rows of b, row 0 all ones).
+    pub fn add_block(&mut self, d: &[f64], wt: &[f64], b: usize) {
+        debug_assert_eq!(d.len(), b * self.cols());
+        debug_assert_eq!(wt.len(), b * self.rows);
+        let cols = self.cols();
+        accumulate(&mut self.sums, wt, d, b, cols);
+    }
+
+    /// Sums per replicate: 3 + 2k, padded with zeros to a multiple of the kernel's tile (the
+    /// length of a row of [`sample_terms`]).
+    pub fn cols(&self) -> usize {
+        (3 + 2 * self.k).div_ceil(TILE) * TILE
     }
 
     /// Fold another part's sums in (parts of one design, any split).
     pub fn merge(&mut self, other: &SobolSums) {
-        for (a, b) in self.moments.iter_mut().zip(&other.moments) {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
-            }
+        for (a, b) in self.sums.iter_mut().zip(&other.sums) {
+            *a += b;
         }
-        for (a, b) in self.terms.iter_mut().zip(&other.terms) {
-            a[0] += b[0];
-            a[1] += b[1];
-        }
+    }
+
+    /// The mean and variance of the 2N values f(A), f(B) (replicate r's weights).
+    fn moments(&self, r: usize) -> (f64, f64, f64) {
+        let row = &self.sums[r * self.cols()..];
+        let (w, s, s2) = (row[0], row[1], row[2]);
+        let mean = s / (2.0 * w);
+        (w, mean, s2 / (2.0 * w) - mean * mean)
     }
 
     /// (S1, ST) of each input from replicate r's sums.
     fn of(&self, r: usize) -> Vec<(f64, f64)> {
-        let [w, s, s2] = self.moments[r];
-        // The 2N values f(A), f(B) carry weight w each: mean and variance over 2w.
-        let mean = s / (2.0 * w);
-        let var = s2 / (2.0 * w) - mean * mean;
+        let (w, _, var) = self.moments(r);
         (0..self.k)
             .map(|i| {
-                let [t1, t2] = self.terms[r * self.k + i];
+                let at = r * self.cols() + 3 + 2 * i;
+                let (t1, t2) = (self.sums[at], self.sums[at + 1]);
                 (t1 / w / var, 0.5 * t2 / w / var)
             })
             .collect()
     }
 
+    /// The number of base samples added.
+    pub fn samples(&self) -> f64 {
+        self.sums[0]
+    }
+
+    /// The mean and variance of the outputs f(A), f(B) (the variance the indices divide).
+    pub fn mean_variance(&self) -> (f64, f64) {
+        let (_, mean, var) = self.moments(0);
+        (mean, var)
+    }
+
     /// The indices and their intervals.
     pub fn indices(&self) -> Indices {
         let est = self.of(0);
-        let reps: Vec<Vec<(f64, f64)>> = (1..self.moments.len()).map(|r| self.of(r)).collect();
-        let sd = |pick: &dyn Fn(&(f64, f64)) -> f64, i: usize| {
-            let x: Vec<f64> = reps.iter().map(|r| pick(&r[i])).filter(|v| v.is_finite()).collect();
+        let reps: Vec<Vec<(f64, f64)>> = (1..self.rows).map(|r| self.of(r)).collect();
+        let interval = |est: f64, x: &mut dyn Iterator<Item = f64>| {
+            let x: Vec<f64> = x.filter(|v| v.is_finite()).collect();
             let n = x.len() as f64;
             if n < 2.0 {
-                return f64::NAN;
+                return (f64::NAN, f64::NAN);
             }
             let m = x.iter().sum::<f64>() / n;
-            (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+            let sd = (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+            (est - Z95 * sd, est + Z95 * sd)
         };
-        let first = |p: &(f64, f64)| p.0;
-        let total = |p: &(f64, f64)| p.1;
+        let sum = |r: &[(f64, f64)]| r.iter().map(|p| p.0).sum::<f64>();
+        let sum_s1 = sum(&est);
         Indices {
-            s1: est.iter().map(first).collect(),
-            s1_ci: (0..self.k)
-                .map(|i| (est[i].0 - Z95 * sd(&first, i), est[i].0 + Z95 * sd(&first, i)))
-                .collect(),
-            st: est.iter().map(total).collect(),
-            st_ci: (0..self.k)
-                .map(|i| (est[i].1 - Z95 * sd(&total, i), est[i].1 + Z95 * sd(&total, i)))
-                .collect(),
+            s1: est.iter().map(|p| p.0).collect(),
+            s1_ci: (0..self.k).map(|i| interval(est[i].0, &mut reps.iter().map(|r| r[i].0))).collect(),
+            st: est.iter().map(|p| p.1).collect(),
+            st_ci: (0..self.k).map(|i| interval(est[i].1, &mut reps.iter().map(|r| r[i].1))).collect(),
+            sum_s1,
+            sum_s1_ci: interval(sum_s1, &mut reps.iter().map(|r| sum(r))),
         }
     }
 }
@@ -163,6 +271,20 @@ impl Convergence {
         Convergence {
             sizes: [n / 8, n / 4, n / 2, n],
             sums: std::array::from_fn(|_| SobolSums::new(k, replicates)),
+        }
+    }
+
+    /// Add base samples `first..first + b` ([`SobolSums::add_block`]: `d` their terms, `wt` the
+    /// replicates' weights) to every prefix, each prefix the samples it holds.
+    pub fn add_block(&mut self, first: u64, d: &[f64], wt: &[f64], b: usize) {
+        for (size, sums) in self.sizes.iter().zip(&mut self.sums) {
+            let m = size.saturating_sub(first).min(b as u64) as usize;
+            if m == 0 {
+                continue;
+            }
+            let rows = wt.len() / b;
+            let wt_m: Vec<f64> = wt.chunks_exact(b).take(rows).flat_map(|w| w[..m].iter().copied()).collect();
+            sums.add_block(&d[..m * sums.cols()], &wt_m, m);
         }
     }
 
