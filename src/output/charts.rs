@@ -391,33 +391,48 @@ pub fn pyramid(
     Ok(svg)
 }
 
-/// One layer of a stacked shares chart: its name and its share in each year.
+/// One layer of a stacked shares chart: its name, its share in each year and its colour.
 pub struct Layer {
     /// Legend name.
     pub name: String,
     /// The share per year (of the chart's years), negative values drawn as 0.
     pub shares: Vec<f64>,
+    /// Its colour: the k-th of [`LAYER_COLOURS`] (the same input the same colour on every chart
+    /// of a page), or grey (`None`: other inputs, interactions; the later the darker).
+    pub colour: Option<usize>,
 }
 
-/// The colours of the stacked layers after [`PALETTE`] (Okabe–Ito's yellow, then two more that
-/// stay apart from it); the last two layers (other inputs, interactions) are greys.
-const MORE: [RGBColor; 3] = [RGBColor(240, 228, 66), RGBColor(120, 80, 40), RGBColor(60, 60, 140)];
+/// The colours of stacked layers: Okabe–Ito's (as [`PALETTE`]) and its yellow, then three that
+/// stay apart from them.
+pub const LAYER_COLOURS: [RGBColor; 10] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(240, 228, 66),
+    RGBColor(120, 80, 40),
+    RGBColor(60, 60, 140),
+    RGBColor(150, 200, 120),
+];
 
 /// A stacked area chart of shares (0 to 1) over the years: each layer on the ones before it, in
-/// order; `greys` trailing layers (other inputs, the interactions) in grey. The legend below.
-pub fn shares_chart(title: &str, years: &[i32], layers: &[Layer], greys: usize) -> Result<String, String> {
-    let n = layers.len();
-    let color = |k: usize| -> RGBColor {
-        if k + greys >= n {
-            // The last grey the darkest.
-            let g = 200 - 70 * (k + greys - n) as u8;
-            RGBColor(g, g, g)
-        } else if k < PALETTE.len() {
-            PALETTE[k]
-        } else {
-            MORE[(k - PALETTE.len()) % MORE.len()]
-        }
-    };
+/// order, in its colour. The legend below.
+pub fn shares_chart(title: &str, years: &[i32], layers: &[Layer]) -> Result<String, String> {
+    let mut greys = 0u8;
+    let colours: Vec<RGBColor> = layers
+        .iter()
+        .map(|l| match l.colour {
+            Some(k) => LAYER_COLOURS[k % LAYER_COLOURS.len()],
+            None => {
+                greys += 1;
+                let g = 215u8.saturating_sub(75 * (greys - 1));
+                RGBColor(g, g, g)
+            }
+        })
+        .collect();
+    let color = |k: usize| colours[k];
     let items: Vec<(Swatch, String)> = layers
         .iter()
         .enumerate()
@@ -443,7 +458,7 @@ pub fn shares_chart(title: &str, years: &[i32], layers: &[Layer], greys: usize) 
             .margin(12)
             .x_label_area_size(54)
             .y_label_area_size(100)
-            .build_cartesian_2d(f64::from(x0)..f64::from(x1), 0.0..top * 1.02)
+            .build_cartesian_2d(f64::from(x0) - 0.3..f64::from(x1) + 0.6, 0.0..top * 1.02)
             .map_err(err)?;
         chart
             .configure_mesh()

@@ -214,7 +214,8 @@ fn num(r: &Row, k: &str) -> f64 {
 /// lo, hi).
 type Table = BTreeMap<i32, BTreeMap<String, [f64; 6]>>;
 
-/// The layers shown in a chart: at most this many inputs, the rest as "other inputs".
+/// The layers shown in a chart: at most this many inputs (of those with a colour on the page),
+/// the rest as "other inputs".
 const SHOWN: usize = 6;
 
 /// Build the report of a sensitivity folder from its files (`sensitivity.csv`, `entities.csv`,
@@ -253,13 +254,20 @@ pub fn build_report(files: &Files) -> Result<Report, String> {
             .find(|e| e["entity"] == id)
             .map_or(id.to_string(), |e| format!("{} {}", e["name_zh"], e["name_en"]))
     };
+    // Chart titles: a city's Chinese and English names, the region's Chinese name alone.
+    let short_name = |id: &str| match entities.iter().find(|e| e["entity"] == id) {
+        Some(e) if id == "region" => e["name_zh"].clone(),
+        Some(e) => format!("{} {}", e["name_zh"], e["name_en"]),
+        None => id.to_string(),
+    };
     let scenario = meta["scenario"]["name"].as_str().unwrap_or("scenario").to_string();
     let mut charts: Vec<(String, String)> = Vec::new();
+    let colours = page_colours(&tables);
     for ind in HEADLINE {
         for e in &ents {
             let Some(t) = tables.get(&(e.clone(), ind.to_string())) else { continue };
-            let title = format!("{} — {}", name_of(e), indicator_title(ind));
-            charts.push((format!("shares-{e}-{ind}"), shares_chart(&title, t, &inputs)?));
+            let title = format!("{} — {}", short_name(e), indicator_title(ind));
+            charts.push((format!("shares-{e}-{ind}"), shares_chart(&title, t, &inputs, &colours)?));
         }
     }
     let mut h = String::new();
@@ -304,10 +312,10 @@ pub fn build_report(files: &Files) -> Result<Report, String> {
             if let Some(top) = t.get(&year).and_then(|by| ranked(by).into_iter().next()) {
                 let v = t[&year][&top];
                 parts.push(format!(
-                    "in {year} <b>{}</b> ({:.0}% alone, {:.0}% with its interactions)",
+                    "in {year} <b>{}</b> ({} alone, {} with its interactions)",
                     esc(&top),
-                    100.0 * v[0].max(0.0),
-                    100.0 * v[3].max(0.0)
+                    share(v[0]),
+                    share(v[3])
                 ));
             }
         }
@@ -325,7 +333,7 @@ pub fn build_report(files: &Files) -> Result<Report, String> {
         let _ = writeln!(h, "<h2>{}</h2>", indicator_title(ind));
         let _ = writeln!(
             h,
-            "<table class=\"figures\"><tr><th>entity 地区</th><th class=\"l\">top drivers 2025 主要来源 (S1 · ST, 95% interval)</th><th class=\"l\">top drivers 2035</th><th>interactions 2035 (1 − ΣS1)</th></tr>"
+            "<table class=\"figures\"><tr><th>entity 地区</th><th class=\"l\">top drivers 2025 主要来源: S1 · ST [ST's 95% interval]</th><th class=\"l\">top drivers 2035</th><th>interactions 2035 (1 − ΣS1)</th></tr>"
         );
         for e in &ents {
             let Some(t) = tables.get(&(e.clone(), ind.to_string())) else { continue };
@@ -348,9 +356,9 @@ pub fn build_report(files: &Files) -> Result<Report, String> {
                     .collect::<Vec<_>>()
                     .join("<br>")
             };
-            let rest = t.get(&2035).map_or("–".to_string(), |by| {
-                format!("{:.0}%", 100.0 * (1.0 - by.values().map(|v| v[0]).sum::<f64>()))
-            });
+            let rest = t
+                .get(&2035)
+                .map_or("–".to_string(), |by| percent(1.0 - by.values().map(|v| v[0]).sum::<f64>()));
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{rest}</td></tr>",
@@ -393,6 +401,18 @@ pub fn build_report(files: &Files) -> Result<Report, String> {
     Ok(Report { html: h, charts })
 }
 
+/// An index as a share of the variance in the report's sentences: clamped to 0–100 % (an
+/// estimate beyond is noise around the bound).
+fn share(x: f64) -> String {
+    format!("{:.0}%", 100.0 * x.clamp(0.0, 1.0))
+}
+
+/// A signed percentage, never `-0%`.
+fn percent(x: f64) -> String {
+    let s = format!("{:.0}%", 100.0 * x);
+    if s == "-0%" { "0%".into() } else { s }
+}
+
 /// The inputs of one year, largest total index first (ties by name).
 fn ranked(by: &BTreeMap<String, [f64; 6]>) -> Vec<String> {
     let mut v: Vec<(&String, f64)> = by.iter().map(|(k, x)| (k, x[3])).collect();
@@ -400,24 +420,62 @@ fn ranked(by: &BTreeMap<String, [f64; 6]>) -> Vec<String> {
     v.into_iter().map(|(k, _)| k.clone()).collect()
 }
 
-/// The stacked first-order shares of one outcome over the years: the [`SHOWN`] inputs with the
-/// largest mean S1, the others together, and the interactions (1 − ΣS1).
-fn shares_chart(title: &str, t: &Table, inputs: &[String]) -> Result<String, String> {
+/// The stacked first-order shares of one outcome over the years: of the inputs that have a
+/// colour (`colours`, input → colour, by their weight over the page), the [`SHOWN`] with the
+/// largest S1 here, in the page's order; the other inputs together; the interactions (1 − ΣS1).
+fn shares_chart(
+    title: &str,
+    t: &Table,
+    inputs: &[String],
+    colours: &[(String, usize)],
+) -> Result<String, String> {
     let years: Vec<i32> = t.keys().copied().collect();
     let s1 = |name: &str, y: &i32| t[y].get(name).map_or(0.0, |v| v[0].max(0.0));
-    let mut order: Vec<(&String, f64)> =
-        inputs.iter().map(|n| (n, years.iter().map(|y| s1(n, y)).sum::<f64>())).collect();
-    order.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    let shown: Vec<&String> = order.iter().take(SHOWN).filter(|(_, s)| *s > 0.0).map(|(n, _)| *n).collect();
-    let mut layers: Vec<Layer> = shown
+    let weight = |n: &str| years.iter().map(|y| s1(n, y)).sum::<f64>();
+    let mut here: Vec<&(String, usize)> = colours.iter().filter(|(n, _)| weight(n) > 0.0).collect();
+    here.sort_by(|a, b| weight(&b.0).total_cmp(&weight(&a.0)).then_with(|| a.1.cmp(&b.1)));
+    here.truncate(SHOWN);
+    here.sort_by_key(|(_, c)| *c);
+    let shown: Vec<&String> = here.iter().map(|(n, _)| n).collect();
+    let mut layers: Vec<Layer> = here
         .iter()
-        .map(|n| Layer { name: n.to_string(), shares: years.iter().map(|y| s1(n, y)).collect() })
+        .map(|(n, c)| Layer {
+            name: n.clone(),
+            shares: years.iter().map(|y| s1(n, y)).collect(),
+            colour: Some(*c),
+        })
         .collect();
     let others: Vec<f64> =
         years.iter().map(|y| inputs.iter().filter(|n| !shown.contains(n)).map(|n| s1(n, y)).sum()).collect();
-    layers.push(Layer { name: "other inputs 其他".into(), shares: others });
+    layers.push(Layer { name: "other inputs 其他".into(), shares: others, colour: None });
     let interactions: Vec<f64> =
         years.iter().map(|y| (1.0 - inputs.iter().map(|n| s1(n, y)).sum::<f64>()).max(0.0)).collect();
-    layers.push(Layer { name: "interactions 交互 (1 − ΣS1)".into(), shares: interactions });
-    charts::shares_chart(title, &years, &layers, 2)
+    layers
+        .push(Layer { name: "interactions 交互 (1 − ΣS1)".into(), shares: interactions, colour: None });
+    charts::shares_chart(title, &years, &layers)
+}
+
+/// Each input's colour on the page: the inputs by their first-order weight over every chart
+/// (the sum of their S1 over entities, headline indicators and years), the heaviest first, as
+/// many as there are colours.
+fn page_colours(tables: &BTreeMap<(String, String), Table>) -> Vec<(String, usize)> {
+    let mut weight: BTreeMap<&str, f64> = BTreeMap::new();
+    for ((_, ind), t) in tables {
+        if !HEADLINE.contains(&ind.as_str()) {
+            continue;
+        }
+        for by in t.values() {
+            for (n, v) in by {
+                *weight.entry(n.as_str()).or_default() += v[0].max(0.0);
+            }
+        }
+    }
+    let mut order: Vec<(&str, f64)> = weight.into_iter().filter(|(_, w)| *w > 0.0).collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    order
+        .into_iter()
+        .take(charts::LAYER_COLOURS.len())
+        .enumerate()
+        .map(|(k, (n, _))| (n.to_string(), k))
+        .collect()
 }

@@ -358,6 +358,9 @@ mod tests {
         // All six intervals hold their value.
         assert_eq!(misses(&got, &[v1 / v, v2 / v, 0.0], &[(v1 + v13) / v, v2 / v, v13 / v], 0.03), 0);
         assert!((v1 / v - 0.3139).abs() < 1e-4 && (v13 / v - 0.2437).abs() < 1e-4);
+        // ΣS1 = (V1 + V2)/V = 0.7563: the rest, V13/V, is the interaction of x1 and x3.
+        let (lo, hi) = got.sum_s1_ci;
+        assert!((lo..=hi).contains(&((v1 + v2) / v)), "ΣS1 {} [{lo}, {hi}]", got.sum_s1);
     }
 
     #[test]
@@ -403,6 +406,50 @@ mod tests {
         }
         // Poisson(1): mean 1 (2 000 weights: within 4 standard errors).
         assert!((count / 2000.0 - 1.0).abs() < 4.0 / 2000f64.sqrt(), "{}", count / 2000.0);
+    }
+
+    #[test]
+    fn a_block_adds_the_same_bits_as_its_samples_one_by_one() {
+        // 37 samples of 5 inputs (3 + 10 sums, padded to one tile), 7 replicates: add_block of
+        // blocks of 1, 16 and 20 samples equals add of each sample, bit for bit.
+        let (k, reps) = (5, 7);
+        let mut r = stream(6, purpose("test.sobol.block"), 0);
+        let samples: Vec<(f64, f64, Vec<f64>)> = (0..37)
+            .map(|_| {
+                (
+                    r.random::<f64>() * 1e3,
+                    r.random::<f64>() * 1e3,
+                    (0..k).map(|_| r.random::<f64>() * 1e3).collect(),
+                )
+            })
+            .collect();
+        let mut one = SobolSums::new(k, reps);
+        let mut weights: Vec<Vec<f64>> = Vec::new();
+        let mut w = Vec::new();
+        for (j, (a, b, ab)) in samples.iter().enumerate() {
+            bootstrap_weights(8, j as u64, reps, &mut w);
+            one.add(*a, *b, ab, &w);
+            weights.push(w.clone());
+        }
+        let mut blocked = SobolSums::new(k, reps);
+        let cols = blocked.cols();
+        assert_eq!(cols, 16);
+        let mut at = 0;
+        for len in [1, 16, 20] {
+            let mut d = vec![0.0; len * cols];
+            let mut wt = vec![1.0; (reps + 1) * len];
+            for s in 0..len {
+                let (a, b, ab) = &samples[at + s];
+                sample_terms(*a, *b, ab, &mut d[s * cols..(s + 1) * cols]);
+                for (rep, x) in weights[at + s].iter().enumerate() {
+                    wt[(rep + 1) * len + s] = *x;
+                }
+            }
+            blocked.add_block(&d, &wt, len);
+            at += len;
+        }
+        assert_eq!(at, 37);
+        assert!(one.sums.iter().zip(&blocked.sums).all(|(x, y)| x.to_bits() == y.to_bits()));
     }
 
     #[test]
