@@ -81,7 +81,7 @@ fn ink(png_path: &Path) -> f64 {
     px.iter().filter(|p| p[..3] != first[..3]).count() as f64 / px.len() as f64
 }
 
-fn check_report(browser: &Path, dir: &Path, work: &Path, tag: &str, min_charts: usize) {
+fn check_report(browser: &Path, dir: &Path, work: &Path, tag: &str, min_charts: usize, needles: &[&str]) {
     let page = dir.join("report.html");
     let html = std::fs::read_to_string(&page).unwrap();
     // Self-contained: no script, no stylesheet or image or font fetched from anywhere.
@@ -96,7 +96,7 @@ fn check_report(browser: &Path, dir: &Path, work: &Path, tag: &str, min_charts: 
     // Every chart has its SVG; the conditioning table's small interval charts are SVGs too.
     let small = dom.matches("aria-label=\"prior and posterior\"").count();
     assert_eq!(dom.matches("<svg").count() - small, figures, "{tag}: every chart has its SVG");
-    for needle in ["<title", "year 年", "median", "10k persons"] {
+    for needle in needles {
         assert!(dom.contains(needle), "{tag}: `{needle}` not in the rendered page");
     }
     let share = ink(&shot);
@@ -125,12 +125,19 @@ fn reports_render_in_a_real_browser(browser: &Path) {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // 6 entities × 5 indicators + 6 pyramids; a comparison adds 6 × 3 difference charts.
-    check_report(&browser, &d.join("run"), d, "run", 36);
-    check_report(&browser, &d.join("cmp"), d, "compare", 54);
+    let levels = ["<title", "year 年", "median", "10k persons"];
+    check_report(&browser, &d.join("run"), d, "run", 36, &levels);
+    check_report(&browser, &d.join("cmp"), d, "compare", 54, &levels);
+    // A sensitivity study: 6 entities × 5 headline indicators of stacked shares.
+    let o =
+        minxinan(d, &["sensitivity", &scen("baseline.toml"), "--samples", "64", "--out", "sens", "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shares = ["<title", "year 年", "share of the variance", "interactions", "Without history"];
+    check_report(&browser, &d.join("sens"), d, "sensitivity", 30, &shares);
     // Keep the screenshots for a person to look at.
     let keep = root().join("target/browser-test");
     std::fs::create_dir_all(&keep).unwrap();
-    for tag in ["run", "compare"] {
+    for tag in ["run", "compare", "sensitivity"] {
         std::fs::copy(d.join(format!("{tag}.png")), keep.join(format!("{tag}.png"))).unwrap();
     }
 }

@@ -241,6 +241,14 @@ fn the_same_bytes_for_any_thread_count_and_the_report_rebuilds_from_the_folder()
         v.iter().map(|p| std::fs::read(p).unwrap()).collect::<Vec<_>>()
     };
     assert!(charts("t1") == charts("t3") && charts("t1").len() == 30, "charts differ");
+    // Every chart's text is at least 12 px where the report shows it narrowest (640 of 760).
+    for svg in charts("t1") {
+        let svg = String::from_utf8(svg).unwrap();
+        for part in svg.split("font-size=\"").skip(1) {
+            let size: f64 = part.split('"').next().unwrap().parse().unwrap();
+            assert!(size * 640.0 / 760.0 >= 12.0, "font-size {size}");
+        }
+    }
     // The report says the history is off, and rebuilds from the folder's files alone.
     let html = std::fs::read_to_string(d.join("t1/report.html")).unwrap();
     assert!(html.contains("Without history"));
