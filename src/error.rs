@@ -91,6 +91,14 @@ pub enum ModelError {
     /// The run was interrupted (SIGINT or SIGTERM) before it finished.
     #[error("interrupted")]
     Cancelled,
+    /// A replayed draw's outcomes could not be read back (`minxinan merge`).
+    #[error("draw {draw}: {message}")]
+    Replay {
+        /// The draw index.
+        draw: u64,
+        /// What went wrong.
+        message: String,
+    },
     /// A state or output became NaN or infinite.
     #[error(
         "draw {draw}, year {year}, city {city}: `{quantity}` is not finite ({value}); the draw's parameters: {parameters}"

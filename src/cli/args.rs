@@ -21,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario: simulate the draws and write summary.csv, targets.csv, manifest.json.
     Run(RunArgs),
+    /// Put partial runs (`run --draw-range A..B --partial DIR`) together: the outputs of the
+    /// single run of all their draws, byte for byte.
+    Merge(MergeArgs),
     /// Run a base scenario and alternatives on the same (paired) draws and compare them.
     Compare(CompareArgs),
     /// Condition a scenario on the observations up to a year, project, and score every later
@@ -58,9 +61,39 @@ pub struct RunArgs {
     /// Write draws.csv even when it would exceed 2 GB.
     #[arg(long)]
     pub force: bool,
+    /// Write a partial run to DIR instead of the outputs: every outcome of the draws (of
+    /// --draw-range, else all), for `minxinan merge` (docs/CLUSTER.md).
+    #[arg(long, value_name = "DIR")]
+    pub partial: Option<PathBuf>,
     /// Draws, seed, output and report options.
     #[command(flatten)]
     pub common: Common,
+}
+
+/// `merge`.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The part folders written by `run --draw-range A..B --partial DIR` (any order).
+    #[arg(required = true)]
+    pub parts: Vec<PathBuf>,
+    /// Output folder (default: out/<scenario name>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Skip the HTML report and charts.
+    #[arg(long)]
+    pub no_report: bool,
+    /// Write CSV files with a UTF-8 byte-order mark (for Excel).
+    #[arg(long)]
+    pub excel: bool,
+    /// Also write results.xlsx.
+    #[arg(long)]
+    pub xlsx: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Options shared by `run` and `compare`.

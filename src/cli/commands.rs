@@ -2,7 +2,8 @@
 
 use super::BadInput;
 use super::args::{
-    BacktestArgs, Cli, Command, CompareArgs, InfoArgs, ReportArgs, RunArgs, SensitivityArgs, ValidateArgs,
+    BacktestArgs, Cli, Command, Common, CompareArgs, InfoArgs, MergeArgs, ReportArgs, RunArgs,
+    SensitivityArgs, ValidateArgs,
 };
 use super::fsout::{Staging, write_atomic};
 use anyhow::{Context, Result, bail};
@@ -18,9 +19,14 @@ use std::time::{Instant, SystemTime};
 
 /// Run a parsed command line.
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    if let Command::Merge(a) = cli.command {
+        // The parts say which region and scenario they ran.
+        return merge(a);
+    }
     let region = load_region(cli.region.as_deref())?;
     match cli.command {
-        Command::Run(a) => run(&region, a),
+        Command::Run(a) => run(&region, cli.region.as_deref(), a, None),
+        Command::Merge(_) => unreachable!("handled above"),
         Command::Compare(a) => compare(&region, a),
         Command::Backtest(a) => backtest(&region, a),
         Command::Sensitivity(a) => sensitivity(&region, a),
@@ -123,10 +129,67 @@ fn parse_range(s: &str) -> Result<std::ops::Range<u64>, BadInput> {
     Ok(a..b)
 }
 
-fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
+/// `merge`: the parts checked ([`runner::partial::Parts::open`]), their scenario and region read
+/// again and checked against the parts' checksums, then `run` with the parts' rows replayed.
+fn merge(a: MergeArgs) -> Result<ExitCode> {
+    if a.threads == Some(0) {
+        bail!(BadInput("--threads: found 0; expected at least 1".into()));
+    }
+    let parts = runner::partial::Parts::open(&a.parts)?;
+    let h = parts.header.clone();
+    let region_path = h.region.manifest.as_ref().map(PathBuf::from);
+    let region = load_region(region_path.as_deref())?;
+    let first = a.parts[0].join(runner::partial::HEADER).display().to_string();
+    if region.sha256 != h.region.sha256 {
+        bail!(BadInput(format!(
+            "{first}: `region.sha256`: the region ({}) has changed since the parts ran; merge with the region they ran on",
+            h.region.manifest.as_deref().unwrap_or("embedded")
+        )));
+    }
+    let args = RunArgs {
+        scenario: PathBuf::from(&h.scenario.path),
+        deterministic: false,
+        save_draws: None,
+        draw_range: None,
+        save_inputs: false,
+        force: false,
+        partial: None,
+        common: Common {
+            draws: Some(h.draws),
+            seed: Some(h.seed),
+            out: a.out,
+            threads: a.threads,
+            no_report: a.no_report,
+            excel: a.excel,
+            xlsx: a.xlsx,
+            quiet: a.quiet,
+            strict: false,
+        },
+    };
+    run(&region, region_path.as_deref(), args, Some(&parts))
+}
+
+/// `run`; with `parts`, the merge of partial runs: the draws' rows are read from the parts
+/// instead of simulated, and the manifest says which parts.
+fn run(
+    region: &Region,
+    region_path: Option<&Path>,
+    a: RunArgs,
+    parts: Option<&runner::partial::Parts>,
+) -> Result<ExitCode> {
     let started = SystemTime::now();
     let clock = Instant::now();
     let scenario = read_scenario(region, &a.scenario, a.common.quiet, a.common.strict)?;
+    if let Some(p) = parts
+        && scenario.sha256(region) != p.header.scenario.sha256
+    {
+        bail!(BadInput(format!(
+            "{}: the scenario (or a file it extends) has changed since the parts ran (SHA-256 {} there, {} now)",
+            a.scenario.display(),
+            p.header.scenario.sha256,
+            scenario.sha256(region)
+        )));
+    }
     let draws = a.common.draws.unwrap_or(scenario.draws);
     if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
         bail!(BadInput(format!("--draws: found {draws}; expected 1..={}", minxinan::scenario::MAX_DRAWS)));
@@ -162,6 +225,11 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
     };
     if a.save_inputs && a.save_draws.is_none() {
         bail!(BadInput("--save-inputs: goes with --save-draws (the inputs of the draws it writes)".into()));
+    }
+    if a.partial.is_some() && (a.deterministic || a.save_draws.is_some()) {
+        bail!(BadInput(
+            "--partial: writes every outcome of its draws for `merge`; it goes with neither --deterministic nor --save-draws".into()
+        ));
     }
     let seed = a.common.seed.unwrap_or(scenario.seed);
     let mut model = Model::new(region, &scenario)?;
@@ -204,9 +272,32 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         sink = sink.keeping_draws();
     }
     let hooks = runner::Hooks { progress: &|k| bar.inc(k), cancelled: &super::interrupted };
-    let mut outcomes = pool.install(|| runner::run(&[&model], &cfg, sink, hooks))?;
+    if let Some(dir) = &a.partial {
+        let r = write_partial(&scenario, region, region_path, &a, &model, &cfg, &pool, hooks, dir);
+        bar.finish_and_clear();
+        r?;
+        if !a.common.quiet {
+            eprintln!(
+                "{}: draws {}..{} of {draws} in {:.2} s → partial run {}",
+                scenario.name,
+                cfg.draws.start,
+                cfg.draws.end,
+                clock.elapsed().as_secs_f64(),
+                dir.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut outcomes = match parts {
+        Some(p) => pool.install(|| runner::replay(&[&model], &cfg, sink, hooks, p))?,
+        None => pool.install(|| runner::run(&[&model], &cfg, sink, hooks))?,
+    };
     bar.finish_and_clear();
-    let summary = outcomes.summaries.remove(0);
+    let mut summary = outcomes.summaries.remove(0);
+    if let Some(p) = parts {
+        // The rows' diagnostics were counted when the parts ran.
+        summary.diagnostics = p.diagnostics;
+    }
     // Only draws.csv needs the draws after the summary; giving them back overlaps the writing.
     let (ens, freeing) = if a.save_draws.is_some() {
         (outcomes.kept.pop(), Freeing::none())
@@ -262,6 +353,7 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         seed,
         history: model.history.as_ref(),
         conditioned: model.conditioned.as_deref(),
+        merged: parts.map(|p| p.ranges()),
     };
     put("manifest.json", output::manifest_json(&scenario, region, &summary, &info), false)?;
     finish(staging, &files, &a.common)?;
@@ -276,6 +368,61 @@ fn run(region: &Region, a: RunArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `run --partial DIR`: the draws' rows into DIR/rows.bin and its header DIR/partial.json,
+/// through a staging folder (nothing partial is left if the run fails or is interrupted).
+#[allow(clippy::too_many_arguments)]
+fn write_partial(
+    scenario: &Scenario,
+    region: &Region,
+    region_path: Option<&Path>,
+    a: &RunArgs,
+    model: &Model,
+    cfg: &RunConfig,
+    pool: &rayon::ThreadPool,
+    hooks: runner::Hooks<'_>,
+    dir: &Path,
+) -> Result<()> {
+    use runner::partial::{
+        FORMAT, HEADER, Header, ROWS, RegionRef, RowWriter, ScenarioRef, VERSION, engine_id,
+    };
+    let absolute =
+        |p: &Path| std::fs::canonicalize(p).with_context(|| format!("cannot resolve {}", p.display()));
+    let staging = Staging::new(dir)?;
+    let path = staging.path(ROWS);
+    let f = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let sink = RowWriter::new(std::io::BufWriter::with_capacity(1 << 20, f));
+    let written = pool
+        .install(|| runner::run(&[model], cfg, sink, hooks))?
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let header = Header {
+        format: FORMAT.into(),
+        version: VERSION,
+        engine: engine_id(env!("MINXINAN_GIT_COMMIT")),
+        scenario: ScenarioRef {
+            name: scenario.name.clone(),
+            path: absolute(&a.scenario)?.display().to_string(),
+            sha256: scenario.sha256(region),
+        },
+        region: RegionRef {
+            manifest: region_path.map(absolute).transpose()?.map(|p| p.display().to_string()),
+            sha256: region.sha256.clone(),
+        },
+        seed: cfg.seed,
+        draws: a.common.draws.unwrap_or(scenario.draws),
+        range: [cfg.draws.start, cfg.draws.end],
+        row_len: model.layout.len(),
+        rows_bytes: written.bytes,
+        rows_sha256: written.sha256,
+        diagnostics: written.diagnostics.0.to_vec(),
+    };
+    let text = serde_json::to_string_pretty(&header).context("cannot write the header")? + "\n";
+    staging.write(HEADER, &text, false)?;
+    if super::interrupted() {
+        bail!("interrupted");
+    }
+    staging.commit()
 }
 
 /// A large value being freed on a thread of its own: returning hundreds of MB of outcomes to the
@@ -488,6 +635,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
                 seed,
                 history: models[k].history.as_ref(),
                 conditioned: models[k].conditioned.as_deref(),
+                merged: None,
             };
             (&scenarios[k], &stats[k], info)
         })
@@ -676,6 +824,7 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
                 seed,
                 history: models[k].history.as_ref(),
                 conditioned: models[k].conditioned.as_deref(),
+                merged: None,
             };
             (s, &stats[k], info)
         })

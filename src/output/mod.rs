@@ -409,6 +409,8 @@ pub struct RunInfo<'a> {
     pub history: Option<&'a crate::model::ModelHistory>,
     /// The history pass, when the draws were conditioned (docs/MODEL.md §12).
     pub conditioned: Option<&'a crate::model::condition::Conditioned>,
+    /// The parts a merged run was put together from (folder, draws), in draw order.
+    pub merged: Option<Vec<(std::path::PathBuf, std::ops::Range<u64>)>>,
 }
 
 /// `manifest.json` of a run.
@@ -505,7 +507,7 @@ fn manifest_value(
     for (d, name) in DIAGS {
         diags.insert(name.to_string(), Value::from(ens.diagnostics.0[d as usize]));
     }
-    json!({
+    let mut v = json!({
         "engine": { "name": "minxinan", "version": env!("CARGO_PKG_VERSION"), "git_commit": info.git_commit },
         "scenario": {
             "name": scenario.name,
@@ -539,7 +541,16 @@ fn manifest_value(
             "delay_shift": scenario.delay_shift,
             "shifts": scenario.shifts.len(),
         },
-    })
+    });
+    if let Some(parts) = &info.merged {
+        // How the run was put together: a merge's only addition (its outputs are the single
+        // run's).
+        v["merged_from"] = parts
+            .iter()
+            .map(|(dir, r)| json!({ "part": dir.display().to_string(), "draws": [r.start, r.end] }))
+            .collect();
+    }
+    v
 }
 
 /// The manifest's `history` section: the observations used, what the restated base year rests

@@ -16,6 +16,7 @@
 
 pub mod history;
 mod keep;
+pub mod partial;
 mod stream;
 mod summaries;
 
@@ -166,8 +167,38 @@ struct Worker<W> {
 pub fn run<S: Sink>(
     models: &[&Model],
     cfg: &RunConfig,
+    sink: S,
+    hooks: Hooks<'_>,
+) -> Result<S::Output, Error> {
+    run_with(models, cfg, sink, hooks, None)
+}
+
+/// Where a replayed run's outcomes come from: each draw's row of outcomes, as the engine gave
+/// it when the draw ran (`minxinan merge` reads them from the parts' files).
+pub trait Rows: Sync {
+    /// Draw `draw`'s outcomes of model `m` into `out` (one row of the model's layout).
+    fn row(&self, m: usize, draw: u64, out: &mut [f64]) -> Result<(), ModelError>;
+}
+
+/// [`run`] with the draws' outcomes read from `rows` instead of simulated: the sink sees the
+/// same rows in the same chunks and passes, so it gives the same result, bit for bit. The
+/// diagnostics are none (the rows' own were counted when they ran).
+pub fn replay<S: Sink>(
+    models: &[&Model],
+    cfg: &RunConfig,
+    sink: S,
+    hooks: Hooks<'_>,
+    rows: &dyn Rows,
+) -> Result<S::Output, Error> {
+    run_with(models, cfg, sink, hooks, Some(rows))
+}
+
+fn run_with<S: Sink>(
+    models: &[&Model],
+    cfg: &RunConfig,
     mut sink: S,
     hooks: Hooks<'_>,
+    rows: Option<&dyn Rows>,
 ) -> Result<S::Output, Error> {
     assert!(!models.is_empty(), "a run needs a model");
     let draws = cfg.run_draws();
@@ -175,7 +206,7 @@ pub fn run<S: Sink>(
     let threads = rayon::current_num_threads();
     let mut workers: Vec<Mutex<Option<Worker<S::Worker>>>> = (0..threads).map(|_| Mutex::new(None)).collect();
     while let Some(p) = pass {
-        let job = Job { models, cfg, first_draw: draws.start, sink: &sink, pass: &p, hooks };
+        let job = Job { models, cfg, first_draw: draws.start, sink: &sink, pass: &p, hooks, rows };
         let chunks = job.run(&workers)?;
         let states =
             workers.iter_mut().filter_map(|w| w.get_mut().unwrap_or_else(|e| e.into_inner()).as_mut());
@@ -202,6 +233,8 @@ struct Job<'a, S> {
     sink: &'a S,
     pass: &'a Pass,
     hooks: Hooks<'a>,
+    /// Outcomes read back instead of simulated ([`replay`]).
+    rows: Option<&'a dyn Rows>,
 }
 
 impl<S: Sink> Job<'_, S> {
@@ -293,6 +326,16 @@ impl<S: Sink> Job<'_, S> {
         let mut failed = None;
         for (m, model) in self.models.iter().enumerate() {
             let buf = self.sink.buffer(&mut w.sink, chunk, m, at, k);
+            if let Some(rows) = self.rows {
+                let width = model.layout.len();
+                for (d, out) in buf.chunks_exact_mut(width).enumerate().take(k) {
+                    if let Err(e) = rows.row(m, self.first_draw + row + d as u64, out) {
+                        keep_lowest(&mut failed, d, e);
+                        break;
+                    }
+                }
+                continue;
+            }
             let result = match (&model.conditioned, mode) {
                 // A conditioned model (docs/MODEL.md §12): each draw's particle and its observed
                 // years' shocks, then shocks from the draw's own streams.
