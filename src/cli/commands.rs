@@ -18,14 +18,14 @@ use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 
 /// Run a parsed command line.
-pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+pub fn dispatch(cli: Cli, world: Option<&super::World>) -> Result<ExitCode> {
     if let Command::Merge(a) = cli.command {
         // The parts say which region and scenario they ran.
         return merge(a);
     }
     let region = load_region(cli.region.as_deref())?;
     match cli.command {
-        Command::Run(a) => run(&region, cli.region.as_deref(), a, None),
+        Command::Run(a) => run(&region, cli.region.as_deref(), a, None, world),
         Command::Merge(_) => unreachable!("handled above"),
         Command::Compare(a) => compare(&region, a),
         Command::Backtest(a) => backtest(&region, a),
@@ -166,17 +166,21 @@ fn merge(a: MergeArgs) -> Result<ExitCode> {
             strict: false,
         },
     };
-    run(&region, region_path.as_deref(), args, Some(&parts))
+    run(&region, region_path.as_deref(), args, Some(&parts), None)
 }
 
 /// `run`; with `parts`, the merge of partial runs: the draws' rows are read from the parts
-/// instead of simulated, and the manifest says which parts.
+/// instead of simulated, and the manifest says which parts. Under MPI (`world`), each rank runs
+/// its share of the draws and rank 0 writes the outputs from the distributed summary
+/// ([`runner::distributed`]).
 fn run(
     region: &Region,
     region_path: Option<&Path>,
     a: RunArgs,
     parts: Option<&runner::partial::Parts>,
+    world: Option<&super::World>,
 ) -> Result<ExitCode> {
+    use minxinan::runner::distributed::Collective;
     let started = SystemTime::now();
     let clock = Instant::now();
     let scenario = read_scenario(region, &a.scenario, a.common.quiet, a.common.strict)?;
@@ -225,6 +229,13 @@ fn run(
     };
     if a.save_inputs && a.save_draws.is_none() {
         bail!(BadInput("--save-inputs: goes with --save-draws (the inputs of the draws it writes)".into()));
+    }
+    if world.is_some()
+        && (a.partial.is_some() || a.draw_range.is_some() || a.save_draws.is_some() || a.deterministic)
+    {
+        bail!(BadInput(
+            "under MPI a run spreads all its draws over the ranks: --partial, --draw-range, --save-draws and --deterministic are single-process options".into()
+        ));
     }
     if a.partial.is_some() && (a.deterministic || a.save_draws.is_some()) {
         bail!(BadInput(
@@ -288,6 +299,35 @@ fn run(
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(w) = world {
+        // This rank's share of the draws, kept; then the summary over the ranks.
+        let cfg = RunConfig { draws: runner::distributed::rank_range(draws, w.size(), w.rank()), ..cfg.clone() };
+        let (written, bytes) = pool
+            .install(|| runner::run(&[&model], &cfg, runner::partial::RowWriter::new(Vec::new()), hooks))?
+            .context("cannot keep the rows")?;
+        bar.finish_and_clear();
+        let rows = bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+        drop(bytes);
+        let local = runner::distributed::Local { range: cfg.draws.clone(), rows, diagnostics: written.diagnostics };
+        let Some(summary) = runner::distributed::summarise(local, model.layout, &scenario.targets, draws, w) else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        return write_run(Finished {
+            region,
+            a: &a,
+            scenario: &scenario,
+            model: &model,
+            summary: &summary,
+            cfg: &cfg,
+            threads,
+            started,
+            clock,
+            ens: None,
+            only: None,
+            merged: None,
+            ranks: Some(w.size()),
+        });
+    }
     let mut outcomes = match parts {
         Some(p) => pool.install(|| runner::replay(&[&model], &cfg, sink, hooks, p))?,
         None => pool.install(|| runner::run(&[&model], &cfg, sink, hooks))?,
@@ -305,42 +345,86 @@ fn run(
         (None, Freeing::start(outcomes.kept))
     };
 
+    let written = write_run(Finished {
+        region,
+        a: &a,
+        scenario: &scenario,
+        model: &model,
+        summary: &summary,
+        cfg: &cfg,
+        threads,
+        started,
+        clock,
+        ens: ens.as_ref(),
+        only: only.as_deref(),
+        merged: parts.map(|p| p.ranges()),
+        ranks: None,
+    });
+    freeing.join();
+    written
+}
+
+/// What a run's output files are made from.
+struct Finished<'a> {
+    region: &'a Region,
+    a: &'a RunArgs,
+    scenario: &'a Scenario,
+    model: &'a Model,
+    summary: &'a minxinan::stats::Summary,
+    cfg: &'a RunConfig,
+    threads: usize,
+    started: SystemTime,
+    clock: Instant,
+    /// Every draw, for draws.csv.
+    ens: Option<&'a minxinan::stats::Ensemble>,
+    /// draws.csv's indicators.
+    only: Option<&'a [Indicator]>,
+    /// The parts of a merge.
+    merged: Option<Vec<(PathBuf, std::ops::Range<u64>)>>,
+    /// The ranks of an MPI run.
+    ranks: Option<usize>,
+}
+
+/// Write a run's output files (through a staging folder) and say where.
+fn write_run(f: Finished<'_>) -> Result<ExitCode> {
+    let Finished { region, a, scenario, model, summary, cfg, threads, started, clock, ens, only, merged, ranks } = f;
+    let seed = cfg.seed;
     let out_dir = a.common.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     let staging = Staging::new(&out_dir)?;
     let mut files = OutFiles::new();
     let mut put = |name: &str, text: String, bom: bool| keep(&staging, &mut files, name, text, bom);
-    put("summary.csv", output::summary_csv(&scenario.name, region, &summary), a.common.excel)?;
+    put("summary.csv", output::summary_csv(&scenario.name, region, summary), a.common.excel)?;
     put("entities.csv", output::entities_csv(region), a.common.excel)?;
-    put("pyramids.csv", output::pyramids_csv(&scenario.name, region, &summary), a.common.excel)?;
+    put("pyramids.csv", output::pyramids_csv(&scenario.name, region, summary), a.common.excel)?;
     let record = model.history.as_ref().map(|h| h.restatement.as_slice());
-    put("targets.csv", output::targets_csv(&scenario, region, &summary, record), a.common.excel)?;
+    put("targets.csv", output::targets_csv(scenario, region, summary, record), a.common.excel)?;
     if let (Some(h), Some(m)) = (&scenario.history, &model.history) {
         let uses = minxinan::model::history::uses(region, h, &m.restatement);
-        put("observed.csv", output::observed_csv(&scenario, region, &summary, &uses), a.common.excel)?;
+        put("observed.csv", output::observed_csv(scenario, region, summary, &uses), a.common.excel)?;
     }
     if !scenario.parks.is_empty() {
-        put("parks.csv", output::parks_csv(&scenario, region, &summary), a.common.excel)?;
+        put("parks.csv", output::parks_csv(scenario, region, summary), a.common.excel)?;
     }
-    if let (Some(ens), true) = (&ens, a.save_draws.is_some()) {
+    if let (Some(ens), true) = (ens, a.save_draws.is_some()) {
         let path = staging.path("draws.csv");
         let f = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         let mut w = std::io::BufWriter::new(f);
         if a.common.excel {
             w.write_all(output::BOM.as_bytes())?;
         }
-        output::write_draws_csv(&mut w, region, ens, only.as_deref())?;
+        output::write_draws_csv(&mut w, region, ens, only)?;
         w.flush()?;
     }
     if a.save_inputs {
         let rows = cfg.run_draws().map(|k| -> Result<_> {
             let inputs = match (&model.conditioned, cfg.deterministic) {
-                (Some(c), false) => runner::history::planned_inputs(&model, c, seed, k)?,
-                _ => minxinan::model::inputs::sampled(&model, seed, k, cfg.deterministic)?,
+                (Some(c), false) => runner::history::planned_inputs(model, c, seed, k)?,
+                _ => minxinan::model::inputs::sampled(model, seed, k, cfg.deterministic)?,
             };
             Ok((k, inputs))
         });
         let rows: Vec<_> = rows.collect::<Result<_>>()?;
-        put("inputs.csv", output::inputs_csv(&model, &rows), a.common.excel)?;
+        put("inputs.csv", output::inputs_csv(model, &rows), a.common.excel)?;
     }
     let commit = env!("MINXINAN_GIT_COMMIT");
     let info = output::RunInfo {
@@ -353,11 +437,11 @@ fn run(
         seed,
         history: model.history.as_ref(),
         conditioned: model.conditioned.as_deref(),
-        merged: parts.map(|p| p.ranges()),
+        merged,
+        ranks,
     };
-    put("manifest.json", output::manifest_json(&scenario, region, &summary, &info), false)?;
+    put("manifest.json", output::manifest_json(scenario, region, summary, &info), false)?;
     finish(staging, &files, &a.common)?;
-    freeing.join();
     if !a.common.quiet {
         eprintln!(
             "{}: {} draws in {:.2} s → {}",
@@ -393,7 +477,7 @@ fn write_partial(
     let path = staging.path(ROWS);
     let f = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
     let sink = RowWriter::new(std::io::BufWriter::with_capacity(1 << 20, f));
-    let written = pool
+    let (written, _) = pool
         .install(|| runner::run(&[model], cfg, sink, hooks))?
         .with_context(|| format!("cannot write {}", path.display()))?;
     let header = Header {
@@ -636,6 +720,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
                 history: models[k].history.as_ref(),
                 conditioned: models[k].conditioned.as_deref(),
                 merged: None,
+                ranks: None,
             };
             (&scenarios[k], &stats[k], info)
         })
@@ -825,6 +910,7 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
                 history: models[k].history.as_ref(),
                 conditioned: models[k].conditioned.as_deref(),
                 merged: None,
+                ranks: None,
             };
             (s, &stats[k], info)
         })

@@ -5,6 +5,49 @@
 mod args;
 mod commands;
 mod fsout;
+#[cfg(feature = "mpi")]
+mod mpi;
+
+/// The MPI job this process is a rank of (the `mpi` feature).
+#[cfg(feature = "mpi")]
+pub use mpi::World;
+
+/// Without the `mpi` feature there is no MPI job: a type with no value, so that every run is a
+/// single process and the code that would use MPI compiles to nothing.
+#[cfg(not(feature = "mpi"))]
+pub enum World {}
+
+#[cfg(not(feature = "mpi"))]
+impl World {
+    fn start() -> Option<World> {
+        None
+    }
+    fn abort(&self, _code: i32) -> ! {
+        match *self {}
+    }
+}
+
+#[cfg(not(feature = "mpi"))]
+impl minxinan::runner::distributed::Collective for World {
+    fn rank(&self) -> usize {
+        match *self {}
+    }
+    fn size(&self) -> usize {
+        match *self {}
+    }
+    fn all_reduce_sum(&self, _v: &mut [u64]) {
+        match *self {}
+    }
+    fn gather_f64(&self, _v: &[f64]) -> Option<Vec<Vec<f64>>> {
+        match *self {}
+    }
+    fn gather_i64(&self, _v: &[i64]) -> Option<Vec<Vec<i64>>> {
+        match *self {}
+    }
+    fn all_gather_i64(&self, _v: &[i64]) -> Vec<i64> {
+        match *self {}
+    }
+}
 
 use std::process::ExitCode;
 
@@ -52,7 +95,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let result = commands::dispatch(cli);
+    let world = World::start();
+    let result = commands::dispatch(cli, world.as_ref());
     let sig = SIGNAL.load(std::sync::atomic::Ordering::SeqCst);
     if sig != 0 {
         eprintln!("interrupted: no output written");
@@ -67,8 +111,16 @@ pub fn main() -> ExitCode {
                     e.downcast_ref::<minxinan::Error>(),
                     Some(minxinan::Error::Input(_) | minxinan::Error::TooLarge { .. })
                 );
+            let code = if input { 2 } else { 1 };
+            if let Some(w) = &world {
+                // A failing rank ends the whole job (its message first), leaving no output: rank
+                // 0 writes only after every rank's draws are in.
+                use minxinan::runner::distributed::Collective;
+                eprintln!("error (rank {}): {e:#}", w.rank());
+                w.abort(i32::from(code));
+            }
             eprintln!("error: {e:#}");
-            ExitCode::from(if input { 2 } else { 1 })
+            ExitCode::from(code)
         }
     }
 }

@@ -411,6 +411,8 @@ pub struct RunInfo<'a> {
     pub conditioned: Option<&'a crate::model::condition::Conditioned>,
     /// The parts a merged run was put together from (folder, draws), in draw order.
     pub merged: Option<Vec<(std::path::PathBuf, std::ops::Range<u64>)>>,
+    /// The processes of an MPI run.
+    pub ranks: Option<usize>,
 }
 
 /// `manifest.json` of a run.
@@ -542,6 +544,10 @@ fn manifest_value(
             "shifts": scenario.shifts.len(),
         },
     });
+    if let Some(ranks) = info.ranks {
+        // An MPI run's only addition: how many processes ran the draws.
+        v["ranks"] = json!(ranks);
+    }
     if let Some(parts) = &info.merged {
         // How the run was put together: a merge's only addition (its outputs are the single
         // run's).

@@ -14,6 +14,7 @@
 //! and is faster, else streaming them through the exact sieve ([`crate::stats::sieve`]): the
 //! same numbers, bit for bit, either way.
 
+pub mod distributed;
 pub mod history;
 mod keep;
 pub mod partial;

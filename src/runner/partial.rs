@@ -96,7 +96,8 @@ pub fn engine_id(git_commit: &str) -> String {
 }
 
 /// The sink that writes a part's rows in draw order to `rows.bin` (and hashes them), a pass of
-/// [`PASS_CHUNKS`] chunks at a time.
+/// [`PASS_CHUNKS`] chunks at a time; it gives the writer back (a `Vec<u8>` holds the rows in
+/// memory).
 pub struct RowWriter<W: Write + Send + Sync> {
     out: W,
     hash: Sha256,
@@ -137,7 +138,7 @@ impl<W: Write + Send + Sync> RowWriter<W> {
 impl<W: Write + Send + Sync> Sink for RowWriter<W> {
     type Worker = ();
     type Chunk = Vec<f64>;
-    type Output = std::io::Result<Written>;
+    type Output = std::io::Result<(Written, W)>;
 
     fn plan(&mut self, models: &[&Model], draws: Range<u64>, _cfg: &RunConfig) -> Result<Pass, Error> {
         self.width = models[0].layout.len();
@@ -182,16 +183,17 @@ impl<W: Write + Send + Sync> Sink for RowWriter<W> {
         self.pass()
     }
 
-    fn finish(mut self, diagnostics: Vec<Diagnostics>) -> std::io::Result<Written> {
+    fn finish(mut self, diagnostics: Vec<Diagnostics>) -> std::io::Result<(Written, W)> {
         if let Some(e) = self.error {
             return Err(e);
         }
         self.out.flush()?;
-        Ok(Written {
+        let written = Written {
             bytes: self.bytes,
             sha256: hex(&self.hash.finalize()),
             diagnostics: diagnostics.into_iter().next().unwrap_or_default(),
-        })
+        };
+        Ok((written, self.out))
     }
 }
 

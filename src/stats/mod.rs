@@ -94,6 +94,31 @@ impl ChunkSums {
     pub fn width(&self) -> usize {
         self.shift.len()
     }
+
+    /// The values [`ChunkSums::write_to`] writes for `width` positions.
+    pub fn flat_len(width: usize) -> usize {
+        1 + 3 * width
+    }
+
+    /// Append the sums to `out` as plain numbers (the count, then shift, s1, s2), to send them to
+    /// another process ([`crate::runner::distributed`]).
+    pub fn write_to(&self, out: &mut Vec<f64>) {
+        out.push(self.n as f64);
+        out.extend_from_slice(&self.shift);
+        out.extend_from_slice(&self.s1);
+        out.extend_from_slice(&self.s2);
+    }
+
+    /// The sums [`ChunkSums::write_to`] wrote (`flat` of [`ChunkSums::flat_len`] values).
+    pub fn read_from(flat: &[f64]) -> ChunkSums {
+        let width = (flat.len() - 1) / 3;
+        ChunkSums {
+            n: flat[0] as u64,
+            shift: flat[1..1 + width].to_vec(),
+            s1: flat[1 + width..1 + 2 * width].to_vec(),
+            s2: flat[1 + 2 * width..1 + 3 * width].to_vec(),
+        }
+    }
 }
 
 /// Rows [`ChunkSums::push_rows`] adds together (a batch of draws).
