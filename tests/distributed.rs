@@ -14,21 +14,29 @@ use minxinan::{RunConfig, output};
 fn ranks_of_threads_give_the_single_runs_summary_byte_for_byte() {
     let (region, scenario, model) = model_of(&plan_era_text());
     let (n, seed) = (3000u64, 11u64);
-    let single = runner::run(&[&model], &RunConfig::new(0..n, seed), Summaries::new(vec![&scenario.targets]), Hooks::none())
-        .unwrap()
-        .summaries
-        .remove(0);
-    let want = (
-        output::summary_csv("s", &region, &single),
-        output::targets_csv(&scenario, &region, &single, None),
-    );
+    let single = runner::run(
+        &[&model],
+        &RunConfig::new(0..n, seed),
+        Summaries::new(vec![&scenario.targets]),
+        Hooks::none(),
+    )
+    .unwrap()
+    .summaries
+    .remove(0);
+    let want =
+        (output::summary_csv("s", &region, &single), output::targets_csv(&scenario, &region, &single, None));
     for size in [1usize, 2, 3, 5] {
         let locals: Vec<Local> = (0..size)
             .map(|r| {
                 let range = rank_range(n, size, r);
-                let (written, bytes) = runner::run(&[&model], &RunConfig::new(range.clone(), seed), RowWriter::new(Vec::new()), Hooks::none())
-                    .unwrap()
-                    .unwrap();
+                let (written, bytes) = runner::run(
+                    &[&model],
+                    &RunConfig::new(range.clone(), seed),
+                    RowWriter::new(Vec::new()),
+                    Hooks::none(),
+                )
+                .unwrap()
+                .unwrap();
                 let rows = bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
                 Local { range, rows, diagnostics: written.diagnostics }
             })
@@ -57,6 +65,9 @@ fn ranks_of_threads_give_the_single_runs_summary_byte_for_byte() {
         assert_eq!(got.diagnostics, single.diagnostics, "{size} ranks");
         assert_eq!(got.target_hits, single.target_hits, "{size} ranks");
         assert!(output::summary_csv("s", &region, &got) == want.0, "{size} ranks: summary.csv differs");
-        assert!(output::targets_csv(&scenario, &region, &got, None) == want.1, "{size} ranks: targets.csv differs");
+        assert!(
+            output::targets_csv(&scenario, &region, &got, None) == want.1,
+            "{size} ranks: targets.csv differs"
+        );
     }
 }

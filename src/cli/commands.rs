@@ -301,15 +301,14 @@ fn run(
     }
     if let Some(w) = world {
         // This rank's share of the draws, kept; then the summary over the ranks.
-        let cfg = RunConfig { draws: runner::distributed::rank_range(draws, w.size(), w.rank()), ..cfg.clone() };
-        let (written, bytes) = pool
-            .install(|| runner::run(&[&model], &cfg, runner::partial::RowWriter::new(Vec::new()), hooks))?
-            .context("cannot keep the rows")?;
+        let cfg =
+            RunConfig { draws: runner::distributed::rank_range(draws, w.size(), w.rank()), ..cfg.clone() };
+        let (rows, diagnostics) =
+            pool.install(|| runner::run(&[&model], &cfg, runner::distributed::KeepRows::default(), hooks))?;
         bar.finish_and_clear();
-        let rows = bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
-        drop(bytes);
-        let local = runner::distributed::Local { range: cfg.draws.clone(), rows, diagnostics: written.diagnostics };
-        let Some(summary) = runner::distributed::summarise(local, model.layout, &scenario.targets, draws, w) else {
+        let local = runner::distributed::Local { range: cfg.draws.clone(), rows, diagnostics };
+        let Some(summary) = runner::distributed::summarise(local, model.layout, &scenario.targets, draws, w)
+        else {
             return Ok(ExitCode::SUCCESS);
         };
         return write_run(Finished {
@@ -387,7 +386,21 @@ struct Finished<'a> {
 
 /// Write a run's output files (through a staging folder) and say where.
 fn write_run(f: Finished<'_>) -> Result<ExitCode> {
-    let Finished { region, a, scenario, model, summary, cfg, threads, started, clock, ens, only, merged, ranks } = f;
+    let Finished {
+        region,
+        a,
+        scenario,
+        model,
+        summary,
+        cfg,
+        threads,
+        started,
+        clock,
+        ens,
+        only,
+        merged,
+        ranks,
+    } = f;
     let seed = cfg.seed;
     let out_dir = a.common.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     let staging = Staging::new(&out_dir)?;

@@ -4,11 +4,11 @@
 //! order the MPI library chooses).
 
 use minxinan::runner::distributed::Collective;
+use mpi::Count;
 use mpi::collective::SystemOperation;
 use mpi::datatype::{Equivalence, PartitionMut};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
-use mpi::Count;
 
 /// The MPI job this process is a rank of.
 pub struct World {
@@ -51,12 +51,14 @@ fn gather<T: Equivalence + Default + Clone>(world: &SimpleCommunicator, v: &[T])
     }
     let mut counts = vec![0 as Count; world.size() as usize];
     root.gather_into_root(&n, &mut counts[..]);
-    let displs: Vec<Count> =
-        counts.iter().scan(0, |at, &c| {
+    let displs: Vec<Count> = counts
+        .iter()
+        .scan(0, |at, &c| {
             let d = *at;
             *at += c;
             Some(d)
-        }).collect();
+        })
+        .collect();
     let total: Count = counts.iter().sum();
     let mut buf = vec![T::default(); total as usize];
     {
