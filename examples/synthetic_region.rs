@@ -33,7 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Cities.
     let pos: Vec<(f64, f64)> = (0..n).map(|_| (r.random::<f64>(), r.random::<f64>())).collect();
-    let mut cities = String::from("id,name_zh,name_en,coastal,population_2018,urbanization_2018,gdp_2018,real_growth_2018,share_primary_2018,share_secondary_2018,share_tertiary_2018,pop_growth_2016_2018,urbanization_change_2016_2018\n");
+    let mut cities = String::from(
+        "id,name_zh,name_en,coastal,population_2018,urbanization_2018,gdp_2018,real_growth_2018,share_primary_2018,share_secondary_2018,share_tertiary_2018,pop_growth_2016_2018,urbanization_change_2016_2018\n",
+    );
     let mut total_gdp = 0.0;
     for (i, &(x, _)) in pos.iter().enumerate() {
         let pop = (300.0 * (0.6 * normal(&mut r)).exp()).clamp(30.0, 3000.0).round();

@@ -40,6 +40,18 @@ impl World {
     }
 }
 
+/// Where each rank's values start in the gathered buffer: the counts' running sums.
+fn displacements(counts: &[Count]) -> Vec<Count> {
+    counts
+        .iter()
+        .scan(0, |at, &c| {
+            let d = *at;
+            *at += c;
+            Some(d)
+        })
+        .collect()
+}
+
 /// Each rank's `v` to rank 0 (lengths first, then the values), in rank order.
 fn gather<T: Equivalence + Default + Clone>(world: &SimpleCommunicator, v: &[T]) -> Option<Vec<Vec<T>>> {
     let root = world.process_at_rank(0);
@@ -51,14 +63,7 @@ fn gather<T: Equivalence + Default + Clone>(world: &SimpleCommunicator, v: &[T])
     }
     let mut counts = vec![0 as Count; world.size() as usize];
     root.gather_into_root(&n, &mut counts[..]);
-    let displs: Vec<Count> = counts
-        .iter()
-        .scan(0, |at, &c| {
-            let d = *at;
-            *at += c;
-            Some(d)
-        })
-        .collect();
+    let displs = displacements(&counts);
     let total: Count = counts.iter().sum();
     let mut buf = vec![T::default(); total as usize];
     {
@@ -89,14 +94,7 @@ impl Collective for World {
         let n = Count::try_from(v.len()).expect("a rank's part fits an MPI count");
         let mut counts = vec![0 as Count; self.size()];
         self.world.all_gather_into(&n, &mut counts[..]);
-        let displs: Vec<Count> = counts
-            .iter()
-            .scan(0, |at, &c| {
-                let d = *at;
-                *at += c;
-                Some(d)
-            })
-            .collect();
+        let displs = displacements(&counts);
         let total: Count = counts.iter().sum();
         let mut out = vec![0i64; total as usize];
         {

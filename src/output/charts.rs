@@ -405,12 +405,12 @@ pub struct Layer {
 /// The colours of stacked layers: Okabe–Ito's (as [`PALETTE`]) and its yellow, then three that
 /// stay apart from them.
 pub const LAYER_COLOURS: [RGBColor; 10] = [
-    RGBColor(0, 114, 178),
-    RGBColor(213, 94, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
+    PALETTE[0],
+    PALETTE[1],
+    PALETTE[2],
+    PALETTE[3],
+    PALETTE[4],
+    PALETTE[5],
     RGBColor(240, 228, 66),
     RGBColor(120, 80, 40),
     RGBColor(60, 60, 140),
