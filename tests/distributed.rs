@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use minxinan::runner::distributed::{Local, ThreadGroup, rank_range, summarise};
-use minxinan::runner::partial::RowWriter;
+use minxinan::runner::partial::InOrder;
 use minxinan::runner::{self, Hooks, Summaries};
 use minxinan::{RunConfig, output};
 
@@ -29,16 +29,12 @@ fn ranks_of_threads_give_the_single_runs_summary_byte_for_byte() {
         let locals: Vec<Local> = (0..size)
             .map(|r| {
                 let range = rank_range(n, size, r);
-                let (written, bytes) = runner::run(
-                    &[&model],
-                    &RunConfig::new(range.clone(), seed),
-                    RowWriter::new(Vec::new()),
-                    Hooks::none(),
-                )
-                .unwrap()
-                .unwrap();
-                let rows = bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
-                Local { range, rows, diagnostics: written.diagnostics }
+                let sink = InOrder::new(Vec::new());
+                let (rows, diagnostics) =
+                    runner::run(&[&model], &RunConfig::new(range.clone(), seed), sink, Hooks::none())
+                        .unwrap()
+                        .unwrap();
+                Local { range, rows, diagnostics }
             })
             .collect();
         // The ranks tile 0..n in order, each a whole number of chunks.

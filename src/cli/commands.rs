@@ -303,8 +303,9 @@ fn run(
         // This rank's share of the draws, kept; then the summary over the ranks.
         let cfg =
             RunConfig { draws: runner::distributed::rank_range(draws, w.size(), w.rank()), ..cfg.clone() };
+        let sink = runner::partial::InOrder::new(Vec::new());
         let (rows, diagnostics) =
-            pool.install(|| runner::run(&[&model], &cfg, runner::distributed::KeepRows::default(), hooks))?;
+            pool.install(|| runner::run(&[&model], &cfg, sink, hooks))?.context("cannot keep the rows")?;
         bar.finish_and_clear();
         let local = runner::distributed::Local { range: cfg.draws.clone(), rows, diagnostics };
         let Some(summary) = runner::distributed::summarise(local, model.layout, &scenario.targets, draws, w)
@@ -482,14 +483,14 @@ fn write_partial(
     dir: &Path,
 ) -> Result<()> {
     use runner::partial::{
-        FORMAT, HEADER, Header, ROWS, RegionRef, RowWriter, ScenarioRef, VERSION, engine_id,
+        FORMAT, HEADER, Hashed, Header, InOrder, ROWS, RegionRef, ScenarioRef, VERSION, engine_id,
     };
     let absolute =
         |p: &Path| std::fs::canonicalize(p).with_context(|| format!("cannot resolve {}", p.display()));
     let staging = Staging::new(dir)?;
     let path = staging.path(ROWS);
     let f = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    let sink = RowWriter::new(std::io::BufWriter::with_capacity(1 << 20, f));
+    let sink = InOrder::new(Hashed::new(std::io::BufWriter::with_capacity(1 << 20, f)));
     let (written, _) = pool
         .install(|| runner::run(&[model], cfg, sink, hooks))?
         .with_context(|| format!("cannot write {}", path.display()))?;

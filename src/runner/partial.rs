@@ -95,37 +95,38 @@ pub fn engine_id(git_commit: &str) -> String {
     format!("{} {}", env!("CARGO_PKG_VERSION"), if git_commit.is_empty() { "unknown" } else { git_commit })
 }
 
-/// The sink that writes a part's rows in draw order to `rows.bin` (and hashes them), a pass of
-/// [`PASS_CHUNKS`] chunks at a time; it gives the writer back (a `Vec<u8>` holds the rows in
-/// memory).
-pub struct RowWriter<W: Write + Send + Sync> {
-    out: W,
-    hash: Sha256,
-    bytes: u64,
+/// What takes a run's rows in draw order, a pass at a time ([`InOrder`]).
+pub trait TakeRows: Send + Sync {
+    /// What it gives at the end.
+    type Output;
+    /// Before the first pass: `draws` rows of `width` values will come (refuse what does not fit
+    /// `cfg`'s memory budget).
+    fn plan(&mut self, _draws: u64, _width: usize, _cfg: &RunConfig) -> Result<(), Error> {
+        Ok(())
+    }
+    /// The next rows, in draw order.
+    fn take(&mut self, rows: &[f64]) -> std::io::Result<()>;
+    /// The end, with the draws' diagnostics.
+    fn finish(self, diagnostics: Diagnostics) -> std::io::Result<Self::Output>;
+}
+
+/// The sink that hands a run's rows to a [`TakeRows`] in draw order, a pass of [`PASS_CHUNKS`]
+/// chunks at a time: [`Hashed`] writes a part's `rows.bin`, a `Vec<f64>` keeps them in memory.
+pub struct InOrder<T> {
+    take: T,
     width: usize,
     next: u64,
     end: u64,
     error: Option<std::io::Error>,
 }
 
-/// Chunks per pass of a [`RowWriter`] (1,024 draws: 17 MB of baseline rows).
+/// Chunks per pass of [`InOrder`] (1,024 draws: 20 MB of baseline rows).
 pub const PASS_CHUNKS: u64 = 4;
 
-/// What a [`RowWriter`] wrote.
-#[derive(Debug)]
-pub struct Written {
-    /// Bytes.
-    pub bytes: u64,
-    /// SHA-256, hex.
-    pub sha256: String,
-    /// The draws' diagnostics.
-    pub diagnostics: Diagnostics,
-}
-
-impl<W: Write + Send + Sync> RowWriter<W> {
-    /// Write to `out`.
-    pub fn new(out: W) -> Self {
-        RowWriter { out, hash: Sha256::new(), bytes: 0, width: 0, next: 0, end: 0, error: None }
+impl<T: TakeRows> InOrder<T> {
+    /// Hand the rows to `take`.
+    pub fn new(take: T) -> Self {
+        InOrder { take, width: 0, next: 0, end: 0, error: None }
     }
 
     fn pass(&mut self) -> Option<Pass> {
@@ -135,14 +136,15 @@ impl<W: Write + Send + Sync> RowWriter<W> {
     }
 }
 
-impl<W: Write + Send + Sync> Sink for RowWriter<W> {
+impl<T: TakeRows> Sink for InOrder<T> {
     type Worker = ();
     type Chunk = Vec<f64>;
-    type Output = std::io::Result<(Written, W)>;
+    type Output = std::io::Result<T::Output>;
 
-    fn plan(&mut self, models: &[&Model], draws: Range<u64>, _cfg: &RunConfig) -> Result<Pass, Error> {
+    fn plan(&mut self, models: &[&Model], draws: Range<u64>, cfg: &RunConfig) -> Result<Pass, Error> {
         self.width = models[0].layout.len();
         self.end = draws.end - draws.start;
+        self.take.plan(self.end, self.width, cfg)?;
         Ok(self.pass().unwrap_or(Pass { rows: 0..0, counted: true }))
     }
 
@@ -169,13 +171,8 @@ impl<W: Write + Send + Sync> Sink for RowWriter<W> {
     fn end(&self, _w: &mut (), _chunk: &mut Vec<f64>) {}
 
     fn pass_done(&mut self, chunks: Vec<Vec<f64>>, _workers: Vec<&mut ()>) -> Option<Pass> {
-        let mut bytes = Vec::new();
         for c in chunks {
-            bytes.clear();
-            bytes.extend(c.iter().flat_map(|x| x.to_le_bytes()));
-            self.hash.update(&bytes);
-            self.bytes += bytes.len() as u64;
-            if let Err(e) = self.out.write_all(&bytes) {
+            if let Err(e) = self.take.take(&c) {
                 self.error = Some(e);
                 return None;
             }
@@ -183,17 +180,78 @@ impl<W: Write + Send + Sync> Sink for RowWriter<W> {
         self.pass()
     }
 
-    fn finish(mut self, diagnostics: Vec<Diagnostics>) -> std::io::Result<(Written, W)> {
+    fn finish(self, diagnostics: Vec<Diagnostics>) -> std::io::Result<T::Output> {
         if let Some(e) = self.error {
             return Err(e);
         }
+        self.take.finish(diagnostics.into_iter().next().unwrap_or_default())
+    }
+}
+
+/// Rows written to `out` as little-endian f64 and hashed (a part's `rows.bin`).
+pub struct Hashed<W> {
+    out: W,
+    hash: Sha256,
+    bytes: u64,
+    buf: Vec<u8>,
+}
+
+impl<W: Write + Send + Sync> Hashed<W> {
+    /// Write to `out`.
+    pub fn new(out: W) -> Self {
+        Hashed { out, hash: Sha256::new(), bytes: 0, buf: Vec::new() }
+    }
+}
+
+/// What [`Hashed`] wrote.
+#[derive(Debug)]
+pub struct Written {
+    /// Bytes.
+    pub bytes: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// The draws' diagnostics.
+    pub diagnostics: Diagnostics,
+}
+
+impl<W: Write + Send + Sync> TakeRows for Hashed<W> {
+    type Output = (Written, W);
+
+    fn take(&mut self, rows: &[f64]) -> std::io::Result<()> {
+        self.buf.clear();
+        self.buf.extend(rows.iter().flat_map(|x| x.to_le_bytes()));
+        self.hash.update(&self.buf);
+        self.bytes += self.buf.len() as u64;
+        self.out.write_all(&self.buf)
+    }
+
+    fn finish(mut self, diagnostics: Diagnostics) -> std::io::Result<(Written, W)> {
         self.out.flush()?;
-        let written = Written {
-            bytes: self.bytes,
-            sha256: hex(&self.hash.finalize()),
-            diagnostics: diagnostics.into_iter().next().unwrap_or_default(),
-        };
+        let written = Written { bytes: self.bytes, sha256: hex(&self.hash.finalize()), diagnostics };
         Ok((written, self.out))
+    }
+}
+
+/// Rows kept in memory, row-major (an MPI rank's draws).
+impl TakeRows for Vec<f64> {
+    type Output = (Vec<f64>, Diagnostics);
+
+    fn plan(&mut self, draws: u64, width: usize, cfg: &RunConfig) -> Result<(), Error> {
+        let bytes = draws.saturating_mul(width as u64 * 8);
+        if !cfg.fits(bytes) {
+            return Err(Error::TooLarge { needed: bytes, budget: cfg.memory_budget });
+        }
+        self.reserve(bytes as usize / 8);
+        Ok(())
+    }
+
+    fn take(&mut self, rows: &[f64]) -> std::io::Result<()> {
+        self.extend_from_slice(rows);
+        Ok(())
+    }
+
+    fn finish(self, diagnostics: Diagnostics) -> std::io::Result<(Vec<f64>, Diagnostics)> {
+        Ok((self, diagnostics))
     }
 }
 
