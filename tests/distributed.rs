@@ -29,12 +29,9 @@ fn ranks_of_threads_give_the_single_runs_summary_byte_for_byte() {
         let locals: Vec<Local> = (0..size)
             .map(|r| {
                 let range = rank_range(n, size, r);
-                let sink = InOrder::new(Vec::new());
-                let (rows, diagnostics) =
-                    runner::run(&[&model], &RunConfig::new(range.clone(), seed), sink, Hooks::none())
-                        .unwrap()
-                        .unwrap();
-                Local { range, rows, diagnostics }
+                // What `mpirun … run` does on each rank: the draws handed chunk by chunk to a taker.
+                let sink = InOrder::new(Local::taker(range.clone(), model.layout, &scenario.targets));
+                runner::run(&[&model], &RunConfig::new(range, seed), sink, Hooks::none()).unwrap().unwrap()
             })
             .collect();
         // The ranks tile 0..n in order, each a whole number of chunks.

@@ -303,11 +303,11 @@ fn run(
         // This rank's share of the draws, kept; then the summary over the ranks.
         let cfg =
             RunConfig { draws: runner::distributed::rank_range(draws, w.size(), w.rank()), ..cfg.clone() };
-        let sink = runner::partial::InOrder::new(Vec::new());
-        let (rows, diagnostics) =
-            pool.install(|| runner::run(&[&model], &cfg, sink, hooks))?.context("cannot keep the rows")?;
+        let taker = runner::distributed::Local::taker(cfg.draws.clone(), model.layout, &scenario.targets);
+        let local = pool
+            .install(|| runner::run(&[&model], &cfg, runner::partial::InOrder::new(taker), hooks))?
+            .context("cannot keep the draws")?;
         bar.finish_and_clear();
-        let local = runner::distributed::Local { range: cfg.draws.clone(), rows, diagnostics };
         let Some(summary) = runner::distributed::summarise(local, model.layout, &scenario.targets, draws, w)
         else {
             return Ok(ExitCode::SUCCESS);

@@ -10,11 +10,12 @@
 //!   run folds, as no chunk straddles two ranks) are gathered to rank 0 and folded there in chunk
 //!   order ([`Moments::absorb`]) — floating-point sums are never all-reduced, whose order would
 //!   depend on the reduction;
-//! - **quantiles**: each needed order statistic is found by narrowing a key interval known to
-//!   hold it: every rank counts its keys of a series in at most 2,048 sub-intervals of 2^s keys
-//!   of the series' range (one pass, a shift per key), the counts are all-reduced, and each
-//!   needed rank keeps the sub-interval that holds it; should that hold more than
-//!   [`CANDIDATES`] values, at most 512 sub-intervals of it are counted the same way, and so on. The values left are gathered to rank 0, which selects the
+//! - **quantiles**: each needed order statistic r is first bracketed by the ranks' own order
+//!   statistics (rank i's ⌊r·mᵢ/N⌋-th and (⌈(r + 1)·mᵢ/N⌉ − 1)-th: at most r values lie below
+//!   the smallest of the first, at least r + 1 at or below the largest of the second); the keys
+//!   below and inside each bracket are counted (one pass) and all-reduced; a bracket still
+//!   holding more than [`CANDIDATES`] values is cut into at most 512 sub-intervals of 2^s keys,
+//!   counted the same way, and so on. The values left are gathered to rank 0, which selects the
 //!   order statistic among them and interpolates as a single run does (type 7). Keys order as
 //!   `f64::total_cmp`, so the selected value is the one selection over all draws gives.
 
@@ -46,9 +47,6 @@ pub trait Collective {
 /// At most this many values per order statistic are gathered to rank 0.
 pub const CANDIDATES: u64 = 256;
 
-/// Sub-intervals of a series' range in the first round.
-const FIRST_BUCKETS: usize = 2048;
-
 /// Sub-intervals of an interval in each later round.
 const NARROW: usize = 512;
 
@@ -61,20 +59,92 @@ pub fn rank_range(n: u64, size: usize, rank: usize) -> Range<u64> {
     at(rank)..at(rank + 1)
 }
 
-/// One rank's draws: their rows (row-major, the layout's width) and what they counted.
+/// What one rank's draws give the distributed summary: each series' keys, the sums of each
+/// chunk (in chunk order, [`ChunkSums::write_to`]), the target hits and the diagnostics. Made
+/// chunk by chunk as the draws finish ([`Local::taker`]), so no row is kept.
 #[derive(Debug, Clone)]
 pub struct Local {
     /// The draws (from [`rank_range`]).
     pub range: Range<u64>,
-    /// Their rows of outcomes.
-    pub rows: Vec<f64>,
-    /// Their diagnostics.
+    /// Each series' keys (its values as integers that order as `f64::total_cmp`), in draw order.
+    pub keys: Vec<Vec<i64>>,
+    /// The chunks' sums, flat, in chunk order.
+    pub sums: Vec<f64>,
+    /// How many draws meet each target.
+    pub hits: Vec<u64>,
+    /// The draws' diagnostics.
     pub diagnostics: Diagnostics,
 }
 
-/// The summary of `n` draws spread over the ranks of `coll`, each rank giving its `local` draws:
-/// `Some` on rank 0 (the same [`Summary`] as a single run's), `None` elsewhere. Every rank must
-/// call it (the collectives match).
+/// Makes a [`Local`] from a run's rows in draw order, a chunk at a time (a
+/// [`super::partial::TakeRows`] for [`super::partial::InOrder`]).
+pub struct Taker<'a> {
+    layout: Layout,
+    targets: &'a [Target],
+    local: Local,
+}
+
+impl Local {
+    /// A taker of draws `range`'s rows, for `layout` and `targets`.
+    pub fn taker(range: Range<u64>, layout: Layout, targets: &[Target]) -> Taker<'_> {
+        let m = (range.end - range.start) as usize;
+        Taker {
+            layout,
+            targets,
+            local: Local {
+                range,
+                keys: (0..layout.len()).map(|_| Vec::with_capacity(m)).collect(),
+                sums: Vec::new(),
+                hits: vec![0; targets.len()],
+                diagnostics: Diagnostics::default(),
+            },
+        }
+    }
+
+    /// The [`Local`] of draws `range` whose rows are `rows` (row-major), as a run gives them.
+    pub fn of_rows(
+        range: Range<u64>,
+        rows: &[f64],
+        diagnostics: Diagnostics,
+        layout: Layout,
+        targets: &[Target],
+    ) -> Local {
+        use super::partial::TakeRows;
+        let mut t = Local::taker(range, layout, targets);
+        for c in rows.chunks(CHUNK as usize * layout.len()) {
+            t.take(c).expect("in memory");
+        }
+        t.finish(diagnostics).expect("in memory")
+    }
+}
+
+impl super::partial::TakeRows for Taker<'_> {
+    type Output = Local;
+
+    /// One chunk of rows (the runner hands them over a chunk at a time).
+    fn take(&mut self, rows: &[f64]) -> std::io::Result<()> {
+        let width = self.layout.len();
+        let mut s = ChunkSums::new(width);
+        s.push_rows(rows);
+        s.write_to(&mut self.local.sums);
+        for row in rows.chunks_exact(width) {
+            count_hits(&self.layout, self.targets, |j| row[j], &mut self.local.hits);
+        }
+        for (j, v) in self.local.keys.iter_mut().enumerate() {
+            v.extend(rows.chunks_exact(width).map(|row| total_key(row[j])));
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, diagnostics: Diagnostics) -> std::io::Result<Local> {
+        self.local.diagnostics = diagnostics;
+        Ok(self.local)
+    }
+}
+
+/// The summary of `n` draws spread over the ranks of `coll`, each rank giving what its draws
+/// gave (`local`): `Some` on rank 0 (the same [`Summary`] as a single run's), `None` elsewhere.
+/// Every rank must call it (the collectives match).
 pub fn summarise(
     local: Local,
     layout: Layout,
@@ -84,28 +154,17 @@ pub fn summarise(
 ) -> Option<Summary> {
     let width = layout.len();
     let m = (local.range.end - local.range.start) as usize;
-    assert_eq!(local.rows.len(), m * width, "one row per draw");
-    let row = |k: usize| &local.rows[k * width..(k + 1) * width];
+    assert!(local.keys.len() == width && local.keys.iter().all(|v| v.len() == m), "every series' keys");
 
     // Counts: integers, all-reduced.
-    let mut counts = vec![0u64; targets.len() + local.diagnostics.0.len()];
-    let (hits, diags) = counts.split_at_mut(targets.len());
-    for k in 0..m {
-        count_hits(&layout, targets, |j| row(k)[j], hits);
-    }
-    diags.copy_from_slice(&local.diagnostics.0);
+    let mut counts = local.hits.clone();
+    counts.extend_from_slice(&local.diagnostics.0);
     coll.all_reduce_sum(&mut counts);
     let (hits, diags) = counts.split_at(targets.len());
     let diagnostics = Diagnostics(diags.try_into().expect("the diagnostics' counts"));
 
     // Chunk sums, gathered and folded in chunk order on rank 0.
-    let mut sums = Vec::new();
-    for c in local.rows.chunks(CHUNK as usize * width) {
-        let mut s = ChunkSums::new(width);
-        s.push_rows(c);
-        s.write_to(&mut sums);
-    }
-    let moments = coll.gather_f64(&sums).map(|parts| {
+    let moments = coll.gather_f64(&local.sums).map(|parts| {
         let mut moments = Moments::new(width);
         for p in parts {
             for c in p.chunks(ChunkSums::flat_len(width)) {
@@ -114,19 +173,7 @@ pub fn summarise(
         }
         moments
     });
-
-    // Each series' keys: a transpose by tiles of 64 rows (1.3 MB of the baseline's rows, which
-    // stay in the cache while every series takes its 64 keys).
-    let mut keys: Vec<Vec<i64>> = vec![vec![0; m]; width];
-    for k0 in (0..m).step_by(64) {
-        let k1 = (k0 + 64).min(m);
-        for (j, v) in keys.iter_mut().enumerate() {
-            for (k, x) in v[k0..k1].iter_mut().enumerate() {
-                *x = total_key(local.rows[(k0 + k) * width + j]);
-            }
-        }
-    }
-    drop(local);
+    let keys = local.keys;
     // The order statistics needed (the same for every series).
     let mut ranks: Vec<u64> = Vec::new();
     if n > 0 {
@@ -138,52 +185,78 @@ pub fn summarise(
     ranks.sort_unstable();
     ranks.dedup();
     let nr = ranks.len();
-    // Every series' range of keys: [min, max] over the ranks.
-    let ends: Vec<i64> = keys
-        .iter()
-        .flat_map(|v| {
-            let (lo, hi) = v.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-            [lo, hi]
+    // Round 1: each needed rank r is bracketed by the ranks' own order statistics: with mᵢ draws
+    // on rank i, its order statistics lᵢ = ⌊r·mᵢ/N⌋ and hᵢ = ⌈(r + 1)·mᵢ/N⌉ − 1. At most Σ lᵢ ≤ r
+    // values lie below the smallest key(lᵢ), and at least Σ (hᵢ + 1) ≥ r + 1 at or below the
+    // largest key(hᵢ): the r-th value lies between the two.
+    let local: Vec<i64> = keys
+        .par_iter()
+        .map_init(Vec::new, |scratch, v| {
+            let mm = v.len() as u128;
+            if mm == 0 {
+                return [i64::MAX, i64::MIN].repeat(nr);
+            }
+            let at = |r: u64| {
+                let l = (r as u128 * mm / n as u128) as usize;
+                let h = ((r as u128 + 1) * mm).div_ceil(n as u128) as usize - 1;
+                (l, h)
+            };
+            let mut want: Vec<usize> = ranks.iter().flat_map(|&r| <[usize; 2]>::from(at(r))).collect();
+            want.sort_unstable();
+            want.dedup();
+            let mut got = vec![0i64; want.len()];
+            crate::stats::quantile::select_ranks_of_parts(&[v], &want, &mut got, scratch);
+            let key = |k: usize| got[want.binary_search(&k).expect("selected")];
+            ranks
+                .iter()
+                .flat_map(|&r| {
+                    let (l, h) = at(r);
+                    [key(l), key(h)]
+                })
+                .collect()
+        })
+        .flatten()
+        .collect();
+    let all = coll.all_gather_i64(&local);
+    // Per (series, needed rank): the interval [lo, hi] that holds it.
+    let mut state: Vec<(i64, i64, u64, u64)> = (0..width * nr)
+        .map(|i| {
+            let (lo, hi) = all
+                .chunks(2 * width * nr)
+                .fold((i64::MAX, i64::MIN), |(lo, hi), e| (lo.min(e[2 * i]), hi.max(e[2 * i + 1])));
+            (lo, hi, 0, 0)
         })
         .collect();
-    let all = coll.all_gather_i64(&ends);
-    let range: Vec<(i64, i64)> = (0..width)
-        .map(|j| {
-            all.chunks(2 * width)
-                .fold((i64::MAX, i64::MIN), |(lo, hi), e| (lo.min(e[2 * j]), hi.max(e[2 * j + 1])))
+    // The values below each interval and in it, counted over the ranks: one pass over a series'
+    // keys, each placed among the series' sorted interval ends.
+    let mut c: Vec<u64> = (0..width)
+        .into_par_iter()
+        .flat_map_iter(|j| {
+            let s = &state[j * nr..(j + 1) * nr];
+            let mut ends: Vec<i64> =
+                s.iter().flat_map(|&(lo, hi, _, _)| [lo, hi.saturating_add(1)]).collect();
+            ends.sort_unstable();
+            ends.dedup();
+            // seg[p]: keys with exactly p ends at or below them.
+            let mut seg = vec![0u64; ends.len() + 1];
+            for &x in &keys[j] {
+                seg[ends.partition_point(|&e| e <= x)] += 1;
+            }
+            // Keys below end e (one of `ends`, at q): those with at most q ends at or below them.
+            let upto = |e: i64| -> u64 { seg[..=ends.partition_point(|&f| f < e)].iter().sum() };
+            s.iter()
+                .flat_map(|&(lo, hi, _, _)| {
+                    let below = upto(lo);
+                    let through = upto(hi.saturating_add(1));
+                    [below, through - below]
+                })
+                .collect::<Vec<u64>>()
         })
         .collect();
-    // Round 1: each series' histogram of FIRST_BUCKETS sub-intervals of its range, summed over
-    // the ranks; each needed rank's sub-interval from it.
-    let mut hist = vec![0u64; width * FIRST_BUCKETS];
-    hist.par_chunks_mut(FIRST_BUCKETS).zip(&keys).zip(&range).for_each(|((h, v), &(lo, hi))| {
-        if lo < hi {
-            let shift = shift_for(lo, hi, FIRST_BUCKETS);
-            for &x in v {
-                h[bucket(x, lo, shift)] += 1;
-            }
-        }
-    });
-    coll.all_reduce_sum(&mut hist);
-    // Per (series, needed rank): the interval [lo, hi] that holds it, the count below lo, the
-    // count inside, and its round-1 sub-interval (usize::MAX: none, the series is constant).
-    let mut state: Vec<(i64, i64, u64, u64)> = Vec::with_capacity(width * nr);
-    let mut first: Vec<usize> = Vec::with_capacity(width * nr);
-    for (j, &(lo, hi)) in range.iter().enumerate() {
-        for &r in &ranks {
-            if lo >= hi {
-                state.push((lo, lo, 0, n));
-                first.push(usize::MAX);
-                continue;
-            }
-            let (b, under, cnt) = locate(&hist[j * FIRST_BUCKETS..(j + 1) * FIRST_BUCKETS], r, 0);
-            let (a, z) = bounds(lo, hi, shift_for(lo, hi, FIRST_BUCKETS), b);
-            state.push((a, z, under, cnt));
-            first.push(b);
-        }
+    coll.all_reduce_sum(&mut c);
+    for (st, cnt) in state.iter_mut().zip(c.chunks(2)) {
+        (st.2, st.3) = (cnt[0], cnt[1]);
     }
-    // A key of series j can only be in the intervals of the needed ranks whose round-1
-    // sub-interval holds it ([`distinct`]): one pass over a series' keys counts them.
     // Further rounds, for the intervals still holding many values: NARROW sub-intervals each.
     let active = |s: &(i64, i64, u64, u64)| s.3 > CANDIDATES && s.0 < s.1;
     for _round in 0..16 {
@@ -203,18 +276,12 @@ pub fn summarise(
             .par_iter()
             .map(|(j, slots)| {
                 // Needed ranks in one interval (a series of near-equal values) count once.
-                let (uniq, of) = distinct(slots, &state, &first);
-                let (lo, hi) = range[*j];
-                let shift = shift_for(lo, hi, FIRST_BUCKETS);
-                let shifts: Vec<u32> = uniq.iter().map(|&(_, a, z)| shift_for(a, z, NARROW)).collect();
+                let (uniq, of, span) = distinct(slots, &state);
+                let shifts: Vec<u32> = uniq.iter().map(|&(a, z)| shift_for(a, z, NARROW)).collect();
                 let mut hist = vec![0u64; uniq.len() * NARROW];
                 for &x in &keys[*j] {
-                    let b = bucket(x, lo, shift);
-                    for u in (uniq.partition_point(|e| e.0 < b)..uniq.len()).take_while(|&u| uniq[u].0 == b) {
-                        let (_, a, z) = uniq[u];
-                        if (a..=z).contains(&x) {
-                            hist[u * NARROW + bucket(x, a, shifts[u])] += 1;
-                        }
+                    for u in containing(&uniq, span, x) {
+                        hist[u * NARROW + bucket(x, uniq[u].0, shifts[u])] += 1;
                     }
                 }
                 of.iter().flat_map(|&u| hist[u * NARROW..(u + 1) * NARROW].iter().copied()).collect()
@@ -235,18 +302,13 @@ pub fn summarise(
     let per_series: Vec<Vec<i64>> = (0..width)
         .into_par_iter()
         .map(|j| {
-            let (lo, hi) = range[j];
             let slots: Vec<usize> = (j * nr..(j + 1) * nr).filter(|&i| state[i].0 < state[i].1).collect();
-            let (uniq, of) = distinct(&slots, &state, &first);
+            let (uniq, of, span) = distinct(&slots, &state);
             let mut found: Vec<Vec<i64>> = vec![Vec::new(); uniq.len()];
             if !slots.is_empty() {
-                let shift = shift_for(lo, hi, FIRST_BUCKETS);
                 for &x in &keys[j] {
-                    let b = bucket(x, lo, shift);
-                    for u in (uniq.partition_point(|e| e.0 < b)..uniq.len()).take_while(|&u| uniq[u].0 == b) {
-                        if (uniq[u].1..=uniq[u].2).contains(&x) {
-                            found[u].push(x);
-                        }
+                    for u in containing(&uniq, span, x) {
+                        found[u].push(x);
                     }
                 }
             }
@@ -297,21 +359,24 @@ pub fn summarise(
     Some(Summary { draws: 0..n, layout, stats, target_hits: hits.to_vec(), diagnostics, regathered: 0 })
 }
 
-/// The distinct intervals of `slots` (indices into `state`), each with its round-1
-/// sub-interval first, sorted (so that a key's candidates are those with its round-1
-/// sub-interval, found by a binary search); and each slot's index among them.
+/// The distinct intervals of `slots` (indices into `state`), sorted; each slot's index among
+/// them; and the longest one's length − 1 (so that [`containing`] knows how far back to look).
 #[allow(clippy::type_complexity)]
-fn distinct(
-    slots: &[usize],
-    state: &[(i64, i64, u64, u64)],
-    first: &[usize],
-) -> (Vec<(usize, i64, i64)>, Vec<usize>) {
-    let key = |i: usize| (first[i], state[i].0, state[i].1);
-    let mut uniq: Vec<(usize, i64, i64)> = slots.iter().map(|&i| key(i)).collect();
+fn distinct(slots: &[usize], state: &[(i64, i64, u64, u64)]) -> (Vec<(i64, i64)>, Vec<usize>, i64) {
+    let key = |i: usize| (state[i].0, state[i].1);
+    let mut uniq: Vec<(i64, i64)> = slots.iter().map(|&i| key(i)).collect();
     uniq.sort_unstable();
     uniq.dedup();
     let of = slots.iter().map(|&i| uniq.binary_search(&key(i)).expect("listed")).collect();
-    (uniq, of)
+    let span = uniq.iter().map(|&(a, z)| z.saturating_sub(a)).max().unwrap_or(0);
+    (uniq, of, span)
+}
+
+/// The intervals of `uniq` ([`distinct`]) that hold key `x`: among those starting at or below
+/// `x`, the ones starting no more than `span` below it that end at or above it.
+fn containing(uniq: &[(i64, i64)], span: i64, x: i64) -> impl Iterator<Item = usize> + '_ {
+    let end = uniq.partition_point(|e| e.0 <= x);
+    (0..end).rev().take_while(move |&u| uniq[u].0 >= x.saturating_sub(span)).filter(move |&u| uniq[u].1 >= x)
 }
 
 /// The shift that cuts [lo, hi] (lo < hi) into at most `parts` sub-intervals of 2^shift keys:
@@ -462,11 +527,8 @@ mod tests {
                 let handles: Vec<_> = (0..size)
                     .map(|rank| {
                         let range = rank_range(n, size, rank);
-                        let local = Local {
-                            rows: rows[range.start as usize * width..range.end as usize * width].to_vec(),
-                            range,
-                            diagnostics: Diagnostics::default(),
-                        };
+                        let part = &rows[range.start as usize * width..range.end as usize * width];
+                        let local = Local::of_rows(range, part, Diagnostics::default(), layout, &[]);
                         let group = &group;
                         s.spawn(move || summarise(local, layout, &[], n, &group.rank(rank)))
                     })
