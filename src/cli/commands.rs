@@ -299,7 +299,8 @@ fn run(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(w) = world {
+    // The summary: over the ranks of an MPI job, or of this process's draws (or the parts' rows).
+    let (summary, ens, freeing, ranks) = if let Some(w) = world {
         // This rank's share of the draws, kept; then the summary over the ranks.
         let cfg =
             RunConfig { draws: runner::distributed::rank_range(draws, w.size(), w.rank()), ..cfg.clone() };
@@ -312,39 +313,25 @@ fn run(
         else {
             return Ok(ExitCode::SUCCESS);
         };
-        return write_run(Finished {
-            region,
-            a: &a,
-            scenario: &scenario,
-            model: &model,
-            summary: &summary,
-            cfg: &cfg,
-            threads,
-            started,
-            clock,
-            ens: None,
-            only: None,
-            merged: None,
-            ranks: Some(w.size()),
-        });
-    }
-    let mut outcomes = match parts {
-        Some(p) => pool.install(|| runner::replay(&[&model], &cfg, sink, hooks, p))?,
-        None => pool.install(|| runner::run(&[&model], &cfg, sink, hooks))?,
-    };
-    bar.finish_and_clear();
-    let mut summary = outcomes.summaries.remove(0);
-    if let Some(p) = parts {
-        // The rows' diagnostics were counted when the parts ran.
-        summary.diagnostics = p.diagnostics;
-    }
-    // Only draws.csv needs the draws after the summary; giving them back overlaps the writing.
-    let (ens, freeing) = if a.save_draws.is_some() {
-        (outcomes.kept.pop(), Freeing::none())
+        (summary, None, Freeing::none(), Some(w.size()))
     } else {
-        (None, Freeing::start(outcomes.kept))
+        let mut outcomes = match parts {
+            Some(p) => pool.install(|| runner::replay(&[&model], &cfg, sink, hooks, p))?,
+            None => pool.install(|| runner::run(&[&model], &cfg, sink, hooks))?,
+        };
+        bar.finish_and_clear();
+        let mut summary = outcomes.summaries.remove(0);
+        if let Some(p) = parts {
+            // The rows' diagnostics were counted when the parts ran.
+            summary.diagnostics = p.diagnostics;
+        }
+        // Only draws.csv needs the draws after the summary; giving them back overlaps the writing.
+        if a.save_draws.is_some() {
+            (summary, outcomes.kept.pop(), Freeing::none(), None)
+        } else {
+            (summary, None, Freeing::start(outcomes.kept), None)
+        }
     };
-
     let written = write_run(Finished {
         region,
         a: &a,
@@ -358,7 +345,7 @@ fn run(
         ens: ens.as_ref(),
         only: only.as_deref(),
         merged: parts.map(|p| p.ranges()),
-        ranks: None,
+        ranks,
     });
     freeing.join();
     written

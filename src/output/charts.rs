@@ -230,21 +230,7 @@ pub fn fan_chart(
             .y_label_area_size(100)
             .build_cartesian_2d(f64::from(x0) - 0.3..f64::from(x1) + 0.3, y0..y1)
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("year 年")
-            .y_desc(y_desc)
-            // Every fifth year (2020, 2025, 2030, 2035): the plan's milestones.
-            .x_labels(((x1 - x0) as usize / 5 + 1).max(2))
-            .y_labels(6)
-            .x_label_formatter(&|x| format!("{}", x.round() as i32))
-            .y_label_formatter(&|y| fmt_tick(*y))
-            .label_style(("sans-serif", TEXT))
-            .axis_desc_style(("sans-serif", TEXT))
-            .bold_line_style(RGBColor(230, 230, 230))
-            .max_light_lines(0)
-            .draw()
-            .map_err(err)?;
+        years_mesh(&mut chart, x0, x1, y_desc, &|y| fmt_tick(*y))?;
         if zero_line {
             chart
                 .draw_series(LineSeries::new(
@@ -294,6 +280,35 @@ pub fn fan_chart(
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// The grid and axes of a chart over the years x0..=x1: a label every fifth year (2020, 2025,
+/// 2030, 2035: the plan's milestones), six on the y axis, formatted by `y_label`.
+fn years_mesh<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    x0: i32,
+    x1: i32,
+    y_desc: &str,
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<(), String> {
+    chart
+        .configure_mesh()
+        .x_desc("year 年")
+        .y_desc(y_desc)
+        .x_labels(((x1 - x0) as usize / 5 + 1).max(2))
+        .y_labels(6)
+        .x_label_formatter(&|x| format!("{}", x.round() as i32))
+        .y_label_formatter(y_label)
+        .label_style(("sans-serif", TEXT))
+        .axis_desc_style(("sans-serif", TEXT))
+        .bold_line_style(RGBColor(230, 230, 230))
+        .max_light_lines(0)
+        .draw()
+        .map_err(err)
 }
 
 /// Quantile `q` of a fan over the years, solid or dashed as the fan says.
@@ -460,20 +475,9 @@ pub fn shares_chart(title: &str, years: &[i32], layers: &[Layer]) -> Result<Stri
             .y_label_area_size(100)
             .build_cartesian_2d(f64::from(x0) - 0.3..f64::from(x1) + 0.6, 0.0..top * 1.02)
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("year 年")
-            .y_desc("share of the variance 方差占比")
-            .x_labels(((x1 - x0) as usize / 5 + 1).max(2))
-            .y_labels(6)
-            .x_label_formatter(&|x| format!("{}", x.round() as i32))
-            .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
-            .label_style(("sans-serif", TEXT))
-            .axis_desc_style(("sans-serif", TEXT))
-            .bold_line_style(RGBColor(230, 230, 230))
-            .max_light_lines(0)
-            .draw()
-            .map_err(err)?;
+        years_mesh(&mut chart, x0, x1, "share of the variance 方差占比", &|y| {
+            format!("{:.0}%", y * 100.0)
+        })?;
         let mut below = vec![0.0f64; years.len()];
         for (k, l) in layers.iter().enumerate() {
             let above: Vec<f64> = below.iter().zip(&l.shares).map(|(b, s)| b + s.max(0.0)).collect();
