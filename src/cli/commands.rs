@@ -176,11 +176,15 @@ fn merge(a: MergeArgs) -> Result<ExitCode> {
 fn run(
     region: &Region,
     region_path: Option<&Path>,
-    a: RunArgs,
+    mut a: RunArgs,
     parts: Option<&runner::partial::Parts>,
     world: Option<&super::World>,
 ) -> Result<ExitCode> {
     use minxinan::runner::distributed::Collective;
+    // Progress and notes come from rank 0 (errors from any rank).
+    if world.is_some_and(|w| w.rank() != 0) {
+        a.common.quiet = true;
+    }
     let started = SystemTime::now();
     let clock = Instant::now();
     let scenario = read_scenario(region, &a.scenario, a.common.quiet, a.common.strict)?;
@@ -301,18 +305,29 @@ fn run(
     }
     // The summary: over the ranks of an MPI job, or of this process's draws (or the parts' rows).
     let (summary, ens, freeing, ranks) = if let Some(w) = world {
-        // This rank's share of the draws, kept; then the summary over the ranks.
+        // This rank's share of the draws through the sieve; then the summary over the ranks,
+        // which may ask for some series' keys in full (the draws run again, almost never).
+        use runner::distributed::{KeysOf, RankSink, summarise};
         let cfg =
             RunConfig { draws: runner::distributed::rank_range(draws, w.size(), w.rank()), ..cfg.clone() };
-        let taker = runner::distributed::Local::taker(cfg.draws.clone(), model.layout, &scenario.targets);
-        let local = pool
-            .install(|| runner::run(&[&model], &cfg, runner::partial::InOrder::new(taker), hooks))?
-            .context("cannot keep the draws")?;
+        let sink = RankSink::new(&scenario.targets, runner::distributed::rank_sieve());
+        let local = pool.install(|| runner::run(&[&model], &cfg, sink, hooks))?;
         bar.finish_and_clear();
-        let Some(summary) = runner::distributed::summarise(local, model.layout, &scenario.targets, draws, w)
-        else {
+        let mut regather = |series: &[usize]| {
+            let keys = runner::partial::InOrder::new(KeysOf::new(series, model.layout.len()));
+            let again = pool.install(|| runner::run(&[&model], &cfg, keys, runner::Hooks::none()))?;
+            Ok(again.expect("keys kept in memory"))
+        };
+        let summary = summarise(local, model.layout, &scenario.targets, draws, w, &mut regather)?;
+        let Some(summary) = summary else {
             return Ok(ExitCode::SUCCESS);
         };
+        if summary.regathered > 0 && !a.common.quiet {
+            eprintln!(
+                "note: {} series were gathered again in full (the ranks' sieves did not hold their quantiles); the numbers are exact either way",
+                summary.regathered
+            );
+        }
         (summary, None, Freeing::none(), Some(w.size()))
     } else {
         let mut outcomes = match parts {

@@ -2,27 +2,39 @@
 //! process computes from all the draws, bit for bit (docs/CLUSTER.md). The ranks talk through a
 //! [`Collective`] (MPI under the `mpi` feature; threads in the tests).
 //!
-//! Each rank runs a contiguous, chunk-aligned range of the draws ([`rank_range`]) and keeps its
-//! rows. Then:
+//! Each rank runs a contiguous, chunk-aligned range of the draws ([`rank_range`]) through the
+//! streamed summary's sieve ([`RankSink`]): as its draws finish it keeps each chunk's sums, its
+//! counts, and of each series only the values near its own quantiles ([`Window`]s). Then:
 //!
 //! - **counts** (target hits, diagnostics) are integers: all-reduced by sum;
-//! - **means and sds**: each rank's sums of every chunk of [`CHUNK`] draws (the chunks a single
-//!   run folds, as no chunk straddles two ranks) are gathered to rank 0 and folded there in chunk
-//!   order ([`Moments::absorb`]) — floating-point sums are never all-reduced, whose order would
-//!   depend on the reduction;
+//! - **means and sds**: the chunks' sums (the chunks a single run folds, as no chunk straddles
+//!   two ranks) are gathered to rank 0 and folded there in chunk order ([`Moments::absorb`]) —
+//!   floating-point sums are never all-reduced, whose order would depend on the reduction;
 //! - **quantiles**: each needed order statistic r is first bracketed by the ranks' own order
 //!   statistics (rank i's ⌊r·mᵢ/N⌋-th and (⌈(r + 1)·mᵢ/N⌉ − 1)-th: at most r values lie below
 //!   the smallest of the first, at least r + 1 at or below the largest of the second); the keys
-//!   below and inside each bracket are counted (one pass) and all-reduced; a bracket still
-//!   holding more than [`CANDIDATES`] values is cut into at most 512 sub-intervals of 2^s keys,
-//!   counted the same way, and so on. The values left are gathered to rank 0, which selects the
-//!   order statistic among them and interpolates as a single run does (type 7). Keys order as
+//!   below and inside each bracket are counted and all-reduced; a bracket still holding more
+//!   than [`CANDIDATES`] values is cut into at most 512 sub-intervals of 2^s keys, counted the
+//!   same way, and so on. The values left are gathered to rank 0, which selects the order
+//!   statistic among them and interpolates as a single run does (type 7). Keys order as
 //!   `f64::total_cmp`, so the selected value is the one selection over all draws gives.
+//!
+//! A rank answers these questions from its windows when the keys asked about lie inside one of
+//! a series' windows, which holds unless the ranks' quantiles differ by several times their
+//! sampling spread. Where some rank cannot answer, the series is marked (all-reduced), and at
+//! the end every rank gathers the marked series' keys in full (`regather`: its draws run
+//! again) and the same algorithm runs on them: exact in every case, slower in that one.
 
+use super::partial::TakeRows;
+use super::stream::{SieveConfig, Stream, StreamChunk, StreamWorker};
+use super::{Pass, RunConfig, Sink};
 use crate::diagnostics::Diagnostics;
+use crate::error::Error;
 use crate::indicators::Layout;
+use crate::model::Model;
 use crate::region::Target;
 use crate::stats::quantile::{from_key, total_key, type7_interpolate, type7_ranks};
+use crate::stats::sieve::Window;
 use crate::stats::{CHUNK, ChunkSums, Moments, PROBS, SeriesStats, Summary, count_hits};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -59,15 +71,14 @@ pub fn rank_range(n: u64, size: usize, rank: usize) -> Range<u64> {
     at(rank)..at(rank + 1)
 }
 
-/// What one rank's draws give the distributed summary: each series' keys, the sums of each
-/// chunk (in chunk order, [`ChunkSums::write_to`]), the target hits and the diagnostics. Made
-/// chunk by chunk as the draws finish ([`Local::taker`]), so no row is kept.
+/// What one rank's draws give the distributed summary: what it kept of each series, the sums of
+/// each chunk (in chunk order, [`ChunkSums::write_to`]), the target hits and the diagnostics.
 #[derive(Debug, Clone)]
 pub struct Local {
     /// The draws (from [`rank_range`]).
     pub range: Range<u64>,
-    /// Each series' keys (its values as integers that order as `f64::total_cmp`), in draw order.
-    pub keys: Vec<Vec<i64>>,
+    /// Each series' window (`None`: its sieve lost a needed rank; it is gathered again).
+    pub windows: Vec<Option<Window>>,
     /// The chunks' sums, flat, in chunk order.
     pub sums: Vec<f64>,
     /// How many draws meet each target.
@@ -76,32 +87,9 @@ pub struct Local {
     pub diagnostics: Diagnostics,
 }
 
-/// Makes a [`Local`] from a run's rows in draw order, a chunk at a time (a
-/// [`super::partial::TakeRows`] for [`super::partial::InOrder`]).
-pub struct Taker<'a> {
-    layout: Layout,
-    targets: &'a [Target],
-    local: Local,
-}
-
 impl Local {
-    /// A taker of draws `range`'s rows, for `layout` and `targets`.
-    pub fn taker(range: Range<u64>, layout: Layout, targets: &[Target]) -> Taker<'_> {
-        let m = (range.end - range.start) as usize;
-        Taker {
-            layout,
-            targets,
-            local: Local {
-                range,
-                keys: (0..layout.len()).map(|_| Vec::with_capacity(m)).collect(),
-                sums: Vec::new(),
-                hits: vec![0; targets.len()],
-                diagnostics: Diagnostics::default(),
-            },
-        }
-    }
-
-    /// The [`Local`] of draws `range` whose rows are `rows` (row-major), as a run gives them.
+    /// The [`Local`] of draws `range` whose rows are `rows` (row-major), every value kept (one
+    /// window per series holding all its keys): for tests, and to show what a rank gives.
     pub fn of_rows(
         range: Range<u64>,
         rows: &[f64],
@@ -109,52 +97,161 @@ impl Local {
         layout: Layout,
         targets: &[Target],
     ) -> Local {
-        use super::partial::TakeRows;
-        let mut t = Local::taker(range, layout, targets);
-        for c in rows.chunks(CHUNK as usize * layout.len()) {
-            t.take(c).expect("in memory");
+        let width = layout.len();
+        let mut sums = Vec::new();
+        let mut hits = vec![0; targets.len()];
+        for c in rows.chunks(CHUNK as usize * width) {
+            let mut s = ChunkSums::new(width);
+            s.push_rows(c);
+            s.write_to(&mut sums);
         }
-        t.finish(diagnostics).expect("in memory")
+        for row in rows.chunks_exact(width) {
+            count_hits(&layout, targets, |j| row[j], &mut hits);
+        }
+        let windows = (0..width)
+            .map(|j| Some(Window::full(rows.chunks_exact(width).map(|row| total_key(row[j])).collect())))
+            .collect();
+        Local { range, windows, sums, hits, diagnostics }
     }
 }
 
-impl super::partial::TakeRows for Taker<'_> {
+/// The sieve of a rank ([`RankSink`]): brackets of 8 standard deviations instead of a single
+/// run's 5. A rank's windows must also hold the other ranks' order statistics, which differ
+/// from its own by about √2 standard deviations of a quantile's rank (two independent samples);
+/// at 5 the baseline's 100,000 draws over 3 ranks lost about a dozen of 2,487 series (each
+/// gathered again by running the draws again), at 8 a loss has a probability of about 10⁻⁸ per
+/// order statistic and rank (|Z| > 8/√2), at a cost of 1.6 times the kept keys.
+pub fn rank_sieve() -> SieveConfig {
+    SieveConfig { z: 8.0, ..SieveConfig::default() }
+}
+
+/// A rank's sink: its draws through the streamed summary's sieve, giving
+/// its [`Local`] without keeping the rows.
+pub struct RankSink<'a> {
+    targets: &'a [Target],
+    sieve: SieveConfig,
+    range: Range<u64>,
+    inner: Option<Stream<'a>>,
+}
+
+impl<'a> RankSink<'a> {
+    /// The sink of a rank's draws of a model with `targets`, sieved as `sieve` says.
+    pub fn new(targets: &'a [Target], sieve: SieveConfig) -> Self {
+        RankSink { targets, sieve, range: 0..0, inner: None }
+    }
+
+    fn stream(&self) -> &Stream<'a> {
+        self.inner.as_ref().expect("planned before the first pass")
+    }
+}
+
+impl<'a> Sink for RankSink<'a> {
+    type Worker = StreamWorker;
+    type Chunk = StreamChunk;
     type Output = Local;
 
-    /// One chunk of rows (the runner hands them over a chunk at a time).
-    fn take(&mut self, rows: &[f64]) -> std::io::Result<()> {
-        let width = self.layout.len();
-        let mut s = ChunkSums::new(width);
-        s.push_rows(rows);
-        s.write_to(&mut self.local.sums);
-        for row in rows.chunks_exact(width) {
-            count_hits(&self.layout, self.targets, |j| row[j], &mut self.local.hits);
+    fn plan(&mut self, models: &[&Model], draws: Range<u64>, cfg: &RunConfig) -> Result<Pass, Error> {
+        assert_eq!(models.len(), 1, "a rank runs one model");
+        let n = draws.end - draws.start;
+        let needed = Stream::bytes(models, n, &self.sieve);
+        if !cfg.fits(needed) {
+            return Err(Error::TooLarge { needed, budget: cfg.memory_budget });
         }
-        for (j, v) in self.local.keys.iter_mut().enumerate() {
-            v.extend(rows.chunks_exact(width).map(|row| total_key(row[j])));
+        self.range = draws;
+        let (s, pass) = Stream::plan(models, vec![self.targets], n, self.sieve, cfg);
+        self.inner = Some(s.for_rank());
+        Ok(pass)
+    }
+
+    fn worker(&self) -> StreamWorker {
+        self.stream().worker()
+    }
+
+    fn start(&self, w: &mut StreamWorker, _c: u64, len: usize) -> StreamChunk {
+        self.stream().start(w, len)
+    }
+
+    fn buffer<'b>(
+        &self,
+        w: &'b mut StreamWorker,
+        _chunk: &'b mut StreamChunk,
+        m: usize,
+        at: usize,
+        k: usize,
+    ) -> &'b mut [f64] {
+        self.stream().buffer(w, m, at, k)
+    }
+
+    fn filled(&self, w: &mut StreamWorker, _chunk: &mut StreamChunk, at: usize, k: usize) {
+        self.stream().filled(w, at, k);
+    }
+
+    fn end(&self, w: &mut StreamWorker, chunk: &mut StreamChunk) {
+        self.stream().end(w, chunk);
+    }
+
+    fn pass_done(&mut self, chunks: Vec<StreamChunk>, workers: Vec<&mut StreamWorker>) -> Option<Pass> {
+        self.inner.as_mut().and_then(|s| s.pass_done(chunks, workers))
+    }
+
+    fn finish(self, diagnostics: Vec<Diagnostics>) -> Local {
+        let (sums, windows, hits) = self.inner.expect("planned").finish_rank();
+        Local { range: self.range, windows, sums, hits, diagnostics: diagnostics[0] }
+    }
+}
+
+/// Keeps the keys of some series of a run's rows, in draw order (a [`TakeRows`] for
+/// [`super::partial::InOrder`]): what a rank gathers again of the series its windows could not
+/// answer for.
+pub struct KeysOf {
+    series: Vec<usize>,
+    width: usize,
+    keys: Vec<Vec<i64>>,
+}
+
+impl KeysOf {
+    /// The keys of `series` (positions in rows of `width` values).
+    pub fn new(series: &[usize], width: usize) -> Self {
+        KeysOf { series: series.to_vec(), width, keys: vec![Vec::new(); series.len()] }
+    }
+}
+
+impl TakeRows for KeysOf {
+    type Output = Vec<Vec<i64>>;
+
+    fn take(&mut self, rows: &[f64]) -> std::io::Result<()> {
+        for (&j, keys) in self.series.iter().zip(&mut self.keys) {
+            keys.extend(rows.chunks_exact(self.width).map(|row| total_key(row[j])));
         }
         Ok(())
     }
 
-    fn finish(mut self, diagnostics: Diagnostics) -> std::io::Result<Local> {
-        self.local.diagnostics = diagnostics;
-        Ok(self.local)
+    fn finish(self, _diagnostics: Diagnostics) -> std::io::Result<Vec<Vec<i64>>> {
+        Ok(self.keys)
     }
 }
 
+/// Gives a rank's keys of the listed series, in draw order, one list per series: its draws run
+/// again ([`KeysOf`]), or read from wherever they are.
+pub type Regather<'a> = dyn FnMut(&[usize]) -> Result<Vec<Vec<i64>>, Error> + 'a;
+
 /// The summary of `n` draws spread over the ranks of `coll`, each rank giving what its draws
 /// gave (`local`): `Some` on rank 0 (the same [`Summary`] as a single run's), `None` elsewhere.
-/// Every rank must call it (the collectives match).
+/// Every rank must call it (the collectives match). `regather` gives this rank's keys of the
+/// listed series in draw order (the same list on every rank; called on every rank, or on none,
+/// when some rank's windows cannot answer for a series); its error is returned.
 pub fn summarise(
     local: Local,
     layout: Layout,
     targets: &[Target],
     n: u64,
     coll: &dyn Collective,
-) -> Option<Summary> {
+    regather: &mut Regather<'_>,
+) -> Result<Option<Summary>, Error> {
     let width = layout.len();
-    let m = (local.range.end - local.range.start) as usize;
-    assert!(local.keys.len() == width && local.keys.iter().all(|v| v.len() == m), "every series' keys");
+    let m = local.range.end - local.range.start;
+    assert!(local.windows.len() == width, "a window per series");
+    assert!(local.windows.iter().flatten().all(|w| w.n == m), "windows of the rank's draws");
 
     // Counts: integers, all-reduced.
     let mut counts = local.hits.clone();
@@ -173,7 +270,6 @@ pub fn summarise(
         }
         moments
     });
-    let keys = local.keys;
     // The order statistics needed (the same for every series).
     let mut ranks: Vec<u64> = Vec::new();
     if n > 0 {
@@ -185,41 +281,97 @@ pub fn summarise(
     ranks.sort_unstable();
     ranks.dedup();
     let nr = ranks.len();
+    let (mut found, failed) = order_statistics(&local.windows, m, &ranks, n, coll);
+    drop(local);
+    if !failed.is_empty() {
+        // Every rank's keys of those series, in full; the same algorithm cannot fail on them.
+        let full: Vec<Option<Window>> =
+            regather(&failed)?.into_iter().map(|k| Some(Window::full(k))).collect();
+        assert_eq!(full.len(), failed.len(), "keys of every series asked for");
+        let (again, still) = order_statistics(&full, m, &ranks, n, coll);
+        assert!(still.is_empty(), "every key is in a full window");
+        if let (Some(found), Some(again)) = (&mut found, again) {
+            for (i, &j) in failed.iter().enumerate() {
+                found[j * nr..(j + 1) * nr].copy_from_slice(&again[i * nr..(i + 1) * nr]);
+            }
+        }
+    }
+    let Some(found) = found else { return Ok(None) };
+    let moments = moments.expect("rank 0 has the moments");
+    let stats = (0..width)
+        .map(|j| {
+            let (mean, sd) = moments.mean_sd(j);
+            let key = |r: usize| found[j * nr + ranks.partition_point(|&x| x < r as u64)];
+            let q = std::array::from_fn(|k| {
+                let p = PROBS[k];
+                let (lo, hi) = type7_ranks(n as usize, p);
+                type7_interpolate(n as usize, p, from_key(key(lo)), from_key(key(hi)))
+            });
+            SeriesStats { mean, sd, q }
+        })
+        .collect();
+    let regathered = failed.len();
+    Ok(Some(Summary { draws: 0..n, layout, stats, target_hits: hits.to_vec(), diagnostics, regathered }))
+}
+
+/// An interval of keys [lo, hi] that holds an order statistic, with the values below it and
+/// in it (over all ranks).
+type Interval = (i64, i64, u64, u64);
+
+/// The keys of order statistics `ranks` (sorted, distinct, of `n` values) of every series, from
+/// each rank's `windows` of its `m` values: on rank 0 `Some`, series by series (`ranks.len()`
+/// each); and on every rank, the series some rank's windows could not answer for (their keys
+/// in the result are not the order statistics).
+fn order_statistics(
+    windows: &[Option<Window>],
+    m: u64,
+    ranks: &[u64],
+    n: u64,
+    coll: &dyn Collective,
+) -> (Option<Vec<i64>>, Vec<usize>) {
+    let (width, nr) = (windows.len(), ranks.len());
     // Round 1: each needed rank r is bracketed by the ranks' own order statistics: with mᵢ draws
     // on rank i, its order statistics lᵢ = ⌊r·mᵢ/N⌋ and hᵢ = ⌈(r + 1)·mᵢ/N⌉ − 1. At most Σ lᵢ ≤ r
     // values lie below the smallest key(lᵢ), and at least Σ (hᵢ + 1) ≥ r + 1 at or below the
-    // largest key(hᵢ): the r-th value lies between the two.
-    let local: Vec<i64> = keys
+    // largest key(hᵢ): the r-th value lies between the two. A rank with no draws, or whose
+    // window does not hold one of its order statistics, gives the empty interval [MAX, MIN].
+    let at = |r: u64| {
+        let l = (r as u128 * m as u128 / n as u128) as u64;
+        let h = ((r as u128 + 1) * m as u128).div_ceil(n as u128) as u64 - 1;
+        (l, h)
+    };
+    let own: Vec<Vec<i64>> = windows
         .par_iter()
-        .map_init(Vec::new, |scratch, v| {
-            let mm = v.len() as u128;
-            if mm == 0 {
-                return [i64::MAX, i64::MIN].repeat(nr);
+        .map_init(Vec::new, |scratch, w| {
+            let none = [i64::MAX, i64::MIN].repeat(nr);
+            let Some(w) = w.as_ref().filter(|_| m > 0) else { return none };
+            let mut keys = vec![0i64; 2 * nr];
+            let mut want: Vec<(usize, usize)> = Vec::new();
+            for (i, &r) in ranks.iter().enumerate() {
+                let (l, h) = at(r);
+                for (s, k) in [l, h].into_iter().enumerate() {
+                    match w.key_at(k) {
+                        Some(Ok(key)) => keys[2 * i + s] = key,
+                        Some(Err(kept)) => want.push((kept, 2 * i + s)),
+                        None => return none,
+                    }
+                }
             }
-            let at = |r: u64| {
-                let l = (r as u128 * mm / n as u128) as usize;
-                let h = ((r as u128 + 1) * mm).div_ceil(n as u128) as usize - 1;
-                (l, h)
-            };
-            let mut want: Vec<usize> = ranks.iter().flat_map(|&r| <[usize; 2]>::from(at(r))).collect();
-            want.sort_unstable();
-            want.dedup();
-            let mut got = vec![0i64; want.len()];
-            crate::stats::quantile::select_ranks_of_parts(&[v], &want, &mut got, scratch);
-            let key = |k: usize| got[want.binary_search(&k).expect("selected")];
-            ranks
-                .iter()
-                .flat_map(|&r| {
-                    let (l, h) = at(r);
-                    [key(l), key(h)]
-                })
-                .collect()
+            let mut kr: Vec<usize> = want.iter().map(|&(k, _)| k).collect();
+            kr.sort_unstable();
+            kr.dedup();
+            let mut got = vec![0i64; kr.len()];
+            crate::stats::quantile::select_ranks_of_parts(&[&w.kept], &kr, &mut got, scratch);
+            for (k, slot) in want {
+                keys[slot] = got[kr.binary_search(&k).expect("selected")];
+            }
+            keys
         })
-        .flatten()
         .collect();
-    let all = coll.all_gather_i64(&local);
-    // Per (series, needed rank): the interval [lo, hi] that holds it.
-    let mut state: Vec<(i64, i64, u64, u64)> = (0..width * nr)
+    // The series whose order statistics this rank could not give (and has draws of).
+    let lost: Vec<bool> = own.iter().map(|k| m > 0 && k[0] == i64::MAX && k[1] == i64::MIN).collect();
+    let all = coll.all_gather_i64(&own.concat());
+    let mut state: Vec<Interval> = (0..width * nr)
         .map(|i| {
             let (lo, hi) = all
                 .chunks(2 * width * nr)
@@ -228,43 +380,78 @@ pub fn summarise(
         })
         .collect();
     // The values below each interval and in it, counted over the ranks: one pass over a series'
-    // keys, each placed among the series' sorted interval ends.
-    let mut c: Vec<u64> = (0..width)
+    // kept keys, each placed among the series' sorted interval ends; then per series a flag,
+    // set where this rank cannot answer (no window, or an interval outside its brackets). The
+    // same pass keeps the keys inside the intervals (`near`): the later rounds need no others.
+    let (counted, near): (Vec<Vec<u64>>, Vec<Vec<i64>>) = (0..width)
         .into_par_iter()
-        .flat_map_iter(|j| {
+        .map(|j| {
             let s = &state[j * nr..(j + 1) * nr];
+            let fail = || {
+                let mut v = vec![0u64; 2 * nr + 1];
+                v[2 * nr] = 1;
+                (v, Vec::new())
+            };
+            let w = match &windows[j] {
+                _ if m == 0 => return (vec![0u64; 2 * nr + 1], Vec::new()),
+                Some(w) if !lost[j] => w,
+                _ => return fail(),
+            };
+            if s.iter().any(|&(lo, hi, _, _)| lo > hi) {
+                return fail();
+            }
+            let held: Option<Vec<_>> = s.iter().map(|&(lo, hi, _, _)| w.covering(lo, hi)).collect();
+            let Some(held) = held else { return fail() };
             let mut ends: Vec<i64> =
                 s.iter().flat_map(|&(lo, hi, _, _)| [lo, hi.saturating_add(1)]).collect();
             ends.sort_unstable();
             ends.dedup();
-            // seg[p]: keys with exactly p ends at or below them.
+            // seg[p]: kept keys with exactly p ends at or below them. Every interval starts and
+            // ends at an end, so each segment lies inside some interval or outside all.
+            let inside: Vec<bool> = (0..=ends.len())
+                .map(|p| p > 0 && s.iter().any(|&(lo, hi, _, _)| lo <= ends[p - 1] && ends[p - 1] <= hi))
+                .collect();
             let mut seg = vec![0u64; ends.len() + 1];
-            for &x in &keys[j] {
-                seg[ends.partition_point(|&e| e <= x)] += 1;
+            let mut near = Vec::new();
+            for &x in &w.kept {
+                let p = ends.partition_point(|&e| e <= x);
+                seg[p] += 1;
+                if inside[p] {
+                    near.push(x);
+                }
             }
-            // Keys below end e (one of `ends`, at q): those with at most q ends at or below them.
+            // Kept keys below end e (one of `ends`, at q): those with at most q ends at or below.
             let upto = |e: i64| -> u64 { seg[..=ends.partition_point(|&f| f < e)].iter().sum() };
-            s.iter()
-                .flat_map(|&(lo, hi, _, _)| {
-                    let below = upto(lo);
-                    let through = upto(hi.saturating_add(1));
-                    [below, through - below]
+            let mut v: Vec<u64> = s
+                .iter()
+                .zip(held)
+                .flat_map(|(&(lo, hi, _, _), h)| {
+                    let below = h.count_below(lo, upto(lo));
+                    let end = hi.saturating_add(1);
+                    [below, h.count_below(end, upto(end)) - below]
                 })
-                .collect::<Vec<u64>>()
+                .collect();
+            v.push(0);
+            (v, near)
         })
-        .collect();
+        .unzip();
+    let mut c = counted.concat();
     coll.all_reduce_sum(&mut c);
-    for (st, cnt) in state.iter_mut().zip(c.chunks(2)) {
-        (st.2, st.3) = (cnt[0], cnt[1]);
+    let failed: Vec<usize> = (0..width).filter(|&j| c[j * (2 * nr + 1) + 2 * nr] > 0).collect();
+    for (j, cs) in c.chunks(2 * nr + 1).enumerate() {
+        for (st, cnt) in state[j * nr..(j + 1) * nr].iter_mut().zip(cs.chunks(2)) {
+            // A failed series' intervals are made single keys: no round or candidate touches them.
+            *st = if cs[2 * nr] > 0 { (0, 0, 0, 0) } else { (st.0, st.1, cnt[0], cnt[1]) };
+        }
     }
     // Further rounds, for the intervals still holding many values: NARROW sub-intervals each.
-    let active = |s: &(i64, i64, u64, u64)| s.3 > CANDIDATES && s.0 < s.1;
+    let active = |s: &Interval| s.3 > CANDIDATES && s.0 < s.1;
     for _round in 0..16 {
         let live: Vec<usize> = (0..state.len()).filter(|&i| active(&state[i])).collect();
         if live.is_empty() {
             break;
         }
-        // The live intervals by series, each series' counts in one pass over its keys.
+        // The live intervals by series, each series' counts in one pass over its kept keys.
         let mut series: Vec<(usize, Vec<usize>)> = Vec::new();
         for &i in &live {
             match series.last_mut() {
@@ -279,7 +466,7 @@ pub fn summarise(
                 let (uniq, of, span) = distinct(slots, &state);
                 let shifts: Vec<u32> = uniq.iter().map(|&(a, z)| shift_for(a, z, NARROW)).collect();
                 let mut hist = vec![0u64; uniq.len() * NARROW];
-                for &x in &keys[*j] {
+                for &x in &near[*j] {
                     for u in containing(&uniq, span, x) {
                         hist[u * NARROW + bucket(x, uniq[u].0, shifts[u])] += 1;
                     }
@@ -306,25 +493,22 @@ pub fn summarise(
             let (uniq, of, span) = distinct(&slots, &state);
             let mut found: Vec<Vec<i64>> = vec![Vec::new(); uniq.len()];
             if !slots.is_empty() {
-                for &x in &keys[j] {
+                for &x in &near[j] {
                     for u in containing(&uniq, span, x) {
                         found[u].push(x);
                     }
                 }
             }
-            let lists = of.iter().map(|&u| &found[u]);
             let mut out = Vec::new();
-            for l in lists {
+            for l in of.iter().map(|&u| &found[u]) {
                 out.push(l.len() as i64);
                 out.extend_from_slice(l);
             }
             out
         })
         .collect();
-    drop(keys);
     let mine: Vec<i64> = per_series.concat();
-    let gathered = coll.gather_i64(&mine)?;
-    let moments = moments.expect("rank 0 has the moments");
+    let Some(gathered) = coll.gather_i64(&mine) else { return (None, failed) };
     // Rank 0: select each order statistic among its candidates.
     let mut at: Vec<usize> = vec![0; gathered.len()];
     let mut found = vec![0i64; state.len()];
@@ -344,25 +528,13 @@ pub fn summarise(
         cand.sort_unstable();
         *f = cand[(ranks[i % nr] - below) as usize];
     }
-    let stats = (0..width)
-        .map(|j| {
-            let (mean, sd) = moments.mean_sd(j);
-            let key = |r: usize| found[j * nr + ranks.partition_point(|&x| x < r as u64)];
-            let q = std::array::from_fn(|k| {
-                let p = PROBS[k];
-                let (lo, hi) = type7_ranks(n as usize, p);
-                type7_interpolate(n as usize, p, from_key(key(lo)), from_key(key(hi)))
-            });
-            SeriesStats { mean, sd, q }
-        })
-        .collect();
-    Some(Summary { draws: 0..n, layout, stats, target_hits: hits.to_vec(), diagnostics, regathered: 0 })
+    (Some(found), failed)
 }
 
 /// The distinct intervals of `slots` (indices into `state`), sorted; each slot's index among
 /// them; and the longest one's length − 1 (so that [`containing`] knows how far back to look).
 #[allow(clippy::type_complexity)]
-fn distinct(slots: &[usize], state: &[(i64, i64, u64, u64)]) -> (Vec<(i64, i64)>, Vec<usize>, i64) {
+fn distinct(slots: &[usize], state: &[Interval]) -> (Vec<(i64, i64)>, Vec<usize>, i64) {
     let key = |i: usize| (state[i].0, state[i].1);
     let mut uniq: Vec<(i64, i64)> = slots.iter().map(|&i| key(i)).collect();
     uniq.sort_unstable();
@@ -521,26 +693,67 @@ mod tests {
                 _ => 1.0 + f64::from(r.random_range(0..40u8)) * f64::EPSILON * (1 + i % 3) as f64,
             })
             .collect();
-        for size in [1, 3, 4] {
+        // Every key kept (None), and sieved in stages from 512 draws with brackets of 5 and of 1
+        // standard deviation (the narrow ones lose ranks: those series are gathered again).
+        for (size, sieve) in [(1, None), (3, None), (4, None), (2, Some(5.0)), (3, Some(5.0)), (3, Some(1.0))]
+        {
             let group = ThreadGroup::new(size);
             let got = std::thread::scope(|s| {
                 let handles: Vec<_> = (0..size)
                     .map(|rank| {
                         let range = rank_range(n, size, rank);
                         let part = &rows[range.start as usize * width..range.end as usize * width];
-                        let local = Local::of_rows(range, part, Diagnostics::default(), layout, &[]);
+                        let mut local = Local::of_rows(range, part, Diagnostics::default(), layout, &[]);
+                        if let Some(z) = sieve {
+                            local.windows = sieved(part, width, 512, z);
+                        }
                         let group = &group;
-                        s.spawn(move || summarise(local, layout, &[], n, &group.rank(rank)))
+                        let mut regather = move |series: &[usize]| -> Result<Vec<Vec<i64>>, Error> {
+                            assert!(sieve.is_some(), "full windows answer for every series, not {series:?}");
+                            Ok(series
+                                .iter()
+                                .map(|&j| part.chunks_exact(width).map(|row| total_key(row[j])).collect())
+                                .collect())
+                        };
+                        // A rank that panics would leave the others waiting: end the process.
+                        s.spawn(move || {
+                            let run = || summarise(local, layout, &[], n, &group.rank(rank), &mut regather);
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                                .unwrap_or_else(|_| std::process::abort())
+                                .unwrap()
+                        })
                     })
                     .collect();
                 handles.into_iter().map(|h| h.join().unwrap()).next().unwrap().unwrap()
             });
+            if sieve == Some(1.0) {
+                assert!(got.regathered > 0, "the narrow sieve gathered nothing again");
+            }
             for j in 0..width {
                 let mut col: Vec<f64> = (0..n as usize).map(|k| rows[k * width + j]).collect();
                 let want = quantiles_type7(&mut col, &PROBS);
                 let same = want.iter().zip(&got.stats[j].q).all(|(a, b)| a.to_bits() == b.to_bits());
-                assert!(same, "{size} ranks, position {j}: {:?} vs {want:?}", got.stats[j].q);
+                assert!(same, "{size} ranks, {sieve:?}, position {j}: {:?} vs {want:?}", got.stats[j].q);
             }
+        }
+    }
+
+    /// The windows of `rows` (row-major, `width` values) sieved as a rank's stream does: stages
+    /// doubling from `first` draws, brackets of `z` standard deviations.
+    fn sieved(rows: &[f64], width: usize, first: usize, z: f64) -> Vec<Option<Window>> {
+        use crate::stats::sieve::{Brackets, Sieve, Store};
+        let n = rows.len() / width;
+        let (mut br, mut store) = (Brackets::everything(width), Store::new(width, crate::isa::Isa::widest()));
+        let (mut start, mut end) = (0, first.min(n));
+        loop {
+            let mut sieve = Sieve::new(&store, 1.0, 16);
+            sieve.push_rows(&br, &rows[start * width..end * width], width);
+            store.absorb(vec![sieve], (end - start) as u64);
+            if end == n {
+                return store.windows(&br);
+            }
+            store.rebracket(&mut br, z);
+            (start, end) = (end, (2 * end).min(n));
         }
     }
 }

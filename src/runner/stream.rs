@@ -9,7 +9,7 @@ use crate::indicators::Layout;
 use crate::model::Model;
 use crate::model::engine::BATCH;
 use crate::region::Target;
-use crate::stats::sieve::{Brackets, Sieve, Store};
+use crate::stats::sieve::{Brackets, Sieve, Store, Window};
 use crate::stats::{CHUNK, ChunkSums, Moments, PROBS, SeriesStats, count_hits, paired_width, quantile};
 
 /// How the sieve brackets the quantiles. The defaults suit every run; tests narrow them to
@@ -130,6 +130,9 @@ pub struct Stream<'a> {
     lost: Vec<usize>,
     gathered: Vec<f64>,
     quantiles: Vec<Option<[f64; PROBS.len()]>>,
+    /// For a rank of a distributed run ([`Stream::for_rank`]): its chunks' sums, flat in chunk
+    /// order, and at the end what the sieve kept of each series.
+    rank: Option<(Vec<f64>, Vec<Option<Window>>)>,
 }
 
 /// A worker's rows of the chunk it runs, each model's rows of a batch (a comparison's), and
@@ -175,9 +178,26 @@ impl<'a> Stream<'a> {
             lost: Vec::new(),
             gathered: Vec::new(),
             quantiles: Vec::new(),
+            rank: None,
             rows,
         };
         (s, Pass { rows: 0..end, counted: true })
+    }
+
+    /// The stream of a rank of a distributed run ([`super::distributed`]): the chunks' sums are
+    /// kept, not folded, and the sieve's windows are its result ([`Stream::finish_rank`]), not the
+    /// quantiles; a series whose brackets lost a needed rank is not gathered again here (its
+    /// window is `None`: the ranks gather it together).
+    pub(super) fn for_rank(mut self) -> Self {
+        self.rank = Some((Vec::new(), Vec::new()));
+        self
+    }
+
+    /// A rank's chunk sums (flat, in chunk order, [`ChunkSums::write_to`]), its windows and its
+    /// counters.
+    pub(super) fn finish_rank(self) -> (Vec<f64>, Vec<Option<Window>>, Vec<u64>) {
+        let (sums, windows) = self.rank.expect("a rank's stream");
+        (sums, windows, self.hits)
     }
 
     /// Bytes the streamed summary of `models` over `n` draws needs, about.
@@ -301,7 +321,10 @@ impl<'a> Stream<'a> {
             return None;
         }
         for c in &chunks {
-            self.moments.absorb(&c.sums);
+            match &mut self.rank {
+                Some((sums, _)) => c.sums.write_to(sums),
+                None => self.moments.absorb(&c.sums),
+            }
             for (a, b) in self.hits.iter_mut().zip(&c.hits) {
                 *a += b;
             }
@@ -309,6 +332,11 @@ impl<'a> Stream<'a> {
         let (done, end) = self.stage;
         self.store.absorb(workers.into_iter().filter_map(|w| w.sieve.take()).collect(), end - done);
         if end == self.n {
+            if let Some((_, windows)) = &mut self.rank {
+                *windows = self.store.windows(&self.brackets);
+                self.store = Store::new(0, crate::isa::Isa::Generic);
+                return None;
+            }
             self.quantiles = self.store.quantiles(&self.brackets);
             self.store = Store::new(0, crate::isa::Isa::Generic);
             self.lost = (0..self.rows.width()).filter(|&j| self.quantiles[j].is_none()).collect();

@@ -596,6 +596,112 @@ impl Store {
     }
 }
 
+impl Store {
+    /// What the sieve kept of each series, for a rank of a distributed run
+    /// ([`crate::runner::distributed`]): `None` for a series whose brackets lost a needed rank.
+    /// The kept keys move into the windows.
+    pub fn windows(&mut self, br: &Brackets) -> Vec<Option<Window>> {
+        let n = self.n;
+        self.counts
+            .par_iter()
+            .zip(self.kept.par_iter_mut())
+            .zip(self.pending.par_iter_mut())
+            .zip(self.failed.par_iter())
+            .enumerate()
+            .map(|(j, (((c, kept), pending), failed))| {
+                if *failed {
+                    return None;
+                }
+                let (below, lens, points) = (below(c), lens(c), br.points(j));
+                let off = parts(kept, pending, &lens, &points)?.1;
+                let mut keys = std::mem::take(kept);
+                for p in pending.drain(..) {
+                    keys.extend_from_slice(&p);
+                }
+                let brackets = br
+                    .intervals(j)
+                    .enumerate()
+                    .map(|(t, (lo, hi))| Held {
+                        lo,
+                        hi,
+                        below: below[t],
+                        len: lens[t],
+                        off: off[t],
+                        point: points[t].is_some(),
+                    })
+                    .collect();
+                Some(Window { n, brackets, kept: keys })
+            })
+            .collect()
+    }
+}
+
+/// What a sieve kept of one series of `n` values: key intervals ("brackets"), each with the
+/// number of values below it and in it, and every key of the brackets of more than one key, in
+/// no particular order. It answers, exactly, the questions about order statistics whose keys lie
+/// inside one bracket: [`Window::key_at`] and [`Held::count_below`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// Values in the series.
+    pub n: u64,
+    /// The brackets, in key order.
+    pub brackets: Vec<Held>,
+    /// The keys of the brackets that are not points; once sorted, bracket t's are
+    /// `off..off + len` of them.
+    pub kept: Vec<i64>,
+}
+
+/// One bracket of a [`Window`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Held {
+    /// Its keys, inclusive.
+    pub lo: i64,
+    /// See `lo`.
+    pub hi: i64,
+    /// Values below `lo`.
+    pub below: u64,
+    /// Values in `lo..=hi`.
+    pub len: u64,
+    /// Kept keys of the brackets before it.
+    pub off: usize,
+    /// Whether it holds one key, of which only the count is kept.
+    pub point: bool,
+}
+
+impl Window {
+    /// The window of a whole series: every key in one bracket.
+    pub fn full(keys: Vec<i64>) -> Window {
+        let n = keys.len() as u64;
+        let all = Held { lo: i64::MIN, hi: i64::MAX, below: 0, len: n, off: 0, point: false };
+        Window { n, brackets: vec![all], kept: keys }
+    }
+
+    /// Where the series' order statistic `k` (0-based) is: `Ok(key)` when its bracket holds one
+    /// key, `Err(rank)` when it is that rank of the kept keys (select it there); `None` when no
+    /// bracket holds it.
+    pub fn key_at(&self, k: u64) -> Option<Result<i64, usize>> {
+        let h = self.brackets.iter().find(|h| h.below <= k && k < h.below + h.len)?;
+        Some(if h.point { Ok(h.lo) } else { Err(h.off + (k - h.below) as usize) })
+    }
+
+    /// The bracket that holds every key of `lo..=hi`, if one does.
+    pub fn covering(&self, lo: i64, hi: i64) -> Option<&Held> {
+        self.brackets.iter().find(|h| h.lo <= lo && hi <= h.hi)
+    }
+}
+
+impl Held {
+    /// The number of the series' values below key `x` in `lo..=hi + 1`, given the number of
+    /// kept keys below it (`kept_below`).
+    pub fn count_below(&self, x: i64, kept_below: u64) -> u64 {
+        if self.point {
+            self.below + if x > self.lo { self.len } else { 0 }
+        } else {
+            self.below + kept_below - self.off as u64
+        }
+    }
+}
+
 /// The kept keys of a series and the keys absorbed since (`pending`), as one list of parts, in
 /// no particular order, and where each bracket's keys would be in their sorted order: brackets
 /// are disjoint and in key order, and every key of a bracket of several keys is kept, so once
@@ -919,6 +1025,12 @@ mod tests {
 
     /// Stream `cols` (series × draws) through stages doubling from `first`, as the runner does.
     fn stream(cols: &[Vec<f64>], first: usize, z: f64, threads: usize) -> Vec<Option<[f64; NP]>> {
+        let (mut store, br) = staged(cols, first, z, threads);
+        store.quantiles(&br)
+    }
+
+    /// The store and brackets after streaming `cols` as [`stream`] does.
+    fn staged(cols: &[Vec<f64>], first: usize, z: f64, threads: usize) -> (Store, Brackets) {
         let width = cols.len();
         let n = cols[0].len();
         let mut br = Brackets::everything(width);
@@ -937,7 +1049,57 @@ mod tests {
             store.rebracket(&mut br, z);
             (start, end) = (end, (2 * end).min(n));
         }
-        store.quantiles(&br)
+        (store, br)
+    }
+
+    #[test]
+    fn windows_hold_exact_counts_and_every_key_of_their_brackets() {
+        // Each bracket's counts against the whole series: the values below it and in it; the
+        // kept keys are exactly those of the brackets of more than one key; the questions a
+        // window answers agree with the sorted series.
+        let mut cols = samples(5000);
+        for z in [1.0, 5.0] {
+            let (mut store, br) = staged(&cols, 256, z, 3);
+            let windows = store.windows(&br);
+            assert!(windows.iter().any(|w| w.as_ref().is_some_and(|w| w.brackets.len() > 1)), "z {z}");
+            for (j, w) in windows.iter().enumerate() {
+                let Some(w) = w else { continue };
+                let mut all: Vec<i64> = cols[j].iter().map(|&x| total_key(x)).collect();
+                all.sort_unstable();
+                assert_eq!(w.n, all.len() as u64);
+                let mut want_kept = Vec::new();
+                for h in &w.brackets {
+                    let below = all.partition_point(|&k| k < h.lo) as u64;
+                    let len = all.partition_point(|&k| k <= h.hi) as u64 - below;
+                    assert_eq!((h.below, h.len), (below, len), "z {z} series {j} {h:?}");
+                    if !h.point {
+                        assert_eq!(h.off, want_kept.len(), "z {z} series {j}");
+                        want_kept.extend_from_slice(&all[below as usize..(below + len) as usize]);
+                    }
+                }
+                let mut kept = w.kept.clone();
+                kept.sort_unstable();
+                assert_eq!(kept, want_kept, "z {z} series {j}");
+                for k in (0..w.n).step_by(7) {
+                    match w.key_at(k) {
+                        Some(Ok(key)) => assert_eq!(key, all[k as usize]),
+                        Some(Err(r)) => assert_eq!(kept[r], all[k as usize]),
+                        None => assert!(w.brackets.iter().all(|h| k < h.below || k >= h.below + h.len)),
+                    }
+                }
+                for h in &w.brackets {
+                    for x in [h.lo, h.lo.saturating_add(1), h.hi, h.hi.saturating_add(1)] {
+                        if x > h.hi.saturating_add(1) || (h.point && x != h.lo && x != h.lo + 1) {
+                            continue;
+                        }
+                        let kept_below = kept.partition_point(|&k| k < x) as u64;
+                        let want = all.partition_point(|&k| k < x) as u64;
+                        assert_eq!(h.count_below(x, kept_below), want, "z {z} series {j} {h:?} at {x}");
+                    }
+                }
+            }
+        }
+        cols.clear();
     }
 
     fn samples(n: usize) -> Vec<Vec<f64>> {
