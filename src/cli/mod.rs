@@ -38,7 +38,7 @@ impl minxinan::runner::distributed::Collective for World {
     fn all_reduce_sum(&self, _v: &mut [u64]) {
         match *self {}
     }
-    fn gather_f64(&self, _v: &[f64]) -> Option<Vec<Vec<f64>>> {
+    fn fold_f64(&self, _v: &[f64], _f: &mut dyn FnMut(&[f64])) {
         match *self {}
     }
     fn gather_i64(&self, _v: &[i64]) -> Option<Vec<Vec<i64>>> {

@@ -1,7 +1,7 @@
 //! `mpirun -np R minxinan run …` (the `mpi` feature; docs/CLUSTER.md): the ranks of the MPI job
 //! as a [`Collective`] for [`minxinan::runner::distributed`]. Integer counts are all-reduced;
-//! floating-point sums and candidate keys are gathered to rank 0 (never all-reduced, whose
-//! order the MPI library chooses).
+//! floating-point sums go to rank 0 a rank at a time and candidate keys are gathered there
+//! (never all-reduced, whose order the MPI library chooses).
 
 use minxinan::runner::distributed::Collective;
 use mpi::Count;
@@ -84,8 +84,16 @@ impl Collective for World {
         let send = v.to_vec();
         self.world.all_reduce_into(&send[..], v, SystemOperation::sum());
     }
-    fn gather_f64(&self, v: &[f64]) -> Option<Vec<Vec<f64>>> {
-        gather(&self.world, v)
+    fn fold_f64(&self, v: &[f64], f: &mut dyn FnMut(&[f64])) {
+        if self.world.rank() != 0 {
+            self.world.process_at_rank(0).send(v);
+            return;
+        }
+        f(v);
+        for r in 1..self.world.size() {
+            let (part, _) = self.world.process_at_rank(r).receive_vec::<f64>();
+            f(&part);
+        }
     }
     fn gather_i64(&self, v: &[i64]) -> Option<Vec<Vec<i64>>> {
         gather(&self.world, v)

@@ -8,7 +8,8 @@
 //!
 //! - **counts** (target hits, diagnostics) are integers: all-reduced by sum;
 //! - **means and sds**: the chunks' sums (the chunks a single run folds, as no chunk straddles
-//!   two ranks) are gathered to rank 0 and folded there in chunk order ([`Moments::absorb`]) —
+//!   two ranks) go to rank 0 a rank at a time and are folded there in chunk order
+//!   ([`Moments::absorb`]) —
 //!   floating-point sums are never all-reduced, whose order would depend on the reduction;
 //! - **quantiles**: each needed order statistic r is first bracketed by the ranks' own order
 //!   statistics (rank i's ⌊r·mᵢ/N⌋-th and (⌈(r + 1)·mᵢ/N⌉ − 1)-th: at most r values lie below
@@ -48,9 +49,11 @@ pub trait Collective {
     /// Element-wise sum over the ranks of every rank's `v` (the same length on every rank),
     /// into `v` on every rank.
     fn all_reduce_sum(&self, v: &mut [u64]);
+    /// Every rank's `v` (any length) to rank 0 one rank at a time, in rank order: rank 0 calls
+    /// `f` on each (its own first) and holds at most one other rank's at a time; `f` is not
+    /// called on the other ranks.
+    fn fold_f64(&self, v: &[f64], f: &mut dyn FnMut(&[f64]));
     /// Every rank's `v` (any length) to rank 0, in rank order; `None` on the other ranks.
-    fn gather_f64(&self, v: &[f64]) -> Option<Vec<Vec<f64>>>;
-    /// As [`Collective::gather_f64`], for keys.
     fn gather_i64(&self, v: &[i64]) -> Option<Vec<Vec<i64>>>;
     /// Every rank's `v` to every rank, concatenated in rank order.
     fn all_gather_i64(&self, v: &[i64]) -> Vec<i64>;
@@ -260,15 +263,12 @@ pub fn summarise(
     let (hits, diags) = counts.split_at(targets.len());
     let diagnostics = Diagnostics(diags.try_into().expect("the diagnostics' counts"));
 
-    // Chunk sums, gathered and folded in chunk order on rank 0.
-    let moments = coll.gather_f64(&local.sums).map(|parts| {
-        let mut moments = Moments::new(width);
-        for p in parts {
-            for c in p.chunks(ChunkSums::flat_len(width)) {
-                moments.absorb(&ChunkSums::read_from(c));
-            }
+    // Chunk sums, folded in chunk order on rank 0 as each rank's arrive.
+    let mut moments = Moments::new(width);
+    coll.fold_f64(&local.sums, &mut |part| {
+        for c in part.chunks(ChunkSums::flat_len(width)) {
+            moments.absorb(&ChunkSums::read_from(c));
         }
-        moments
     });
     // The order statistics needed (the same for every series).
     let mut ranks: Vec<u64> = Vec::new();
@@ -297,7 +297,6 @@ pub fn summarise(
         }
     }
     let Some(found) = found else { return Ok(None) };
-    let moments = moments.expect("rank 0 has the moments");
     let stats = (0..width)
         .map(|j| {
             let (mean, sd) = moments.mean_sd(j);
@@ -643,15 +642,15 @@ impl Collective for ThreadRank<'_> {
             }
         }
     }
-    fn gather_f64(&self, v: &[f64]) -> Option<Vec<Vec<f64>>> {
+    fn fold_f64(&self, v: &[f64], f: &mut dyn FnMut(&[f64])) {
         let all = self.group.exchange(self.rank, to_bytes(v, f64::to_le_bytes));
-        (self.rank == 0).then(|| {
-            all.iter()
-                .map(|b| {
-                    b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
-                })
-                .collect()
-        })
+        if self.rank == 0 {
+            for b in all {
+                let part: Vec<f64> =
+                    b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+                f(&part);
+            }
+        }
     }
     fn gather_i64(&self, v: &[i64]) -> Option<Vec<Vec<i64>>> {
         let all = self.group.exchange(self.rank, to_bytes(v, i64::to_le_bytes));
