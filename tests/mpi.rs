@@ -50,6 +50,51 @@ fn two_and_three_ranks_write_the_single_process_files() {
 }
 
 #[test]
+fn ranks_that_gather_series_again_still_write_the_single_process_files() {
+    // Sieves narrowed until most series' windows miss the other ranks' order statistics: every
+    // rank runs its draws again for those series, and the files are still the single run's.
+    // Only rank 0 speaks (one history line).
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let args = ["run", &scen("baseline.toml"), "--draws", "3000"];
+    let o = minxinan(d, &[&args[..], &["--out", "single", "--quiet"]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("mpirun")
+        .current_dir(d)
+        .args(["--allow-run-as-root", "--oversubscribe", "-np", "3", env!("CARGO_BIN_EXE_minxinan")])
+        .args(args)
+        .args(["--out", "narrow"])
+        .env("MINXINAN_RANK_SIEVE", "256,1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("series were gathered again in full"), "{err}");
+    assert_eq!(err.matches("history: conditioned").count(), 1, "{err}");
+    for f in ["summary.csv", "targets.csv", "pyramids.csv", "observed.csv", "entities.csv"] {
+        let (a, b) = (
+            std::fs::read(d.join("single").join(f)).unwrap(),
+            std::fs::read(d.join("narrow").join(f)).unwrap(),
+        );
+        assert!(a == b, "{f} differs");
+    }
+    // A malformed knob is refused (exit 2) with its expected form, and nothing is written.
+    let o = Command::new("mpirun")
+        .current_dir(d)
+        .args(["--allow-run-as-root", "--oversubscribe", "-np", "2", env!("CARGO_BIN_EXE_minxinan")])
+        .args(args)
+        .args(["--out", "bad", "--quiet"])
+        .env("MINXINAN_RANK_SIEVE", "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("expected FIRST,Z"), "{err}");
+    assert!(!d.join("bad").exists());
+}
+
+#[test]
 fn a_failing_rank_ends_the_job_with_its_message_and_no_output() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();

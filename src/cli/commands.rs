@@ -169,6 +169,19 @@ fn merge(a: MergeArgs) -> Result<ExitCode> {
     run(&region, region_path.as_deref(), args, Some(&parts), None)
 }
 
+/// The ranks' sieve: [`runner::distributed::rank_sieve`], or as `MINXINAN_RANK_SIEVE=FIRST,Z`
+/// says (a test's knob, docs/CLUSTER.md: narrow brackets make the ranks gather series again).
+fn rank_sieve() -> Result<runner::SieveConfig> {
+    let Ok(v) = std::env::var("MINXINAN_RANK_SIEVE") else { return Ok(runner::distributed::rank_sieve()) };
+    let parsed = v.split_once(',').and_then(|(f, z)| Some((f.trim().parse().ok()?, z.trim().parse().ok()?)));
+    match parsed {
+        Some((first_stage, z)) if first_stage > 0 && z > 0.0 => Ok(runner::SieveConfig { first_stage, z }),
+        _ => bail!(BadInput(format!(
+            "MINXINAN_RANK_SIEVE: found `{v}`; expected FIRST,Z (draws of the first stage > 0, brackets' standard deviations > 0), e.g. 256,1"
+        ))),
+    }
+}
+
 /// `run`; with `parts`, the merge of partial runs: the draws' rows are read from the parts
 /// instead of simulated, and the manifest says which parts. Under MPI (`world`), each rank runs
 /// its share of the draws and rank 0 writes the outputs from the distributed summary
@@ -310,7 +323,7 @@ fn run(
         use runner::distributed::{KeysOf, RankSink, summarise};
         let cfg =
             RunConfig { draws: runner::distributed::rank_range(draws, w.size(), w.rank()), ..cfg.clone() };
-        let sink = RankSink::new(&scenario.targets, runner::distributed::rank_sieve());
+        let sink = RankSink::new(&scenario.targets, rank_sieve()?);
         let local = pool.install(|| runner::run(&[&model], &cfg, sink, hooks))?;
         bar.finish_and_clear();
         let mut regather = |series: &[usize]| {
