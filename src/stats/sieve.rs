@@ -474,6 +474,9 @@ fn slots(isa: Isa, bounds: &[i64], keys: &[i64], pos: &mut [i64], ge: &mut [u64;
     }
 }
 
+/// One series' part of a [`Store`] ([`Store::series`]).
+type SeriesParts<'a> = (((&'a [u64; SLOTS], &'a mut Vec<i64>), &'a mut Vec<Vec<i64>>), &'a bool);
+
 /// The stages' counts and kept keys merged, per series.
 #[derive(Debug)]
 pub struct Store {
@@ -559,16 +562,22 @@ impl Store {
         }
     }
 
-    /// The exact type-7 quantiles at [`PROBS`] of every series, `None` for a series whose
-    /// brackets lost a needed rank (gather it in full instead).
-    pub fn quantiles(&mut self, br: &Brackets) -> Vec<Option<[f64; NP]>> {
-        let m = self.n;
+    /// Each series (numbered) in parallel: its counts, kept keys, keys absorbed since, and
+    /// whether it lost a needed rank.
+    fn series(&mut self) -> impl IndexedParallelIterator<Item = (usize, SeriesParts<'_>)> {
         self.counts
             .par_iter()
             .zip(self.kept.par_iter_mut())
             .zip(self.pending.par_iter_mut())
             .zip(self.failed.par_iter())
             .enumerate()
+    }
+
+    /// The exact type-7 quantiles at [`PROBS`] of every series, `None` for a series whose
+    /// brackets lost a needed rank (gather it in full instead).
+    pub fn quantiles(&mut self, br: &Brackets) -> Vec<Option<[f64; NP]>> {
+        let m = self.n;
+        self.series()
             .map_init(Vec::new, |scratch, (j, (((c, kept), pending), failed))| {
                 if *failed || m == 0 {
                     return None;
@@ -602,12 +611,7 @@ impl Store {
     /// The kept keys move into the windows.
     pub fn windows(&mut self, br: &Brackets) -> Vec<Option<Window>> {
         let n = self.n;
-        self.counts
-            .par_iter()
-            .zip(self.kept.par_iter_mut())
-            .zip(self.pending.par_iter_mut())
-            .zip(self.failed.par_iter())
-            .enumerate()
+        self.series()
             .map(|(j, (((c, kept), pending), failed))| {
                 if *failed {
                     return None;
