@@ -19,13 +19,15 @@ pub struct World {
 
 impl World {
     /// MPI, when an MPI launcher started this process with more than one rank (`mpirun` sets
-    /// `OMPI_COMM_WORLD_SIZE`, other launchers `PMI_SIZE`); otherwise `None` and the run is a
-    /// single process as without the feature.
+    /// `OMPI_COMM_WORLD_SIZE`, other launchers `PMI_SIZE`) or through PMIx (Slurm's
+    /// `srun --mpi=pmix` sets `PMIX_RANK`; a job of one rank runs as rank 0 of 1, the same
+    /// files); otherwise `None` and the run is a single process as without the feature.
     pub fn start() -> Option<World> {
         let launched = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"]
             .iter()
             .filter_map(std::env::var_os)
-            .any(|v| v.to_str().and_then(|s| s.parse::<u32>().ok()).is_some_and(|n| n > 1));
+            .any(|v| v.to_str().and_then(|s| s.parse::<u32>().ok()).is_some_and(|n| n > 1))
+            || std::env::var_os("PMIX_RANK").is_some();
         if !launched {
             return None;
         }
