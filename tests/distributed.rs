@@ -104,3 +104,28 @@ fn ranks_of_threads_give_the_single_runs_summary_byte_for_byte() {
         assert!(output::targets_csv(&scenario, &region, &got, None) == want.1, "{what}: targets.csv differs");
     }
 }
+
+#[test]
+fn ranks_without_draws_take_part_and_change_nothing() {
+    // 300 draws are two chunks: of 3 ranks, rank 0 runs none; of 5, three run none.
+    let (region, scenario, model) = model_of(&plan_era_text());
+    let (n, seed) = (300u64, 5u64);
+    assert!(rank_range(n, 3, 0).is_empty());
+    let single = runner::run(
+        &[&model],
+        &RunConfig::new(0..n, seed),
+        Summaries::new(vec![&scenario.targets]),
+        Hooks::none(),
+    )
+    .unwrap()
+    .summaries
+    .remove(0);
+    for size in [3, 5] {
+        let got = over_ranks(&model, &scenario.targets, n, seed, size, SieveConfig::default());
+        assert_eq!(got.target_hits, single.target_hits, "{size} ranks");
+        assert!(
+            output::summary_csv("s", &region, &got) == output::summary_csv("s", &region, &single),
+            "{size} ranks"
+        );
+    }
+}
