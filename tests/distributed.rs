@@ -6,6 +6,8 @@
 mod common;
 
 use common::*;
+use minxinan::model::Model;
+use minxinan::region::Target;
 use minxinan::runner::distributed::{KeysOf, RankSink, ThreadGroup, rank_range, summarise};
 use minxinan::runner::partial::InOrder;
 use minxinan::runner::{self, Hooks, SieveConfig, Summaries};
@@ -15,8 +17,8 @@ use minxinan::{RunConfig, output};
 /// Rank 0's summary of `n` draws over `size` ranks of threads, each sieving its draws with `sieve`
 /// and gathering series again by running its draws again, as `mpirun … run` does.
 fn over_ranks(
-    model: &minxinan::model::Model,
-    targets: &[minxinan::region::Target],
+    model: &Model,
+    targets: &[Target],
     n: u64,
     seed: u64,
     size: usize,
@@ -51,19 +53,17 @@ fn over_ranks(
     })
 }
 
+/// The summary of draws 0..n in one process.
+fn single_run(model: &Model, targets: &[Target], n: u64, seed: u64) -> Summary {
+    let sink = Summaries::new(vec![targets]);
+    runner::run(&[model], &RunConfig::new(0..n, seed), sink, Hooks::none()).unwrap().summaries.remove(0)
+}
+
 #[test]
 fn ranks_of_threads_give_the_single_runs_summary_byte_for_byte() {
     let (region, scenario, model) = model_of(&plan_era_text());
     let (n, seed) = (3000u64, 11u64);
-    let single = runner::run(
-        &[&model],
-        &RunConfig::new(0..n, seed),
-        Summaries::new(vec![&scenario.targets]),
-        Hooks::none(),
-    )
-    .unwrap()
-    .summaries
-    .remove(0);
+    let single = single_run(&model, &scenario.targets, n, seed);
     let want =
         (output::summary_csv("s", &region, &single), output::targets_csv(&scenario, &region, &single, None));
     // The ranks tile 0..n in order, each a whole number of chunks.
@@ -111,15 +111,7 @@ fn ranks_without_draws_take_part_and_change_nothing() {
     let (region, scenario, model) = model_of(&plan_era_text());
     let (n, seed) = (300u64, 5u64);
     assert!(rank_range(n, 3, 0).is_empty());
-    let single = runner::run(
-        &[&model],
-        &RunConfig::new(0..n, seed),
-        Summaries::new(vec![&scenario.targets]),
-        Hooks::none(),
-    )
-    .unwrap()
-    .summaries
-    .remove(0);
+    let single = single_run(&model, &scenario.targets, n, seed);
     for size in [3, 5] {
         let got = over_ranks(&model, &scenario.targets, n, seed, size, SieveConfig::default());
         assert_eq!(got.target_hits, single.target_hits, "{size} ranks");

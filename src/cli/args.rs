@@ -76,24 +76,9 @@ pub struct MergeArgs {
     /// The part folders written by `run --draw-range A..B --partial DIR` (any order).
     #[arg(required = true)]
     pub parts: Vec<PathBuf>,
-    /// Output folder (default: out/<scenario name>/).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Skip the HTML report and charts.
-    #[arg(long)]
-    pub no_report: bool,
-    /// Write CSV files with a UTF-8 byte-order mark (for Excel).
-    #[arg(long)]
-    pub excel: bool,
-    /// Also write results.xlsx.
-    #[arg(long)]
-    pub xlsx: bool,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
+    /// Output and report options.
+    #[command(flatten)]
+    pub output: Output,
 }
 
 /// Options shared by `run` and `compare`.
@@ -105,6 +90,18 @@ pub struct Common {
     /// Seed (default: the scenario's, else 20181231).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Output and report options.
+    #[command(flatten)]
+    pub output: Output,
+    /// Refuse implausible values (a parameter or target threshold outside its plausible range),
+    /// which are otherwise warnings.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Where and how a run's files are written: shared by `run`, `compare` and `merge`.
+#[derive(Args, Debug)]
+pub struct Output {
     /// Output folder (default: out/<scenario name>/, or out/compare-<base>-vs-<alt>…/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -124,10 +121,6 @@ pub struct Common {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
-    /// Refuse implausible values (a parameter or target threshold outside its plausible range),
-    /// which are otherwise warnings.
-    #[arg(long)]
-    pub strict: bool,
 }
 
 /// `compare`.

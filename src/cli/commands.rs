@@ -132,7 +132,7 @@ fn parse_range(s: &str) -> Result<std::ops::Range<u64>, BadInput> {
 /// `merge`: the parts checked ([`runner::partial::Parts::open`]), their scenario and region read
 /// again and checked against the parts' checksums, then `run` with the parts' rows replayed.
 fn merge(a: MergeArgs) -> Result<ExitCode> {
-    if a.threads == Some(0) {
+    if a.output.threads == Some(0) {
         bail!(BadInput("--threads: found 0; expected at least 1".into()));
     }
     let parts = runner::partial::Parts::open(&a.parts)?;
@@ -154,17 +154,7 @@ fn merge(a: MergeArgs) -> Result<ExitCode> {
         save_inputs: false,
         force: false,
         partial: None,
-        common: Common {
-            draws: Some(h.draws),
-            seed: Some(h.seed),
-            out: a.out,
-            threads: a.threads,
-            no_report: a.no_report,
-            excel: a.excel,
-            xlsx: a.xlsx,
-            quiet: a.quiet,
-            strict: false,
-        },
+        common: Common { draws: Some(h.draws), seed: Some(h.seed), output: a.output, strict: false },
     };
     run(&region, region_path.as_deref(), args, Some(&parts), None)
 }
@@ -196,11 +186,11 @@ fn run(
     use minxinan::runner::distributed::Collective;
     // Progress and notes come from rank 0 (errors from any rank).
     if world.is_some_and(|w| w.rank() != 0) {
-        a.common.quiet = true;
+        a.common.output.quiet = true;
     }
     let started = SystemTime::now();
     let clock = Instant::now();
-    let scenario = read_scenario(region, &a.scenario, a.common.quiet, a.common.strict)?;
+    let scenario = read_scenario(region, &a.scenario, a.common.output.quiet, a.common.strict)?;
     if let Some(p) = parts
         && scenario.sha256(region) != p.header.scenario.sha256
     {
@@ -227,7 +217,7 @@ fn run(
         }
         None => 0..draws,
     };
-    if a.common.threads == Some(0) {
+    if a.common.output.threads == Some(0) {
         bail!(BadInput("--threads: found 0; expected at least 1".into()));
     }
     let only: Option<Vec<Indicator>> = match a.save_draws.as_deref() {
@@ -262,7 +252,13 @@ fn run(
     let seed = a.common.seed.unwrap_or(scenario.seed);
     let mut model = Model::new(region, &scenario)?;
     if !a.deterministic {
-        condition_models(std::slice::from_mut(&mut model), seed, draws, a.common.threads, a.common.quiet)?;
+        condition_models(
+            std::slice::from_mut(&mut model),
+            seed,
+            draws,
+            a.common.output.threads,
+            a.common.output.quiet,
+        )?;
     }
     if a.save_draws.is_some() {
         let rows = (range.end - range.start)
@@ -288,11 +284,11 @@ fn run(
     };
     let n = cfg.run_draws().end - cfg.run_draws().start;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.common.threads.unwrap_or(0))
+        .num_threads(a.common.output.threads.unwrap_or(0))
         .build()
         .context("cannot start the worker threads")?;
     let threads = pool.current_num_threads();
-    let bar = progress_bar(a.common.quiet, n, scenario.name.clone());
+    let bar = progress_bar(a.common.output.quiet, n, scenario.name.clone());
     // draws.csv needs every draw kept; so does nothing else, and the runner summarises large
     // runs as the draws finish (exactly the same numbers, a fraction of the memory).
     let mut sink = Summaries::new(vec![&scenario.targets]);
@@ -304,7 +300,7 @@ fn run(
         let r = write_partial(&scenario, region, region_path, &a, &model, &cfg, &pool, hooks, dir);
         bar.finish_and_clear();
         r?;
-        if !a.common.quiet {
+        if !a.common.output.quiet {
             eprintln!(
                 "{}: draws {}..{} of {draws} in {:.2} s → partial run {}",
                 scenario.name,
@@ -335,7 +331,7 @@ fn run(
         let Some(summary) = summary else {
             return Ok(ExitCode::SUCCESS);
         };
-        if summary.regathered > 0 && !a.common.quiet {
+        if summary.regathered > 0 && !a.common.output.quiet {
             eprintln!(
                 "note: {} series were gathered again in full (the ranks' sieves did not hold their quantiles); the numbers are exact either way",
                 summary.regathered
@@ -418,27 +414,27 @@ fn write_run(f: Finished<'_>) -> Result<ExitCode> {
         ranks,
     } = f;
     let seed = cfg.seed;
-    let out_dir = a.common.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+    let out_dir = a.common.output.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     let staging = Staging::new(&out_dir)?;
     let mut files = OutFiles::new();
     let mut put = |name: &str, text: String, bom: bool| keep(&staging, &mut files, name, text, bom);
-    put("summary.csv", output::summary_csv(&scenario.name, region, summary), a.common.excel)?;
-    put("entities.csv", output::entities_csv(region), a.common.excel)?;
-    put("pyramids.csv", output::pyramids_csv(&scenario.name, region, summary), a.common.excel)?;
+    put("summary.csv", output::summary_csv(&scenario.name, region, summary), a.common.output.excel)?;
+    put("entities.csv", output::entities_csv(region), a.common.output.excel)?;
+    put("pyramids.csv", output::pyramids_csv(&scenario.name, region, summary), a.common.output.excel)?;
     let record = model.history.as_ref().map(|h| h.restatement.as_slice());
-    put("targets.csv", output::targets_csv(scenario, region, summary, record), a.common.excel)?;
+    put("targets.csv", output::targets_csv(scenario, region, summary, record), a.common.output.excel)?;
     if let (Some(h), Some(m)) = (&scenario.history, &model.history) {
         let uses = minxinan::model::history::uses(region, h, &m.restatement);
-        put("observed.csv", output::observed_csv(scenario, region, summary, &uses), a.common.excel)?;
+        put("observed.csv", output::observed_csv(scenario, region, summary, &uses), a.common.output.excel)?;
     }
     if !scenario.parks.is_empty() {
-        put("parks.csv", output::parks_csv(scenario, region, summary), a.common.excel)?;
+        put("parks.csv", output::parks_csv(scenario, region, summary), a.common.output.excel)?;
     }
     if let (Some(ens), true) = (ens, a.save_draws.is_some()) {
         let path = staging.path("draws.csv");
         let f = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         let mut w = std::io::BufWriter::new(f);
-        if a.common.excel {
+        if a.common.output.excel {
             w.write_all(output::BOM.as_bytes())?;
         }
         output::write_draws_csv(&mut w, region, ens, only)?;
@@ -453,7 +449,7 @@ fn write_run(f: Finished<'_>) -> Result<ExitCode> {
             Ok((k, inputs))
         });
         let rows: Vec<_> = rows.collect::<Result<_>>()?;
-        put("inputs.csv", output::inputs_csv(model, &rows), a.common.excel)?;
+        put("inputs.csv", output::inputs_csv(model, &rows), a.common.output.excel)?;
     }
     let commit = env!("MINXINAN_GIT_COMMIT");
     let info = output::RunInfo {
@@ -471,7 +467,7 @@ fn write_run(f: Finished<'_>) -> Result<ExitCode> {
     };
     put("manifest.json", output::manifest_json(scenario, region, summary, &info), false)?;
     finish(staging, &files, &a.common)?;
-    if !a.common.quiet {
+    if !a.common.output.quiet {
         eprintln!(
             "{}: {} draws in {:.2} s → {}",
             scenario.name,
@@ -584,10 +580,10 @@ fn keep(staging: &Staging, files: &mut OutFiles, name: &str, text: String, bom: 
 /// The end of a run or comparison: the report (unless skipped) and the workbook (when asked
 /// for), then — if no signal asked to stop — the staging folder replaces the output folder.
 fn finish(staging: Staging, files: &OutFiles, common: &super::args::Common) -> Result<()> {
-    if !common.no_report {
+    if !common.output.no_report {
         write_report(&staging, files)?;
     }
-    if common.xlsx {
+    if common.output.xlsx {
         let bytes =
             output::xlsx::build(files).map_err(|e| anyhow::anyhow!("cannot build the workbook: {e}"))?;
         let path = staging.path("results.xlsx");
@@ -643,7 +639,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     let scenarios: Vec<Scenario> = a
         .scenarios
         .iter()
-        .map(|p| read_scenario(region, p, a.common.quiet, a.common.strict))
+        .map(|p| read_scenario(region, p, a.common.output.quiet, a.common.strict))
         .collect::<Result<_>>()?;
     let base = &scenarios[0];
     for (s, path) in scenarios.iter().zip(&a.scenarios).skip(1) {
@@ -663,10 +659,10 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     let seed = a.common.seed.unwrap_or(base.seed);
     let mut models: Vec<Model> = scenarios.iter().map(|s| Model::new(region, s)).collect::<Result<_, _>>()?;
     let draws = a.common.draws.unwrap_or(base.draws);
-    condition_models(&mut models, seed, draws, a.common.threads, a.common.quiet)?;
+    condition_models(&mut models, seed, draws, a.common.output.threads, a.common.output.quiet)?;
     // Every target of every scenario on every scenario.
     let (targets, target_warnings) = minxinan::scenario::union_targets(&scenarios.iter().collect::<Vec<_>>());
-    if !a.common.quiet {
+    if !a.common.output.quiet {
         for w in &target_warnings {
             eprintln!("warning: {w}");
         }
@@ -681,6 +677,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let out_dir = a
         .common
+        .output
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("out").join(format!("compare-{}", names.join("-vs-"))));
@@ -692,7 +689,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     put(
         "summary.csv",
         each(&|k| output::summary_csv(&scenarios[k].name, region, &stats[k])),
-        a.common.excel,
+        a.common.output.excel,
     )?;
     let runs: Vec<output::CompareRun<'_>> = (0..scenarios.len())
         .map(|k| output::CompareRun {
@@ -702,7 +699,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
             pairs: k.checked_sub(1).map(|a| pairs[a].as_slice()),
         })
         .collect();
-    put("targets.csv", output::compare_targets_csv(&runs, &targets, region), a.common.excel)?;
+    put("targets.csv", output::compare_targets_csv(&runs, &targets, region), a.common.output.excel)?;
     let with_history: Vec<usize> = (0..scenarios.len()).filter(|&k| models[k].history.is_some()).collect();
     if !with_history.is_empty() {
         let parts: Vec<String> = with_history
@@ -713,25 +710,25 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
                 output::observed_csv(&scenarios[k], region, &stats[k], &uses.unwrap_or_default())
             })
             .collect();
-        put("observed.csv", output::concat_csv(&parts), a.common.excel)?;
+        put("observed.csv", output::concat_csv(&parts), a.common.output.excel)?;
     }
     put(
         "pyramids.csv",
         each(&|k| output::pyramids_csv(&scenarios[k].name, region, &stats[k])),
-        a.common.excel,
+        a.common.output.excel,
     )?;
-    put("entities.csv", output::entities_csv(region), a.common.excel)?;
+    put("entities.csv", output::entities_csv(region), a.common.output.excel)?;
     let with_parks: Vec<usize> = (0..scenarios.len()).filter(|k| !scenarios[*k].parks.is_empty()).collect();
     if !with_parks.is_empty() {
         let parts: Vec<String> =
             with_parks.iter().map(|&k| output::parks_csv(&scenarios[k], region, &stats[k])).collect();
-        put("parks.csv", output::concat_csv(&parts), a.common.excel)?;
+        put("parks.csv", output::concat_csv(&parts), a.common.output.excel)?;
     }
     let mut cmp = String::from(output::COMPARE_HEADER);
     for k in 1..scenarios.len() {
         cmp.push_str(&output::compare_csv(names[0], names[k], region, &stats[0], &stats[k], &diffs[k - 1]));
     }
-    put("compare.csv", cmp, a.common.excel)?;
+    put("compare.csv", cmp, a.common.output.excel)?;
     let commit = env!("MINXINAN_GIT_COMMIT");
     let started_at = rfc3339(started);
     let paths: Vec<String> = a.scenarios.iter().map(|p| p.display().to_string()).collect();
@@ -757,7 +754,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
     put("manifest.json", output::compare_manifest_json(&runs, region, &target_warnings), false)?;
     finish(staging, &files, &a.common)?;
     freeing.join();
-    if !a.common.quiet {
+    if !a.common.output.quiet {
         eprintln!(
             "compared {} on {draws} paired draws in {:.2} s → {}",
             names.join(", "),
@@ -839,7 +836,7 @@ where
     if draws == 0 || draws > minxinan::scenario::MAX_DRAWS {
         bail!(BadInput(format!("--draws: found {draws}; expected 1..={}", minxinan::scenario::MAX_DRAWS)));
     }
-    if common.threads == Some(0) {
+    if common.output.threads == Some(0) {
         bail!(BadInput("--threads: found 0; expected at least 1".into()));
     }
     let cfg = RunConfig {
@@ -850,10 +847,10 @@ where
         memory_budget: memory_available(),
     };
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(common.threads.unwrap_or(0))
+        .num_threads(common.output.threads.unwrap_or(0))
         .build()
         .context("cannot start the worker threads")?;
-    let bar = progress_bar(common.quiet, draws * models.len() as u64, label.into());
+    let bar = progress_bar(common.output.quiet, draws * models.len() as u64, label.into());
     let hooks = runner::Hooks { progress: &|k| bar.inc(k), cancelled: &super::interrupted };
     let outcomes = pool.install(|| runner::run(models, &cfg, sink, hooks))?;
     bar.finish_and_clear();
@@ -870,7 +867,7 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
     let clock = Instant::now();
     let mut cond = Scenario::load_as(&a.scenario, &read_file, region, HistoryMode::Until(a.until))?;
     let mut plan = Scenario::load_as(&a.scenario, &read_file, region, HistoryMode::Off)?;
-    warn(&cond, a.common.quiet, a.common.strict)?;
+    warn(&cond, a.common.output.quiet, a.common.strict)?;
     let name = cond.name.clone();
     cond.name = "history".into();
     plan.name = "plan-era".into();
@@ -886,7 +883,7 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
     let seed = a.common.seed.unwrap_or(cond.seed);
     let mut models = [Model::new(region, &cond)?, Model::new(region, &plan)?];
     let draws = a.common.draws.unwrap_or(cond.draws);
-    condition_models(&mut models, seed, draws, a.common.threads, a.common.quiet)?;
+    condition_models(&mut models, seed, draws, a.common.output.threads, a.common.output.quiet)?;
     let sink = Summaries::new(vec![&cond.targets, &plan.targets]).keeping_draws();
     let refs: Vec<&Model> = models.iter().collect();
     let (outcomes, _, threads) = run_together(&a.common, cond.draws, seed, &refs, sink, "backtest")?;
@@ -898,6 +895,7 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
 
     let out_dir = a
         .common
+        .output
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("out").join(format!("backtest-{name}-{}", a.until)));
@@ -907,21 +905,21 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
     let both = |f: &dyn Fn(&Scenario, &minxinan::stats::Summary) -> String| {
         output::concat_csv(&[f(&cond, &stats[0]), f(&plan, &stats[1])])
     };
-    put("summary.csv", both(&|s, st| output::summary_csv(&s.name, region, st)), a.common.excel)?;
-    put("entities.csv", output::entities_csv(region), a.common.excel)?;
-    put("pyramids.csv", both(&|s, st| output::pyramids_csv(&s.name, region, st)), a.common.excel)?;
+    put("summary.csv", both(&|s, st| output::summary_csv(&s.name, region, st)), a.common.output.excel)?;
+    put("entities.csv", output::entities_csv(region), a.common.output.excel)?;
+    put("pyramids.csv", both(&|s, st| output::pyramids_csv(&s.name, region, st)), a.common.output.excel)?;
     let record = models[0].history.as_ref().map(|m| m.restatement.as_slice());
     let targets_csv = output::concat_csv(&[
         output::targets_csv(&cond, region, &stats[0], record),
         output::targets_csv(&plan, region, &stats[1], None),
     ]);
-    put("targets.csv", targets_csv, a.common.excel)?;
+    put("targets.csv", targets_csv, a.common.output.excel)?;
     if let Some(m) = &models[0].history {
         let uses = minxinan::model::history::uses(region, &h, &m.restatement);
-        put("observed.csv", output::observed_csv(&cond, region, &stats[0], &uses), a.common.excel)?;
+        put("observed.csv", output::observed_csv(&cond, region, &stats[0], &uses), a.common.output.excel)?;
     }
-    put("backtest.csv", output::backtest_csv(region, a.until, &scored), a.common.excel)?;
-    put("backtest_summary.csv", output::backtest_summary_csv(&scored), a.common.excel)?;
+    put("backtest.csv", output::backtest_csv(region, a.until, &scored), a.common.output.excel)?;
+    put("backtest_summary.csv", output::backtest_summary_csv(&scored), a.common.output.excel)?;
     let commit = env!("MINXINAN_GIT_COMMIT");
     let path = a.scenario.display().to_string();
     let started_at = rfc3339(started);
@@ -947,7 +945,7 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
     put("manifest.json", output::backtest_manifest_json(&runs, region, a.until, targets.len()), false)?;
     finish(staging, &files, &a.common)?;
     freeing.join();
-    if !a.common.quiet {
+    if !a.common.output.quiet {
         eprintln!(
             "backtest of {name} until {}: {} observations scored in {:.2} s → {}",
             a.until,
