@@ -324,7 +324,8 @@ fn run(
         bar.finish_and_clear();
         let mut regather = |series: &[usize]| {
             let keys = runner::partial::InOrder::new(KeysOf::new(series, model.layout.len()));
-            let again = pool.install(|| runner::run(&[&model], &cfg, keys, runner::Hooks::none()))?;
+            let hooks = runner::Hooks { progress: &|_| {}, cancelled: &super::interrupted };
+            let again = pool.install(|| runner::run(&[&model], &cfg, keys, hooks))?;
             Ok(again.expect("keys kept in memory"))
         };
         let summary = summarise(local, model.layout, &scenario.targets, draws, w, &mut regather)?;
