@@ -111,7 +111,8 @@ pub trait TakeRows: Send + Sync {
 }
 
 /// The sink that hands a run's rows to a [`TakeRows`] in draw order, a pass of [`PASS_CHUNKS`]
-/// chunks at a time: [`Hashed`] writes a part's `rows.bin`, a `Vec<f64>` keeps them in memory.
+/// chunks at a time: [`Hashed`] writes a part's `rows.bin`, [`super::distributed::KeysOf`] keeps
+/// some series' keys.
 pub struct InOrder<T> {
     take: T,
     width: usize,
@@ -229,29 +230,6 @@ impl<W: Write + Send + Sync> TakeRows for Hashed<W> {
         self.out.flush()?;
         let written = Written { bytes: self.bytes, sha256: hex(&self.hash.finalize()), diagnostics };
         Ok((written, self.out))
-    }
-}
-
-/// Rows kept in memory, row-major (an MPI rank's draws).
-impl TakeRows for Vec<f64> {
-    type Output = (Vec<f64>, Diagnostics);
-
-    fn plan(&mut self, draws: u64, width: usize, cfg: &RunConfig) -> Result<(), Error> {
-        let bytes = draws.saturating_mul(width as u64 * 8);
-        if !cfg.fits(bytes) {
-            return Err(Error::TooLarge { needed: bytes, budget: cfg.memory_budget });
-        }
-        self.reserve(bytes as usize / 8);
-        Ok(())
-    }
-
-    fn take(&mut self, rows: &[f64]) -> std::io::Result<()> {
-        self.extend_from_slice(rows);
-        Ok(())
-    }
-
-    fn finish(self, diagnostics: Diagnostics) -> std::io::Result<(Vec<f64>, Diagnostics)> {
-        Ok((self, diagnostics))
     }
 }
 
