@@ -227,6 +227,7 @@ params! {
     market_access_decay: MarketAccessDecay, "θ", "exponent of travel time in hours", Default::Fixed(1.0), (O(0.0), N), (0.5, 2.0), "distance-decay exponents of market-potential studies", "Harris market potential";
     urbanization_ceiling: UrbanizationCeiling, "u_max", "fraction", Default::Fixed(0.98), (O(0.0), C(1.0)), (0.8, 1.0), "the highest urbanization rates of city regions", "assumption";
     migrant_urban_share: MigrantUrbanShare, "π_N", "fraction", Default::Fixed(0.85), (C(0.0), C(1.0)), (0.3, 1.0), "migrants settle mostly in towns", "assumption: inflows are mostly urban";
+    mortality_level: MortalityLevel, "λ_d", "multiple of the life table's death rates", Default::Fixed(1.0), (O(0.0), N), (0.5, 2.0), "crude death rates of half to twice the life table's", "§12.5: the 2018 life tables give 泉州 5.5‰ where 6.7‰ was published";
 }
 
 /// How many parameters there are.

@@ -266,3 +266,30 @@ fn extreme_scenarios_stay_finite_and_non_negative() {
         }
     }
 }
+
+#[test]
+fn a_higher_mortality_level_raises_deaths_by_about_its_factor_and_lowers_later_populations() {
+    // λ_d = 1.2 multiplies every hazard: the deaths of b+1 rise by (1 − e^(−1.2m))/(1 − e^(−m)),
+    // a little under 1.2 (1.166 at the oldest ages' m = 0.3); the calibration pass keeps b+1's
+    // population growth (its migration trend makes up the deaths), so the populations fall later.
+    let run = |text: &str| {
+        let (_, _, model) = model_of(text);
+        let mut ws = Workspace::new(&model);
+        let mut out = vec![0.0; model.layout.len()];
+        simulate(&model, &Streams::of(1, 0), Mode::Deterministic, &mut ws, &mut out).unwrap();
+        (model.layout, out)
+    };
+    let (l, base) = run(&plan_era_text());
+    let (_, high) = run(&format!("{}\n[parameters]\nmortality_level = 1.2\n", plan_era_text()));
+    for e in 0..5 {
+        let d = |o: &[f64]| o[l.index(e, 2019, Indicator::Deaths)];
+        let ratio = d(&high) / d(&base);
+        assert!(ratio > 1.15 && ratio < 1.2, "city {e}: deaths × {ratio}");
+        let g = |o: &[f64]| o[l.index(e, 2019, Indicator::PopulationGrowth)];
+        assert!((g(&high) - g(&base)).abs() < 1e-9, "city {e}: b+1 growth {} vs {}", g(&high), g(&base));
+        let p = |o: &[f64]| o[l.index(e, 2035, Indicator::Population)];
+        assert!(p(&high) < p(&base), "city {e}: 2035 population {} vs {}", p(&high), p(&base));
+        let d35 = |o: &[f64]| o[l.index(e, 2035, Indicator::Deaths)];
+        assert!(d35(&high) > d35(&base), "city {e}: 2035 deaths {} vs {}", d35(&high), d35(&base));
+    }
+}

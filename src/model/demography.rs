@@ -118,10 +118,11 @@ pub fn tfr(p: &Params, base: f64, decay: f64, levers: &CityEffects) -> f64 {
     p.tfr_long_run + (base - p.tfr_long_run) * decay + levers.shifts.of(Lever::Tfr)
 }
 
-/// (1 − ι)^(t−b): the mortality improvement of year t (§1), `k` = t − b.
+/// λ_d·(1 − ι)^(t−b): the factor on the life table's death rates in year t (§1), `k` = t − b
+/// (λ_d = 1 by default: the product is then exactly the improvement).
 #[inline]
 pub fn improvement(p: &Params, k: u32) -> f64 {
-    arith::powi(1.0 - p.mortality_improvement, k)
+    p.mortality_level * arith::powi(1.0 - p.mortality_improvement, k)
 }
 
 /// One year's survival rates s_g(x, t) = e^(−m_g(x)·(1 − ι)^(t−b)) of a schedule (§1), shared by
