@@ -98,6 +98,13 @@ impl Mortality {
             _ => Err(e0.iter().zip(levels).filter(|(_, l)| l.is_none()).map(|(e, _)| *e).collect()),
         }
     }
+
+    /// The schedule with every rate multiplied by `level` (a city's mortality level, docs/MODEL.md
+    /// §11.1b), its short-series prefixes found again.
+    pub fn scaled(&self, level: f64) -> Mortality {
+        let rates = self.rates.map(|r| r.map(|m| m * level));
+        Mortality { small: rates.map(|r| arith::small_prefix(&r)), rates }
+    }
 }
 
 /// φ(x): each 5-year fertility share spread evenly over its ages 15..=49.

@@ -19,7 +19,7 @@ use crate::diagnostics::Diagnostics;
 use crate::observed::{Entity, Measure, Observation, Vintage};
 use crate::params::Params;
 use crate::region::{AGES, City, MAX_AGE, Region};
-use crate::scenario::{History, Scenario};
+use crate::scenario::{History, Scenario, VitalRates};
 
 /// The forced values of the observed city-years b+1..=until, city-major within a year: index
 /// (t − b − 1)·n + i; NaN where the year is not observed.
@@ -190,6 +190,9 @@ pub struct AgeFit {
     pub birth_rate: (f64, f64, Option<f64>),
     /// The same of deaths.
     pub death_rate: (f64, f64, Option<f64>),
+    /// The crude birth and death rates of the fitted base at the city's levels, and the levels
+    /// (§11.1b); none before the levels are found.
+    pub vital: Option<((f64, f64), VitalLevels)>,
     /// Why no fit was made, when none was.
     pub note: String,
 }
@@ -205,6 +208,22 @@ pub struct Restated {
     pub record: Vec<CityRestatement>,
     /// The 2019-type deflator used in the GDP restatement (the scenario's central π̄).
     pub deflator: f64,
+    /// Each city's own mortality schedule, the region's scaled by its level (§11.1b); none when
+    /// `history.vital_rates = "region"` (the cities keep the region's schedules).
+    pub mortality: Option<Vec<Mortality>>,
+}
+
+/// A city's levels of mortality and fertility in history mode (docs/MODEL.md §11.1b).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VitalLevels {
+    /// λ_i: the multiple of the region's life table's death rates.
+    pub mortality: f64,
+    /// κ_i: the multiple of the region's base TFR.
+    pub fertility: f64,
+    /// Rounds of fit and scaling.
+    pub iterations: usize,
+    /// What they rest on.
+    pub from: String,
 }
 
 /// The central value of every parameter of a scenario.
@@ -236,6 +255,7 @@ pub fn restate(
     let mut cities = region.cities.clone();
     let mut profiles = region.age_profiles.clone();
     let mut record = Vec::new();
+    let mut schedules = Vec::new();
     // The parent's GDP revision ratio: its first revised level and real growth of b+1 against
     // its first-release level of b.
     let parent_ratio = {
@@ -298,13 +318,64 @@ pub fn restate(
             _ => "no revised level of the next year and no parent ratio: the first release kept".into(),
         };
         let cells: Cells = std::array::from_fn(|g| std::array::from_fn(|x| c.population * profiles[i][g][x]));
-        let ctx = FitCity {
-            city: c,
-            mortality: &mortality[schedule_of[i]],
-            migrants: &region.migrant_profiles[i],
-            path: population_path(h, e, b, c.population),
+        let path = population_path(h, e, b, c.population);
+        let observed = |m| used(h, e, b, m);
+        let targets = match h.vital_rates {
+            VitalRates::BaseYear => (observed(Measure::CrudeDeathRate), observed(Measure::CrudeBirthRate)),
+            VitalRates::Region => (None, None),
         };
-        let (fitted, ages) = fit_city(h, region, &p, &ctx, cells, i);
+        let base = &mortality[schedule_of[i]];
+        let mut levels = VitalLevels { mortality: 1.0, fertility: 1.0, iterations: 0, from: String::new() };
+        let tfr_base = c.constants.tfr_base;
+        let (mut fitted, mut ages) = (cells, None);
+        let mut first_rates = None;
+        // The age fit and the levels depend on each other: fit at the current levels, then scale
+        // each level by observed / model rate, until both rates are met within 1e-9 ‰.
+        for round in 1..=50 {
+            let schedule = base.scaled(levels.mortality);
+            c.constants.tfr_base = tfr_base * levels.fertility;
+            let ctx = FitCity {
+                city: c,
+                mortality: &schedule,
+                migrants: &region.migrant_profiles[i],
+                path: path.clone(),
+            };
+            let (f, a) = fit_city(h, region, &p, &ctx, cells, i);
+            first_rates.get_or_insert((a.birth_rate, a.death_rate));
+            levels.iterations = round;
+            let (death, birth) = (a.death_rate.1, a.birth_rate.1);
+            (fitted, ages) = (f, Some(a));
+            let met = |target: Option<&Observation>, rate: f64| {
+                target.is_none_or(|o| (rate - o.value).abs() < 1e-9)
+            };
+            if met(targets.0, death) && met(targets.1, birth) {
+                break;
+            }
+            if let Some(o) = targets.0 {
+                levels.mortality *= o.value / death;
+            }
+            if let Some(o) = targets.1 {
+                levels.fertility *= o.value / birth;
+            }
+        }
+        let mut ages = ages.expect("at least one round");
+        let (birth_rate, death_rate) = first_rates.expect("at least one round");
+        levels.from = match (targets.0, targets.1) {
+            (None, None) if h.vital_rates == VitalRates::Region => {
+                "the region's (history.vital_rates = \"region\")".into()
+            }
+            (None, None) => "no crude rates of the base year: the region's".into(),
+            (d, bth) => {
+                let part = |o: Option<&Observation>, what: &str| match o {
+                    Some(o) => format!("{what} {}", cite(o, file)),
+                    None => format!("{what}: none published, the region's"),
+                };
+                format!("{}; {}", part(d, "crude death rate"), part(bth, "crude birth rate"))
+            }
+        };
+        ages.vital = Some(((ages.birth_rate.1, ages.death_rate.1), levels.clone()));
+        (ages.birth_rate, ages.death_rate) = (birth_rate, death_rate);
+        schedules.push(base.scaled(levels.mortality));
         let total: f64 = fitted.iter().flatten().sum();
         profiles[i] = std::array::from_fn(|g| std::array::from_fn(|x| fitted[g][x] / total));
         record.push(CityRestatement {
@@ -320,7 +391,8 @@ pub fn restate(
             ages,
         });
     }
-    Restated { cities, profiles, record, deflator }
+    let mortality = (h.vital_rates == VitalRates::BaseYear).then_some(schedules);
+    Restated { cities, profiles, record, deflator, mortality }
 }
 
 /// A city's data for the age fit.
@@ -483,6 +555,7 @@ fn fit_city(
         iterations: 0,
         birth_rate: (b0, b0, observed(Measure::CrudeBirthRate)),
         death_rate: (d0, d0, observed(Measure::CrudeDeathRate)),
+        vital: None,
         note: String::new(),
     };
     let Some((entity, year, groups)) = share_targets(h, i) else {

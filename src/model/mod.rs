@@ -383,6 +383,11 @@ impl Model {
             };
             (r, model)
         });
+        // History mode's own mortality levels give each city its own schedule (§11.1b).
+        let (mortality, schedule_of) = match restated.as_ref().and_then(|(r, _)| r.mortality.clone()) {
+            Some(own) => (own, (0..region.cities.len()).collect()),
+            None => (mortality, schedule_of),
+        };
         let cities = match &restated {
             Some((r, _)) => city_bases(&r.cities, &r.profiles, region, &schedule_of),
             None => city_bases(&region.cities, &region.age_profiles, region, &schedule_of),

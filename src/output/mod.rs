@@ -596,6 +596,14 @@ fn history_value(
                     "crude_death_rate": { "region_profile": round(a.death_rate.0), "fitted": round(a.death_rate.1), "observed_base_year": a.death_rate.2 },
                     "note": a.note,
                 },
+                "vital_rates": a.vital.as_ref().map(|((birth, death), l)| json!({
+                    "mortality_level": round(l.mortality),
+                    "fertility_level": round(l.fertility),
+                    "crude_birth_rate": round(*birth),
+                    "crude_death_rate": round(*death),
+                    "iterations": l.iterations,
+                    "from": l.from,
+                })),
             })
         })
         .collect();

@@ -35,6 +35,28 @@ pub struct History {
     /// Whether the draws are conditioned on the observations (docs/MODEL.md §12: weighted,
     /// resampled and moved by the history pass), not only forced through them (§11).
     pub condition: bool,
+    /// Where each city's levels of mortality and fertility come from (docs/MODEL.md §11.1b).
+    pub vital_rates: VitalRates,
+}
+
+/// `history.vital_rates`: the levels of the cities' death and birth rates in history mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VitalRates {
+    /// Each city's life table and base TFR scaled so that its fitted base year gives the crude
+    /// death and birth rates published for the base year (where they are; the default).
+    BaseYear,
+    /// The region's life table and TFR for every city, as in the plan-era model.
+    Region,
+}
+
+impl VitalRates {
+    /// The word in a scenario file.
+    pub fn name(self) -> &'static str {
+        match self {
+            VitalRates::BaseYear => "base_year",
+            VitalRates::Region => "region",
+        }
+    }
 }
 
 impl History {
@@ -144,6 +166,17 @@ pub(super) fn validate(
             c
         }
     };
+    let vital_rates = match raw.vital_rates.as_deref() {
+        None | Some("base_year") => Some(VitalRates::BaseYear),
+        Some("region") => Some(VitalRates::Region),
+        Some(s) => {
+            issues.push(
+                "history.vital_rates",
+                format!("found `{s}`; expected `base_year` (each city's levels from its base-year crude rates) or `region`"),
+            );
+            None
+        }
+    };
     if let Some(u) = raw.until
         && !(b as i64..=horizon as i64).contains(&u)
     {
@@ -153,7 +186,7 @@ pub(super) fn validate(
         );
         return None;
     }
-    let (observations, min_confidence) = (observations?, min_confidence?);
+    let (observations, min_confidence, vital_rates) = (observations?, min_confidence?, vital_rates?);
     let last_observed = observations
         .rows
         .iter()
@@ -183,6 +216,7 @@ pub(super) fn validate(
         projects,
         moved: Vec::new(),
         condition: raw.condition.unwrap_or(false),
+        vital_rates,
     })
 }
 

@@ -10,7 +10,7 @@ mod history;
 mod raw;
 mod resolved;
 
-pub use history::{History, ProjectHistory};
+pub use history::{History, ProjectHistory, VitalRates};
 
 use crate::error::{InputError, InputErrors};
 use crate::indicators::Indicator;

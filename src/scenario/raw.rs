@@ -30,6 +30,7 @@ pub struct RawHistory {
     pub until: Option<i64>,
     pub min_confidence: Option<String>,
     pub condition: Option<bool>,
+    pub vital_rates: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -147,6 +147,7 @@ impl Scenario {
             if h.condition {
                 let _ = writeln!(s, "condition = true");
             }
+            let _ = writeln!(s, "vital_rates = {}", toml_str(h.vital_rates.name()));
         }
         s
     }
