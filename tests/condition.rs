@@ -144,3 +144,83 @@ fn scenarios_that_differ_only_in_levers_share_a_history_pass() {
     let s = minxinan::Scenario::load(&p, &read, &region).unwrap();
     assert_ne!(minxinan::Model::new(&region, &s).unwrap().history_key(), base);
 }
+
+#[test]
+fn scoring_the_published_crude_rates_moves_the_fertility_parameters_toward_them() {
+    // `score_crude_rates = true` (docs/MODEL.md §12.1): 泉州's rates of 2019–2024 and Fujian's,
+    // read as the zone's plus 2018's gap, enter the weights. Fujian's birth rate fell from 13.2 ‰
+    // (2018) to 7.1 ‰ (2022): the posterior's long-run TFR falls and its convergence quickens.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let base = root().join("scenarios/baseline.toml");
+    let run = |name: &str, extra: &str| {
+        let text =
+            format!("[scenario]\nname = \"{name}\"\nextends = \"{}\"\n[history]\n{extra}\n", base.display());
+        let s = write_scenario(d, &format!("{name}.toml"), &text);
+        let o = minxinan(d, &["run", s.to_str().unwrap(), "--draws", "1000", "--out", name, "--no-report"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join(name).join("manifest.json")).unwrap())
+                .unwrap();
+        m
+    };
+    let (on, off) = (run("on", "score_crude_rates = true"), run("off", ""));
+    let scored = on["history"]["crude_rates_scored"].as_array().unwrap();
+    assert!(off["history"]["crude_rates_scored"].as_array().unwrap().is_empty());
+    // Independently from data/observed.csv: the gap of 2018 is Fujian's rate less the cities'
+    // rates weighted by their revised 2018 populations.
+    let pops = [496.0, 507.0, 873.0, 251.0, 270.0];
+    let births = [14.5, 14.6, 12.1, 13.8, 13.4];
+    let zone: f64 = pops.iter().zip(births).map(|(p, r)| p * r).sum::<f64>() / pops.iter().sum::<f64>();
+    let fujian_2022 = scored
+        .iter()
+        .find(|c| {
+            c["year"] == 2022
+                && c["indicator"] == "crude_birth_rate"
+                && c["entity"].as_str().unwrap().starts_with("region")
+        })
+        .expect("Fujian's 2022 birth rate is scored");
+    assert!((fujian_2022["value"].as_f64().unwrap() - (7.07 - (13.2 - zone))).abs() < 1e-6, "{fujian_2022}");
+    assert!(
+        scored
+            .iter()
+            .any(|c| c["entity"] == "quanzhou" && c["year"] == 2021 && c["indicator"] == "crude_death_rate")
+    );
+    // Each year's scored values count them: 2019 has 漳州's, 泉州's and Fujian's two rates.
+    let count =
+        |m: &serde_json::Value| m["history"]["conditioning"]["years"][0]["values_scored"].as_u64().unwrap();
+    assert_eq!(count(&on), count(&off) + 6);
+    let post = |m: &serde_json::Value, name: &str| {
+        let p = m["history"]["conditioning"]["posterior"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone();
+        p["posterior_p05_p50_p95"][1].as_f64().unwrap()
+    };
+    assert!(
+        post(&on, "tfr_long_run") < post(&off, "tfr_long_run") - 0.05,
+        "{} {}",
+        post(&on, "tfr_long_run"),
+        post(&off, "tfr_long_run")
+    );
+    assert!(post(&on, "tfr_convergence_years") < post(&off, "tfr_convergence_years") - 0.5);
+    // The model's 2022 zone birth rate moves toward the published one.
+    let zone_rate = |name: &str| {
+        let s = std::fs::read_to_string(d.join(name).join("summary.csv")).unwrap();
+        let get = |year: &str, ind: &str| -> f64 {
+            let row = s.lines().find(|l| l.contains(&format!(",region,{year},{ind},"))).unwrap();
+            row.split(',').nth(11).unwrap().parse().unwrap()
+        };
+        1000.0 * get("2022", "births") / (0.5 * (get("2021", "population") + get("2022", "population")))
+    };
+    let published = 7.07 - (13.2 - zone);
+    assert!(
+        (zone_rate("on") - published).abs() < (zone_rate("off") - published).abs(),
+        "{} {}",
+        zone_rate("on"),
+        zone_rate("off")
+    );
+}

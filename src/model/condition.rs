@@ -102,12 +102,12 @@ pub fn level_log_density(residual: f64, model_sd: f64, obs_sd: f64) -> f64 {
 }
 
 /// The error of a published figure beyond the model, as a standard deviation in the measure's
-/// unit (10k persons, % points, % a year; docs/MODEL.md §12.1): rounding to its printed
+/// unit (10k persons, % points, % a year, ‰; docs/MODEL.md §12.1): rounding to its printed
 /// resolution (uniform: step/√12) and revision by vintage, scaled by confidence.
 ///
 /// Revision (one sd): population 0.05 % of the level for a census, 0.1 % revised / final /
-/// yearbook, 0.2 % first release, 0.3 % sample survey, 0.5 % preliminary; urbanization rate and
-/// real growth in points: 0.05 census, 0.1 revised / final / yearbook, 0.2 (rate) or 0.3
+/// yearbook, 0.2 % first release, 0.3 % sample survey, 0.5 % preliminary; urbanization rate,
+/// real growth and crude rates (‰) in points: 0.05 census, 0.1 revised / final / yearbook, 0.2 (rate) or 0.3
 /// (growth) first release, 0.3 sample survey, 0.5 preliminary. Confidence multiplies it by
 /// 1 (A, B), 1.5 (C: a secondary table), 2 (D). Other measures: none (they are not scored).
 pub fn observation_sd(o: &Observation) -> f64 {
@@ -125,6 +125,8 @@ pub fn observation_sd(o: &Observation) -> f64 {
         // Population: the same grades as a per cent of the level.
         Measure::Population => points / 100.0 * o.value,
         Measure::UrbanizationRate | Measure::GdpRealGrowth => points,
+        // Crude rates: the same grades in ‰.
+        Measure::CrudeBirthRate | Measure::CrudeDeathRate => points,
         _ => 0.0,
     };
     let scale = match o.confidence {

@@ -609,6 +609,80 @@ fn fit_city(
     (cells, fit)
 }
 
+/// A published crude rate of an observed year, scored by the history pass (docs/MODEL.md §12.1):
+/// the density of `value` given the model's rate of the year, N(value; rate, sd²).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrudeScore {
+    /// The year.
+    pub year: i32,
+    /// The city, or none for the parent's rate read as the region's (its cities together) plus
+    /// the base year's published gap between the two.
+    pub city: Option<usize>,
+    /// Deaths (else births).
+    pub deaths: bool,
+    /// The published rate (‰), less the base year's gap for the parent's.
+    pub value: f64,
+    /// The observation's error and the model's discrepancy together (‰).
+    pub sd: f64,
+}
+
+/// The model's discrepancy for a city's crude rate (‰, one sd): what a smooth TFR path and
+/// life table cannot produce from one year to the next (a zodiac year, an epidemic's deaths);
+/// docs/MODEL.md §12.1.
+pub const CRUDE_DISCREPANCY: f64 = 0.3;
+
+/// The same for the parent's rate read as the region's: the other cities of the parent move
+/// on their own.
+pub const PARENT_CRUDE_DISCREPANCY: f64 = 0.5;
+
+/// The crude rates of b+1..=until the history pass scores when `history.score_crude_rates` is
+/// on (§12.1; none otherwise): every city's used rate, and the parent's when it and every city
+/// published the rate of b (the gap of b: the parent's rate less the cities' population-weighted
+/// rate, with the restated populations `cities`).
+pub fn crude_scores(h: &History, cities: &[City], base_year: i32) -> Vec<CrudeScore> {
+    let b = base_year;
+    let mut out = Vec::new();
+    if !h.score_crude_rates {
+        return out;
+    }
+    for (deaths, m) in [(false, Measure::CrudeBirthRate), (true, Measure::CrudeDeathRate)] {
+        let sd = |o: &Observation, delta: f64| {
+            (super::condition::observation_sd(o).powi(2) + delta * delta).sqrt()
+        };
+        for t in b + 1..=h.until {
+            for i in 0..cities.len() {
+                if let Some(o) = h.used(Entity::City(i), t, m) {
+                    out.push(CrudeScore {
+                        year: t,
+                        city: Some(i),
+                        deaths,
+                        value: o.value,
+                        sd: sd(o, CRUDE_DISCREPANCY),
+                    });
+                }
+            }
+        }
+        let base: Option<Vec<f64>> =
+            (0..cities.len()).map(|i| h.used(Entity::City(i), b, m).map(|o| o.value)).collect();
+        let (Some(parent), Some(base)) = (h.used(Entity::Parent, b, m), base) else { continue };
+        let total: f64 = cities.iter().map(|c| c.population).sum();
+        let region: f64 = cities.iter().zip(&base).map(|(c, r)| c.population * r).sum::<f64>() / total;
+        let gap = parent.value - region;
+        for t in b + 1..=h.until {
+            if let Some(o) = h.used(Entity::Parent, t, m) {
+                out.push(CrudeScore {
+                    year: t,
+                    city: None,
+                    deaths,
+                    value: o.value - gap,
+                    sd: sd(o, PARENT_CRUDE_DISCREPANCY),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// The forced values of a scenario's history (§11.2): per city and year b+1..=until, the used
 /// population, urbanization rate and real growth (revised basis, confidence at least the floor).
 pub fn forced(region: &Region, h: &History) -> Forced {

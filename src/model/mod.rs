@@ -362,6 +362,8 @@ pub struct ModelHistory {
     pub deflator: f64,
     /// Whether a history pass conditions the draws on the observations (docs/MODEL.md §12).
     pub condition: bool,
+    /// The crude rates the history pass scores (§12.1).
+    pub crude: Vec<history::CrudeScore>,
 }
 
 /// An input error of the region's data as the model finds it.
@@ -377,6 +379,7 @@ impl Model {
             let r = history::restate(region, scenario, h, &mortality, &schedule_of);
             let model = ModelHistory {
                 forced: history::forced(region, h),
+                crude: history::crude_scores(h, &r.cities, region.base_year),
                 restatement: r.record.clone(),
                 deflator: r.deflator,
                 condition: h.condition,

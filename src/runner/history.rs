@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, ModelError, keep_lowest};
 use crate::model::condition::{
-    self, Conditioned, ParamPosterior, Particle, TfpEvidence, YearReport, level_log_density,
+    self, Conditioned, ParamPosterior, Particle, TfpEvidence, YearReport, level_log_density, normal_log_pdf,
 };
 use crate::model::engine::{self, BATCH, Batch, Evidence, Plan, ShockSource, Workspace};
 use crate::model::inputs::{self, DrawInputs};
@@ -166,6 +166,27 @@ fn level_terms(model: &Model, p: &Params, t: i32, ev: &[Evidence], marginal: boo
     (sum, count)
 }
 
+/// The published crude rates of year `v.year` (§12.1; [`crate::model::history::crude_scores`]):
+/// their log-density given the draw's rates of the year, 1000·B/((P(t−1) + P(t))/2) of the city
+/// or of the region's cities together, and how many were scored.
+fn crude_terms(model: &Model, v: &engine::YearView<'_>) -> (f64, usize) {
+    let Some(h) = &model.history else { return (0.0, 0) };
+    let (mut sum, mut count) = (0.0, 0);
+    for c in h.crude.iter().filter(|c| c.year == v.year) {
+        let parts = |i: usize| {
+            let (births, deaths, _) = v.flows(i);
+            (if c.deaths { deaths } else { births }, 0.5 * (v.population_prev(i) + v.population(i)))
+        };
+        let (events, people) = match c.city {
+            Some(i) => parts(i),
+            None => (0..v.n()).map(parts).fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1)),
+        };
+        sum += normal_log_pdf(c.value - 1000.0 * events / people, c.sd * c.sd);
+        count += 1;
+    }
+    (sum, count)
+}
+
 /// σ_z²R of a particle's parameters.
 fn shock_cov(model: &Model, p: &Params) -> nalgebra::DMatrix<f64> {
     condition::shock_cov(model.n, p.tfp_shock_sd, p.tfp_shock_correlation, model.cholesky.as_deref())
@@ -178,6 +199,8 @@ fn shock_cov(model: &Model, p: &Params) -> nalgebra::DMatrix<f64> {
 struct Seen {
     evidence: Vec<Evidence>,
     shocks: Option<YearShocks>,
+    /// The crude rates' log-density of year `at` and how many were scored.
+    crude: (f64, usize),
     log_lik: f64,
 }
 
@@ -198,7 +221,7 @@ fn run_plans(
     let k = plans.len();
     out.resize(k * model.layout.len(), 0.0);
     let draws: Vec<Streams<'static>> = idx.iter().map(|&j| Streams::of(seed, j as u64)).collect();
-    let blank = Seen { evidence: vec![Evidence::NONE; model.n], shocks: None, log_lik: 0.0 };
+    let blank = Seen { evidence: vec![Evidence::NONE; model.n], shocks: None, crude: (0.0, 0), log_lik: 0.0 };
     let mut seen = vec![blank; k];
     let covs: Vec<_> = plans.iter().map(|p| shock_cov(model, &p.inputs.params)).collect();
     let result = engine::simulate_batch_planned_observed(model, &draws, plans, batch, out, |d, v| {
@@ -209,10 +232,13 @@ fn run_plans(
         for (i, e) in s.evidence.iter_mut().enumerate() {
             *e = *v.evidence(i);
         }
+        let crude = crude_terms(model, &v);
         if v.year == at {
             s.shocks = Some(v.shocks().clone());
+            s.crude = crude;
         }
         if complete {
+            s.log_lik += crude.0;
             let (levels, _) = level_terms(model, &plans[d].inputs.params, v.year, &s.evidence, false);
             let y = v.shocks();
             let observed =
@@ -239,6 +265,8 @@ fn finish_step(model: &Model, seed: u64, j: usize, t: i32, particle: &Particle, 
     let p = particle.inputs.params;
     let carried = particle.shocks.last().map_or(0.0, |s| s.recovery);
     let (levels, mut scored) = level_terms(model, &p, t, ev, true);
+    let (crude, n_crude) = seen.crude;
+    scored += n_crude;
     let observed = tfp_observed(model, &p, t, ev, None);
     scored += observed.len();
     let cov = shock_cov(model, &p);
@@ -275,7 +303,12 @@ fn finish_step(model: &Model, seed: u64, j: usize, t: i32, particle: &Particle, 
     let (levels_held, _) = level_terms(model, &p, t, &ev, false);
     let held = tfp_observed(model, &p, t, &ev, Some(&shocks.tfp_drift));
     let complete = condition::tfp_complete_log_density(&cov, shocks.disaster, &held, &shocks.tfp);
-    Step { shocks, log_weight: levels + tfp.log_density, log_lik: levels_held + complete, scored }
+    Step {
+        shocks,
+        log_weight: levels + crude + tfp.log_density,
+        log_lik: levels_held + crude + complete,
+        scored,
+    }
 }
 
 /// Year t of the particles `first..first + chunk.len()`, in one batch.

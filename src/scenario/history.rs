@@ -37,6 +37,9 @@ pub struct History {
     pub condition: bool,
     /// Where each city's levels of mortality and fertility come from (docs/MODEL.md §11.1b).
     pub vital_rates: VitalRates,
+    /// Whether the history pass also scores the published crude birth and death rates of the
+    /// observed years (docs/MODEL.md §12.1; default false: they are compared, not scored).
+    pub score_crude_rates: bool,
 }
 
 /// `history.vital_rates`: the levels of the cities' death and birth rates in history mode.
@@ -217,6 +220,7 @@ pub(super) fn validate(
         moved: Vec::new(),
         condition: raw.condition.unwrap_or(false),
         vital_rates,
+        score_crude_rates: raw.score_crude_rates.unwrap_or(false),
     })
 }
 

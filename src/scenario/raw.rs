@@ -31,6 +31,7 @@ pub struct RawHistory {
     pub min_confidence: Option<String>,
     pub condition: Option<bool>,
     pub vital_rates: Option<String>,
+    pub score_crude_rates: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -148,6 +148,9 @@ impl Scenario {
                 let _ = writeln!(s, "condition = true");
             }
             let _ = writeln!(s, "vital_rates = {}", toml_str(h.vital_rates.name()));
+            if h.score_crude_rates {
+                let _ = writeln!(s, "score_crude_rates = true");
+            }
         }
         s
     }
