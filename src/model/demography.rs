@@ -98,13 +98,6 @@ impl Mortality {
             _ => Err(e0.iter().zip(levels).filter(|(_, l)| l.is_none()).map(|(e, _)| *e).collect()),
         }
     }
-
-    /// The schedule with every rate multiplied by `level` (a city's mortality level, docs/MODEL.md
-    /// §11.1b), its short-series prefixes found again.
-    pub fn scaled(&self, level: f64) -> Mortality {
-        let rates = self.rates.map(|r| r.map(|m| m * level));
-        Mortality { small: rates.map(|r| arith::small_prefix(&r)), rates }
-    }
 }
 
 /// φ(x): each 5-year fertility share spread evenly over its ages 15..=49.
@@ -155,6 +148,17 @@ pub fn survival(m: &Mortality, bounded: bool, improvement: f64) -> Survival {
                 if x < small { arith::exp_small(arg) } else { arith::exp(arg) }
             })
         }),
+    }
+}
+
+/// A city's survival at its mortality level λ_i (docs/MODEL.md §11.1b): its probabilities of
+/// dying are the schedule's times λ_i, s_i(x) = 1 − min(1, λ_i·(1 − s(x))), into `out`. The same
+/// operations wherever it is called (engine, reference, the base year's fit), so the same bits.
+pub fn scaled_survival(base: &Survival, level: f64, out: &mut Survival) {
+    for (o, s) in out.s.iter_mut().zip(&base.s) {
+        for (o, s) in o.iter_mut().zip(s) {
+            *o = 1.0 - (level * (1.0 - s)).min(1.0);
+        }
     }
 }
 

@@ -208,15 +208,15 @@ pub struct Restated {
     pub record: Vec<CityRestatement>,
     /// The 2019-type deflator used in the GDP restatement (the scenario's central π̄).
     pub deflator: f64,
-    /// Each city's own mortality schedule, the region's scaled by its level (§11.1b); none when
-    /// `history.vital_rates = "region"` (the cities keep the region's schedules).
-    pub mortality: Option<Vec<Mortality>>,
+    /// Each city's mortality level λ_i (§11.1b; 1 when `history.vital_rates = "region"` or no
+    /// crude death rate of the base year is published).
+    pub mortality_levels: Vec<f64>,
 }
 
 /// A city's levels of mortality and fertility in history mode (docs/MODEL.md §11.1b).
 #[derive(Debug, Clone, PartialEq)]
 pub struct VitalLevels {
-    /// λ_i: the multiple of the region's life table's death rates.
+    /// λ_i: the multiple of the region's life table's probabilities of dying.
     pub mortality: f64,
     /// κ_i: the multiple of the region's base TFR.
     pub fertility: f64,
@@ -255,7 +255,7 @@ pub fn restate(
     let mut cities = region.cities.clone();
     let mut profiles = region.age_profiles.clone();
     let mut record = Vec::new();
-    let mut schedules = Vec::new();
+    let mut mortality_levels = Vec::new();
     // The parent's GDP revision ratio: its first revised level and real growth of b+1 against
     // its first-release level of b.
     let parent_ratio = {
@@ -332,11 +332,11 @@ pub fn restate(
         // The age fit and the levels depend on each other: fit at the current levels, then scale
         // each level by observed / model rate, until both rates are met within 1e-9 ‰.
         for round in 1..=50 {
-            let schedule = base.scaled(levels.mortality);
             c.constants.tfr_base = tfr_base * levels.fertility;
             let ctx = FitCity {
                 city: c,
-                mortality: &schedule,
+                mortality: base,
+                mortality_level: levels.mortality,
                 migrants: &region.migrant_profiles[i],
                 path: path.clone(),
             };
@@ -375,7 +375,7 @@ pub fn restate(
         };
         ages.vital = Some(((ages.birth_rate.1, ages.death_rate.1), levels.clone()));
         (ages.birth_rate, ages.death_rate) = (birth_rate, death_rate);
-        schedules.push(base.scaled(levels.mortality));
+        mortality_levels.push(levels.mortality);
         let total: f64 = fitted.iter().flatten().sum();
         profiles[i] = std::array::from_fn(|g| std::array::from_fn(|x| fitted[g][x] / total));
         record.push(CityRestatement {
@@ -391,14 +391,15 @@ pub fn restate(
             ages,
         });
     }
-    let mortality = (h.vital_rates == VitalRates::BaseYear).then_some(schedules);
-    Restated { cities, profiles, record, deflator, mortality }
+    Restated { cities, profiles, record, deflator, mortality_levels }
 }
 
 /// A city's data for the age fit.
 struct FitCity<'a> {
     city: &'a City,
     mortality: &'a Mortality,
+    /// λ_i (§11.1b).
+    mortality_level: f64,
     migrants: &'a Cells,
     /// P(t) for t = b, b+1, …: observed, or interpolated log-linearly between observations.
     path: Vec<Option<f64>>,
@@ -432,7 +433,11 @@ fn population_path(h: &History, e: Entity, b: i32, base: f64) -> Vec<Option<f64>
 /// path has no value). Returns births and deaths.
 fn fit_year(ctx: &FitCity<'_>, p: &Params, phi: &[f64; AGES], k: i32, cells: &mut Cells) -> (f64, f64) {
     let decays = Decays::of(p, k);
-    let survival = demography::survival(ctx.mortality, false, demography::improvement(p, k as u32));
+    let mut survival = demography::survival(ctx.mortality, false, demography::improvement(p, k as u32));
+    if ctx.mortality_level != 1.0 {
+        let base = survival.clone();
+        demography::scaled_survival(&base, ctx.mortality_level, &mut survival);
+    }
     let tfr = demography::tfr(p, ctx.city.constants.tfr_base, decays.tfr, &CityEffects::OFF);
     let srb = ctx.city.constants.sex_ratio_at_birth;
     let natural = demography::project_year(cells, &survival, tfr, phi, srb / (1.0 + srb));

@@ -309,6 +309,10 @@ pub struct Model {
     pub cities: Vec<CityBase>,
     /// Distinct base mortality schedules.
     pub mortality: Vec<Mortality>,
+    /// Survival schedules derived from a base one at a city's mortality level (history mode,
+    /// docs/MODEL.md §11.1b): (base schedule, λ_i). A city's schedule index past the base ones
+    /// names one of these: index `mortality.len() + k`.
+    pub mortality_levels: Vec<(usize, f64)>,
     /// Whether every rate of every schedule lies in [0, [`arith::EXP_SAFE_RATE`]] (707): then
     /// the survival arguments −m·(1 − ι)^k are inside `exp`'s range and the leading small rates
     /// may take the short series ([`demography::survival`]).
@@ -386,11 +390,18 @@ impl Model {
             };
             (r, model)
         });
-        // History mode's own mortality levels give each city its own schedule (§11.1b).
-        let (mortality, schedule_of) = match restated.as_ref().and_then(|(r, _)| r.mortality.clone()) {
-            Some(own) => (own, (0..region.cities.len()).collect()),
-            None => (mortality, schedule_of),
-        };
+        // History mode's mortality levels: a derived schedule for each city whose level is not 1
+        // (§11.1b).
+        let mut schedule_of = schedule_of;
+        let mut mortality_levels = Vec::new();
+        if let Some((r, _)) = &restated {
+            for (i, &level) in r.mortality_levels.iter().enumerate() {
+                if level != 1.0 {
+                    mortality_levels.push((schedule_of[i], level));
+                    schedule_of[i] = mortality.len() + mortality_levels.len() - 1;
+                }
+            }
+        }
         let cities = match &restated {
             Some((r, _)) => city_bases(&r.cities, &r.profiles, region, &schedule_of),
             None => city_bases(&region.cities, &region.age_profiles, region, &schedule_of),
@@ -412,6 +423,7 @@ impl Model {
                 .flat_map(|m| m.rates.iter().flatten())
                 .all(|v| (0.0..=arith::EXP_SAFE_RATE).contains(v)),
             mortality,
+            mortality_levels,
             phi: demography::fertility_schedule(),
             n_nodes: region.n_nodes(),
             masses,

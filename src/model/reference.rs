@@ -91,7 +91,17 @@ pub fn simulate(model: &Model, streams: &Streams<'_>, mode: Mode) -> Result<Outc
 /// The survival rates of year b + k of every mortality schedule.
 fn survival(model: &Model, p: &Params, k: i32) -> Vec<Survival> {
     let improvement = demography::improvement(p, k as u32);
-    model.mortality.iter().map(|m| demography::survival(m, model.mortality_bounded, improvement)).collect()
+    let mut out: Vec<Survival> = model
+        .mortality
+        .iter()
+        .map(|m| demography::survival(m, model.mortality_bounded, improvement))
+        .collect();
+    for &(j, level) in &model.mortality_levels {
+        let mut s = out[j].clone();
+        demography::scaled_survival(&out[j], level, &mut s);
+        out.push(s);
+    }
+    out
 }
 
 /// Year t of every city (steps 2–9 of MODEL.md §0; the levers' effects `effects` are year t's,

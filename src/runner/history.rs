@@ -561,7 +561,7 @@ pub fn condition(
         if resample {
             let u: f64 = stream(seed, purpose(&format!("history.{t}.resample")), 0).random();
             let ancestors = systematic(&w, m, u);
-            particles = ancestors.iter().map(|&a| particles[a as usize].clone()).collect();
+            particles = select(particles, &ancestors);
             log_w.fill(0.0);
             let sweeps = if last { settings.final_sweeps } else { settings.sweeps };
             let (accepted, distinct) = rejuvenate(model, seed, t, &moved, sweeps, &mut particles, &buffers)?;
@@ -665,6 +665,28 @@ fn rejuvenate(
         accepted += moved_now;
     }
     Ok((accepted, distinct_count(moved, particles)))
+}
+
+/// The particles of `ancestors`, in order: each ancestor's last copy takes the particle itself,
+/// the others clone it (fewer allocations than a clone each; the same pool).
+fn select(particles: Vec<Particle>, ancestors: &[u32]) -> Vec<Particle> {
+    let mut left = vec![0u32; particles.len()];
+    for &a in ancestors {
+        left[a as usize] += 1;
+    }
+    let mut old: Vec<Option<Particle>> = particles.into_iter().map(Some).collect();
+    ancestors
+        .iter()
+        .map(|&a| {
+            let a = a as usize;
+            left[a] -= 1;
+            if left[a] == 0 {
+                old[a].take().expect("an ancestor's last copy")
+            } else {
+                old[a].clone().expect("an ancestor")
+            }
+        })
+        .collect()
 }
 
 /// How many particles of the pool differ in their moved quantities.

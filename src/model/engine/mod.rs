@@ -169,7 +169,10 @@ impl Workspace {
             decay_vals: vec![0.0; 4 * years],
             improvement: vec![0.0; years],
             access: access::Access::new(model),
-            survival: vec![Survival { s: [[0.0; AGES]; 2] }; model.mortality.len()],
+            survival: vec![
+                Survival { s: [[0.0; AGES]; 2] };
+                model.mortality.len() + model.mortality_levels.len()
+            ],
             survival_year: None,
             cities: base.clone(),
             base,

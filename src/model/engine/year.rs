@@ -186,6 +186,11 @@ fn survival(model: &Model, ws: &mut Workspace, t: i32) {
             kernels::exp_scaled_neg(ws.isa, rates, bounded, small, improvement, &mut s.s[g]);
         }
     }
+    // The cities' levels (§11.1b): derived from their base schedules.
+    let (base, derived) = ws.survival.split_at_mut(model.mortality.len());
+    for (s, &(j, level)) in derived.iter_mut().zip(&model.mortality_levels) {
+        demography::scaled_survival(&base[j], level, s);
+    }
     ws.survival_year = Some(t);
 }
 
