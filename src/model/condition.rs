@@ -354,8 +354,12 @@ pub struct Particle {
     pub inputs: super::inputs::DrawInputs,
     /// The shocks of years b+1..=until.
     pub shocks: Vec<super::shocks::YearShocks>,
-    /// The complete-data log-likelihood of the observations and shocks so far.
+    /// The complete-data log-likelihood of the observations and shocks so far, with the current
+    /// year's tempered (docs/MODEL.md §12.3): plus (α − 1)·`marginal` at temperature α.
     pub log_lik: f64,
+    /// The log-density of the current year's observations given the particle's parameters and
+    /// past, ln p(y_t | θ, y_{<t}) (its weight increment, brought in by stages when tempered).
+    pub marginal: f64,
 }
 
 /// One observed year of the history pass, for the manifest and the report.
@@ -365,8 +369,15 @@ pub struct YearReport {
     pub year: i32,
     /// Observed values scored (population, urbanization, growth).
     pub observed: usize,
-    /// Kish's effective sample size of the weights after the year, (Σw)²/Σw².
+    /// Kish's effective sample size of the weights after the year, (Σw)²/Σw² (after the last
+    /// tempering stage, when the year was tempered).
     pub ess: f64,
+    /// The effective sample size the year's whole likelihood would have left at once (equal to
+    /// `ess` when the year was not tempered).
+    pub ess_at_once: f64,
+    /// Tempering stages (each a reweighting to the stage's ESS target, a resampling and the
+    /// move sweeps) before the year's last weights; 0 when the year came in at once.
+    pub stages: usize,
     /// The weight share of the heaviest 1 % of the pool.
     pub top1_share: f64,
     /// Whether the pool was resampled.

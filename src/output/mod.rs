@@ -665,6 +665,8 @@ pub fn conditioning_value(c: Option<&crate::model::condition::Conditioned>) -> s
                 "year": y.year,
                 "values_scored": y.observed,
                 "ess": r(y.ess),
+                "ess_at_once": r(y.ess_at_once),
+                "tempering_stages": y.stages,
                 "top1_weight_share": r(y.top1_share),
                 "resampled": y.resampled,
                 "move_sweeps": y.moves,

@@ -884,16 +884,20 @@ fn conditioning_section(inp: &Inputs, h: &mut String) {
     let (Some(years), Some(pool)) = (c["years"].as_array(), c["pool"].as_u64()) else { return };
     let _ = writeln!(
         h,
-        "<h2>Conditioning on the observed years 以观测年份为条件</h2>\n<p class=\"lead\">A pool of {pool} draws went through the observed years one at a time; each was weighted by how likely it made that year's published figures, the pool resampled and its parameters moved (docs/MODEL.md §12). The effective sample size says how many equally weighted draws the weights were worth before resampling.</p>\n<table>\n<tr><th>year</th><th>values scored</th><th>effective sample size</th><th>weight of the heaviest 1 %</th><th>move sweeps</th><th>accepted</th><th>distinct after the moves</th></tr>"
+        "<h2>Conditioning on the observed years 以观测年份为条件</h2>\n<p class=\"lead\">A pool of {pool} draws went through the observed years one at a time; each was weighted by how likely it made that year's published figures, the pool resampled and its parameters moved (docs/MODEL.md §12). The effective sample size says how many equally weighted draws the weights were worth before resampling; a year whose figures the pool could hardly produce was brought in by stages (tempering), and its effective sample size at once is shown beside.</p>\n<table>\n<tr><th>year</th><th>values scored</th><th>effective sample size</th><th>at once (tempering stages)</th><th>weight of the heaviest 1 %</th><th>move sweeps</th><th>accepted</th><th>distinct after the moves</th></tr>"
     );
     for y in years {
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{:.0} ({:.1}%)</td><td>{:.1}%</td><td>{}</td><td>{:.0}%</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{:.0} ({:.1}%)</td><td>{}</td><td>{:.1}%</td><td>{}</td><td>{:.0}%</td><td>{}</td></tr>",
             y["year"],
             y["values_scored"],
             y["ess"].as_f64().unwrap_or(f64::NAN),
             100.0 * y["ess"].as_f64().unwrap_or(f64::NAN) / pool as f64,
+            match y["tempering_stages"].as_u64() {
+                Some(k) if k > 0 => format!("{:.0} ({k})", y["ess_at_once"].as_f64().unwrap_or(f64::NAN)),
+                _ => "–".to_string(),
+            },
             100.0 * y["top1_weight_share"].as_f64().unwrap_or(f64::NAN),
             y["move_sweeps"],
             100.0 * y["acceptance"].as_f64().unwrap_or(f64::NAN),

@@ -45,6 +45,11 @@ pub struct HistorySettings {
     pub final_sweeps: usize,
     /// Warn when fewer than this share of the pool are distinct after the last moves.
     pub floor: f64,
+    /// Temper a year (docs/MODEL.md §12.3) when its weights at once would leave an effective
+    /// sample size below this share of the pool; each stage then aims at it.
+    pub temper_below: f64,
+    /// At most this many tempering stages a year (the rest then comes in at once).
+    pub max_stages: usize,
 }
 
 impl HistorySettings {
@@ -58,6 +63,8 @@ impl HistorySettings {
             sweeps: 2,
             final_sweeps: 6,
             floor: 0.25,
+            temper_below: 0.05,
+            max_stages: 10,
         }
     }
 }
@@ -202,11 +209,14 @@ struct Seen {
     /// The crude rates' log-density of year `at` and how many were scored.
     crude: (f64, usize),
     log_lik: f64,
+    /// A tempered replay's ln p(y_t | θ, past) of the tempered year (else 0).
+    marginal: f64,
 }
 
 /// Run `plans` (draw indices `idx`) in one batch, recording per draw what its observed years
 /// say; `complete`: accumulate the complete-data log-likelihood of every observed year (with
-/// the year's shocks as the draw took them). A failing draw's result is `None`.
+/// the year's shocks as the draw took them), with year t's tempered at α when `temper` is
+/// `Some((t, α))` (α < 1: plus (α − 1)·ln p(y_t | θ, past)). A failing draw's result is `None`.
 #[allow(clippy::too_many_arguments)]
 fn run_plans(
     model: &Model,
@@ -215,13 +225,20 @@ fn run_plans(
     plans: &[Plan<'_>],
     at: i32,
     complete: bool,
+    temper: Option<(i32, f64)>,
     batch: &mut Batch,
     out: &mut Vec<f64>,
 ) -> Vec<Option<Seen>> {
     let k = plans.len();
     out.resize(k * model.layout.len(), 0.0);
     let draws: Vec<Streams<'static>> = idx.iter().map(|&j| Streams::of(seed, j as u64)).collect();
-    let blank = Seen { evidence: vec![Evidence::NONE; model.n], shocks: None, crude: (0.0, 0), log_lik: 0.0 };
+    let blank = Seen {
+        evidence: vec![Evidence::NONE; model.n],
+        shocks: None,
+        crude: (0.0, 0),
+        log_lik: 0.0,
+        marginal: 0.0,
+    };
     let mut seen = vec![blank; k];
     let covs: Vec<_> = plans.iter().map(|p| shock_cov(model, &p.inputs.params)).collect();
     let result = engine::simulate_batch_planned_observed(model, &draws, plans, batch, out, |d, v| {
@@ -239,6 +256,18 @@ fn run_plans(
         }
         if complete {
             s.log_lik += crude.0;
+            if let Some((tt, alpha)) = temper
+                && tt == v.year
+                && alpha < 1.0
+            {
+                let k = (v.year - model.base_year) as usize;
+                let carried = if k >= 2 { plans[d].shocks[k - 2].recovery } else { 0.0 };
+                let marginal =
+                    year_evidence(model, &plans[d].inputs.params, v.year, &s.evidence, carried, crude)
+                        .log_density;
+                s.marginal = marginal;
+                s.log_lik += (alpha - 1.0) * marginal;
+            }
             let (levels, _) = level_terms(model, &plans[d].inputs.params, v.year, &s.evidence, false);
             let y = v.shocks();
             let observed =
@@ -251,9 +280,46 @@ fn run_plans(
         Ok(_) => seen.into_iter().map(Some).collect(),
         // Some draw failed: which ones, one by one.
         Err(_) if k > 1 => (0..k)
-            .flat_map(|d| run_plans(model, seed, &idx[d..=d], &plans[d..=d], at, complete, batch, out))
+            .flat_map(|d| {
+                run_plans(model, seed, &idx[d..=d], &plans[d..=d], at, complete, temper, batch, out)
+            })
             .collect(),
         Err(_) => vec![None],
+    }
+}
+
+/// What year t's observations say of a draw (docs/MODEL.md §12.1–12.2).
+struct YearEvidence {
+    /// ln p(y_t | θ, past), the weight increment: the levels' densities with the persistent
+    /// parts at their expectations, the crude rates', and the observed cities' TFP evidence.
+    log_density: f64,
+    /// Values scored.
+    scored: usize,
+    /// The TFP evidence (what the year's shocks are drawn from).
+    tfp: TfpEvidence,
+    /// σ_z²R of the draw's parameters.
+    cov: nalgebra::DMatrix<f64>,
+}
+
+/// Year t's evidence from a run's `ev` and crude-rate terms `crude`, given last year's recovery
+/// `carried`.
+fn year_evidence(
+    model: &Model,
+    p: &Params,
+    t: i32,
+    ev: &[Evidence],
+    carried: f64,
+    crude: (f64, usize),
+) -> YearEvidence {
+    let (levels, scored) = level_terms(model, p, t, ev, true);
+    let observed = tfp_observed(model, p, t, ev, None);
+    let cov = shock_cov(model, p);
+    let tfp = condition::tfp_evidence(&cov, carried, p.disaster_probability, p.tfp_drift_sd, &observed);
+    YearEvidence {
+        log_density: levels + crude.0 + tfp.log_density,
+        scored: scored + crude.1 + observed.len(),
+        tfp,
+        cov,
     }
 }
 
@@ -264,14 +330,7 @@ fn finish_step(model: &Model, seed: u64, j: usize, t: i32, particle: &Particle, 
     let ev = &seen.evidence;
     let p = particle.inputs.params;
     let carried = particle.shocks.last().map_or(0.0, |s| s.recovery);
-    let (levels, mut scored) = level_terms(model, &p, t, ev, true);
-    let (crude, n_crude) = seen.crude;
-    scored += n_crude;
-    let observed = tfp_observed(model, &p, t, ev, None);
-    scored += observed.len();
-    let cov = shock_cov(model, &p);
-    let tfp: TfpEvidence =
-        condition::tfp_evidence(&cov, carried, p.disaster_probability, p.tfp_drift_sd, &observed);
+    let YearEvidence { log_density, scored, tfp, cov } = year_evidence(model, &p, t, ev, carried, seen.crude);
     let mut r = stream(seed, purpose(&format!("history.{t}.condition")), j as u64);
     let (u_occur, u_size): (f64, f64) = (r.random(), r.random());
     let normals: Vec<f64> = (0..tfp.normals_needed()).map(|_| normal(&mut r)).collect();
@@ -303,12 +362,7 @@ fn finish_step(model: &Model, seed: u64, j: usize, t: i32, particle: &Particle, 
     let (levels_held, _) = level_terms(model, &p, t, &ev, false);
     let held = tfp_observed(model, &p, t, &ev, Some(&shocks.tfp_drift));
     let complete = condition::tfp_complete_log_density(&cov, shocks.disaster, &held, &shocks.tfp);
-    Step {
-        shocks,
-        log_weight: levels + crude + tfp.log_density,
-        log_lik: levels_held + crude + complete,
-        scored,
-    }
+    Step { shocks, log_weight: log_density, log_lik: levels_held + seen.crude.0 + complete, scored }
 }
 
 /// Year t of the particles `first..first + chunk.len()`, in one batch.
@@ -332,7 +386,7 @@ fn advance(
             stop: t,
         })
         .collect();
-    let seen = run_plans(model, seed, &idx, &plans, t, false, batch, out);
+    let seen = run_plans(model, seed, &idx, &plans, t, false, None, batch, out);
     seen.into_iter()
         .zip(chunk)
         .zip(&plans)
@@ -399,12 +453,14 @@ fn log_prior(model: &Model, moved: &[usize], inputs: &DrawInputs) -> f64 {
 
 /// One Metropolis–Hastings sweep of the particles `first..first + chunk.len()` (random walk with
 /// per-quantity `scales`: the parameters of `moved`, then the offsets), their replays in one
-/// batch; returns how many moved.
+/// batch, targeting the year `temper` names at its temperature (none: every year whole);
+/// returns how many moved.
 #[allow(clippy::too_many_arguments)]
 fn move_chunk(
     model: &Model,
     seed: u64,
     tag: u64,
+    temper: Option<(i32, f64)>,
     moved: &[usize],
     scales: &nalgebra::DMatrix<f64>,
     first: usize,
@@ -444,7 +500,7 @@ fn move_chunk(
         .map(|&d| Plan { inputs: &proposals[d], shocks: &chunk[d].shocks, later: None, stop })
         .collect();
     let live_idx: Vec<usize> = live.iter().map(|&d| idx[d]).collect();
-    let seen = run_plans(model, seed, &live_idx, &plans, stop, true, batch, out);
+    let seen = run_plans(model, seed, &live_idx, &plans, stop, true, temper, batch, out);
     drop(plans);
     let mut accepted = 0;
     for (&d, s) in live.iter().zip(seen) {
@@ -454,6 +510,9 @@ fn move_chunk(
         if uniforms[d].ln() < ratio {
             p.inputs = std::mem::take(&mut proposals[d]);
             p.log_lik = s.log_lik;
+            if temper.is_some_and(|(_, alpha)| alpha < 1.0) {
+                p.marginal = s.marginal;
+            }
             accepted += 1;
         }
     }
@@ -494,7 +553,7 @@ pub fn condition(
         .collect();
     let mut particles = Vec::with_capacity(m);
     for s in sampled {
-        particles.push(Particle { inputs: s?, shocks: Vec::new(), log_lik: 0.0 });
+        particles.push(Particle { inputs: s?, shocks: Vec::new(), log_lik: 0.0, marginal: 0.0 });
     }
     let moved = moved_params(model);
     let names: Vec<String> = moved
@@ -521,14 +580,13 @@ pub fn condition(
             .collect();
         let mut failed = None;
         let mut scored = 0;
-        let mut increments = vec![0.0; m];
         for (j, (s, p)) in steps.into_iter().zip(particles.iter_mut()).enumerate() {
             match s {
                 Ok(s) => {
                     p.shocks.push(s.shocks);
-                    p.log_lik += s.log_lik;
-                    log_w[j] += s.log_weight;
-                    increments[j] = s.log_weight;
+                    // The year enters at temperature 0: its complete data less its marginal.
+                    p.log_lik += s.log_lik - s.log_weight;
+                    p.marginal = s.log_weight;
                     scored = s.scored;
                 }
                 Err(e) => keep_lowest(&mut failed, j, e),
@@ -537,13 +595,67 @@ pub fn condition(
         if let Some((_, e)) = failed {
             return Err(Error::Model(e));
         }
-        let top = log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let mut w: Vec<f64> = log_w.iter().map(|l| (l - top).exp()).collect();
-        let total: f64 = w.iter().sum();
-        w.iter_mut().for_each(|x| *x /= total);
-        let inc_top = increments.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let log_evidence =
-            inc_top + (increments.iter().map(|l| (l - inc_top).exp()).sum::<f64>() / m as f64).ln();
+        // Adaptive tempering (Del Moral, Doucet & Jasra 2012; Jasra et al. 2011): when the year's
+        // likelihood at once would leave fewer than `temper_below`·M effective particles, bring
+        // it in by stages α_1 < α_2 < … < 1, each to that target, with a resampling and move
+        // sweeps aimed at the stage's tempered posterior in between.
+        let target = settings.temper_below * m as f64;
+        let ess_with = |log_w: &[f64], particles: &[Particle], step: f64| {
+            let l: Vec<f64> = log_w.iter().zip(particles).map(|(w, p)| w + step * p.marginal).collect();
+            ess_and_top(&normalised(&l)).0
+        };
+        let ess_at_once = ess_with(&log_w, &particles, 1.0);
+        let (mut alpha, mut stages, mut log_evidence) = (0.0f64, 0usize, 0.0);
+        let (mut stage_moves, mut stage_accepted) = (0usize, 0usize);
+        loop {
+            let next = if stages >= settings.max_stages || ess_with(&log_w, &particles, 1.0 - alpha) >= target
+            {
+                1.0
+            } else {
+                // The largest step whose weights keep the target (ESS falls as the step grows).
+                let (mut lo, mut hi) = (0.0, 1.0 - alpha);
+                for _ in 0..60 {
+                    let mid = 0.5 * (lo + hi);
+                    if ess_with(&log_w, &particles, mid) >= target { lo = mid } else { hi = mid }
+                }
+                alpha + lo.max(1e-9 * (1.0 - alpha))
+            };
+            let step = next - alpha;
+            // The stage's evidence: ln Σ_j W_j e^(step·ℓ_j), W the normalised weights before it.
+            let w = normalised(&log_w);
+            let top = particles.iter().map(|p| step * p.marginal).fold(f64::NEG_INFINITY, f64::max);
+            log_evidence += top
+                + w.iter()
+                    .zip(&particles)
+                    .map(|(w, p)| w * (step * p.marginal - top).exp())
+                    .sum::<f64>()
+                    .ln();
+            for (lw, p) in log_w.iter_mut().zip(particles.iter_mut()) {
+                *lw += step * p.marginal;
+                p.log_lik += step * p.marginal;
+            }
+            alpha = next;
+            if alpha >= 1.0 {
+                break;
+            }
+            stages += 1;
+            let u: f64 = stream(seed, purpose(&format!("history.{t}.temper.{stages}.resample")), 0).random();
+            particles = select(particles, &systematic(&normalised(&log_w), m, u));
+            log_w.fill(0.0);
+            let (accepted, _) = rejuvenate(
+                model,
+                seed,
+                t,
+                Some((stages, alpha)),
+                &moved,
+                settings.sweeps,
+                &mut particles,
+                &buffers,
+            )?;
+            stage_moves += settings.sweeps;
+            stage_accepted += accepted;
+        }
+        let w = normalised(&log_w);
         let (ess, top1) = ess_and_top(&w);
         let last = t == until;
         let resample = ess < settings.resample_below * m as f64 || last;
@@ -551,10 +663,12 @@ pub fn condition(
             year: t,
             observed: scored,
             ess,
+            ess_at_once,
+            stages,
             top1_share: top1,
             resampled: resample,
-            moves: 0,
-            acceptance: 0.0,
+            moves: stage_moves,
+            acceptance: stage_accepted as f64 / (stage_moves * m).max(1) as f64,
             distinct: m,
             log_evidence,
         };
@@ -564,9 +678,11 @@ pub fn condition(
             particles = select(particles, &ancestors);
             log_w.fill(0.0);
             let sweeps = if last { settings.final_sweeps } else { settings.sweeps };
-            let (accepted, distinct) = rejuvenate(model, seed, t, &moved, sweeps, &mut particles, &buffers)?;
-            report.moves = sweeps;
-            report.acceptance = accepted as f64 / (sweeps * m).max(1) as f64;
+            let (accepted, distinct) =
+                rejuvenate(model, seed, t, None, &moved, sweeps, &mut particles, &buffers)?;
+            report.acceptance =
+                (accepted + stage_accepted) as f64 / ((sweeps + stage_moves) * m).max(1) as f64;
+            report.moves += sweeps;
             report.distinct = distinct;
         } else {
             report.distinct = distinct_count(&moved, &particles);
@@ -593,10 +709,16 @@ pub fn condition(
         ));
     }
     for y in &years {
-        if y.ess < 0.01 * m as f64 {
+        if y.ess_at_once < 0.01 * m as f64 {
             warnings.push(format!(
-                "history: in {} the effective sample size fell to {:.1} of {m}: the year's observations are far from what the model expects",
-                y.year, y.ess
+                "history: in {} the year's observations at once would leave an effective sample size of {:.1} of {m}{}: they are far from what the model expects",
+                y.year,
+                y.ess_at_once,
+                match y.stages {
+                    0 => String::new(),
+                    1 => " (brought in by tempering, 1 stage)".to_string(),
+                    k => format!(" (brought in by tempering, {k} stages)"),
+                }
             ));
         }
     }
@@ -613,10 +735,12 @@ pub fn condition(
 /// The move step after resampling at year t: `sweeps` Metropolis–Hastings sweeps of every
 /// particle, the random walk's scale per quantity 2.38/√d times its spread across the pool
 /// (Roberts & Rosenthal 2001); returns the proposals accepted and the distinct particles.
+#[allow(clippy::too_many_arguments)]
 fn rejuvenate(
     model: &Model,
     seed: u64,
     t: i32,
+    stage: Option<(usize, f64)>,
     moved: &[usize],
     sweeps: usize,
     particles: &mut [Particle],
@@ -652,19 +776,32 @@ fn rejuvenate(
             .cholesky()
             .map(|c| c.l())
             .unwrap_or_else(|| nalgebra::DMatrix::from_diagonal(&cov.diagonal().map(f64::sqrt)));
-        let tag = purpose(&format!("history.{t}.move.{s}"));
+        let tag = match stage {
+            None => purpose(&format!("history.{t}.move.{s}")),
+            Some((k, _)) => purpose(&format!("history.{t}.temper.{k}.move.{s}")),
+        };
+        let temper = stage.map(|(_, alpha)| (t, alpha));
         let moved_now: usize = particles
             .par_chunks_mut(BATCH)
             .enumerate()
             .map(|(c, chunk)| {
                 buffers.with(model, |batch, out| {
-                    move_chunk(model, seed, tag, moved, &scales, c * BATCH, chunk, batch, out)
+                    move_chunk(model, seed, tag, temper, moved, &scales, c * BATCH, chunk, batch, out)
                 })
             })
             .sum();
         accepted += moved_now;
     }
     Ok((accepted, distinct_count(moved, particles)))
+}
+
+/// Normalised weights from log-weights.
+fn normalised(log_w: &[f64]) -> Vec<f64> {
+    let top = log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut w: Vec<f64> = log_w.iter().map(|l| (l - top).exp()).collect();
+    let total: f64 = w.iter().sum();
+    w.iter_mut().for_each(|x| *x /= total);
+    w
 }
 
 /// The particles of `ancestors`, in order: each ancestor's last copy takes the particle itself,
@@ -741,25 +878,35 @@ mod tests {
         // The complete-data log-likelihood a particle carries, built year by year as the pass
         // conditions it (and by the moves that accepted), is the one a replay of its observed
         // years computes afresh.
+        // The same when every year is tempered by several stages, whose moves carry the tempered
+        // likelihood and the year's marginal (a slip in either would show at the end).
         let model = conditioned_baseline();
-        let settings = HistorySettings { pool: 64, ..HistorySettings::for_draws(64) };
-        let c = condition(&model, 7, &settings, &|| false).unwrap();
-        assert_eq!(c.particles.len(), 64);
-        assert_eq!(c.years.len(), 6);
-        let (mut batch, mut out) = (Batch::new(&model), Vec::new());
-        for (j, p) in c.particles.iter().enumerate() {
-            assert_eq!(p.shocks.len(), 6);
-            let stop = model.base_year + 6;
-            let plan = Plan { inputs: &p.inputs, shocks: &p.shocks, later: None, stop };
-            let seen = run_plans(&model, 7, &[j], &[plan], stop, true, &mut batch, &mut out);
-            let replayed = seen[0].as_ref().unwrap().log_lik;
-            assert!(
-                (replayed - p.log_lik).abs() < 1e-8 * p.log_lik.abs().max(1.0),
-                "{j}: {replayed} vs {}",
-                p.log_lik
-            );
+        let plain = HistorySettings { pool: 64, ..HistorySettings::for_draws(64) };
+        let tempered = HistorySettings { temper_below: 0.9, ..plain.clone() };
+        for settings in [plain, tempered] {
+            let c = condition(&model, 7, &settings, &|| false).unwrap();
+            assert_eq!(c.particles.len(), 64);
+            assert_eq!(c.years.len(), 6);
+            let stages: usize = c.years.iter().map(|y| y.stages).sum();
+            assert_eq!(stages > 5, settings.temper_below > 0.5, "{stages} stages");
+            let (mut batch, mut out) = (Batch::new(&model), Vec::new());
+            for (j, p) in c.particles.iter().enumerate() {
+                assert_eq!(p.shocks.len(), 6);
+                let stop = model.base_year + 6;
+                let plan = Plan { inputs: &p.inputs, shocks: &p.shocks, later: None, stop };
+                let seen = run_plans(&model, 7, &[j], &[plan], stop, true, None, &mut batch, &mut out);
+                let replayed = seen[0].as_ref().unwrap().log_lik;
+                assert!(
+                    (replayed - p.log_lik).abs() < 1e-8 * p.log_lik.abs().max(1.0),
+                    "{j}: {replayed} vs {}",
+                    p.log_lik
+                );
+            }
         }
         // Every output draw takes a particle; the order is a permutation of the pool.
+        let c =
+            condition(&model, 7, &HistorySettings { pool: 64, ..HistorySettings::for_draws(64) }, &|| false)
+                .unwrap();
         let mut order = c.order.clone();
         order.sort_unstable();
         assert!(order.iter().enumerate().all(|(k, &j)| j as usize == k));
