@@ -208,9 +208,6 @@ pub struct Restated {
     pub record: Vec<CityRestatement>,
     /// The 2019-type deflator used in the GDP restatement (the scenario's central π̄).
     pub deflator: f64,
-    /// Each city's mortality level λ_i (§11.1b; 1 when `history.vital_rates = "region"` or no
-    /// crude death rate of the base year is published).
-    pub mortality_levels: Vec<f64>,
 }
 
 /// A city's levels of mortality and fertility in history mode (docs/MODEL.md §11.1b).
@@ -255,7 +252,6 @@ pub fn restate(
     let mut cities = region.cities.clone();
     let mut profiles = region.age_profiles.clone();
     let mut record = Vec::new();
-    let mut mortality_levels = Vec::new();
     // The parent's GDP revision ratio: its first revised level and real growth of b+1 against
     // its first-release level of b.
     let parent_ratio = {
@@ -375,7 +371,6 @@ pub fn restate(
         };
         ages.vital = Some(((ages.birth_rate.1, ages.death_rate.1), levels.clone()));
         (ages.birth_rate, ages.death_rate) = (birth_rate, death_rate);
-        mortality_levels.push(levels.mortality);
         let total: f64 = fitted.iter().flatten().sum();
         profiles[i] = std::array::from_fn(|g| std::array::from_fn(|x| fitted[g][x] / total));
         record.push(CityRestatement {
@@ -391,7 +386,7 @@ pub fn restate(
             ages,
         });
     }
-    Restated { cities, profiles, record, deflator, mortality_levels }
+    Restated { cities, profiles, record, deflator }
 }
 
 /// A city's data for the age fit.

@@ -395,7 +395,9 @@ impl Model {
         let mut schedule_of = schedule_of;
         let mut mortality_levels = Vec::new();
         if let Some((r, _)) = &restated {
-            for (i, &level) in r.mortality_levels.iter().enumerate() {
+            for (i, c) in r.record.iter().enumerate() {
+                // λ_i as the restatement records it (1 with `vital_rates = "region"`).
+                let level = c.ages.vital.as_ref().map_or(1.0, |(_, l)| l.mortality);
                 if level != 1.0 {
                     mortality_levels.push((schedule_of[i], level));
                     schedule_of[i] = mortality.len() + mortality_levels.len() - 1;
