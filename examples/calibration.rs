@@ -5,10 +5,11 @@
 //! shocks, persistent parts included) is the truth; its population, urbanization rate and real
 //! growth in the city-years the embedded data observe are published as the embedded data were
 //! (rounded to the row's printed resolution; optionally exact, or with a revision error of the
-//! row's vintage and confidence first); the baseline's model is forced through those figures and
+//! row's vintage and confidence first), and its price growth in the years of the scored deflators
+//! with their discrepancy and error; the baseline's model is forced through those figures and
 //! conditioned on them (the history pass, pool P), N output draws are run, and the truth's later
-//! population, urbanization rate and real GDP of each city in 2025, 2030 and 2035 are checked
-//! against the draws' central 50, 80 and 90 % bands.
+//! population, urbanization rate, real and nominal GDP of each city in 2025, 2030 and 2035 are
+//! checked against the draws' central 50, 80 and 90 % bands.
 //!
 //! `cargo run --release --example calibration -- [K] [P] [N] [publication]` (defaults 200 400
 //! 400 0; publication 0 rounded, 1 exact, 2 revised and rounded).
@@ -64,7 +65,8 @@ fn main() {
         }
     }
     let layout = model.layout;
-    let checks = [Indicator::Population, Indicator::UrbanizationRate, Indicator::GdpReal];
+    let checks =
+        [Indicator::Population, Indicator::UrbanizationRate, Indicator::GdpReal, Indicator::GdpNominal];
     let years = [2025, 2030, 2035];
     let levels = [(0.5, 3, 5), (0.8, 2, 6), (0.9, 1, 7)];
     // hits[indicator][year][level], out of k_truths × n.
@@ -109,6 +111,14 @@ fn main() {
                         slot[at] = v / scale;
                     }
                 }
+            }
+            // The scored deflators (docs/MODEL.md §12.1b): the truth's price growth of the year
+            // with a discrepancy and error of the score's sd, as the scoring assumes.
+            let price = |t: i32| {
+                row[layout.index(0, t, Indicator::GdpNominal)] / row[layout.index(0, t, Indicator::GdpReal)]
+            };
+            for d in &mut m.history.as_mut().expect("history").deflators {
+                d.value = (price(d.year) / price(d.year - 1)).ln() + d.sd * normal(&mut noise);
             }
         }
         let seed = 1000 + k as u64;

@@ -69,6 +69,28 @@ fn a_backtest_scores_every_later_observation_against_three_forecasts() {
         assert!((share - f(&s, "coverage80")).abs() < 1e-12);
         assert!(f(&s, "coverage80_lo") <= share && share <= f(&s, "coverage80_hi"));
     }
+    // `all`'s relative CRPS: the geometric mean of the indicators' (own CRPS summed over naive's
+    // on the same observations), weighted by their observations; the naive forecast's is 1.
+    let summary = read(&out.join("backtest_summary.csv"));
+    for forecast in ["history", "plan-era", "naive"] {
+        let (mut log_sum, mut n) = (0.0, 0.0);
+        for s in summary.iter().filter(|s| s["forecast"] == forecast && s["indicator"] != "all") {
+            let (mut own, mut naive, mut k) = (0.0, 0.0, 0.0);
+            for r in rows.iter().filter(|r| r["forecast"] == forecast && r["indicator"] == s["indicator"]) {
+                let same = |x: &&HashMap<String, String>| {
+                    x["forecast"] == "naive" && ["entity", "year", "indicator"].iter().all(|c| x[*c] == r[*c])
+                };
+                if let Some(y) = rows.iter().find(same) {
+                    (own, naive, k) = (own + f(r, "crps"), naive + f(y, "crps"), k + 1.0);
+                }
+            }
+            assert!((own / naive - f(s, "crps_relative_to_naive")).abs() < 1e-9, "{s:?}");
+            (log_sum, n) = (log_sum + k * (own / naive).ln(), n + k);
+        }
+        let all = summary.iter().find(|s| s["forecast"] == forecast && s["indicator"] == "all").unwrap();
+        assert!(all["mean_crps"].is_empty());
+        assert!(((log_sum / n).exp() - f(all, "crps_relative_to_naive")).abs() < 1e-9, "{all:?}");
+    }
     // The naive forecast of 厦门's 2024 population, by hand: the revised series 496, 512, 518
     // (2018–2020) and the 2021 release 528 change by 16, 6, 10 a year; it continues at +10 from
     // 528 with sd = sd(16, 6, 10)·√3.

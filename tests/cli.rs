@@ -131,7 +131,10 @@ fn run_writes_every_file_with_the_interface_columns_and_units() {
         csv::Reader::from_path(out.join("observed.csv")).unwrap().deserialize().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), data_rows);
     for r in &rows {
-        assert!(["forced", "base", "check", "compared", "unused"].contains(&r["use"].as_str()), "{r:?}");
+        assert!(
+            ["forced", "base", "check", "scored", "compared", "unused"].contains(&r["use"].as_str()),
+            "{r:?}"
+        );
         assert_eq!(r["use"] == "unused", !r["note"].is_empty(), "an unused row says why: {r:?}");
         if r["confidence"] == "D" {
             assert_eq!(r["use"], "unused");

@@ -243,3 +243,115 @@ fn scoring_the_published_crude_rates_moves_the_fertility_parameters_toward_them(
         zone_rate("off")
     );
 }
+
+#[test]
+fn observed_deflators_move_the_price_level_by_their_precision_weight() {
+    // docs/MODEL.md §12.1b: the deflators implied by nominal GDP of two successive years and the
+    // later year's real growth are scored against the draws' price growth, in a block of their
+    // own (π̄ and the years' ε_π). Raise 2022's nominal
+    // GDP of 厦门, 泉州 and Fujian by 4 % (each 2022 deflator + ln 1.04): the draws' 2022 price
+    // growth rises by the share b²H/(1 + b²H) of it, H = Σ 1/v_j the observations' precision and
+    // b = σ_π/(1 + π̄) the price shock's scale (one factor, closed form).
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let data = std::fs::read_to_string(root().join("data/observed.csv")).unwrap();
+    let mut raised = data.clone();
+    for (e, v) in [("xiamen", 7802.66), ("quanzhou", 12102.97), ("fujian", 53109.85)] {
+        let from = format!("{e},2022,gdp_nominal,{v},");
+        assert!(raised.contains(&from), "{from}");
+        raised = raised.replace(&from, &format!("{e},2022,gdp_nominal,{},", v * 1.04));
+    }
+    std::fs::write(d.join("raised.csv"), raised).unwrap();
+    // And without the nominal GDP of 2020 on of 厦门, 泉州 and Fujian: no deflator to score.
+    let none: String = data
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            !(["xiamen", "quanzhou", "fujian"].contains(&f[0]) && f[1] >= "2020" && f[2] == "gdp_nominal")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(d.join("none.csv"), none).unwrap();
+    // And with 厦门's 2021 nominal GDP written in 元 per 万 by mistake (×100): a warning, the
+    // run goes on, nothing real moves.
+    let wrong = data.replace("xiamen,2021,gdp_nominal,7033.89,", "xiamen,2021,gdp_nominal,703389,");
+    assert_ne!(wrong, data);
+    std::fs::write(d.join("wrong.csv"), wrong).unwrap();
+    std::fs::write(d.join("same.csv"), data).unwrap();
+    let run = |name: &str| {
+        let text = format!(
+            "[scenario]\nname = \"{name}\"\nextends = \"{}\"\n[history]\nobserved = \"{name}.csv\"\n",
+            root().join("scenarios/baseline.toml").display()
+        );
+        let s = write_scenario(d, &format!("{name}.toml"), &text);
+        let args = ["run", s.to_str().unwrap(), "--draws", "1000", "--out", name, "--quiet", "--no-report"];
+        let o = minxinan(d, &[&args[..], &["--save-draws=gdp_real,gdp_nominal,population"]].concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join(name).join("manifest.json")).unwrap())
+                .unwrap();
+        // Each draw's price growth of 2022: ln of the ratio of 2022's price to 2021's, the
+        // price read as 厦门's nominal over real GDP.
+        let draws = std::fs::read_to_string(d.join(name).join("draws.csv")).unwrap();
+        let mut price = std::collections::HashMap::new();
+        for l in draws.lines().skip(1) {
+            let f: Vec<&str> = l.split(',').collect();
+            if f[1] == "xiamen" && (f[2] == "2021" || f[2] == "2022") {
+                let e = price.entry((f[0].to_string(), f[2].to_string())).or_insert([0.0; 2]);
+                e[usize::from(f[3] == "gdp_nominal")] = f[4].parse::<f64>().unwrap();
+            }
+        }
+        let mut growth: Vec<f64> = price
+            .iter()
+            .filter(|((_, y), _)| y == "2022")
+            .map(|((k, _), p22)| {
+                let p21 = price[&(k.clone(), "2021".to_string())];
+                (p22[1] / p22[0] / (p21[1] / p21[0])).ln()
+            })
+            .collect();
+        growth.sort_by(f64::total_cmp);
+        (m, growth[growth.len() / 2])
+    };
+    let ((same, g_same), (raised, g_raised), (none, _)) = (run("same"), run("raised"), run("none"));
+    assert!(same["history"]["conditioning"]["warnings"].as_array().unwrap().is_empty());
+    let (wrong, _) = run("wrong");
+    let warnings = wrong["history"]["conditioning"]["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("the GDP deflators observed for 2021 put the year's price shock at")),
+        "{warnings:?}"
+    );
+    // The price block is apart from the pool's weights: nothing real moves, to the bit.
+    let real = |name: &str| -> Vec<String> {
+        let draws = std::fs::read_to_string(d.join(name).join("draws.csv")).unwrap();
+        draws.lines().filter(|l| !l.contains(",gdp_nominal,")).map(str::to_string).collect()
+    };
+    assert_eq!(real("same"), real("none"));
+    assert_eq!(real("same"), real("raised"));
+    assert_eq!(real("same"), real("wrong"));
+    assert!(none["history"]["deflators_scored"].as_array().unwrap().is_empty());
+    assert!(none["history"]["conditioning"]["prices"].is_null());
+    let scored = |m: &serde_json::Value| m["history"]["deflators_scored"].as_array().unwrap().clone();
+    // 厦门 2020–2023, 泉州 2020–2022 and Fujian 2020–2023: the years with nominal GDP of the
+    // year and the one before (revised basis, 2019 on) and real growth.
+    assert_eq!(scored(&same).len(), 11);
+    let xiamen_2020 =
+        scored(&same).into_iter().find(|s| s["entity"] == "xiamen" && s["year"] == 2020).unwrap();
+    let expected = (6384.02f64 / 5995.04).ln() - 1.057f64.ln();
+    assert!((xiamen_2020["log_growth"].as_f64().unwrap() - expected).abs() < 1e-6, "{xiamen_2020}");
+    let h: f64 = scored(&raised)
+        .iter()
+        .filter(|s| s["year"] == 2022)
+        .map(|s| s["sd"].as_f64().unwrap().powi(-2))
+        .sum();
+    let b: f64 = 0.01 / (1.0 + 0.017);
+    let predicted = 1.04f64.ln() * b * b * h / (1.0 + b * b * h);
+    let moved = g_raised - g_same;
+    assert!((moved - predicted).abs() < 0.25 * predicted, "moved {moved} predicted {predicted}");
+    // And the rows say they are scored.
+    let obs = std::fs::read_to_string(d.join("same/observed.csv")).unwrap();
+    let row = obs.lines().find(|l| l.contains(",fujian,2021,gdp_nominal,")).unwrap();
+    assert!(row.contains(",scored,"), "{row}");
+}

@@ -425,7 +425,7 @@ fn write_run(f: Finished<'_>) -> Result<ExitCode> {
     let record = model.history.as_ref().map(|h| h.restatement.as_slice());
     put("targets.csv", output::targets_csv(scenario, region, summary, record), a.common.output.excel)?;
     if let (Some(h), Some(m)) = (&scenario.history, &model.history) {
-        let uses = minxinan::model::history::uses(region, h, &m.restatement);
+        let uses = minxinan::model::history::uses(region, h, m);
         put("observed.csv", output::observed_csv(scenario, region, summary, &uses), a.common.output.excel)?;
     }
     if !scenario.parks.is_empty() {
@@ -707,7 +707,7 @@ fn compare(region: &Region, a: CompareArgs) -> Result<ExitCode> {
             .iter()
             .map(|&k| {
                 let (h, m) = (scenarios[k].history.as_ref(), models[k].history.as_ref());
-                let uses = h.zip(m).map(|(h, m)| minxinan::model::history::uses(region, h, &m.restatement));
+                let uses = h.zip(m).map(|(h, m)| minxinan::model::history::uses(region, h, m));
                 output::observed_csv(&scenarios[k], region, &stats[k], &uses.unwrap_or_default())
             })
             .collect();
@@ -916,7 +916,7 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
     ]);
     put("targets.csv", targets_csv, a.common.output.excel)?;
     if let Some(m) = &models[0].history {
-        let uses = minxinan::model::history::uses(region, &h, &m.restatement);
+        let uses = minxinan::model::history::uses(region, &h, m);
         put("observed.csv", output::observed_csv(&cond, region, &stats[0], &uses), a.common.output.excel)?;
     }
     put("backtest.csv", output::backtest_csv(region, a.until, &scored), a.common.output.excel)?;

@@ -127,6 +127,9 @@ pub fn observation_sd(o: &Observation) -> f64 {
         Measure::UrbanizationRate | Measure::GdpRealGrowth => points,
         // Crude rates: the same grades in ‰.
         Measure::CrudeBirthRate | Measure::CrudeDeathRate => points,
+        // Nominal GDP: as a per cent of the level, 2.5 times population's grades (the final
+        // verification moves a first release by some tenths of a per cent).
+        Measure::GdpNominal => 2.5 * points / 100.0 * o.value,
         _ => 0.0,
     };
     let scale = match o.confidence {
@@ -346,6 +349,52 @@ pub fn tfp_complete_log_density(
     -0.5 * (q + log_det) - n as f64 * LN_SQRT_2PI
 }
 
+/// A year's deflator evidence (docs/MODEL.md §12.1b): the observed deflators d_j (log growth,
+/// each with its variance v_j) are c(ε) = ln(1 + π̄ + σ_π·ε) plus independent discrepancies,
+/// ε ~ N(0, 1). With c linearised at ε̂, c(ε) ≈ a + b·ε (b = σ_π/(1 + π̄ + σ_π·ε̂), a = c(ε̂) − b·ε̂),
+/// d ~ N(a·1, b²·11ᵀ + V) and ε | d ~ N(mean, sd²); ε̂ is 0 and then twice the posterior mean
+/// (Gauss–Newton: the linearisation's error is then of third order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeflatorEvidence {
+    /// ln p(d).
+    pub log_density: f64,
+    /// E[ε | d].
+    pub mean: f64,
+    /// sd(ε | d).
+    pub sd: f64,
+}
+
+/// [`DeflatorEvidence`] of the observed deflators `observed` (value, variance) under the
+/// draw's mean deflator `pi_mean` and yearly noise `pi_sd` (one factor: Sherman–Morrison,
+/// no matrix).
+pub fn deflator_evidence(pi_mean: f64, pi_sd: f64, observed: &[(f64, f64)]) -> DeflatorEvidence {
+    let mut at = 0.0;
+    let mut e = DeflatorEvidence { log_density: 0.0, mean: 0.0, sd: 1.0 };
+    for _ in 0..3 {
+        let level = (1.0 + pi_mean + pi_sd * at).max(0.5);
+        let b = pi_sd / level;
+        let a = level.ln() - b * at;
+        let (mut quad, mut log_det, mut h, mut s) = (0.0, 0.0, 0.0, 0.0);
+        for &(d, var) in observed {
+            let r = d - a;
+            quad += r * r / var;
+            log_det += var.ln();
+            h += 1.0 / var;
+            s += r / var;
+        }
+        let precision = 1.0 + b * b * h;
+        quad -= b * b * s * s / precision;
+        log_det += precision.ln();
+        e = DeflatorEvidence {
+            log_density: -0.5 * (quad + log_det) - observed.len() as f64 * LN_SQRT_2PI,
+            mean: b * s / precision,
+            sd: precision.sqrt().recip(),
+        };
+        at = e.mean;
+    }
+    e
+}
+
 /// One particle of the history pass: a draw's inputs and the shocks of the observed years, as
 /// conditioned (docs/MODEL.md §12.3).
 #[derive(Debug, Clone)]
@@ -420,6 +469,20 @@ pub struct Conditioned {
     pub posterior: Vec<ParamPosterior>,
     /// Warnings (few distinct particles, an implausible year).
     pub warnings: Vec<String>,
+    /// The price block (§12.1b): the observed deflators, and the acceptance rate of π̄'s sampler
+    /// (none when no deflator is observed).
+    pub prices: Option<PriceBlock>,
+}
+
+/// What the history pass's price block did (docs/MODEL.md §12.1b).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PriceBlock {
+    /// Observed deflators.
+    pub deflators: usize,
+    /// Steps of π̄'s independence sampler per particle (0: π̄ is a number).
+    pub steps: usize,
+    /// Their acceptance rate.
+    pub acceptance: f64,
 }
 
 impl Conditioned {
@@ -464,6 +527,45 @@ mod tests {
         let cov = shock_cov(5, 0.015, 0.6, None);
         let obs = vec![(0, -0.020, 1e-6), (2, -0.031, 4e-6), (3, 0.004, 1e-6)];
         (cov, obs)
+    }
+
+    #[test]
+    fn the_deflator_evidence_is_the_integral_over_the_price_shock() {
+        // p(d) = ∫ N(ε; 0, 1)·Π N(d_j; ln(1 + π̄ + σ_π ε), v_j) dε by Simpson's rule on the exact
+        // map, and ε's posterior mean and sd by the same quadrature: the closed form linearises
+        // the map at the posterior mean (Gauss–Newton): within 0.005 in ln, 0.01 in ε.
+        let (pi, sd) = (0.017, 0.01);
+        let obs = [(0.0606, 0.0168f64.powi(2)), (0.0339, 0.0168f64.powi(2)), (0.0385, 0.0107f64.powi(2))];
+        let e = deflator_evidence(pi, sd, &obs);
+        let f = |eps: f64| {
+            let c = (1.0 + pi + sd * eps).ln();
+            (normal_log_pdf(eps, 1.0) + obs.iter().map(|&(d, v)| normal_log_pdf(d - c, v)).sum::<f64>()).exp()
+        };
+        let (n, lo, hi) = (4000, -12.0, 12.0);
+        let h = (hi - lo) / n as f64;
+        let (mut m0, mut m1, mut m2) = (0.0, 0.0, 0.0);
+        for k in 0..=n {
+            let x = lo + k as f64 * h;
+            let w = if k == 0 || k == n {
+                1.0
+            } else if k % 2 == 1 {
+                4.0
+            } else {
+                2.0
+            } * h
+                / 3.0;
+            let y = f(x);
+            (m0, m1, m2) = (m0 + w * y, m1 + w * x * y, m2 + w * x * x * y);
+        }
+        let (mean, var) = (m1 / m0, m2 / m0 - (m1 / m0).powi(2));
+        assert!((e.log_density - m0.ln()).abs() < 5e-3, "{} {}", e.log_density, m0.ln());
+        assert!((e.mean - mean).abs() < 0.01, "{} {mean}", e.mean);
+        assert!((e.sd - var.sqrt()).abs() < 0.01, "{} {}", e.sd, var.sqrt());
+        // The posterior moved toward the observations (about 3.9 %, against π̄ = 1.7 %).
+        assert!(e.mean > 1.0, "{}", e.mean);
+        // Without observations: the prior, and a density of 1.
+        let none = deflator_evidence(pi, sd, &[]);
+        assert_eq!((none.log_density, none.mean, none.sd), (0.0, 0.0, 1.0));
     }
 
     #[test]

@@ -683,6 +683,54 @@ pub fn crude_scores(h: &History, cities: &[City], base_year: i32) -> Vec<CrudeSc
     out
 }
 
+/// An observed year's GDP deflator, implied by a city's (or the parent's) published nominal GDP of
+/// two successive years and its real growth (docs/MODEL.md §12.1b): the history pass scores it
+/// against the draw's price growth, ln(1 + π̄ + σ_π·ε_π(t)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeflatorScore {
+    /// The year t.
+    pub year: i32,
+    /// The city, or none for the parent's deflator read as the region's.
+    pub city: Option<usize>,
+    /// d = ln N(t) − ln N(t − 1) − ln(1 + g(t)): the log growth of the implied deflator.
+    pub value: f64,
+    /// The observations' errors and the discrepancy between this deflator and the region's
+    /// price level together (log points, one sd).
+    pub sd: f64,
+}
+
+/// The discrepancy of a city's yearly deflator from the region's price level (log points, one
+/// sd): cities' deflators follow their industries (docs/MODEL.md §12.1b).
+pub const DEFLATOR_DISCREPANCY: f64 = 0.015;
+
+/// The same for the parent's: the region is about half of it.
+pub const PARENT_DEFLATOR_DISCREPANCY: f64 = 0.0075;
+
+/// The deflators of b+2..=until the history pass scores (§12.1b): each city's and the parent's
+/// year t with used nominal GDP of t and t − 1 (revised basis) and real growth of t.
+pub fn deflator_scores(h: &History, n: usize, base_year: i32) -> Vec<DeflatorScore> {
+    let mut out = Vec::new();
+    let relative = |o: &Observation| super::condition::observation_sd(o) / o.value;
+    let entities = (0..n).map(|i| (Entity::City(i), Some(i), DEFLATOR_DISCREPANCY));
+    for (e, city, delta) in entities.chain([(Entity::Parent, None, PARENT_DEFLATOR_DISCREPANCY)]) {
+        for t in base_year + 1..=h.until {
+            let level = h.used(e, t, Measure::GdpNominal);
+            let before = h.used(e, t - 1, Measure::GdpNominal);
+            let growth = h.used(e, t, Measure::GdpRealGrowth);
+            let (Some(l), Some(p), Some(g)) = (level, before, growth) else { continue };
+            let sd_g = super::condition::observation_sd(g) / (100.0 + g.value);
+            let var = relative(l).powi(2) + relative(p).powi(2) + sd_g * sd_g + delta * delta;
+            out.push(DeflatorScore {
+                year: t,
+                city,
+                value: l.value.ln() - p.value.ln() - (g.value / 100.0).ln_1p(),
+                sd: var.sqrt(),
+            });
+        }
+    }
+    out
+}
+
 /// The forced values of a scenario's history (§11.2): per city and year b+1..=until, the used
 /// population, urbanization rate and real growth (revised basis, confidence at least the floor).
 pub fn forced(region: &Region, h: &History) -> Forced {
@@ -739,6 +787,9 @@ pub enum Use {
     Base,
     /// Set beside the fitted base year as a check (crude birth and death rates of the base year).
     Check,
+    /// Enters the history pass's weights, not forced (nominal GDP and the parent's real growth of
+    /// a scored deflator, §12.1b; crude rates when scored, §12.1).
+    Scored,
     /// Set beside the run's band, not forced (nominal GDP, shares, other rates, census counts).
     Compared,
     /// Not used, and why.
@@ -752,6 +803,7 @@ impl Use {
             Use::Forced => "forced",
             Use::Base => "base",
             Use::Check => "check",
+            Use::Scored => "scored",
             Use::Compared => "compared",
             Use::Unused(_) => "unused",
         }
@@ -759,8 +811,9 @@ impl Use {
 }
 
 /// What the run does with each row of the history's observations (docs/MODEL.md §11.4), in
-/// file order; `record` is the restatement the model made.
-pub fn uses(region: &Region, h: &History, record: &[CityRestatement]) -> Vec<Use> {
+/// file order; `m` is history mode as the model made it (its restatement and scored values).
+pub fn uses(region: &Region, h: &History, m: &super::ModelHistory) -> Vec<Use> {
+    let record = &m.restatement;
     let b = region.base_year;
     let obs = &h.observations;
     // The parent's rows of the GDP revision ratio, when a city took it.
@@ -796,6 +849,21 @@ pub fn uses(region: &Region, h: &History, record: &[CityRestatement]) -> Vec<Use
                         .is_some_and(|(id, y)| *y == year && *id == entity_id(h, e, region))
                 })
             };
+            let city_of = |e: Entity| match e {
+                Entity::City(i) => Some(Some(i)),
+                Entity::Parent => Some(None),
+                Entity::Region => None,
+            };
+            let scored = city_of(o.entity).is_some_and(|city| match o.measure {
+                Measure::GdpNominal => {
+                    m.deflators.iter().any(|d| d.city == city && (d.year == o.year || d.year == o.year + 1))
+                }
+                Measure::GdpRealGrowth => m.deflators.iter().any(|d| d.city == city && d.year == o.year),
+                Measure::CrudeBirthRate | Measure::CrudeDeathRate => m.crude.iter().any(|c| {
+                    c.city == city && c.year == o.year && c.deaths == (o.measure == Measure::CrudeDeathRate)
+                }),
+                _ => false,
+            });
             match (o.entity, o.measure) {
                 (Entity::City(_), Measure::Population | Measure::UrbanizationRate) if o.year == b => {
                     Use::Base
@@ -808,6 +876,7 @@ pub fn uses(region: &Region, h: &History, record: &[CityRestatement]) -> Vec<Use
                 (Entity::City(_), Measure::CrudeBirthRate | Measure::CrudeDeathRate) if o.year == b => {
                     Use::Check
                 }
+                _ if scored => Use::Scored,
                 (e, Measure::AgeShare { .. }) if in_fit(e, o.year) => Use::Base,
                 (Entity::City(_) | Entity::Region, _) => Use::Compared,
                 (Entity::Parent, _) => Use::Unused("context (the parent's figure)".into()),

@@ -368,6 +368,8 @@ pub struct ModelHistory {
     pub condition: bool,
     /// The crude rates the history pass scores (§12.1).
     pub crude: Vec<history::CrudeScore>,
+    /// The observed deflators the history pass scores (§12.1b).
+    pub deflators: Vec<history::DeflatorScore>,
 }
 
 /// An input error of the region's data as the model finds it.
@@ -384,6 +386,7 @@ impl Model {
             let model = ModelHistory {
                 forced: history::forced(region, h),
                 crude: history::crude_scores(h, &r.cities, region.base_year),
+                deflators: history::deflator_scores(h, r.cities.len(), region.base_year),
                 restatement: r.record.clone(),
                 deflator: r.deflator,
                 condition: h.condition,

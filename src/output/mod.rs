@@ -569,7 +569,7 @@ fn history_value(
 ) -> serde_json::Value {
     use serde_json::json;
     let (Some(h), Some(m)) = (&scenario.history, model) else { return serde_json::Value::Null };
-    let uses = crate::model::history::uses(region, h, &m.restatement);
+    let uses = crate::model::history::uses(region, h, m);
     let count = |name: &str| uses.iter().filter(|u| u.name() == name).count();
     let forced = &m.forced;
     let n_forced = |v: &[f64]| v.iter().filter(|x| !x.is_nan()).count();
@@ -637,9 +637,15 @@ fn history_value(
             "value": round(c.value),
             "sd": round(c.sd),
         })).collect::<Vec<_>>(),
-        "rows": { "total": uses.len(), "forced": count("forced"), "base": count("base"), "check": count("check"), "compared": count("compared"), "unused": count("unused") },
+        "rows": { "total": uses.len(), "forced": count("forced"), "base": count("base"), "check": count("check"), "scored": count("scored"), "compared": count("compared"), "unused": count("unused") },
         "forced_city_years": { "population": n_forced(&forced.population), "urbanization_rate": n_forced(&forced.urbanization), "gdp_real_growth": n_forced(&forced.growth) },
-        "nominal_gdp": "compared, not forced: the model has one regional price level (docs/MODEL.md §11.2)",
+        "nominal_gdp": "compared, not forced: the model has one regional price level (docs/MODEL.md §11.2); the deflators implied by two successive years' nominal GDP and the later year's real growth are scored (§12.1b)",
+        "deflators_scored": m.deflators.iter().map(|d| json!({
+            "year": d.year,
+            "entity": d.city.map_or_else(|| "region (the parent's deflator)".to_string(), |i| region.cities[i].id.clone()),
+            "log_growth": round(d.value),
+            "sd": round(d.sd),
+        })).collect::<Vec<_>>(),
         "crude_rates": "the base year's are a check on the fitted age structures; later ones are compared, not forced",
         "gdp_deflator": m.deflator,
         "restated_base": restated,
@@ -689,6 +695,12 @@ pub fn conditioning_value(c: Option<&crate::model::condition::Conditioned>) -> s
         "method": "sequential Monte Carlo over the observed years: weights from the observations' density, systematic resampling when the ESS falls below half the pool and after the last year, Metropolis–Hastings moves (docs/MODEL.md §12.3)",
         "years": years,
         "posterior": posterior,
+        "prices": c.prices.map(|b| json!({
+            "method": "the price block: π̄ by an independence sampler with its prior as the proposal, each observed year's ε_π from its normal posterior given π̄, apart from the pool's weights (nothing real depends on them; docs/MODEL.md §12.1b)",
+            "deflators_scored": b.deflators,
+            "sampler_steps": b.steps,
+            "acceptance": r(b.acceptance),
+        })),
         "warnings": c.warnings,
     })
 }
@@ -762,27 +774,39 @@ pub fn backtest_csv(region: &Region, until: i32, scored: &[crate::stats::backtes
 
 /// `backtest_summary.csv`: per forecast and indicator (then `all`), the observations scored,
 /// the coverage of the 50/80/90% bands with Wilson 95% intervals, the mean CRPS and the CRPS
-/// relative to the naive forecast's over the observations both scored.
+/// relative to the naive forecast's over the observations both scored; for `all` (units differ:
+/// no mean CRPS) the geometric mean of the indicators' relative CRPS, each weighted by its
+/// observations.
 pub fn backtest_summary_csv(scored: &[crate::stats::backtest::Scored]) -> String {
     use crate::stats::backtest;
     let mut s = String::from(
         "forecast,indicator,n,coverage50,coverage50_lo,coverage50_hi,coverage80,coverage80_lo,coverage80_hi,coverage90,coverage90_lo,coverage90_hi,mean_crps,crps_relative_to_naive\n",
     );
+    let relative_of = |forecast: &str, m: crate::observed::Measure| {
+        let (mut own, mut naive, mut n) = (0.0, 0.0, 0usize);
+        for x in scored.iter().filter(|x| x.forecast == forecast && x.target.measure == m) {
+            if let Some(y) = scored.iter().find(|y| y.forecast == "naive" && y.target == x.target) {
+                own += x.crps;
+                naive += y.crps;
+                n += 1;
+            }
+        }
+        (naive > 0.0).then(|| (own / naive, n))
+    };
     for c in backtest::summarise(scored) {
         s.push_str(&format!("{},{},{}", c.forecast, c.measure.map_or("all".into(), |m| m.name()), c.n));
         for (share, lo, hi) in c.coverage {
             s.push_str(&format!(",{},{},{}", num(share), num(lo), num(hi)));
         }
-        let relative = c.measure.and_then(|m| {
-            let (mut own, mut naive) = (0.0, 0.0);
-            for x in scored.iter().filter(|x| x.forecast == c.forecast && x.target.measure == m) {
-                if let Some(n) = scored.iter().find(|y| y.forecast == "naive" && y.target == x.target) {
-                    own += x.crps;
-                    naive += n.crps;
-                }
+        let relative = match c.measure {
+            Some(m) => relative_of(&c.forecast, m).map(|(r, _)| r),
+            None => {
+                let parts: Vec<(f64, usize)> =
+                    backtest::SCORED.iter().filter_map(|&m| relative_of(&c.forecast, m)).collect();
+                let n: usize = parts.iter().map(|p| p.1).sum();
+                (n > 0).then(|| (parts.iter().map(|&(r, k)| k as f64 * r.ln()).sum::<f64>() / n as f64).exp())
             }
-            (naive > 0.0).then(|| own / naive)
-        });
+        };
         let opt = |v: Option<f64>| v.map_or(String::new(), num);
         s.push_str(&format!(",{},{}\n", opt(c.mean_crps), opt(relative)));
     }

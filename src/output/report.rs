@@ -831,7 +831,7 @@ fn backtest_section(inp: &Inputs, h: &mut String) {
     let until = inp.meta["backtest"]["until"].as_i64().map_or_else(|| "until".to_string(), |u| u.to_string());
     let _ = writeln!(
         h,
-        "<h2>Backtest 回测: observations after {until} against forecasts made with what was known up to {until}</h2>\n<p class=\"lead\"><b>history</b>: this scenario conditioned on the observations up to {until}; <b>plan-era</b>: the same scenario without history (first-release base); <b>naive</b>: each series continuing at its last observed annual change with a random-walk spread. A well-calibrated forecast holds about 50%, 80% and 90% of the observations inside its 50%, 80% and 90% bands; a lower CRPS is better (relative to naive below 1: better than naive). The charts below show the history and plan-era bands with the observations as points (hollow: after {until}, not used).</p>"
+        "<h2>Backtest 回测: observations after {until} against forecasts made with what was known up to {until}</h2>\n<p class=\"lead\"><b>history</b>: this scenario conditioned on the observations up to {until}; <b>plan-era</b>: the same scenario without history (first-release base); <b>naive</b>: each series continuing at its last observed annual change with a random-walk spread. A well-calibrated forecast holds about 50%, 80% and 90% of the observations inside its 50%, 80% and 90% bands; a lower CRPS is better (relative to naive below 1: better than naive; for <i>all</i> indicators together, the geometric mean of the indicators' ratios, each weighted by its observations). The charts below show the history and plan-era bands with the observations as points (hollow: after {until}, not used).</p>"
     );
     let _ = writeln!(
         h,
@@ -904,9 +904,18 @@ fn conditioning_section(inp: &Inputs, h: &mut String) {
             y["distinct_after_moves"]
         );
     }
+    let _ = writeln!(h, "</table>");
+    if let Some(n) = c["prices"]["deflators_scored"].as_u64() {
+        let _ = writeln!(
+            h,
+            "<p>Prices 价格: the {n} yearly GDP deflators that two successive years of published nominal GDP and real growth imply were scored against the region's price growth apart from the weights (nothing real depends on prices): the mean deflator <code>inflation_mean</code> was drawn from its posterior ({} steps a draw, {:.0}% accepted), then each observed year's price shock (docs/MODEL.md §12.1b).</p>",
+            c["prices"]["sampler_steps"],
+            100.0 * c["prices"]["acceptance"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
     let _ = writeln!(
         h,
-        "</table>\n<h3>What the observations say of the parameters 参数的先验与后验</h3>\n<table>\n<tr><th>quantity</th><th>prior 5% · 50% · 95%</th><th>posterior 5% · 50% · 95%</th><th>posterior spread / prior spread</th><th>prior (grey) and posterior (blue), 90% and median</th></tr>"
+        "<h3>What the observations say of the parameters 参数的先验与后验</h3>\n<table>\n<tr><th>quantity</th><th>prior 5% · 50% · 95%</th><th>posterior 5% · 50% · 95%</th><th>posterior spread / prior spread</th><th>prior (grey) and posterior (blue), 90% and median</th></tr>"
     );
     for p in c["posterior"].as_array().into_iter().flatten() {
         let q = |k: &str| -> Vec<f64> {

@@ -194,6 +194,75 @@ fn crude_terms(model: &Model, v: &engine::YearView<'_>) -> (f64, usize) {
     (sum, count)
 }
 
+/// The observed deflators of year t (value, variance; §12.1b).
+fn deflators_of(model: &Model, t: i32) -> Vec<(f64, f64)> {
+    let Some(h) = &model.history else { return Vec::new() };
+    h.deflators.iter().filter(|d| d.year == t).map(|d| (d.value, d.sd * d.sd)).collect()
+}
+
+/// Steps of the independence sampler of π̄ in the price block.
+const PRICE_STEPS: usize = 30;
+
+/// ln p(the observed deflators of every year | π̄) (§12.1b; each year's ε_π integrated out).
+fn deflators_log_density(years: &[(usize, Vec<(f64, f64)>)], pi_mean: f64, pi_sd: f64) -> f64 {
+    years.iter().map(|(_, d)| condition::deflator_evidence(pi_mean, pi_sd, d).log_density).sum()
+}
+
+/// The price block of the history pass (docs/MODEL.md §12.1b): nothing real depends on π̄ or
+/// ε_π, nor they on anything real, so their posterior given the observed deflators is drawn
+/// apart from the pool's weights: for each particle, π̄ by an independence sampler with its
+/// prior as the proposal (Tierney 1994; `PRICE_STEPS` steps from the particle's own value, a
+/// draw of its prior), then each observed year's ε_π from its normal posterior given π̄.
+/// Stream "history.prices", keyed by the particle. None when no deflator is observed.
+fn price_block(model: &Model, seed: u64, particles: &mut [Particle]) -> Option<condition::PriceBlock> {
+    let until = model.conditioning().map_or(model.base_year, |f| f.until);
+    let years: Vec<(usize, Vec<(f64, f64)>)> = (model.base_year + 1..=until)
+        .filter_map(|t| {
+            let d = deflators_of(model, t);
+            (!d.is_empty()).then(|| ((t - model.base_year - 1) as usize, d))
+        })
+        .collect();
+    if years.is_empty() {
+        return None;
+    }
+    let k = PARAMS.iter().position(|p| p.name == "inflation_mean").expect("π̄ is a parameter");
+    let prior = &model.params[k].value;
+    let moves = prior.log_density(prior.central()).is_some();
+    let accepted: usize = particles
+        .par_iter_mut()
+        .enumerate()
+        .map(|(j, p)| {
+            let mut r = stream(seed, purpose("history.prices"), j as u64);
+            let sd = p.inputs.params.inflation_sd;
+            let mut pi = p.inputs.params.inflation_mean;
+            let mut accepted = 0;
+            if moves {
+                let mut ll = deflators_log_density(&years, pi, sd);
+                for _ in 0..PRICE_STEPS {
+                    let Some(proposal) = prior.sample(&mut r) else { continue };
+                    let l = deflators_log_density(&years, proposal, sd);
+                    if r.random::<f64>().ln() < l - ll {
+                        (pi, ll) = (proposal, l);
+                        accepted += 1;
+                    }
+                }
+            }
+            p.inputs.params.inflation_mean = pi;
+            for (k, d) in &years {
+                let e = condition::deflator_evidence(pi, sd, d);
+                p.shocks[*k].inflation = e.mean + e.sd * normal(&mut r);
+            }
+            accepted
+        })
+        .sum();
+    let steps = if moves { PRICE_STEPS } else { 0 };
+    Some(condition::PriceBlock {
+        deflators: years.iter().map(|(_, d)| d.len()).sum(),
+        steps,
+        acceptance: accepted as f64 / (steps * particles.len()).max(1) as f64,
+    })
+}
+
 /// σ_z²R of a particle's parameters.
 fn shock_cov(model: &Model, p: &Params) -> nalgebra::DMatrix<f64> {
     condition::shock_cov(model.n, p.tfp_shock_sd, p.tfp_shock_correlation, model.cholesky.as_deref())
@@ -689,6 +758,7 @@ pub fn condition(
         }
         years.push(report);
     }
+    let prices = price_block(model, seed, &mut particles);
     let posterior: Vec<ParamPosterior> = names
         .into_iter()
         .enumerate()
@@ -722,6 +792,19 @@ pub fn condition(
             ));
         }
     }
+    // A year whose deflators the price shock can only meet far out in its tails (§12.1b).
+    for t in model.base_year + 1..=until {
+        if deflators_of(model, t).is_empty() {
+            continue;
+        }
+        let k = (t - model.base_year - 1) as usize;
+        let mean = particles.iter().map(|p| p.shocks[k].inflation).sum::<f64>() / m as f64;
+        if mean.abs() > 4.0 {
+            warnings.push(format!(
+                "history: the GDP deflators observed for {t} put the year's price shock at {mean:.1} sd on average: the published nominal GDP and real growth are far from what the model expects"
+            ));
+        }
+    }
     // Output draw k takes particle order[k mod m]: a seeded permutation (Fisher–Yates).
     let mut order: Vec<u32> = (0..m as u32).collect();
     let mut r = stream(seed, purpose("history.order"), 0);
@@ -729,7 +812,7 @@ pub fn condition(
         let j = r.random_range(0..=k);
         order.swap(k, j);
     }
-    Ok(Conditioned { until, particles, order, years, posterior, warnings })
+    Ok(Conditioned { until, particles, order, years, posterior, warnings, prices })
 }
 
 /// The move step after resampling at year t: `sweeps` Metropolis–Hastings sweeps of every
@@ -910,5 +993,63 @@ mod tests {
         let mut order = c.order.clone();
         order.sort_unstable();
         assert!(order.iter().enumerate().all(|(k, &j)| j as usize == k));
+    }
+
+    #[test]
+    fn the_price_block_draws_the_mean_deflator_from_its_posterior() {
+        // π̄'s posterior given the embedded deflators (2020–2024), by quadrature on its uniform
+        // prior [0.5 %, 3 %]: the pool's 5, 50 and 95 % quantiles after the price block match
+        // it within their sampling error (pool 2 000); each year's ε_π is its posterior's draw.
+        let model = conditioned_baseline();
+        let settings = HistorySettings::for_draws(2_000);
+        let c = condition(&model, 11, &settings, &|| false).unwrap();
+        let b = c.prices.expect("deflators are observed");
+        assert_eq!(b.deflators, 11);
+        assert!(b.acceptance > 0.3, "{b:?}");
+        let h = model.history.as_ref().unwrap();
+        let years: Vec<Vec<(f64, f64)>> = (2020..=2023)
+            .map(|t| h.deflators.iter().filter(|d| d.year == t).map(|d| (d.value, d.sd * d.sd)).collect())
+            .collect();
+        let (lo, hi, n) = (0.005, 0.03, 20_000);
+        let grid: Vec<(f64, f64)> = (0..n)
+            .map(|k| {
+                let pi = lo + (hi - lo) * (k as f64 + 0.5) / n as f64;
+                let l: f64 =
+                    years.iter().map(|d| condition::deflator_evidence(pi, 0.01, d).log_density).sum();
+                (pi, l)
+            })
+            .collect();
+        let top = grid.iter().map(|g| g.1).fold(f64::NEG_INFINITY, f64::max);
+        let total: f64 = grid.iter().map(|g| (g.1 - top).exp()).sum();
+        let quantile = |q: f64| {
+            let mut acc = 0.0;
+            grid.iter()
+                .find(|g| {
+                    acc += (g.1 - top).exp() / total;
+                    acc >= q
+                })
+                .unwrap()
+                .0
+        };
+        let mut pool: Vec<f64> = c.particles.iter().map(|p| p.inputs.params.inflation_mean).collect();
+        pool.sort_by(f64::total_cmp);
+        for q in [0.05, 0.5, 0.95] {
+            let got = pool[(q * (pool.len() - 1) as f64).round() as usize];
+            assert!((got - quantile(q)).abs() < 0.0012, "{q}: pool {got}, posterior {}", quantile(q));
+        }
+        // Against the prior's own quantiles (0.625 %, 1.75 %, 2.875 %): the data moved them.
+        assert!(quantile(0.5) < 0.0165, "{}", quantile(0.5));
+        // ε_π of 2022 given π̄: its posterior mean is what the pool's values average to.
+        let k = (2022 - model.base_year - 1) as usize;
+        let mean_gap: f64 = c
+            .particles
+            .iter()
+            .map(|p| {
+                let e = condition::deflator_evidence(p.inputs.params.inflation_mean, 0.01, &years[2]);
+                (p.shocks[k].inflation - e.mean) / e.sd
+            })
+            .sum::<f64>()
+            / c.particles.len() as f64;
+        assert!(mean_gap.abs() < 0.1, "{mean_gap}");
     }
 }
