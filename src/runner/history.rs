@@ -997,7 +997,7 @@ mod tests {
 
     #[test]
     fn the_price_block_draws_the_mean_deflator_from_its_posterior() {
-        // π̄'s posterior given the embedded deflators (2020–2024), by quadrature on its uniform
+        // π̄'s posterior given the embedded deflators (2020–2023), by quadrature on its uniform
         // prior [0.5 %, 3 %]: the pool's 5, 50 and 95 % quantiles after the price block match
         // it within their sampling error (pool 2 000); each year's ε_π is its posterior's draw.
         let model = conditioned_baseline();
