@@ -475,7 +475,7 @@ pub struct Conditioned {
 }
 
 /// What the history pass's price block did (docs/MODEL.md §12.1b).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PriceBlock {
     /// Observed deflators.
     pub deflators: usize,
@@ -483,6 +483,8 @@ pub struct PriceBlock {
     pub steps: usize,
     /// Their acceptance rate.
     pub acceptance: f64,
+    /// Each year with observed deflators and the pool's mean price shock ε_π of it.
+    pub mean_shocks: Vec<(i32, f64)>,
 }
 
 impl Conditioned {

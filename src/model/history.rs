@@ -703,10 +703,10 @@ pub struct DeflatorScore {
 /// sd): cities' deflators follow their industries (docs/MODEL.md §12.1b).
 pub const DEFLATOR_DISCREPANCY: f64 = 0.015;
 
-/// The same for the parent's: the region is about half of it.
+/// The same for the parent's: the region is some 60 % of it, so half a city's.
 pub const PARENT_DEFLATOR_DISCREPANCY: f64 = 0.0075;
 
-/// The deflators of b+2..=until the history pass scores (§12.1b): each city's and the parent's
+/// The deflators of b+1..=until the history pass scores (§12.1b): each city's and the parent's
 /// year t with used nominal GDP of t and t − 1 (revised basis) and real growth of t.
 pub fn deflator_scores(h: &History, n: usize, base_year: i32) -> Vec<DeflatorScore> {
     let mut out = Vec::new();

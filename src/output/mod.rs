@@ -695,7 +695,7 @@ pub fn conditioning_value(c: Option<&crate::model::condition::Conditioned>) -> s
         "method": "sequential Monte Carlo over the observed years: weights from the observations' density, systematic resampling when the ESS falls below half the pool and after the last year, Metropolis–Hastings moves (docs/MODEL.md §12.3)",
         "years": years,
         "posterior": posterior,
-        "prices": c.prices.map(|b| json!({
+        "prices": c.prices.as_ref().map(|b| json!({
             "method": "the price block: π̄ by an independence sampler with its prior as the proposal, each observed year's ε_π from its normal posterior given π̄, apart from the pool's weights (nothing real depends on them; docs/MODEL.md §12.1b)",
             "deflators_scored": b.deflators,
             "sampler_steps": b.steps,

@@ -256,10 +256,18 @@ fn price_block(model: &Model, seed: u64, particles: &mut [Particle]) -> Option<c
         })
         .sum();
     let steps = if moves { PRICE_STEPS } else { 0 };
+    let mean_shocks = years
+        .iter()
+        .map(|&(k, _)| {
+            let mean = particles.iter().map(|p| p.shocks[k].inflation).sum::<f64>() / particles.len() as f64;
+            (model.base_year + 1 + k as i32, mean)
+        })
+        .collect();
     Some(condition::PriceBlock {
         deflators: years.iter().map(|(_, d)| d.len()).sum(),
         steps,
         acceptance: accepted as f64 / (steps * particles.len()).max(1) as f64,
+        mean_shocks,
     })
 }
 
@@ -793,12 +801,7 @@ pub fn condition(
         }
     }
     // A year whose deflators the price shock can only meet far out in its tails (§12.1b).
-    for t in model.base_year + 1..=until {
-        if deflators_of(model, t).is_empty() {
-            continue;
-        }
-        let k = (t - model.base_year - 1) as usize;
-        let mean = particles.iter().map(|p| p.shocks[k].inflation).sum::<f64>() / m as f64;
+    for &(t, mean) in prices.iter().flat_map(|b| &b.mean_shocks) {
         if mean.abs() > 4.0 {
             warnings.push(format!(
                 "history: the GDP deflators observed for {t} put the year's price shock at {mean:.1} sd on average: the published nominal GDP and real growth are far from what the model expects"
