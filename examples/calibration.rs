@@ -6,9 +6,10 @@
 //! growth in the city-years the embedded data observe are published as the embedded data were
 //! (rounded to the row's printed resolution; optionally exact, or with a revision error of the
 //! row's vintage and confidence first), and its price growth in the years of the scored deflators
-//! with their discrepancy and error; the baseline's model is forced through those figures and
+//! with their discrepancy and error (and its crude rates, when the baseline scores them, the
+//! same way); the baseline's model is forced through those figures and
 //! conditioned on them (the history pass, pool P), N output draws are run, and the truth's later
-//! population, urbanization rate, real and nominal GDP of each city in 2025, 2030 and 2035 are
+//! population, urbanization rate, real and nominal GDP and births of each city in 2025, 2030 and 2035 are
 //! checked against the draws' central 50, 80 and 90 % bands.
 //!
 //! `cargo run --release --example calibration -- [K] [P] [N] [publication]` (defaults 200 400
@@ -17,6 +18,7 @@
 use minxinan::indicators::Indicator;
 use minxinan::model::condition::observation_sd;
 use minxinan::model::engine::{self, Workspace};
+use minxinan::model::history::CrudeScore;
 use minxinan::model::{Mode, shocks::normal};
 use minxinan::observed::{Entity, Measure};
 use minxinan::rng::{Streams, purpose, stream};
@@ -65,14 +67,22 @@ fn main() {
         }
     }
     let layout = model.layout;
-    let checks =
-        [Indicator::Population, Indicator::UrbanizationRate, Indicator::GdpReal, Indicator::GdpNominal];
+    let checks = [
+        Indicator::Population,
+        Indicator::UrbanizationRate,
+        Indicator::GdpReal,
+        Indicator::GdpNominal,
+        Indicator::Births,
+    ];
     let years = [2025, 2030, 2035];
     let levels = [(0.5, 3, 5), (0.8, 2, 6), (0.9, 1, 7)];
     // hits[indicator][year][level], out of k_truths × n.
     let mut hits = vec![vec![[0usize; 3]; years.len()]; checks.len()];
     // The truth's PIT (share of draws below it), summed: a mean far from 0.5 is a bias.
     let mut pit = vec![vec![0.0f64; years.len()]; checks.len()];
+    // The region's births (the cities' share one births' shock f: their cells are not
+    // independent), out of k_truths.
+    let mut region_hits = vec![[0usize; 3]; years.len()];
     let mut ws = Workspace::new(&free);
     let mut row = vec![0.0; layout.len()];
     let start = std::time::Instant::now();
@@ -120,6 +130,25 @@ fn main() {
             for d in &mut m.history.as_mut().expect("history").deflators {
                 d.value = (price(d.year) / price(d.year - 1)).ln() + d.sd * normal(&mut noise);
             }
+            // The scored crude rates (§12.1, when the baseline scores them): the truth's rate of
+            // the city or of the region's cities together, with a discrepancy and error of the
+            // score's sd.
+            let rate = |cities: &[usize], t: i32, ind: Indicator| {
+                let sum = |t: i32, ind: Indicator| {
+                    cities.iter().map(|&i| row[layout.index(i, t, ind)]).sum::<f64>()
+                };
+                1000.0 * sum(t, ind)
+                    / (0.5 * (sum(t - 1, Indicator::Population) + sum(t, Indicator::Population)))
+            };
+            let all: Vec<usize> = (0..n).collect();
+            for c in &mut m.history.as_mut().expect("history").crude {
+                let ind = if c.deaths { Indicator::Deaths } else { Indicator::Births };
+                let truth = match c.city {
+                    Some(i) => rate(&[i], c.year, ind),
+                    None => rate(&all, c.year, ind),
+                };
+                *c = CrudeScore::new(c.year, c.city, c.deaths, truth + c.sd * normal(&mut noise), c.sd);
+            }
         }
         let seed = 1000 + k as u64;
         let settings = HistorySettings { pool, sweeps, final_sweeps, ..defaults.clone() };
@@ -129,7 +158,11 @@ fn main() {
         let ens = runner::run(&[&m], &cfg, KeepDraws::default(), Hooks::none()).expect("the run").remove(0);
         for (a, &ind) in checks.iter().enumerate() {
             for (y, &year) in years.iter().enumerate() {
-                for i in 0..n {
+                // Each city, and (births: `region_hits`) the region's, entity n.
+                for i in 0..=n {
+                    if i == n && ind != Indicator::Births {
+                        continue;
+                    }
                     let j = layout.index(i, year, ind);
                     let mut v: Vec<f64> = (0..draws).map(|d| ens.value(d, j)).collect();
                     v.sort_by(f64::total_cmp);
@@ -139,10 +172,19 @@ fn main() {
                         v[lo] + (h - h.floor()) * (v[(lo + 1).min(v.len() - 1)] - v[lo])
                     };
                     let truth = row[j];
+                    let inside = |width: f64| {
+                        let tail = (1.0 - width) / 2.0;
+                        (q(tail)..=q(1.0 - tail)).contains(&truth)
+                    };
+                    if i == n {
+                        for (l, &(width, _, _)) in levels.iter().enumerate() {
+                            region_hits[y][l] += usize::from(inside(width));
+                        }
+                        continue;
+                    }
                     pit[a][y] += v.iter().filter(|x| **x < truth).count() as f64 / v.len() as f64;
                     for (l, &(width, _, _)) in levels.iter().enumerate() {
-                        let tail = (1.0 - width) / 2.0;
-                        if (q(tail)..=q(1.0 - tail)).contains(&truth) {
+                        if inside(width) {
                             hits[a][y][l] += 1;
                         }
                     }
@@ -189,4 +231,14 @@ fn main() {
         })
         .collect();
     println!("{:18} all   {}", "all", cells.join("   "));
+    for (y, year) in years.iter().enumerate() {
+        let cells: Vec<String> = (0..3)
+            .map(|l| {
+                let (lo, hi) = wilson(region_hits[y][l], k_truths);
+                let share = 100.0 * region_hits[y][l] as f64 / k_truths as f64;
+                format!("{share:5.1} [{:4.1}–{:4.1}]", 100.0 * lo, 100.0 * hi)
+            })
+            .collect();
+        println!("{:18} {year}  {}", "births (region)", cells.join("   "));
+    }
 }

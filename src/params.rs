@@ -228,6 +228,8 @@ params! {
     urbanization_ceiling: UrbanizationCeiling, "u_max", "fraction", Default::Fixed(0.98), (O(0.0), C(1.0)), (0.8, 1.0), "the highest urbanization rates of city regions", "assumption";
     migrant_urban_share: MigrantUrbanShare, "π_N", "fraction", Default::Fixed(0.85), (C(0.0), C(1.0)), (0.3, 1.0), "migrants settle mostly in towns", "assumption: inflows are mostly urban";
     mortality_level: MortalityLevel, "λ_d", "multiple of the life table's death rates", Default::Fixed(1.0), (O(0.0), N), (0.5, 2.0), "crude death rates of half to twice the life table's", "§12.5: the 2018 life tables give 泉州 5.5‰ where 6.7‰ was published";
+    fertility_persistence: FertilityPersistence, "φ_f", "AR(1) coefficient", Default::Fixed(0.0), (C(0.0), O(1.0)), (0.0, 0.99), "a stationary AR(1)", "docs/MODEL.md §12.4: 0 in the plan-era model; the baseline's history mode sets its own";
+    fertility_shock_sd: FertilityShockSd, "σ_f", "log points", Default::Fixed(0.0), (C(0.0), N), (0.0, 0.3), "yearly changes of the births' level of at most a third", "docs/MODEL.md §12.4: 0 in the plan-era model; the baseline's history mode sets its own";
 }
 
 /// How many parameters there are.

@@ -349,47 +349,54 @@ pub fn tfp_complete_log_density(
     -0.5 * (q + log_det) - n as f64 * LN_SQRT_2PI
 }
 
-/// A year's deflator evidence (docs/MODEL.md §12.1b): the observed deflators d_j (log growth,
-/// each with its variance v_j) are c(ε) = ln(1 + π̄ + σ_π·ε) plus independent discrepancies,
-/// ε ~ N(0, 1). With c linearised at ε̂, c(ε) ≈ a + b·ε (b = σ_π/(1 + π̄ + σ_π·ε̂), a = c(ε̂) − b·ε̂),
-/// d ~ N(a·1, b²·11ᵀ + V) and ε | d ~ N(mean, sd²); ε̂ is 0 and then twice the posterior mean
-/// (Gauss–Newton: the linearisation's error is then of third order).
+/// What observations that share one standard normal factor say of it: y_j = b·ε + u_j (the
+/// residuals `observed`, each with its variance v_j: y_j less its part without ε), ε ~ N(0, 1),
+/// u_j ~ N(0, v_j) independent; so y ~ N(0, b²·11ᵀ + V) and ε | y ~ N(mean, sd²)
+/// (Sherman–Morrison: no matrix). With no observation the density is 1 and ε keeps its prior.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DeflatorEvidence {
-    /// ln p(d).
+pub struct FactorEvidence {
+    /// ln p(y).
     pub log_density: f64,
-    /// E[ε | d].
+    /// E[ε | y].
     pub mean: f64,
-    /// sd(ε | d).
+    /// sd(ε | y).
     pub sd: f64,
 }
 
-/// [`DeflatorEvidence`] of the observed deflators `observed` (value, variance) under the
-/// draw's mean deflator `pi_mean` and yearly noise `pi_sd` (one factor: Sherman–Morrison,
-/// no matrix).
-pub fn deflator_evidence(pi_mean: f64, pi_sd: f64, observed: &[(f64, f64)]) -> DeflatorEvidence {
+/// [`FactorEvidence`] of the residuals `observed` (value, variance) with loading `b`.
+pub fn one_factor(b: f64, observed: impl IntoIterator<Item = (f64, f64)>) -> FactorEvidence {
+    let (mut quad, mut log_det, mut h, mut s, mut n) = (0.0, 0.0, 0.0, 0.0, 0usize);
+    for (r, var) in observed {
+        quad += r * r / var;
+        log_det += var.ln();
+        h += 1.0 / var;
+        s += r / var;
+        n += 1;
+    }
+    let precision = 1.0 + b * b * h;
+    quad -= b * b * s * s / precision;
+    log_det += precision.ln();
+    FactorEvidence {
+        log_density: -0.5 * (quad + log_det) - n as f64 * LN_SQRT_2PI,
+        mean: b * s / precision,
+        sd: precision.sqrt().recip(),
+    }
+}
+
+/// A year's deflator evidence (docs/MODEL.md §12.1b): the observed deflators d_j (log growth,
+/// each with its variance v_j) are c(ε) = ln(1 + π̄ + σ_π·ε) plus independent discrepancies,
+/// ε ~ N(0, 1). With c linearised at ε̂, c(ε) ≈ a + b·ε (b = σ_π/(1 + π̄ + σ_π·ε̂), a = c(ε̂) − b·ε̂),
+/// d ~ N(a·1, b²·11ᵀ + V) and ε | d ~ N(mean, sd²) ([`one_factor`] of d − a); ε̂ is 0 and then
+/// twice the posterior mean (Gauss–Newton: the linearisation's error is then of third order).
+/// `observed`: (value, variance); π̄ `pi_mean`, yearly noise `pi_sd`.
+pub fn deflator_evidence(pi_mean: f64, pi_sd: f64, observed: &[(f64, f64)]) -> FactorEvidence {
     let mut at = 0.0;
-    let mut e = DeflatorEvidence { log_density: 0.0, mean: 0.0, sd: 1.0 };
+    let mut e = FactorEvidence { log_density: 0.0, mean: 0.0, sd: 1.0 };
     for _ in 0..3 {
         let level = (1.0 + pi_mean + pi_sd * at).max(0.5);
         let b = pi_sd / level;
         let a = level.ln() - b * at;
-        let (mut quad, mut log_det, mut h, mut s) = (0.0, 0.0, 0.0, 0.0);
-        for &(d, var) in observed {
-            let r = d - a;
-            quad += r * r / var;
-            log_det += var.ln();
-            h += 1.0 / var;
-            s += r / var;
-        }
-        let precision = 1.0 + b * b * h;
-        quad -= b * b * s * s / precision;
-        log_det += precision.ln();
-        e = DeflatorEvidence {
-            log_density: -0.5 * (quad + log_det) - observed.len() as f64 * LN_SQRT_2PI,
-            mean: b * s / precision,
-            sd: precision.sqrt().recip(),
-        };
+        e = one_factor(b, observed.iter().map(|&(d, var)| (d - a, var)));
         at = e.mean;
     }
     e
@@ -472,6 +479,9 @@ pub struct Conditioned {
     /// The price block (§12.1b): the observed deflators, and the acceptance rate of π̄'s sampler
     /// (none when no deflator is observed).
     pub prices: Option<PriceBlock>,
+    /// The births' persistent part (§12.4) by observed year: the year and the pool's median
+    /// factor e^f(t) on the TFR path (empty when σ_f = 0 in every particle).
+    pub births: Vec<(i32, f64)>,
 }
 
 /// What the history pass's price block did (docs/MODEL.md §12.1b).

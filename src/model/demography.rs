@@ -118,6 +118,20 @@ pub fn tfr(p: &Params, base: f64, decay: f64, levers: &CityEffects) -> f64 {
     p.tfr_long_run + (base - p.tfr_long_run) * decay + levers.shifts.of(Lever::Tfr)
 }
 
+/// f(t) = φ_f·f(t−1) + σ_f·ω(t): the births' persistent part, a log factor on every city's TFR
+/// (docs/MODEL.md §12.4; 0 when σ_f = 0, as in the plan-era model).
+#[inline]
+pub fn fertility(p: &Params, previous: f64, omega: f64) -> f64 {
+    p.fertility_persistence * previous + p.fertility_shock_sd * omega
+}
+
+/// The year's TFR with the births' persistent part f: TFR·e^f (the TFR itself when σ_f = 0, so
+/// that the plan-era model's numbers are the same bits).
+#[inline]
+pub fn with_fertility(p: &Params, tfr: f64, f: f64) -> f64 {
+    if p.fertility_shock_sd > 0.0 { tfr * f.exp() } else { tfr }
+}
+
 /// λ_d·(1 − ι)^(t−b): the factor on the life table's death rates in year t (§1), `k` = t − b
 /// (λ_d = 1 by default: the product is then exactly the improvement).
 #[inline]

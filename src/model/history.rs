@@ -624,6 +624,23 @@ pub struct CrudeScore {
     pub value: f64,
     /// The observation's error and the model's discrepancy together (‰).
     pub sd: f64,
+    /// The variance the rate is scored with: sd² (deaths), or (sd/value)² of ln value (births,
+    /// scored in logs, docs/MODEL.md §12.1).
+    pub var: f64,
+    /// ln value (births; 0 for deaths).
+    pub ln_value: f64,
+    /// −½·ln(2π·var), the density's constant, computed once.
+    pub log_norm: f64,
+}
+
+impl CrudeScore {
+    /// A score of `value` with error `sd` (its variance and constants computed once).
+    pub fn new(year: i32, city: Option<usize>, deaths: bool, value: f64, sd: f64) -> CrudeScore {
+        let var = if deaths { sd * sd } else { (sd / value).powi(2) };
+        let ln_value = if deaths { 0.0 } else { value.ln() };
+        let log_norm = -0.5 * (std::f64::consts::TAU * var).ln();
+        CrudeScore { year, city, deaths, value, sd, var, ln_value, log_norm }
+    }
 }
 
 /// The model's discrepancy for a city's crude rate (‰, one sd): what a smooth TFR path and
@@ -652,13 +669,7 @@ pub fn crude_scores(h: &History, cities: &[City], base_year: i32) -> Vec<CrudeSc
         for t in b + 1..=h.until {
             for i in 0..cities.len() {
                 if let Some(o) = h.used(Entity::City(i), t, m) {
-                    out.push(CrudeScore {
-                        year: t,
-                        city: Some(i),
-                        deaths,
-                        value: o.value,
-                        sd: sd(o, CRUDE_DISCREPANCY),
-                    });
+                    out.push(CrudeScore::new(t, Some(i), deaths, o.value, sd(o, CRUDE_DISCREPANCY)));
                 }
             }
         }
@@ -670,13 +681,7 @@ pub fn crude_scores(h: &History, cities: &[City], base_year: i32) -> Vec<CrudeSc
         let gap = parent.value - region;
         for t in b + 1..=h.until {
             if let Some(o) = h.used(Entity::Parent, t, m) {
-                out.push(CrudeScore {
-                    year: t,
-                    city: None,
-                    deaths,
-                    value: o.value - gap,
-                    sd: sd(o, PARENT_CRUDE_DISCREPANCY),
-                });
+                out.push(CrudeScore::new(t, None, deaths, o.value - gap, sd(o, PARENT_CRUDE_DISCREPANCY)));
             }
         }
     }

@@ -128,7 +128,8 @@ fn year(
         let e = &mut effects.cities[i];
         let prev = *c;
         // 2 demography
-        let tfr = demography::tfr(p, city.tfr, decays.tfr, e);
+        c.fertility = demography::fertility(p, prev.fertility, shocks.fertility);
+        let tfr = demography::with_fertility(p, demography::tfr(p, city.tfr, decays.tfr, e), c.fertility);
         let natural = demography::project_year(
             &mut c.cells,
             &survival[city.mortality],

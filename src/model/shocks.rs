@@ -27,7 +27,7 @@ pub struct ShockStreams<R> {
     pub migration: R,
     /// `shocks.urbanization`: per year one normal per city.
     pub urbanization: R,
-    /// `shocks.inflation`: one normal per year.
+    /// `shocks.inflation`: per year one normal (then ω when σ_f > 0).
     pub inflation: R,
 }
 
@@ -63,6 +63,8 @@ pub struct YearShocks {
     pub urbanization: Vec<f64>,
     /// ε_π(t).
     pub inflation: f64,
+    /// ω(t), the innovation of the births' persistent part (docs/MODEL.md §12.4; 0 when σ_f = 0).
+    pub fertility: f64,
 }
 
 impl YearShocks {
@@ -74,6 +76,7 @@ impl YearShocks {
         self.migration_drift.copy_from_slice(&other.migration_drift);
         self.urbanization.copy_from_slice(&other.urbanization);
         (self.disaster, self.recovery, self.inflation) = (other.disaster, other.recovery, other.inflation);
+        self.fertility = other.fertility;
     }
 
     /// No shock, for a model's cities.
@@ -95,7 +98,8 @@ impl YearShocks {
 /// - z_i = σ_z·(√ρ·c + √(1 − ρ)·ε_i), c and ε_i standard normals (or z = σ_z·L·ε with the region's
 ///   Cholesky factor L);
 /// - with probability p_D a disaster d(t) −= D, D = 0.02 + 0.04·u, half recovered next year;
-/// - η_i (then, when σ_q > 0, ξ_i), ε_i of urbanization and ε_π standard normals.
+/// - η_i (then, when σ_q > 0, ξ_i), ε_i of urbanization and ε_π (then, when σ_f > 0, ω) standard
+///   normals.
 pub fn draw<R: rand::Rng>(model: &Model, p: &Params, s: &mut ShockStreams<R>, y: &mut YearShocks) {
     let sz = p.tfp_shock_sd;
     match &model.cholesky {
@@ -153,6 +157,11 @@ pub fn draw<R: rand::Rng>(model: &Model, p: &Params, s: &mut ShockStreams<R>, y:
         *e = normal(&mut s.urbanization);
     }
     y.inflation = normal(&mut s.inflation);
+    // The births' persistent part, when the scenario has one (§12.4): one normal after ε_π
+    // (nothing read otherwise, so the plan-era draws are unchanged).
+    if p.fertility_shock_sd > 0.0 {
+        y.fertility = normal(&mut s.inflation);
+    }
 }
 
 #[cfg(test)]

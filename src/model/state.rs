@@ -39,6 +39,9 @@ pub struct CityState {
     pub urban_shock: f64,
     /// The persistent part of the migration rate q(t) (docs/MODEL.md §12.4).
     pub migration_drift: f64,
+    /// The births' persistent part f(t), a log factor on the TFR (docs/MODEL.md §12.4; one
+    /// value for the region, kept by each city).
+    pub fertility: f64,
     /// The persistent part of TFP growth e(t) (docs/MODEL.md §12.4).
     pub tfp_drift: f64,
     /// Δg(t), the per-capita growth gap that year t + 1's urbanization responds to.
@@ -71,6 +74,7 @@ impl CityState {
             old: city.age_sums.old,
             urban_shock: 0.0,
             migration_drift: 0.0,
+            fertility: 0.0,
             tfp_drift: 0.0,
             growth_gap: 0.0,
             births: f64::NAN,

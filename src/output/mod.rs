@@ -701,6 +701,7 @@ pub fn conditioning_value(c: Option<&crate::model::condition::Conditioned>) -> s
             "sampler_steps": b.steps,
             "acceptance": r(b.acceptance),
         })),
+        "births_level": c.births.iter().map(|&(year, level)| json!({ "year": year, "median_factor": r(level) })).collect::<Vec<_>>(),
         "warnings": c.warnings,
     })
 }

@@ -913,6 +913,27 @@ fn conditioning_section(inp: &Inputs, h: &mut String) {
             100.0 * c["prices"]["acceptance"].as_f64().unwrap_or(f64::NAN)
         );
     }
+    let levels: Vec<String> = c["births_level"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| {
+            // Rounded to whole per cents, without the sign of a zero.
+            let pct = (100.0 * (b["median_factor"].as_f64()? - 1.0)).round();
+            Some(format!(
+                "{} {}%",
+                b["year"],
+                if pct == 0.0 { "0".to_string() } else { format!("{pct:+.0}") }
+            ))
+        })
+        .collect();
+    if !levels.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p>Births 出生: the published birth and death rates weighted the draws, and each observed year's shock to the births' level was drawn given the year's birth rates (docs/MODEL.md §12.4). The draws' births against their fertility path (median): {}. After the last observed year the shock fades as <code>fertility_persistence</code> sets.</p>",
+            levels.join(", ")
+        );
+    }
     let _ = writeln!(
         h,
         "<h3>What the observations say of the parameters 参数的先验与后验</h3>\n<table>\n<tr><th>quantity</th><th>prior 5% · 50% · 95%</th><th>posterior 5% · 50% · 95%</th><th>posterior spread / prior spread</th><th>prior (grey) and posterior (blue), 90% and median</th></tr>"

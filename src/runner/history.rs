@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, ModelError, keep_lowest};
 use crate::model::condition::{
-    self, Conditioned, ParamPosterior, Particle, TfpEvidence, YearReport, level_log_density, normal_log_pdf,
+    self, Conditioned, ParamPosterior, Particle, TfpEvidence, YearReport, level_log_density,
 };
 use crate::model::engine::{self, BATCH, Batch, Evidence, Plan, ShockSource, Workspace};
 use crate::model::inputs::{self, DrawInputs};
@@ -71,7 +71,7 @@ impl HistorySettings {
 
 /// Parameters a move leaves alone: those of the shocks' laws (the fixed shocks of the observed
 /// years were drawn under them).
-const SHOCK_LAWS: [&str; 12] = [
+const SHOCK_LAWS: [&str; 14] = [
     "tfp_shock_sd",
     "tfp_shock_correlation",
     "tfp_persistence",
@@ -84,6 +84,8 @@ const SHOCK_LAWS: [&str; 12] = [
     "urbanization_shock_sd",
     "urbanization_shock_persistence",
     "inflation_sd",
+    "fertility_persistence",
+    "fertility_shock_sd",
 ];
 
 /// A thread's batch and output rows.
@@ -173,12 +175,44 @@ fn level_terms(model: &Model, p: &Params, t: i32, ev: &[Evidence], marginal: boo
     (sum, count)
 }
 
-/// The published crude rates of year `v.year` (§12.1; [`crate::model::history::crude_scores`]):
-/// their log-density given the draw's rates of the year, 1000·B/((P(t−1) + P(t))/2) of the city
-/// or of the region's cities together, and how many were scored.
-fn crude_terms(model: &Model, v: &engine::YearView<'_>) -> (f64, usize) {
-    let Some(h) = &model.history else { return (0.0, 0) };
-    let (mut sum, mut count) = (0.0, 0);
+/// A year's published crude rates as a draw met them (§12.1; [`crate::model::history::crude_scores`]),
+/// each against the draw's rate r = 1000·B/((P(t−1) + P(t))/2) of the city or of the region's
+/// cities together. Birth rates are scored in logs, where the births' persistent part f adds
+/// (§12.4): ln r^obs ~ N(ln r, (s/r^obs)²), with the Jacobian −ln r^obs a density of the rate.
+#[derive(Debug, Clone, Copy, Default)]
+struct Crude {
+    /// ln p of the rates given the draw (its ω as it ran).
+    held: f64,
+    /// Whether a birth rate was scored.
+    births: bool,
+    /// Rates scored.
+    count: usize,
+    /// ω(t), the births' innovation the run took.
+    omega: f64,
+    /// The proposal ω was drawn from, N(mean, sd²) ([`fertility_proposal`]), when birth rates
+    /// are scored and σ_f > 0.
+    proposal: Option<(f64, f64)>,
+}
+
+impl Crude {
+    /// ln p of the rates given the draw's parameters and past, ω integrated out: estimated by
+    /// importance sampling with the one ω the run took from its proposal q,
+    /// p(r | ω)·N(ω; 0, 1)/q(ω) (exact when q is ω's posterior: §12.4).
+    fn marginal(&self) -> f64 {
+        match self.proposal {
+            Some((mean, sd)) if self.births => {
+                let z = (self.omega - mean) / sd;
+                self.held - 0.5 * self.omega * self.omega + 0.5 * z * z + sd.ln()
+            }
+            _ => self.held,
+        }
+    }
+}
+
+/// Year `v.year`'s published crude rates as the draw met them, ω drawn from `proposal`.
+fn crude_terms(model: &Model, v: &engine::YearView<'_>, proposal: Option<(f64, f64)>) -> Crude {
+    let mut out = Crude { omega: v.shocks().fertility, proposal, ..Crude::default() };
+    let Some(h) = &model.history else { return out };
     for c in h.crude.iter().filter(|c| c.year == v.year) {
         let parts = |i: usize| {
             let (births, deaths, _) = v.flows(i);
@@ -188,10 +222,65 @@ fn crude_terms(model: &Model, v: &engine::YearView<'_>) -> (f64, usize) {
             Some(i) => parts(i),
             None => (0..v.n()).map(parts).fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1)),
         };
-        sum += normal_log_pdf(c.value - 1000.0 * events / people, c.sd * c.sd);
-        count += 1;
+        let rate = 1000.0 * events / people;
+        let r = if c.deaths { c.value - rate } else { c.ln_value - rate.ln() };
+        out.held += c.log_norm - 0.5 * r * r / c.var - c.ln_value;
+        out.births |= !c.deaths;
+        out.count += 1;
     }
-    (sum, count)
+    out
+}
+
+/// The proposal of year t's births' innovation ω, from the draw's state at the end of t − 1 in
+/// `v` (docs/MODEL.md §12.4): its posterior given the year's published birth rates, with each
+/// city's births at ω = 0 computed ahead ([`engine::YearView::births_ahead`]) and P(t) the
+/// forced population (else P(t − 1)); none when σ_f = 0 or no birth rate of t is scored.
+fn fertility_proposal(model: &Model, v: &engine::YearView<'_>, t: i32) -> Option<(f64, f64)> {
+    let sd = v.params().fertility_shock_sd;
+    let h = model.history.as_ref()?;
+    if sd == 0.0 || !h.crude.iter().any(|c| c.year == t && !c.deaths) {
+        return None;
+    }
+    let forced = model.forced_in(t);
+    let ahead = |i: usize| {
+        let prev = v.population(i);
+        let next = forced.and_then(|f| f.population(t, i)).unwrap_or(prev);
+        (v.births_ahead(model, i), 0.5 * (prev + next))
+    };
+    let residuals = h.crude.iter().filter(|c| c.year == t && !c.deaths).map(|c| {
+        let (births, people) = match c.city {
+            Some(i) => ahead(i),
+            None => (0..v.n()).map(ahead).fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1)),
+        };
+        (c.ln_value - (1000.0 * births / people).ln(), c.var)
+    });
+    let e = condition::one_factor(sd, residuals);
+    Some((e.mean, e.sd))
+}
+
+/// The history pass's [`engine::Observer`]: `observe` after each year, and before the years of
+/// `wanted` the proposal of the births' innovation, kept per draw for `observe` (a fresh year
+/// takes ω from it: the stream's standard normal z gives ω = mean + sd·z).
+struct Watch<'a, F> {
+    model: &'a Model,
+    /// The years whose proposal is wanted: a fresh year's, a tempered year's (its marginal).
+    wanted: [Option<i32>; 2],
+    proposals: Vec<Option<(f64, f64)>>,
+    observe: F,
+}
+
+impl<F: FnMut(usize, engine::YearView<'_>, Option<(f64, f64)>)> engine::Observer for Watch<'_, F> {
+    fn observe(&mut self, d: usize, v: engine::YearView<'_>) {
+        (self.observe)(d, v, self.proposals[d]);
+    }
+
+    fn propose(&mut self, d: usize, v: &engine::YearView<'_>, fresh: bool) -> Option<f64> {
+        let t = v.year + 1;
+        let q =
+            if fresh || self.wanted.contains(&Some(t)) { fertility_proposal(self.model, v, t) } else { None };
+        self.proposals[d] = q;
+        q.filter(|_| fresh).map(|(mean, sd)| mean + sd * v.shocks().fertility)
+    }
 }
 
 /// The observed deflators of year t (value, variance; §12.1b).
@@ -283,8 +372,8 @@ fn shock_cov(model: &Model, p: &Params) -> nalgebra::DMatrix<f64> {
 struct Seen {
     evidence: Vec<Evidence>,
     shocks: Option<YearShocks>,
-    /// The crude rates' log-density of year `at` and how many were scored.
-    crude: (f64, usize),
+    /// The crude rates of year `at`.
+    crude: Crude,
     log_lik: f64,
     /// A tempered replay's ln p(y_t | θ, past) of the tempered year (else 0).
     marginal: f64,
@@ -312,36 +401,36 @@ fn run_plans(
     let blank = Seen {
         evidence: vec![Evidence::NONE; model.n],
         shocks: None,
-        crude: (0.0, 0),
+        crude: Crude::default(),
         log_lik: 0.0,
         marginal: 0.0,
     };
     let mut seen = vec![blank; k];
-    let covs: Vec<_> = plans.iter().map(|p| shock_cov(model, &p.inputs.params)).collect();
-    let result = engine::simulate_batch_planned_observed(model, &draws, plans, batch, out, |d, v| {
-        if model.forced_in(v.year).is_none() {
+    let covs: Vec<_> = if complete {
+        plans.iter().map(|p| shock_cov(model, &p.inputs.params)).collect()
+    } else {
+        Vec::new()
+    };
+    let observe = |d: usize, v: engine::YearView<'_>, proposal: Option<(f64, f64)>| {
+        // Without the complete data only year `at` is wanted.
+        if model.forced_in(v.year).is_none() || (!complete && v.year != at) {
             return;
         }
         let s = &mut seen[d];
         for (i, e) in s.evidence.iter_mut().enumerate() {
             *e = *v.evidence(i);
         }
-        let crude = crude_terms(model, &v);
-        if v.year == at {
-            s.shocks = Some(v.shocks().clone());
-            s.crude = crude;
-        }
+        let crude = crude_terms(model, &v, proposal);
+        let p = &plans[d].inputs.params;
         if complete {
-            s.log_lik += crude.0;
+            s.log_lik += crude.held;
             if let Some((tt, alpha)) = temper
                 && tt == v.year
                 && alpha < 1.0
             {
                 let k = (v.year - model.base_year) as usize;
                 let carried = if k >= 2 { plans[d].shocks[k - 2].recovery } else { 0.0 };
-                let marginal =
-                    year_evidence(model, &plans[d].inputs.params, v.year, &s.evidence, carried, crude)
-                        .log_density;
+                let marginal = year_evidence(model, p, v.year, &s.evidence, carried, &crude).log_density;
                 s.marginal = marginal;
                 s.log_lik += (alpha - 1.0) * marginal;
             }
@@ -352,7 +441,19 @@ fn run_plans(
             s.log_lik +=
                 levels + condition::tfp_complete_log_density(&covs[d], y.disaster, &observed, &y.tfp);
         }
-    });
+        if v.year == at {
+            s.shocks = Some(v.shocks().clone());
+            s.crude = crude;
+        }
+    };
+    let tempered = temper.filter(|&(_, alpha)| alpha < 1.0).map(|(t, _)| t);
+    let watch = Watch {
+        model,
+        wanted: [Some(at).filter(|_| !complete), tempered],
+        proposals: vec![None; k],
+        observe,
+    };
+    let result = engine::simulate_batch_planned_observed(model, &draws, plans, batch, out, watch);
     match result {
         Ok(_) => seen.into_iter().map(Some).collect(),
         // Some draw failed: which ones, one by one.
@@ -378,23 +479,23 @@ struct YearEvidence {
     cov: nalgebra::DMatrix<f64>,
 }
 
-/// Year t's evidence from a run's `ev` and crude-rate terms `crude`, given last year's recovery
-/// `carried`.
+/// Year t's evidence from a run's `ev` and crude rates `crude` (ω integrated out), given last
+/// year's recovery `carried`.
 fn year_evidence(
     model: &Model,
     p: &Params,
     t: i32,
     ev: &[Evidence],
     carried: f64,
-    crude: (f64, usize),
+    crude: &Crude,
 ) -> YearEvidence {
     let (levels, scored) = level_terms(model, p, t, ev, true);
     let observed = tfp_observed(model, p, t, ev, None);
     let cov = shock_cov(model, p);
     let tfp = condition::tfp_evidence(&cov, carried, p.disaster_probability, p.tfp_drift_sd, &observed);
     YearEvidence {
-        log_density: levels + crude.0 + tfp.log_density,
-        scored: scored + crude.1 + observed.len(),
+        log_density: levels + crude.marginal() + tfp.log_density,
+        scored: scored + crude.count + observed.len(),
         tfp,
         cov,
     }
@@ -402,13 +503,24 @@ fn year_evidence(
 
 /// Particle j's year t from what its run said: score the year, draw the disaster and the
 /// unobserved cities' TFP shocks given the observed, and fix the year's shocks.
-fn finish_step(model: &Model, seed: u64, j: usize, t: i32, particle: &Particle, seen: Seen) -> Step {
+/// `condition_purpose`: the purpose of the year's stream "history.t.condition" (hashed once a
+/// chunk).
+fn finish_step(
+    model: &Model,
+    seed: u64,
+    condition_purpose: u64,
+    j: usize,
+    t: i32,
+    particle: &Particle,
+    seen: Seen,
+) -> Step {
     let mut shocks = seen.shocks.expect("year t was stepped");
-    let ev = &seen.evidence;
+    let mut ev = seen.evidence;
     let p = particle.inputs.params;
     let carried = particle.shocks.last().map_or(0.0, |s| s.recovery);
-    let YearEvidence { log_density, scored, tfp, cov } = year_evidence(model, &p, t, ev, carried, seen.crude);
-    let mut r = stream(seed, purpose(&format!("history.{t}.condition")), j as u64);
+    let YearEvidence { log_density, scored, tfp, cov } =
+        year_evidence(model, &p, t, &ev, carried, &seen.crude);
+    let mut r = stream(seed, condition_purpose, j as u64);
     let (u_occur, u_size): (f64, f64) = (r.random(), r.random());
     let normals: Vec<f64> = (0..tfp.normals_needed()).map(|_| normal(&mut r)).collect();
     let size = tfp.draw(u_occur, u_size, &normals, &mut shocks.tfp, &mut shocks.tfp_drift);
@@ -420,7 +532,6 @@ fn finish_step(model: &Model, seed: u64, j: usize, t: i32, particle: &Particle, 
     shocks.recovery = 0.5 * size;
     // The migration rate's persistent part in a forced population: its innovation ξ drawn
     // given the year's residual (§12.4), and the population then scored with ξ held.
-    let mut ev = seen.evidence;
     let (sm, sq) = (p.migration_shock_sd, p.migration_drift_sd);
     if sq > 0.0 {
         let forced = model.forced_in(t).expect("an observed year");
@@ -439,7 +550,7 @@ fn finish_step(model: &Model, seed: u64, j: usize, t: i32, particle: &Particle, 
     let (levels_held, _) = level_terms(model, &p, t, &ev, false);
     let held = tfp_observed(model, &p, t, &ev, Some(&shocks.tfp_drift));
     let complete = condition::tfp_complete_log_density(&cov, shocks.disaster, &held, &shocks.tfp);
-    Step { shocks, log_weight: log_density, log_lik: levels_held + seen.crude.0 + complete, scored }
+    Step { shocks, log_weight: log_density, log_lik: levels_held + seen.crude.held + complete, scored }
 }
 
 /// Year t of the particles `first..first + chunk.len()`, in one batch.
@@ -464,12 +575,13 @@ fn advance(
         })
         .collect();
     let seen = run_plans(model, seed, &idx, &plans, t, false, None, batch, out);
+    let condition_purpose = purpose(&format!("history.{t}.condition"));
     seen.into_iter()
         .zip(chunk)
         .zip(&plans)
         .zip(&idx)
         .map(|(((s, p), plan), &j)| match s {
-            Some(s) => Ok(finish_step(model, seed, j, t, p, s)),
+            Some(s) => Ok(finish_step(model, seed, condition_purpose, j, t, p, s)),
             None => {
                 // The failing draw's own error.
                 let (mut ws, mut row) = (Workspace::new(model), vec![0.0; model.layout.len()]);
@@ -815,7 +927,8 @@ pub fn condition(
         let j = r.random_range(0..=k);
         order.swap(k, j);
     }
-    Ok(Conditioned { until, particles, order, years, posterior, warnings, prices })
+    let births = births_level(model, &particles);
+    Ok(Conditioned { until, particles, order, years, posterior, warnings, prices, births })
 }
 
 /// The move step after resampling at year t: `sweeps` Metropolis–Hastings sweeps of every
@@ -881,6 +994,31 @@ fn rejuvenate(
     Ok((accepted, distinct_count(moved, particles)))
 }
 
+/// The pool's median factor e^f(t) of the births' persistent part (§12.4) in each observed
+/// year, f(t) = φ_f·f(t − 1) + σ_f·ω(t) from each particle's parameters and recorded ω; empty
+/// when no particle has one.
+fn births_level(model: &Model, particles: &[Particle]) -> Vec<(i32, f64)> {
+    if particles.iter().all(|p| p.inputs.params.fertility_shock_sd == 0.0) {
+        return Vec::new();
+    }
+    let years = particles.first().map_or(0, |p| p.shocks.len());
+    let mut f = vec![0.0; particles.len()];
+    (0..years)
+        .map(|k| {
+            let mut level: Vec<f64> = particles
+                .iter()
+                .zip(f.iter_mut())
+                .map(|(p, f)| {
+                    *f = crate::model::demography::fertility(&p.inputs.params, *f, p.shocks[k].fertility);
+                    f.exp()
+                })
+                .collect();
+            level.sort_by(f64::total_cmp);
+            (model.base_year + 1 + k as i32, level[level.len() / 2])
+        })
+        .collect()
+}
+
 /// Normalised weights from log-weights.
 fn normalised(log_w: &[f64]) -> Vec<f64> {
     let top = log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -890,26 +1028,12 @@ fn normalised(log_w: &[f64]) -> Vec<f64> {
     w
 }
 
-/// The particles of `ancestors`, in order: each ancestor's last copy takes the particle itself,
-/// the others clone it (fewer allocations than a clone each; the same pool).
+/// The particles of `ancestors`, in order: clones made in parallel (each a pure copy, so the
+/// pool is the same whatever the threads), the old pool dropped in parallel as well.
 fn select(particles: Vec<Particle>, ancestors: &[u32]) -> Vec<Particle> {
-    let mut left = vec![0u32; particles.len()];
-    for &a in ancestors {
-        left[a as usize] += 1;
-    }
-    let mut old: Vec<Option<Particle>> = particles.into_iter().map(Some).collect();
-    ancestors
-        .iter()
-        .map(|&a| {
-            let a = a as usize;
-            left[a] -= 1;
-            if left[a] == 0 {
-                old[a].take().expect("an ancestor's last copy")
-            } else {
-                old[a].clone().expect("an ancestor")
-            }
-        })
-        .collect()
+    let out = ancestors.par_iter().map(|&a| particles[a as usize].clone()).collect();
+    particles.into_par_iter().for_each(drop);
+    out
 }
 
 /// How many particles of the pool differ in their moved quantities.
@@ -938,6 +1062,7 @@ pub fn planned_inputs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::condition::normal_log_pdf;
     use crate::region::Region;
     use crate::scenario::Scenario;
 
@@ -996,6 +1121,67 @@ mod tests {
         let mut order = c.order.clone();
         order.sort_unstable();
         assert!(order.iter().enumerate().all(|(k, &j)| j as usize == k));
+    }
+
+    #[test]
+    fn the_births_weight_is_their_marginal_when_the_proposal_is_their_posterior() {
+        // docs/MODEL.md §12.4: a year's birth rates y_c = ln r_c^obs − ln r_c(ω = 0) = σ_f·ω + u_c,
+        // u_c ~ N(0, v_c); ω is drawn from a proposal q and the weight is p(y | ω)·N(ω; 0, 1)/q(ω).
+        // When q is ω's posterior the weight is p(y) whatever ω was drawn: here against the
+        // integral over ω by Simpson's rule.
+        let (sd, obs) = (0.1, [(-0.25, 0.004), (-0.31, 0.006)]);
+        let held = |omega: f64| -> f64 {
+            obs.iter()
+                .map(|&(y, v): &(f64, f64)| {
+                    let r = y - sd * omega;
+                    -0.5 * (std::f64::consts::TAU * v).ln() - 0.5 * r * r / v
+                })
+                .sum()
+        };
+        let (n, lo, hi) = (4000, -12.0, 12.0);
+        let h = (hi - lo) / n as f64;
+        let integral: f64 = (0..=n)
+            .map(|k| {
+                let w = if k == 0 || k == n {
+                    1.0
+                } else if k % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                };
+                let omega = lo + k as f64 * h;
+                w * (held(omega) + normal_log_pdf(omega, 1.0)).exp()
+            })
+            .sum::<f64>()
+            * h
+            / 3.0;
+        let e = condition::one_factor(sd, obs);
+        assert!((e.log_density - integral.ln()).abs() < 1e-9, "{} {}", e.log_density, integral.ln());
+        for omega in [-3.0, -1.2, 0.0, 0.4, 2.5] {
+            let c =
+                Crude { held: held(omega), births: true, count: 2, omega, proposal: Some((e.mean, e.sd)) };
+            assert!((c.marginal() - e.log_density).abs() < 1e-12, "ω = {omega}: {}", c.marginal());
+        }
+        // With another proposal the weight varies with ω; its mean under the proposal is p(y).
+        let q = (e.mean + 0.3, 1.5 * e.sd);
+        let c = |omega: f64| Crude { held: held(omega), births: true, count: 2, omega, proposal: Some(q) };
+        assert!((c(q.0).marginal() - c(q.0 + q.1).marginal()).abs() > 0.01);
+        let mean: f64 = (0..=n)
+            .map(|k| {
+                let w = if k == 0 || k == n {
+                    1.0
+                } else if k % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                };
+                let omega = lo + k as f64 * h;
+                w * (c(omega).marginal() + normal_log_pdf((omega - q.0) / q.1, 1.0) - q.1.ln()).exp()
+            })
+            .sum::<f64>()
+            * h
+            / 3.0;
+        assert!((mean.ln() - e.log_density).abs() < 1e-9, "{} {}", mean.ln(), e.log_density);
     }
 
     #[test]

@@ -273,6 +273,7 @@ impl Workspace {
         self.shocks.migration_drift.fill(0.0);
         self.shocks.urbanization.fill(0.0);
         (self.shocks.disaster, self.shocks.recovery, self.shocks.inflation) = (0.0, 0.0, 0.0);
+        self.shocks.fertility = 0.0;
         if mode == Mode::Stochastic {
             let (isa, seed) = (self.isa, streams.seed);
             let s = &mut self.streams;
@@ -345,6 +346,36 @@ impl Source for OneShots<'_> {
     }
 }
 
+/// What a batch's run tells its caller, year by year (the history pass, docs/MODEL.md §12.3);
+/// [`observing`] makes one of a closure that observes only.
+pub trait Observer {
+    /// After year `v.year` of draw `d` (its index in the batch).
+    fn observe(&mut self, d: usize, v: YearView<'_>);
+
+    /// Before year `v.year + 1` of draw `d`, with the state of `v.year` and the new year's
+    /// shocks in `v.shocks()`, `fresh` when they were drawn (not given by the plan): an
+    /// innovation ω of the births' persistent part to take instead of the drawn one (only a
+    /// fresh year's is taken; docs/MODEL.md §12.4).
+    fn propose(&mut self, d: usize, v: &YearView<'_>, fresh: bool) -> Option<f64> {
+        let _ = (d, v, fresh);
+        None
+    }
+}
+
+/// An [`Observer`] that only observes, with a closure.
+pub struct Observing<F>(F);
+
+/// The [`Observer`] that calls `f` after each year (and proposes nothing).
+pub fn observing<F: FnMut(usize, YearView<'_>)>(f: F) -> Observing<F> {
+    Observing(f)
+}
+
+impl<F: FnMut(usize, YearView<'_>)> Observer for Observing<F> {
+    fn observe(&mut self, d: usize, v: YearView<'_>) {
+        (self.0)(d, v);
+    }
+}
+
 /// The state of every city at the end of a simulated year, as an observer sees it.
 pub struct YearView<'a> {
     /// The year.
@@ -406,6 +437,18 @@ impl YearView<'_> {
     pub fn shocks(&self) -> &YearShocks {
         &self.ws.shocks
     }
+    /// The births city i would have in the next year with the births' persistent part at its
+    /// expectation φ_f·f(t) (ω = 0): TFR_i(t + 1)·e^(φ_f·f(t))·Σ_x φ(x)·F_i(x, t), with the lever
+    /// effects as last prepared (the history pass's proposal, docs/MODEL.md §12.4).
+    pub fn births_ahead(&self, model: &Model, i: usize) -> f64 {
+        let (ws, t) = (self.ws, self.year + 1);
+        let (p, c) = (&ws.inputs.params, &ws.cities[i]);
+        let tfr =
+            super::demography::tfr(p, model.cities[i].tfr, ws.decays(model, t).tfr, &ws.effects.cities[i]);
+        let tfr =
+            super::demography::with_fertility(p, tfr, super::demography::fertility(p, c.fertility, 0.0));
+        tfr.max(0.0) * model.phi[15..50].iter().zip(&c.cells[0][15..50]).map(|(a, b)| a * b).sum::<f64>()
+    }
     /// The draw's inputs.
     pub fn inputs(&self) -> &DrawInputs {
         &self.ws.inputs
@@ -437,7 +480,16 @@ pub fn simulate_observed(
     // A batch of one: the workspace's own joined batches (taking them out moves three words each).
     let mut joined = std::mem::take(&mut ws.joined);
     let draws = std::slice::from_ref(streams);
-    let result = run(model, draws, None, mode, std::slice::from_mut(ws), &mut joined, out, |_, v| observe(v));
+    let result = run(
+        model,
+        draws,
+        None,
+        mode,
+        std::slice::from_mut(ws),
+        &mut joined,
+        out,
+        observing(|_, v| observe(v)),
+    );
     ws.joined = joined;
     result.map_err(|(_, e)| e)
 }
@@ -463,7 +515,7 @@ pub fn simulate_planned(
         std::slice::from_mut(ws),
         &mut joined,
         out,
-        |_, v| observe(v),
+        observing(|_, v| observe(v)),
     );
     ws.joined = joined;
     result.map_err(|(_, e)| e)
@@ -512,7 +564,7 @@ pub fn simulate_batch(
     if k == 0 {
         return Ok(Diagnostics::default());
     }
-    run(model, draws, None, mode, &mut batch.ws[..k], &mut batch.joined, out, |_, _| {})
+    run(model, draws, None, mode, &mut batch.ws[..k], &mut batch.joined, out, observing(|_, _| {}))
 }
 
 /// [`simulate_batch`] of planned draws (one [`Plan`] per draw, all with the same `stop`).
@@ -523,7 +575,7 @@ pub fn simulate_batch_planned(
     batch: &mut Batch,
     out: &mut [f64],
 ) -> Result<Diagnostics, (usize, ModelError)> {
-    simulate_batch_planned_observed(model, draws, plans, batch, out, |_, _| {})
+    simulate_batch_planned_observed(model, draws, plans, batch, out, observing(|_, _| {}))
 }
 
 /// [`simulate_batch_planned`], calling `observe` with each draw's index in the batch and its
@@ -534,7 +586,7 @@ pub fn simulate_batch_planned_observed(
     plans: &[Plan<'_>],
     batch: &mut Batch,
     out: &mut [f64],
-    observe: impl FnMut(usize, YearView<'_>),
+    observe: impl Observer,
 ) -> Result<Diagnostics, (usize, ModelError)> {
     let k = draws.len();
     assert!(k <= BATCH && plans.len() == k, "a batch runs at most {BATCH} draws, one plan each");
@@ -555,7 +607,7 @@ fn run(
     wss: &mut [Workspace],
     joined: &mut Joined,
     out: &mut [f64],
-    observe: impl FnMut(usize, YearView<'_>),
+    observe: impl Observer,
 ) -> Result<Diagnostics, (usize, ModelError)> {
     #[cfg(target_arch = "x86_64")]
     if wss[0].isa >= Isa::Avx2 {
@@ -581,7 +633,7 @@ fn run_avx2(
     wss: &mut [Workspace],
     joined: &mut Joined,
     out: &mut [f64],
-    observe: impl FnMut(usize, YearView<'_>),
+    observe: impl Observer,
 ) -> Result<Diagnostics, (usize, ModelError)> {
     run_inner(model, draws, plans, mode, wss, joined, out, observe)
 }
@@ -599,7 +651,7 @@ fn run_inner(
     wss: &mut [Workspace],
     joined: &mut Joined,
     out: &mut [f64],
-    mut observe: impl FnMut(usize, YearView<'_>),
+    mut observe: impl Observer,
 ) -> Result<Diagnostics, (usize, ModelError)> {
     let width = model.layout.len();
     debug_assert_eq!(out.len(), wss.len() * width);
@@ -642,15 +694,26 @@ fn run_inner(
                     continue;
                 }
                 let k = (t - b) as usize;
-                match plan(d) {
-                    Some(p) if k <= p.shocks.len() => ws.shocks.copy_from(&p.shocks[k - 1]),
+                let fresh = match plan(d) {
+                    Some(p) if k <= p.shocks.len() => {
+                        ws.shocks.copy_from(&p.shocks[k - 1]);
+                        false
+                    }
                     Some(p) => {
                         if let (Some(src), true) = (p.later, k == p.shocks.len() + 1) {
                             ws.restart_shocks(src);
                         }
                         shocks::draw(model, &ws.inputs.params, &mut ws.streams, &mut ws.shocks);
+                        true
                     }
-                    None => shocks::draw(model, &ws.inputs.params, &mut ws.streams, &mut ws.shocks),
+                    None => {
+                        shocks::draw(model, &ws.inputs.params, &mut ws.streams, &mut ws.shocks);
+                        true
+                    }
+                };
+                let omega = observe.propose(d, &YearView { year: t - 1, ws }, fresh);
+                if let (Some(omega), true) = (omega, fresh) {
+                    ws.shocks.fertility = omega;
                 }
             }
         }
@@ -662,7 +725,7 @@ fn run_inner(
                 continue;
             }
             match outcomes::write_year(model, &ws.year_end(), t, streams.draw, row) {
-                Ok(()) => observe(d, YearView { year: t, ws }),
+                Ok(()) => observe.observe(d, YearView { year: t, ws }),
                 Err(e) => {
                     live[d] = false;
                     keep_lowest(&mut failed, d, e);

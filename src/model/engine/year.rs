@@ -202,9 +202,20 @@ fn demography_and_migration(model: &Model, ws: &mut Workspace, t: i32, logs: &[f
     let decays = ws.decays(model, t);
     let (p, isa) = (&ws.inputs.params, ws.isa);
     let forced = model.forced_in(t);
+    // The births' persistent part is the region's (one value, kept by each city): its factor
+    // e^f once a year.
+    let (fertility, factor) = match ws.cities.first() {
+        Some(c) if p.fertility_shock_sd > 0.0 => {
+            let f = demography::fertility(p, c.fertility, ws.shocks.fertility);
+            (f, f.exp())
+        }
+        _ => (0.0, 1.0),
+    };
     let cities = ws.cities.iter_mut().zip(&model.cities).zip(&ws.effects.cities);
     for (i, ((c, city), e)) in cities.enumerate() {
+        c.fertility = fertility;
         let tfr = demography::tfr(p, city.tfr, decays.tfr, e);
+        let tfr = if p.fertility_shock_sd > 0.0 { tfr * factor } else { tfr };
         let survival = &ws.survival[city.mortality];
         let drift_prev = c.migration_drift;
         c.migration_drift = migration::drift(p, drift_prev, ws.shocks.migration_drift[i]);
