@@ -517,6 +517,14 @@ pub fn shock_cov(n: usize, sd: f64, rho: f64, cholesky: Option<&[f64]>) -> DMatr
     }
 }
 
+/// Simpson's rule: ∫ f over [lo, hi] with `n` (even) intervals (the tests' quadrature).
+#[cfg(test)]
+pub(crate) fn simpson(f: impl Fn(f64) -> f64, lo: f64, hi: f64, n: usize) -> f64 {
+    let h = (hi - lo) / n as f64;
+    let inner: f64 = (1..n).map(|k| if k % 2 == 1 { 4.0 } else { 2.0 } * f(lo + k as f64 * h)).sum();
+    (f(lo) + inner + f(hi)) * h / 3.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,22 +561,8 @@ mod tests {
             let c = (1.0 + pi + sd * eps).ln();
             (normal_log_pdf(eps, 1.0) + obs.iter().map(|&(d, v)| normal_log_pdf(d - c, v)).sum::<f64>()).exp()
         };
-        let (n, lo, hi) = (4000, -12.0, 12.0);
-        let h = (hi - lo) / n as f64;
-        let (mut m0, mut m1, mut m2) = (0.0, 0.0, 0.0);
-        for k in 0..=n {
-            let x = lo + k as f64 * h;
-            let w = if k == 0 || k == n {
-                1.0
-            } else if k % 2 == 1 {
-                4.0
-            } else {
-                2.0
-            } * h
-                / 3.0;
-            let y = f(x);
-            (m0, m1, m2) = (m0 + w * y, m1 + w * x * y, m2 + w * x * x * y);
-        }
+        let moment = |p: i32| simpson(|x| x.powi(p) * f(x), -12.0, 12.0, 4000);
+        let (m0, m1, m2) = (moment(0), moment(1), moment(2));
         let (mean, var) = (m1 / m0, m2 / m0 - (m1 / m0).powi(2));
         assert!((e.log_density - m0.ln()).abs() < 5e-3, "{} {}", e.log_density, m0.ln());
         assert!((e.mean - mean).abs() < 0.01, "{} {mean}", e.mean);
@@ -616,14 +610,8 @@ mod tests {
         for (carried, p) in [(0.0, 0.05), (0.015, 0.3), (0.0, 0.9)] {
             let e = tfp_evidence(&cov, carried, p, 0.0, &obs);
             // Simpson's rule over D in [0.02, 0.06], 2000 intervals.
-            let (lo, hi, steps) = (0.02, 0.06, 2000);
-            let h = (hi - lo) / steps as f64;
-            let f = |d: f64| one_factor_log_pdf(&x, carried - d, 0.015, 0.6, &v).exp() / (hi - lo);
-            let mut integral = f(lo) + f(hi);
-            for k in 1..steps {
-                integral += if k % 2 == 1 { 4.0 } else { 2.0 } * f(lo + k as f64 * h);
-            }
-            integral *= h / 3.0;
+            let f = |d: f64| one_factor_log_pdf(&x, carried - d, 0.015, 0.6, &v).exp() / 0.04;
+            let integral = simpson(f, 0.02, 0.06, 2000);
             let none = one_factor_log_pdf(&x, carried, 0.015, 0.6, &v).exp();
             let want = (1.0 - p) * none + p * integral;
             assert!((e.log_density - want.ln()).abs() < 1e-9, "p {p}: {} vs {}", e.log_density, want.ln());

@@ -1062,7 +1062,7 @@ pub fn planned_inputs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::condition::normal_log_pdf;
+    use crate::model::condition::{normal_log_pdf, simpson};
     use crate::region::Region;
     use crate::scenario::Scenario;
 
@@ -1082,6 +1082,54 @@ mod tests {
         let count = |j| a.iter().filter(|&&x| x == j).count();
         assert_eq!((count(0), count(1), count(2)), (1, 2, 7));
         assert!(a.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn births_ahead_are_the_next_year_s_births_without_its_innovation() {
+        // The proposal of ω (docs/MODEL.md §12.4) predicts year t's births from the state at
+        // t − 1: B_i(t) = births_ahead_i·e^(σ_f·ω(t)) for every city and year of a draw (no
+        // lever in the baseline), so a scored year's proposal is ω's posterior.
+        struct Check<'a> {
+            model: &'a Model,
+            ahead: Vec<Vec<f64>>,
+            checked: &'a std::cell::Cell<usize>,
+        }
+        impl engine::Observer for Check<'_> {
+            fn observe(&mut self, _: usize, v: engine::YearView<'_>) {
+                let sd = v.params().fertility_shock_sd;
+                let ahead = &self.ahead[(v.year - self.model.base_year - 1) as usize];
+                for (i, a) in ahead.iter().enumerate() {
+                    let births = v.flows(i).0;
+                    let want = a * (sd * v.shocks().fertility).exp();
+                    assert!((births - want).abs() < 1e-12 * births, "{} {i}: {births} vs {want}", v.year);
+                    self.checked.set(self.checked.get() + 1);
+                }
+            }
+            fn propose(&mut self, _: usize, v: &engine::YearView<'_>, fresh: bool) -> Option<f64> {
+                assert!(fresh);
+                self.ahead.push((0..v.n()).map(|i| v.births_ahead(self.model, i)).collect());
+                None
+            }
+        }
+        let model = conditioned_baseline();
+        let mut inputs = DrawInputs::new(&model);
+        let mut diag = crate::diagnostics::Diagnostics::default();
+        inputs::sample(&model, &mut Streams::of(5, 3), Mode::Stochastic, &mut inputs, &mut diag).unwrap();
+        assert!(inputs.params.fertility_shock_sd > 0.0);
+        let plan = Plan { inputs: &inputs, shocks: &[], later: None, stop: model.horizon };
+        let (mut batch, mut out) = (Batch::new(&model), vec![0.0; model.layout.len()]);
+        let checked = std::cell::Cell::new(0);
+        let check = Check { model: &model, ahead: Vec::new(), checked: &checked };
+        engine::simulate_batch_planned_observed(
+            &model,
+            &[Streams::of(5, 3)],
+            &[plan],
+            &mut batch,
+            &mut out,
+            check,
+        )
+        .unwrap();
+        assert_eq!(checked.get(), model.n * (model.horizon - model.base_year) as usize);
     }
 
     #[test]
@@ -1138,23 +1186,7 @@ mod tests {
                 })
                 .sum()
         };
-        let (n, lo, hi) = (4000, -12.0, 12.0);
-        let h = (hi - lo) / n as f64;
-        let integral: f64 = (0..=n)
-            .map(|k| {
-                let w = if k == 0 || k == n {
-                    1.0
-                } else if k % 2 == 1 {
-                    4.0
-                } else {
-                    2.0
-                };
-                let omega = lo + k as f64 * h;
-                w * (held(omega) + normal_log_pdf(omega, 1.0)).exp()
-            })
-            .sum::<f64>()
-            * h
-            / 3.0;
+        let integral = simpson(|omega| (held(omega) + normal_log_pdf(omega, 1.0)).exp(), -12.0, 12.0, 4000);
         let e = condition::one_factor(sd, obs);
         assert!((e.log_density - integral.ln()).abs() < 1e-9, "{} {}", e.log_density, integral.ln());
         for omega in [-3.0, -1.2, 0.0, 0.4, 2.5] {
@@ -1166,21 +1198,8 @@ mod tests {
         let q = (e.mean + 0.3, 1.5 * e.sd);
         let c = |omega: f64| Crude { held: held(omega), births: true, count: 2, omega, proposal: Some(q) };
         assert!((c(q.0).marginal() - c(q.0 + q.1).marginal()).abs() > 0.01);
-        let mean: f64 = (0..=n)
-            .map(|k| {
-                let w = if k == 0 || k == n {
-                    1.0
-                } else if k % 2 == 1 {
-                    4.0
-                } else {
-                    2.0
-                };
-                let omega = lo + k as f64 * h;
-                w * (c(omega).marginal() + normal_log_pdf((omega - q.0) / q.1, 1.0) - q.1.ln()).exp()
-            })
-            .sum::<f64>()
-            * h
-            / 3.0;
+        let under_q = |omega: f64| c(omega).marginal() + normal_log_pdf((omega - q.0) / q.1, 1.0) - q.1.ln();
+        let mean = simpson(|omega| under_q(omega).exp(), -12.0, 12.0, 4000);
         assert!((mean.ln() - e.log_density).abs() < 1e-9, "{} {}", mean.ln(), e.log_density);
     }
 
