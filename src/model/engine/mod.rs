@@ -578,8 +578,9 @@ pub fn simulate_batch_planned(
     simulate_batch_planned_observed(model, draws, plans, batch, out, observing(|_, _| {}))
 }
 
-/// [`simulate_batch_planned`], calling `observe` with each draw's index in the batch and its
-/// state at the end of each year.
+/// [`simulate_batch_planned`], telling the [`Observer`] `observe` each draw's index in the batch
+/// and its state at the end of each year, and asking it before each year for the births'
+/// innovation of a fresh year ([`Observer::propose`]).
 pub fn simulate_batch_planned_observed(
     model: &Model,
     draws: &[Streams<'_>],
