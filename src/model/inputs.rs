@@ -213,7 +213,7 @@ pub struct InputGroup {
 /// every uncertain parameter on its own (a fixed one is no input), each yearly shock purpose one
 /// group (TFP shocks — their persistent part's innovations included —, disasters, migration
 /// shocks — the migration rate's persistent part's innovations included —, migration offsets,
-/// urbanization shocks, inflation shocks), the projects' opening delays one group and their TFP
+/// urbanization shocks, inflation shocks, the births' shocks), the projects' opening delays one group and their TFP
 /// sizes another, and each lever's uncertain quantities one group. Every purpose a stochastic
 /// draw reads belongs to exactly one input (tested), so that the inputs' indices add up.
 pub fn sensitivity_inputs(model: &Model) -> Vec<InputGroup> {
@@ -236,6 +236,7 @@ pub fn sensitivity_inputs(model: &Model) -> Vec<InputGroup> {
         ("shocks.migration_offset", purposes::MIGRATION_OFFSET),
         ("shocks.urbanization", purposes::URBANIZATION),
         ("shocks.inflation", purposes::INFLATION),
+        ("shocks.fertility", purposes::FERTILITY),
     ] {
         out.extend(group(name, vec![p]));
     }

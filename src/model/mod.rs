@@ -753,8 +753,11 @@ pub mod purposes {
     pub const URBANIZATION: u64 = purpose("shocks.urbanization");
     /// Inflation shocks: one normal per year.
     pub const INFLATION: u64 = purpose("shocks.inflation");
-    /// The five yearly shock purposes, in [`super::shocks::ShockStreams`]' order.
-    pub const SHOCKS: [u64; 5] = [TFP, DISASTER, MIGRATION, URBANIZATION, INFLATION];
+    /// The births' persistent part's innovations (docs/MODEL.md §12.4): one normal per year
+    /// when σ_f > 0 (none read otherwise).
+    pub const FERTILITY: u64 = purpose("shocks.fertility");
+    /// The six yearly shock purposes, in [`super::shocks::ShockStreams`]' order.
+    pub const SHOCKS: [u64; 6] = [TFP, DISASTER, MIGRATION, URBANIZATION, INFLATION, FERTILITY];
     /// The shocks read every year (the migration offsets, read once, are an input).
-    pub const ALL: [u64; 5] = [TFP, DISASTER, MIGRATION, URBANIZATION, INFLATION];
+    pub const ALL: [u64; 6] = [TFP, DISASTER, MIGRATION, URBANIZATION, INFLATION, FERTILITY];
 }

@@ -27,8 +27,10 @@ pub struct ShockStreams<R> {
     pub migration: R,
     /// `shocks.urbanization`: per year one normal per city.
     pub urbanization: R,
-    /// `shocks.inflation`: per year one normal (then ω when σ_f > 0).
+    /// `shocks.inflation`: one normal per year.
     pub inflation: R,
+    /// `shocks.fertility`: per year one normal when σ_f > 0.
+    pub fertility: R,
 }
 
 impl ShockStreams<crate::rng::Stream> {
@@ -40,6 +42,7 @@ impl ShockStreams<crate::rng::Stream> {
             migration: streams.stream(purposes::MIGRATION),
             urbanization: streams.stream(purposes::URBANIZATION),
             inflation: streams.stream(purposes::INFLATION),
+            fertility: streams.stream(purposes::FERTILITY),
         }
     }
 }
@@ -98,8 +101,7 @@ impl YearShocks {
 /// - z_i = σ_z·(√ρ·c + √(1 − ρ)·ε_i), c and ε_i standard normals (or z = σ_z·L·ε with the region's
 ///   Cholesky factor L);
 /// - with probability p_D a disaster d(t) −= D, D = 0.02 + 0.04·u, half recovered next year;
-/// - η_i (then, when σ_q > 0, ξ_i), ε_i of urbanization and ε_π (then, when σ_f > 0, ω) standard
-///   normals.
+/// - η_i (then, when σ_q > 0, ξ_i), ε_i of urbanization, ε_π and, when σ_f > 0, ω standard normals.
 pub fn draw<R: rand::Rng>(model: &Model, p: &Params, s: &mut ShockStreams<R>, y: &mut YearShocks) {
     let sz = p.tfp_shock_sd;
     match &model.cholesky {
@@ -157,10 +159,10 @@ pub fn draw<R: rand::Rng>(model: &Model, p: &Params, s: &mut ShockStreams<R>, y:
         *e = normal(&mut s.urbanization);
     }
     y.inflation = normal(&mut s.inflation);
-    // The births' persistent part, when the scenario has one (§12.4): one normal after ε_π
-    // (nothing read otherwise, so the plan-era draws are unchanged).
+    // The births' persistent part, when the scenario has one (§12.4): one normal of its own
+    // stream (nothing read otherwise).
     if p.fertility_shock_sd > 0.0 {
-        y.fertility = normal(&mut s.inflation);
+        y.fertility = normal(&mut s.fertility);
     }
 }
 

@@ -136,6 +136,7 @@ pub fn input_description(name: &str) -> String {
         "shocks.migration" => "yearly migration shocks (and the persistent part's innovations)",
         "shocks.migration_offset" => "each city's migration offset (drawn once)",
         "shocks.urbanization" => "yearly urbanization shocks",
+        "shocks.fertility" => "yearly shocks to the births' level",
         "shocks.inflation" => "yearly inflation shocks",
         "projects.opening" => "every project's opening delay",
         "projects.tfp_size" => "every project's TFP effect sizes",

@@ -109,9 +109,9 @@ impl Buffers {
     }
 }
 
-/// The five shock purposes of the history pass's year t.
-fn year_purposes(t: i32) -> [u64; 5] {
-    ["tfp", "disaster", "migration", "urbanization", "inflation"]
+/// The six shock purposes of the history pass's year t.
+fn year_purposes(t: i32) -> [u64; 6] {
+    ["tfp", "disaster", "migration", "urbanization", "inflation", "fertility"]
         .map(|k| purpose(&format!("history.{t}.{k}")))
 }
 

@@ -119,13 +119,14 @@ impl Evidence {
 }
 
 /// Where a planned draw's shocks after its given years come from: stream `number` of
-/// `purposes` (TFP, disaster, migration, urbanization, inflation), read from their start.
+/// `purposes` (TFP, disaster, migration, urbanization, inflation, fertility), read from their
+/// start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShockSource {
     /// The run's seed.
     pub seed: u64,
-    /// The five shock purposes, in [`ShockStreams`]' order.
-    pub purposes: [u64; 5],
+    /// The six shock purposes, in [`ShockStreams`]' order.
+    pub purposes: [u64; 6],
     /// The stream number.
     pub number: u64,
 }
@@ -184,6 +185,7 @@ impl Workspace {
                 migration: wide(purposes::MIGRATION),
                 urbanization: wide(purposes::URBANIZATION),
                 inflation: wide(purposes::INFLATION),
+                fertility: wide(purposes::FERTILITY),
             },
             gains: vec![[0.0; 3]; n],
             aggregates: Aggregates { wage: 0.0, access_change: 0.0 },
@@ -282,19 +284,21 @@ impl Workspace {
             s.migration.restart(isa, seed, purposes::MIGRATION, streams.number(purposes::MIGRATION));
             s.urbanization.restart(isa, seed, purposes::URBANIZATION, streams.number(purposes::URBANIZATION));
             s.inflation.restart(isa, seed, purposes::INFLATION, streams.number(purposes::INFLATION));
+            s.fertility.restart(isa, seed, purposes::FERTILITY, streams.number(purposes::FERTILITY));
         }
         Ok(())
     }
 
     /// The shock streams from `src` (each purpose's stream `src.number`, from its start).
     fn restart_shocks(&mut self, src: ShockSource) {
-        let (isa, s, [tfp, disaster, migration, urbanization, inflation]) =
+        let (isa, s, [tfp, disaster, migration, urbanization, inflation, fertility]) =
             (self.isa, &mut self.streams, src.purposes);
         s.tfp.restart(isa, src.seed, tfp, src.number);
         s.disaster.restart(isa, src.seed, disaster, src.number);
         s.migration.restart(isa, src.seed, migration, src.number);
         s.urbanization.restart(isa, src.seed, urbanization, src.number);
         s.inflation.restart(isa, src.seed, inflation, src.number);
+        s.fertility.restart(isa, src.seed, fertility, src.number);
     }
 
     /// Back to the end of the base year: the base state and the levers' initial stocks.
