@@ -209,6 +209,15 @@ impl Crude {
     }
 }
 
+/// `parts` (events, people) of a crude rate's city, or of the region's `n` cities summed (the
+/// parent's rate, read as the region's).
+fn city_or_region(city: Option<usize>, n: usize, parts: impl Fn(usize) -> (f64, f64)) -> (f64, f64) {
+    match city {
+        Some(i) => parts(i),
+        None => (0..n).map(parts).fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1)),
+    }
+}
+
 /// Year `v.year`'s published crude rates as the draw met them, ω drawn from `proposal`.
 fn crude_terms(model: &Model, v: &engine::YearView<'_>, proposal: Option<(f64, f64)>) -> Crude {
     let mut out = Crude { omega: v.shocks().fertility, proposal, ..Crude::default() };
@@ -218,10 +227,7 @@ fn crude_terms(model: &Model, v: &engine::YearView<'_>, proposal: Option<(f64, f
             let (births, deaths, _) = v.flows(i);
             (if c.deaths { deaths } else { births }, 0.5 * (v.population_prev(i) + v.population(i)))
         };
-        let (events, people) = match c.city {
-            Some(i) => parts(i),
-            None => (0..v.n()).map(parts).fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1)),
-        };
+        let (events, people) = city_or_region(c.city, v.n(), parts);
         let rate = 1000.0 * events / people;
         let r = if c.deaths { c.value - rate } else { c.ln_value - rate.ln() };
         out.held += c.log_norm - 0.5 * r * r / c.var - c.ln_value;
@@ -248,10 +254,7 @@ fn fertility_proposal(model: &Model, v: &engine::YearView<'_>, t: i32) -> Option
         (v.births_ahead(model, i), 0.5 * (prev + next))
     };
     let residuals = h.crude.iter().filter(|c| c.year == t && !c.deaths).map(|c| {
-        let (births, people) = match c.city {
-            Some(i) => ahead(i),
-            None => (0..v.n()).map(ahead).fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1)),
-        };
+        let (births, people) = city_or_region(c.city, v.n(), ahead);
         (c.ln_value - (1000.0 * births / people).ln(), c.var)
     });
     let e = condition::one_factor(sd, residuals);
