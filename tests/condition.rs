@@ -126,6 +126,56 @@ fn implausible_observations_give_a_warning_not_a_crash() {
 }
 
 #[test]
+fn a_scenario_sets_the_pool_and_output_draws_beyond_it_share_its_particles() {
+    // `history.pool = 200` with 400 draws: draw k and draw k + 200 take the same particle
+    // (order[k mod M]), so their conditioned parameters are the same and their lever-free
+    // inputs' rows agree; without the key the pool is the draws (400) and they do not.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let text = format!(
+        "[scenario]\nname = \"pooled\"\nextends = \"{}\"\n[history]\npool = 200\n",
+        root().join("scenarios/baseline.toml").display()
+    );
+    let s = write_scenario(d, "pooled.toml", &text);
+    let run = |scenario: &str, out: &str| {
+        let o = minxinan(
+            d,
+            &[
+                "run",
+                scenario,
+                "--draws",
+                "400",
+                "--out",
+                out,
+                "--quiet",
+                "--save-draws=population",
+                "--save-inputs",
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join(out).join("manifest.json")).unwrap())
+                .unwrap();
+        let inputs = std::fs::read_to_string(d.join(out).join("inputs.csv")).unwrap();
+        let column = inputs.lines().next().unwrap().split(',').position(|c| c == "tfr_long_run").unwrap();
+        let tfr: Vec<String> =
+            inputs.lines().skip(1).map(|l| l.split(',').nth(column).unwrap().to_string()).collect();
+        (m["history"]["conditioning"]["pool"].as_u64().unwrap(), tfr)
+    };
+    let (pool, tfr) = run(s.to_str().unwrap(), "set");
+    assert_eq!(pool, 200);
+    assert_eq!(tfr.len(), 400);
+    assert!((0..200).all(|k| tfr[k] == tfr[k + 200]), "draw k and k + 200 share a particle");
+    let (pool, tfr) = run(&conditioned(d), "default");
+    assert_eq!(pool, 400);
+    assert!((0..200).filter(|&k| tfr[k] == tfr[k + 200]).count() < 200);
+    // `validate --resolved` writes the key back.
+    let o = minxinan(d, &["validate", s.to_str().unwrap(), "--resolved"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\npool = 200\n"));
+}
+
+#[test]
 fn scenarios_that_differ_only_in_levers_share_a_history_pass() {
     // Levers act after `until`, so the history pass of the baseline and of a lever scenario is
     // one and the same (compare runs it once); a parameter or a project's timing changes it.

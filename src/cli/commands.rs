@@ -784,7 +784,6 @@ fn condition_models(
         .num_threads(threads.unwrap_or(0))
         .build()
         .context("cannot start the worker threads")?;
-    let settings = runner::history::HistorySettings::for_draws(draws);
     // Scenarios that differ only in their levers (which act after `until`) share one history
     // pass: the same particles, each output draw with its own lever quantities.
     let mut done: Vec<(String, std::sync::Arc<minxinan::model::condition::Conditioned>)> = Vec::new();
@@ -794,6 +793,8 @@ fn condition_models(
             m.conditioned = Some(c.clone());
             continue;
         }
+        let settings =
+            runner::history::HistorySettings::for_run(draws, m.history.as_ref().and_then(|h| h.pool));
         let c = pool.install(|| runner::history::condition(m, seed, &settings, &super::interrupted))?;
         if !quiet {
             let ess: Vec<String> = c.years.iter().map(|y| format!("{} {:.0}", y.year, y.ess)).collect();

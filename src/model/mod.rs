@@ -366,6 +366,8 @@ pub struct ModelHistory {
     pub deflator: f64,
     /// Whether a history pass conditions the draws on the observations (docs/MODEL.md §12).
     pub condition: bool,
+    /// The history pass's pool size the scenario sets (`history.pool`), if it does.
+    pub pool: Option<usize>,
     /// The crude rates the history pass scores (§12.1).
     pub crude: Vec<history::CrudeScore>,
     /// The observed deflators the history pass scores (§12.1b).
@@ -390,6 +392,7 @@ impl Model {
                 restatement: r.record.clone(),
                 deflator: r.deflator,
                 condition: h.condition,
+                pool: h.pool,
             };
             (r, model)
         });

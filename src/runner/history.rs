@@ -53,12 +53,18 @@ pub struct HistorySettings {
 }
 
 impl HistorySettings {
-    /// The defaults for a run of `draws` draws: a pool of the draws, at least 200 and at most
-    /// 4 000 (output draws beyond the pool share a particle's history and diverge after it),
-    /// two move sweeps after each resampling.
+    /// The defaults for a run of `draws` draws: a pool of
+    /// [`default_pool`](crate::scenario::default_pool)`(draws)` (the draws, at least
+    /// 200 and at most 4 000), two move sweeps after each resampling.
     pub fn for_draws(draws: u64) -> HistorySettings {
+        HistorySettings::for_run(draws, None)
+    }
+
+    /// The settings of a run of `draws` draws of a model whose scenario sets the pool `pool`
+    /// (`history.pool`; `None`: the default of [`HistorySettings::for_draws`]).
+    pub fn for_run(draws: u64, pool: Option<usize>) -> HistorySettings {
         HistorySettings {
-            pool: draws.clamp(200, 4_000) as usize,
+            pool: pool.unwrap_or_else(|| crate::scenario::default_pool(draws)),
             resample_below: 0.5,
             sweeps: 2,
             final_sweeps: 6,

@@ -40,6 +40,23 @@ pub struct History {
     /// Whether the history pass also scores the published crude birth and death rates of the
     /// observed years (docs/MODEL.md §12.1; default false: they are compared, not scored).
     pub score_crude_rates: bool,
+    /// The history pass's pool size (docs/MODEL.md §12.3), when the scenario sets it; else
+    /// [`default_pool`] of the run's draws.
+    pub pool: Option<usize>,
+}
+
+/// The smallest pool a history pass takes: its moves' random walk scales by the pool's
+/// covariance, which fewer particles estimate poorly.
+pub const MIN_POOL: usize = 200;
+/// The largest pool a scenario may set (each particle keeps its inputs and observed years'
+/// shocks: some 10 kB, so 1 GB at this size).
+pub const MAX_POOL: usize = 100_000;
+
+/// The pool of a run of `draws` draws when the scenario sets none: the draws, at least
+/// [`MIN_POOL`] and at most 4 000 (output draws beyond the pool share a particle's history and
+/// diverge after it).
+pub fn default_pool(draws: u64) -> usize {
+    draws.clamp(MIN_POOL as u64, 4_000) as usize
 }
 
 /// `history.vital_rates`: the levels of the cities' death and birth rates in history mode.
@@ -189,7 +206,21 @@ pub(super) fn validate(
         );
         return None;
     }
-    let (observations, min_confidence, vital_rates) = (observations?, min_confidence?, vital_rates?);
+    let pool = match raw.pool {
+        None => Some(None),
+        Some(n) if (MIN_POOL as i64..=MAX_POOL as i64).contains(&n) => Some(Some(n as usize)),
+        Some(n) => {
+            issues.push(
+                "history.pool",
+                format!(
+                    "found {n}; expected a pool of {MIN_POOL}..={MAX_POOL} particles (default: the draws, at most 4000)"
+                ),
+            );
+            None
+        }
+    };
+    let (observations, min_confidence, vital_rates, pool) =
+        (observations?, min_confidence?, vital_rates?, pool?);
     let last_observed = observations
         .rows
         .iter()
@@ -221,6 +252,7 @@ pub(super) fn validate(
         condition: raw.condition.unwrap_or(false),
         vital_rates,
         score_crude_rates: raw.score_crude_rates.unwrap_or(false),
+        pool,
     })
 }
 

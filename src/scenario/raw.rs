@@ -32,6 +32,7 @@ pub struct RawHistory {
     pub condition: Option<bool>,
     pub vital_rates: Option<String>,
     pub score_crude_rates: Option<bool>,
+    pub pool: Option<i64>,
 }
 
 #[derive(Deserialize, Debug, Default)]

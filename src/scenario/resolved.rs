@@ -151,6 +151,9 @@ impl Scenario {
             if h.score_crude_rates {
                 let _ = writeln!(s, "score_crude_rates = true");
             }
+            if let Some(n) = h.pool {
+                let _ = writeln!(s, "pool = {n}");
+            }
         }
         s
     }
