@@ -451,7 +451,7 @@ impl YearView<'_> {
             super::demography::tfr(p, model.cities[i].tfr, ws.decays(model, t).tfr, &ws.effects.cities[i]);
         let tfr =
             super::demography::with_fertility(p, tfr, super::demography::fertility(p, c.fertility, 0.0));
-        tfr.max(0.0) * model.phi[15..50].iter().zip(&c.cells[0][15..50]).map(|(a, b)| a * b).sum::<f64>()
+        tfr.max(0.0) * crate::arith::dot(&model.phi[15..50], &c.cells[0][15..50])
     }
     /// The draw's inputs.
     pub fn inputs(&self) -> &DrawInputs {
