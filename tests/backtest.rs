@@ -30,6 +30,7 @@ fn a_backtest_scores_every_later_observation_against_three_forecasts() {
     for file in [
         "backtest.csv",
         "backtest_summary.csv",
+        "backtest_horizons.csv",
         "summary.csv",
         "observed.csv",
         "manifest.json",
@@ -91,6 +92,60 @@ fn a_backtest_scores_every_later_observation_against_three_forecasts() {
         assert!(all["mean_crps"].is_empty());
         assert!(((log_sum / n).exp() - f(all, "crps_relative_to_naive")).abs() < 1e-9, "{all:?}");
     }
+    // `backtest_horizons.csv` splits the same scores by years ahead: per forecast and
+    // indicator the horizons' observations add up to the summary's and their CRPS to its mean,
+    // and each horizon's relative CRPS is its rows' own over naive's (recomputed from
+    // backtest.csv), `all` the weighted geometric mean of the indicators' at that horizon.
+    let horizons = read(&out.join("backtest_horizons.csv"));
+    assert!(horizons.iter().any(|r| r["horizon"] == "3"));
+    let relative = |forecast: &str, indicator: &str, horizon: &str| {
+        let (mut own, mut naive, mut k) = (0.0, 0.0, 0.0);
+        for r in rows
+            .iter()
+            .filter(|r| r["forecast"] == forecast && r["indicator"] == indicator && r["horizon"] == horizon)
+        {
+            let same = |x: &&HashMap<String, String>| {
+                x["forecast"] == "naive" && ["entity", "year", "indicator"].iter().all(|c| x[*c] == r[*c])
+            };
+            if let Some(y) = rows.iter().find(same) {
+                (own, naive, k) = (own + f(r, "crps"), naive + f(y, "crps"), k + 1.0);
+            }
+        }
+        (own / naive, k)
+    };
+    for s in summary.iter().filter(|s| s["indicator"] != "all") {
+        let parts: Vec<_> = horizons
+            .iter()
+            .filter(|h| h["forecast"] == s["forecast"] && h["indicator"] == s["indicator"])
+            .collect();
+        let n: f64 = parts.iter().map(|h| f(h, "n")).sum();
+        assert_eq!(n, f(s, "n"), "{s:?}");
+        let crps: f64 = parts.iter().map(|h| f(h, "n") * f(h, "mean_crps")).sum();
+        assert!((crps / n - f(s, "mean_crps")).abs() < 1e-9, "{s:?}");
+        for h in parts {
+            let (r, _) = relative(&h["forecast"], &h["indicator"], &h["horizon"]);
+            if r.is_finite() {
+                assert!((r - f(h, "crps_relative_to_naive")).abs() < 1e-9, "{h:?}");
+            }
+        }
+    }
+    for h in horizons.iter().filter(|h| h["indicator"] == "all") {
+        let (mut log_sum, mut n) = (0.0, 0.0);
+        for ind in [
+            "population",
+            "urbanization_rate",
+            "gdp_real_growth",
+            "gdp_nominal",
+            "crude_birth_rate",
+            "crude_death_rate",
+        ] {
+            let (r, k) = relative(&h["forecast"], ind, &h["horizon"]);
+            if k > 0.0 && r.is_finite() {
+                (log_sum, n) = (log_sum + k * r.ln(), n + k);
+            }
+        }
+        assert!(((log_sum / n).exp() - f(h, "crps_relative_to_naive")).abs() < 1e-9, "{h:?}");
+    }
     // The naive forecast of 厦门's 2024 population, by hand: the revised series 496, 512, 518
     // (2018–2020) and the 2021 release 528 change by 16, 6, 10 a year; it continues at +10 from
     // 528 with sd = sd(16, 6, 10)·√3.
@@ -116,6 +171,19 @@ fn a_backtest_scores_every_later_observation_against_three_forecasts() {
     assert!(m["scenarios"][1]["history"].is_null(), "the plan-era run has no history");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Backtest 回测: observations after 2021"));
+    // The table by years ahead: one column per horizon (2022–2024: three), history's population
+    // row with its one-year ratio as backtest_horizons.csv has it.
+    assert!(html.contains("<th>3 years ahead</th>") && !html.contains("<th>4 years ahead</th>"));
+    let one = horizons
+        .iter()
+        .find(|h| h["forecast"] == "history" && h["indicator"] == "population" && h["horizon"] == "1")
+        .unwrap();
+    let ratio = f(one, "crps_relative_to_naive");
+    let row = format!(
+        "<tr><td>population</td><td>history</td><td>{ratio:.2} <span class=\"band\">({})</span>",
+        one["n"]
+    );
+    assert!(html.contains(&row), "{row}");
 }
 
 #[test]

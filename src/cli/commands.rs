@@ -922,6 +922,7 @@ fn backtest(region: &Region, a: BacktestArgs) -> Result<ExitCode> {
     }
     put("backtest.csv", output::backtest_csv(region, a.until, &scored), a.common.output.excel)?;
     put("backtest_summary.csv", output::backtest_summary_csv(&scored), a.common.output.excel)?;
+    put("backtest_horizons.csv", output::backtest_horizons_csv(&scored, a.until), a.common.output.excel)?;
     let commit = env!("MINXINAN_GIT_COMMIT");
     let path = a.scenario.display().to_string();
     let started_at = rfc3339(started);

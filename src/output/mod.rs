@@ -773,43 +773,107 @@ pub fn backtest_csv(region: &Region, until: i32, scored: &[crate::stats::backtes
     s
 }
 
+/// The CRPS of `forecast`'s scores that pass `keep`, summed, over the naive forecast's on the
+/// same observations: (the ratio, the observations both scored); `None` without naive CRPS.
+fn relative_to_naive(
+    scored: &[crate::stats::backtest::Scored],
+    forecast: &str,
+    keep: impl Fn(&crate::stats::backtest::Scored) -> bool,
+) -> Option<(f64, usize)> {
+    let (mut own, mut naive, mut n) = (0.0, 0.0, 0usize);
+    for x in scored.iter().filter(|x| x.forecast == forecast && keep(x)) {
+        if let Some(y) = scored.iter().find(|y| y.forecast == "naive" && y.target == x.target) {
+            own += x.crps;
+            naive += y.crps;
+            n += 1;
+        }
+    }
+    (naive > 0.0).then_some((own / naive, n))
+}
+
+/// The relative CRPS of `forecast` over the scores that pass `keep`: of one indicator when
+/// `measure` is given, else (`all`) the geometric mean of the indicators', each weighted by its
+/// observations.
+fn relative_crps(
+    scored: &[crate::stats::backtest::Scored],
+    forecast: &str,
+    measure: Option<crate::observed::Measure>,
+    keep: impl Fn(&crate::stats::backtest::Scored) -> bool,
+) -> Option<f64> {
+    let of = |m: crate::observed::Measure| {
+        relative_to_naive(scored, forecast, |x: &crate::stats::backtest::Scored| {
+            x.target.measure == m && keep(x)
+        })
+    };
+    match measure {
+        Some(m) => of(m).map(|(r, _)| r),
+        None => {
+            let parts: Vec<(f64, usize)> =
+                crate::stats::backtest::SCORED.iter().filter_map(|&m| of(m)).collect();
+            let n: usize = parts.iter().map(|p| p.1).sum();
+            (n > 0).then(|| (parts.iter().map(|&(r, k)| k as f64 * r.ln()).sum::<f64>() / n as f64).exp())
+        }
+    }
+}
+
 /// `backtest_summary.csv`: per forecast and indicator (then `all`), the observations scored,
 /// the coverage of the 50/80/90% bands with Wilson 95% intervals, the mean CRPS and the CRPS
 /// relative to the naive forecast's over the observations both scored; for `all` (units differ:
 /// no mean CRPS) the geometric mean of the indicators' relative CRPS, each weighted by its
 /// observations.
 pub fn backtest_summary_csv(scored: &[crate::stats::backtest::Scored]) -> String {
-    use crate::stats::backtest;
     let mut s = String::from(
         "forecast,indicator,n,coverage50,coverage50_lo,coverage50_hi,coverage80,coverage80_lo,coverage80_hi,coverage90,coverage90_lo,coverage90_hi,mean_crps,crps_relative_to_naive\n",
     );
-    let relative_of = |forecast: &str, m: crate::observed::Measure| {
-        let (mut own, mut naive, mut n) = (0.0, 0.0, 0usize);
-        for x in scored.iter().filter(|x| x.forecast == forecast && x.target.measure == m) {
-            if let Some(y) = scored.iter().find(|y| y.forecast == "naive" && y.target == x.target) {
-                own += x.crps;
-                naive += y.crps;
-                n += 1;
-            }
-        }
-        (naive > 0.0).then(|| (own / naive, n))
-    };
-    for c in backtest::summarise(scored) {
+    for c in crate::stats::backtest::summarise(scored) {
         s.push_str(&format!("{},{},{}", c.forecast, c.measure.map_or("all".into(), |m| m.name()), c.n));
         for (share, lo, hi) in c.coverage {
             s.push_str(&format!(",{},{},{}", num(share), num(lo), num(hi)));
         }
-        let relative = match c.measure {
-            Some(m) => relative_of(&c.forecast, m).map(|(r, _)| r),
-            None => {
-                let parts: Vec<(f64, usize)> =
-                    backtest::SCORED.iter().filter_map(|&m| relative_of(&c.forecast, m)).collect();
-                let n: usize = parts.iter().map(|p| p.1).sum();
-                (n > 0).then(|| (parts.iter().map(|&(r, k)| k as f64 * r.ln()).sum::<f64>() / n as f64).exp())
-            }
-        };
+        let relative = relative_crps(scored, &c.forecast, c.measure, |_| true);
         let opt = |v: Option<f64>| v.map_or(String::new(), num);
         s.push_str(&format!(",{},{}\n", opt(c.mean_crps), opt(relative)));
+    }
+    s
+}
+
+/// `backtest_horizons.csv`: `backtest_summary.csv`'s CRPS split by the years ahead of `until`
+/// (an observation of year y has horizon y − until): per forecast, indicator (then `all`) and
+/// horizon, the observations scored, their mean CRPS (none for `all`) and the CRPS relative to
+/// the naive forecast's on the same observations (for `all` the weighted geometric mean).
+pub fn backtest_horizons_csv(scored: &[crate::stats::backtest::Scored], until: i32) -> String {
+    use crate::stats::backtest::SCORED;
+    let mut s = String::from("forecast,indicator,horizon,n,mean_crps,crps_relative_to_naive\n");
+    let mut forecasts: Vec<&str> = Vec::new();
+    for x in scored {
+        if !forecasts.contains(&x.forecast.as_str()) {
+            forecasts.push(&x.forecast);
+        }
+    }
+    let last = scored.iter().map(|x| x.target.year - until).max().unwrap_or(0);
+    let opt = |v: Option<f64>| v.map_or(String::new(), num);
+    for f in forecasts {
+        for m in SCORED.iter().copied().map(Some).chain(std::iter::once(None)) {
+            for h in 1..=last {
+                let keep = |x: &crate::stats::backtest::Scored| x.target.year - until == h;
+                let set: Vec<f64> = scored
+                    .iter()
+                    .filter(|x| x.forecast == f && keep(x) && m.is_none_or(|m| x.target.measure == m))
+                    .map(|x| x.crps)
+                    .collect();
+                if set.is_empty() {
+                    continue;
+                }
+                let mean = m.map(|_| set.iter().sum::<f64>() / set.len() as f64);
+                let name = m.map_or("all".into(), |m| m.name());
+                s.push_str(&format!(
+                    "{f},{name},{h},{},{},{}\n",
+                    set.len(),
+                    opt(mean),
+                    opt(relative_crps(scored, f, m, keep))
+                ));
+            }
+        }
     }
     s
 }

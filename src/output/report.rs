@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 pub type Files = BTreeMap<String, String>;
 
 /// The files of an output folder a report reads (those present).
-pub const INPUTS: [&str; 8] = [
+pub const INPUTS: [&str; 9] = [
     "summary.csv",
     "targets.csv",
     "pyramids.csv",
@@ -21,6 +21,7 @@ pub const INPUTS: [&str; 8] = [
     "entities.csv",
     "observed.csv",
     "backtest_summary.csv",
+    "backtest_horizons.csv",
     "manifest.json",
 ];
 
@@ -192,6 +193,8 @@ struct Inputs {
     targets: Vec<Row>,
     observed: Vec<Row>,
     backtest: Vec<Row>,
+    /// `backtest_horizons.csv`'s rows (empty unless a backtest).
+    backtest_horizons: Vec<Row>,
     pyramids: Vec<Row>,
     compare: Vec<Row>,
     entities: Vec<Row>,
@@ -237,6 +240,7 @@ impl Inputs {
             targets: rows(files, "targets.csv")?,
             observed: rows(files, "observed.csv")?,
             backtest: rows(files, "backtest_summary.csv")?,
+            backtest_horizons: rows(files, "backtest_horizons.csv")?,
             pyramids: rows(files, "pyramids.csv")?,
             compare: rows(files, "compare.csv")?,
             entities: rows(files, "entities.csv")?,
@@ -867,6 +871,55 @@ fn backtest_section(inp: &Inputs, h: &mut String) {
                 fmt(f(r, "crps_relative_to_naive"))
             );
         }
+    }
+    let _ = writeln!(h, "</table>");
+    horizons_table(inp, &until, h);
+}
+
+/// The backtest's CRPS relative to naive by years ahead (`backtest_horizons.csv`): a row per
+/// indicator and ensemble forecast, a column per horizon, the observations in brackets.
+fn horizons_table(inp: &Inputs, until: &str, h: &mut String) {
+    let rows: Vec<&Row> = inp.backtest_horizons.iter().filter(|r| r["forecast"] != "naive").collect();
+    let horizon = |r: &Row| r["horizon"].parse::<i64>().unwrap_or(0);
+    let Some(last) = rows.iter().map(|r| horizon(r)).max() else { return };
+    let _ = writeln!(
+        h,
+        "<p class=\"lead\">The CRPS relative to naive by years ahead (an observation of {until} + k is k years ahead; the observations in brackets): where a forecast is better than naive (below 1) and where worse. Few observations a cell: read the pattern, not a single ratio.</p>\n<table>\n<tr><th>indicator</th><th>forecast</th>{}</tr>",
+        (1..=last)
+            .map(|k| format!("<th>{k} year{} ahead</th>", if k == 1 { "" } else { "s" }))
+            .collect::<String>()
+    );
+    // As the summary table: each indicator's forecasts together, `all` last.
+    let (mut indicators, mut forecasts): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+    for r in &rows {
+        if !indicators.contains(&r["indicator"].as_str()) {
+            indicators.push(&r["indicator"]);
+        }
+        if !forecasts.contains(&r["forecast"].as_str()) {
+            forecasts.push(&r["forecast"]);
+        }
+    }
+    indicators.sort_by_key(|&ind| ind == "all");
+    let keys = indicators.iter().flat_map(|&ind| forecasts.iter().map(move |&fc| (ind, fc)));
+    for (ind, forecast) in keys {
+        let cells: String = (1..=last)
+            .map(|k| {
+                let r = rows
+                    .iter()
+                    .find(|r| r["indicator"] == ind && r["forecast"] == forecast && horizon(r) == k);
+                r.map_or_else(
+                    || "<td></td>".to_string(),
+                    |r| {
+                        format!(
+                            "<td>{} <span class=\"band\">({})</span></td>",
+                            fmt(f(r, "crps_relative_to_naive")),
+                            esc(&r["n"])
+                        )
+                    },
+                )
+            })
+            .collect();
+        let _ = writeln!(h, "<tr><td>{}</td><td>{}</td>{cells}</tr>", esc(ind), esc(forecast));
     }
     let _ = writeln!(h, "</table>");
 }
