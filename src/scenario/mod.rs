@@ -10,7 +10,7 @@ mod history;
 mod raw;
 mod resolved;
 
-pub use history::{History, MAX_POOL, MIN_POOL, ProjectHistory, VitalRates, default_pool};
+pub use history::{DEFAULT_POOL_CAP, History, MAX_POOL, MIN_POOL, ProjectHistory, VitalRates, default_pool};
 
 use crate::error::{InputError, InputErrors};
 use crate::indicators::Indicator;
