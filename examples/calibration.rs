@@ -10,7 +10,9 @@
 //! same way); the baseline's model is forced through those figures and
 //! conditioned on them (the history pass, pool P), N output draws are run, and the truth's later
 //! population, urbanization rate, real and nominal GDP and births of each city in 2025, 2030 and 2035 are
-//! checked against the draws' central 50, 80 and 90 % bands.
+//! checked against the draws' central 50, 80 and 90 % bands. Each share is printed with two 95 %
+//! intervals: Wilson's, as if every value were independent, and in braces one that counts each
+//! truth as one draw (its cities share the truth's parameters and the region's shocks).
 //!
 //! `cargo run --release --example calibration -- [K] [P] [N] [publication]` (defaults 200 400
 //! 400 0; publication 0 rounded, 1 exact, 2 revised and rounded).
@@ -33,6 +35,18 @@ fn wilson(hits: usize, n: usize) -> (f64, f64) {
     let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
     let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / (1.0 + z * z / n);
     (centre - half, centre + half)
+}
+
+/// The 95 % interval of a share whose values come in clusters of equal size (a truth's five
+/// cities, or all its cells): the normal interval of the mean of the clusters' shares, their
+/// spread measured between clusters (Kish 1965, *Survey Sampling*, the design effect of a
+/// cluster sample), so values of one truth count as the one draw they are.
+fn clustered(shares: &[f64]) -> (f64, f64) {
+    let j = shares.len() as f64;
+    let mean = shares.iter().sum::<f64>() / j;
+    let var = shares.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / (j - 1.0);
+    let half = 1.96 * (var / j).sqrt();
+    (mean - half, mean + half)
 }
 
 fn main() {
@@ -76,8 +90,10 @@ fn main() {
     ];
     let years = [2025, 2030, 2035];
     let levels = [(0.5, 3, 5), (0.8, 2, 6), (0.9, 1, 7)];
-    // hits[indicator][year][level], out of k_truths × n.
+    // hits[indicator][year][level], out of k_truths × n; by_truth[k][indicator][year][level],
+    // out of n (the clustered intervals).
     let mut hits = vec![vec![[0usize; 3]; years.len()]; checks.len()];
+    let mut by_truth = vec![vec![vec![[0usize; 3]; years.len()]; checks.len()]; k_truths];
     // The truth's PIT (share of draws below it), summed: a mean far from 0.5 is a bias.
     let mut pit = vec![vec![0.0f64; years.len()]; checks.len()];
     // The region's births (the cities' share one births' shock f: their cells are not
@@ -86,7 +102,7 @@ fn main() {
     let mut ws = Workspace::new(&free);
     let mut row = vec![0.0; layout.len()];
     let start = std::time::Instant::now();
-    for k in 0..k_truths {
+    for (k, truth_hits) in by_truth.iter_mut().enumerate() {
         engine::simulate(&free, &Streams::of(777, k as u64), Mode::Stochastic, &mut ws, &mut row)
             .expect("a truth");
         // Publish it as the embedded data were published.
@@ -186,6 +202,7 @@ fn main() {
                     for (l, &(width, _, _)) in levels.iter().enumerate() {
                         if inside(width) {
                             hits[a][y][l] += 1;
+                            truth_hits[a][y][l] += 1;
                         }
                     }
                 }
@@ -197,18 +214,24 @@ fn main() {
         "calibration: {k_truths} synthetic truths × {n} cities, pool {pool}, {draws} output draws each ({:.1} s)",
         start.elapsed().as_secs_f64()
     );
-    println!("indicator          year  inside 50 % [95 % interval]   80 %                 90 %");
+    println!(
+        "indicator          year  inside 50 % [Wilson 95 %] {{by truth}}   80 %                              90 %"
+    );
     let (mut all, mut count) = ([0usize; 3], 0);
     for (a, ind) in checks.iter().enumerate() {
         for (y, year) in years.iter().enumerate() {
             let cells: Vec<String> = (0..3)
                 .map(|l| {
                     let (lo, hi) = wilson(hits[a][y][l], total);
+                    let shares: Vec<f64> = by_truth.iter().map(|t| t[a][y][l] as f64 / n as f64).collect();
+                    let (clo, chi) = clustered(&shares);
                     format!(
-                        "{:5.1} [{:4.1}–{:4.1}]",
+                        "{:5.1} [{:4.1}–{:4.1}] {{{:4.1}–{:4.1}}}",
                         100.0 * hits[a][y][l] as f64 / total as f64,
                         100.0 * lo,
-                        100.0 * hi
+                        100.0 * hi,
+                        100.0 * clo,
+                        100.0 * chi
                     )
                 })
                 .collect();
@@ -227,7 +250,21 @@ fn main() {
     let cells: Vec<String> = (0..3)
         .map(|l| {
             let (lo, hi) = wilson(all[l], count);
-            format!("{:5.1} [{:4.1}–{:4.1}]", 100.0 * all[l] as f64 / count as f64, 100.0 * lo, 100.0 * hi)
+            // Each truth's share over all its cells and cities: one cluster.
+            let cells_of_truth = (checks.len() * years.len() * n) as f64;
+            let shares: Vec<f64> = by_truth
+                .iter()
+                .map(|t| t.iter().flatten().map(|c| c[l] as f64).sum::<f64>() / cells_of_truth)
+                .collect();
+            let (clo, chi) = clustered(&shares);
+            format!(
+                "{:5.1} [{:4.1}–{:4.1}] {{{:4.1}–{:4.1}}}",
+                100.0 * all[l] as f64 / count as f64,
+                100.0 * lo,
+                100.0 * hi,
+                100.0 * clo,
+                100.0 * chi
+            )
         })
         .collect();
     println!("{:18} all   {}", "all", cells.join("   "));
