@@ -196,6 +196,14 @@ fn scenarios_that_differ_only_in_levers_share_a_history_pass() {
     let p = write_scenario(tmp.path(), "p.toml", &text);
     let s = minxinan::Scenario::load(&p, &read, &region).unwrap();
     assert_ne!(minxinan::Model::new(&region, &s).unwrap().history_key(), base);
+    // So does the pool (`history.pool`): another approximation of the posterior.
+    let text = format!(
+        "[scenario]\nname = \"q\"\nextends = \"{}\"\n[history]\npool = 300\n",
+        root().join("scenarios/baseline.toml").display()
+    );
+    let q = write_scenario(tmp.path(), "q.toml", &text);
+    let s = minxinan::Scenario::load(&q, &read, &region).unwrap();
+    assert_ne!(minxinan::Model::new(&region, &s).unwrap().history_key(), base);
 }
 
 #[test]
