@@ -188,22 +188,20 @@ fn scenarios_that_differ_only_in_levers_share_a_history_pass() {
     let base = model("baseline.toml").history_key();
     assert_eq!(model("industry-transfer.toml").history_key(), base);
     assert_ne!(model("infrastructure-late.toml").history_key(), base);
+    // The baseline with one more table's key.
     let tmp = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[scenario]\nname = \"p\"\nextends = \"{}\"\n[parameters]\ntfr_long_run = 1.3\n",
-        root().join("scenarios/baseline.toml").display()
-    );
-    let p = write_scenario(tmp.path(), "p.toml", &text);
-    let s = minxinan::Scenario::load(&p, &read, &region).unwrap();
-    assert_ne!(minxinan::Model::new(&region, &s).unwrap().history_key(), base);
+    let extended = |name: &str, table: &str| {
+        let text = format!(
+            "[scenario]\nname = \"{name}\"\nextends = \"{}\"\n{table}\n",
+            root().join("scenarios/baseline.toml").display()
+        );
+        let p = write_scenario(tmp.path(), &format!("{name}.toml"), &text);
+        let s = minxinan::Scenario::load(&p, &read, &region).unwrap();
+        minxinan::Model::new(&region, &s).unwrap().history_key()
+    };
+    assert_ne!(extended("p", "[parameters]\ntfr_long_run = 1.3"), base);
     // So does the pool (`history.pool`): another approximation of the posterior.
-    let text = format!(
-        "[scenario]\nname = \"q\"\nextends = \"{}\"\n[history]\npool = 300\n",
-        root().join("scenarios/baseline.toml").display()
-    );
-    let q = write_scenario(tmp.path(), "q.toml", &text);
-    let s = minxinan::Scenario::load(&q, &read, &region).unwrap();
-    assert_ne!(minxinan::Model::new(&region, &s).unwrap().history_key(), base);
+    assert_ne!(extended("q", "[history]\npool = 300"), base);
 }
 
 #[test]
