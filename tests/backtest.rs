@@ -179,6 +179,8 @@ fn a_backtest_scores_every_later_observation_against_three_forecasts() {
         .find(|h| h["forecast"] == "history" && h["indicator"] == "population" && h["horizon"] == "1")
         .unwrap();
     let ratio = f(one, "crps_relative_to_naive");
+    // The report prints three significant figures: two decimals below 10.
+    assert!(ratio < 10.0, "{ratio}");
     let row = format!(
         "<tr><td>population</td><td>history</td><td>{ratio:.2} <span class=\"band\">({})</span>",
         one["n"]

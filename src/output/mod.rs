@@ -844,15 +844,9 @@ pub fn backtest_summary_csv(scored: &[crate::stats::backtest::Scored]) -> String
 pub fn backtest_horizons_csv(scored: &[crate::stats::backtest::Scored], until: i32) -> String {
     use crate::stats::backtest::SCORED;
     let mut s = String::from("forecast,indicator,horizon,n,mean_crps,crps_relative_to_naive\n");
-    let mut forecasts: Vec<&str> = Vec::new();
-    for x in scored {
-        if !forecasts.contains(&x.forecast.as_str()) {
-            forecasts.push(&x.forecast);
-        }
-    }
     let last = scored.iter().map(|x| x.target.year - until).max().unwrap_or(0);
     let opt = |v: Option<f64>| v.map_or(String::new(), num);
-    for f in forecasts {
+    for f in crate::stats::backtest::forecasts(scored) {
         for m in SCORED.iter().copied().map(Some).chain(std::iter::once(None)) {
             for h in 1..=last {
                 let keep = |x: &crate::stats::backtest::Scored| x.target.year - until == h;

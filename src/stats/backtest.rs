@@ -260,16 +260,21 @@ pub fn wilson(k: usize, n: usize) -> (f64, f64) {
     (centre - half, centre + half)
 }
 
-/// Coverage per forecast and measure, then per forecast over every measure.
-pub fn summarise(scored: &[Scored]) -> Vec<Coverage> {
-    let mut forecasts: Vec<&str> = Vec::new();
+/// The forecasts of `scored`, in the order they first appear.
+pub fn forecasts(scored: &[Scored]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
     for s in scored {
-        if !forecasts.contains(&s.forecast.as_str()) {
-            forecasts.push(&s.forecast);
+        if !out.contains(&s.forecast.as_str()) {
+            out.push(&s.forecast);
         }
     }
+    out
+}
+
+/// Coverage per forecast and measure, then per forecast over every measure.
+pub fn summarise(scored: &[Scored]) -> Vec<Coverage> {
     let mut out = Vec::new();
-    for f in forecasts {
+    for f in forecasts(scored) {
         let groups = SCORED.iter().map(Some).chain(std::iter::once(None));
         for m in groups {
             let set: Vec<&Scored> = scored
